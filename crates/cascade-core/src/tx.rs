@@ -1,0 +1,221 @@
+//! Transactions: what agents (and oracle publishers) ask the chain to do.
+//!
+//! Every action in cascade that touches on-chain state is a transaction that must be included
+//! in a block: swaps, order-book quotes, oracle publications, and (with the engine) opens,
+//! deposits, liquidations and auction bids. A transaction carries EIP-1559 fee fields (a gas
+//! limit, a max fee and a max priority fee, in wei per gas) and waits in the public mempool, or
+//! travels privately inside a bundle, until a builder includes it. Actions are plain data (ids
+//! and amounts) so that this crate needs no knowledge of venues or the engine.
+
+use crate::amount::Amount;
+use crate::ids::{AgentId, FeedId, HolderId, TxId, VenueId};
+use serde::{Deserialize, Serialize};
+
+/// The taker's side, for the risky (base) asset: `Buy` pays quote and receives base; `Sell`
+/// pays base and receives quote.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Side {
+    Buy,
+    Sell,
+}
+
+impl Side {
+    pub fn opposite(self) -> Side {
+        match self {
+            Side::Buy => Side::Sell,
+            Side::Sell => Side::Buy,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Buy => "buy",
+            Side::Sell => "sell",
+        }
+    }
+}
+
+/// The gas-cost class of a transaction (`gas.costs.<kind>` in the configuration).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum GasKind {
+    Liquidation,
+    Swap,
+    OracleUpdate,
+    Open,
+    Close,
+    Deposit,
+    Bid,
+    Order,
+    Cancel,
+}
+
+impl GasKind {
+    pub const ALL: [GasKind; 9] = [
+        GasKind::Liquidation,
+        GasKind::Swap,
+        GasKind::OracleUpdate,
+        GasKind::Open,
+        GasKind::Close,
+        GasKind::Deposit,
+        GasKind::Bid,
+        GasKind::Order,
+        GasKind::Cancel,
+    ];
+
+    /// The configuration name of the kind.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GasKind::Liquidation => "liquidation",
+            GasKind::Swap => "swap",
+            GasKind::OracleUpdate => "oracle_update",
+            GasKind::Open => "open",
+            GasKind::Close => "close",
+            GasKind::Deposit => "deposit",
+            GasKind::Bid => "bid",
+            GasKind::Order => "order",
+            GasKind::Cancel => "cancel",
+        }
+    }
+}
+
+/// One price level of an order-book quote: `size` base units at `ticks` times the book's tick.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Level {
+    pub ticks: u64,
+    pub size: Amount,
+}
+
+/// What a transaction does.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Action {
+    /// Trade on a venue: `amount_in` of base (for `Sell`) or of quote (for `Buy`); revert if
+    /// the output would be below `min_out` (the slippage limit).
+    Swap {
+        venue: VenueId,
+        side: Side,
+        amount_in: Amount,
+        min_out: Amount,
+    },
+    /// Replace all of the sender's resting orders on an order book with these ladders.
+    /// Crossing parts execute against resting orders of others first.
+    Quote {
+        venue: VenueId,
+        bids: Vec<Level>,
+        asks: Vec<Level>,
+    },
+    /// Cancel all of the sender's resting orders on an order book.
+    CancelAll { venue: VenueId },
+    /// An oracle feed's publication of a new price.
+    OracleUpdate { feed: FeedId, price: f64 },
+}
+
+impl Action {
+    pub fn gas_kind(&self) -> GasKind {
+        match self {
+            Action::Swap { .. } => GasKind::Swap,
+            Action::Quote { .. } => GasKind::Order,
+            Action::CancelAll { .. } => GasKind::Cancel,
+            Action::OracleUpdate { .. } => GasKind::OracleUpdate,
+        }
+    }
+
+    /// A short name for traces.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Swap { .. } => "swap",
+            Action::Quote { .. } => "quote",
+            Action::CancelAll { .. } => "cancel_all",
+            Action::OracleUpdate { .. } => "oracle_update",
+        }
+    }
+}
+
+/// What an agent asks for; the World turns it into a [`Tx`] by adding the sender, an id and the
+/// arrival sequence.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TxRequest {
+    pub action: Action,
+    pub gas_limit: u64,
+    /// Max fee per gas, in wei.
+    pub max_fee: u128,
+    /// Max priority fee (tip) per gas, in wei.
+    pub priority_fee: u128,
+    /// Liquidation-originated flow: counted by the price-impact channel.
+    pub forced: bool,
+}
+
+/// A transaction as the chain sees it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Tx {
+    pub id: TxId,
+    /// The holder that pays gas and trades.
+    pub sender: HolderId,
+    pub agent: AgentId,
+    pub action: Action,
+    pub gas_limit: u64,
+    pub max_fee: u128,
+    pub priority_fee: u128,
+    pub forced: bool,
+    /// Block in which it was submitted.
+    pub submitted_block: u64,
+    /// Arrival sequence number (global within a run): ties in priority fee go to the earlier.
+    pub seq: u64,
+}
+
+impl Tx {
+    /// The tip per gas this transaction pays at `base_fee`: `min(priority_fee, max_fee -
+    /// base_fee)`, or `None` when `max_fee < base_fee` (it cannot be included yet).
+    #[inline]
+    pub fn effective_priority(&self, base_fee: u128) -> Option<u128> {
+        if self.max_fee < base_fee {
+            None
+        } else {
+            Some(self.priority_fee.min(self.max_fee - base_fee))
+        }
+    }
+}
+
+/// An element of a bundle: a transaction of the bundle's author, or a pending public
+/// transaction of someone else (e.g. an oracle update to backrun) pulled from the mempool.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum BundleItem {
+    Own(Tx),
+    Pending(TxId),
+}
+
+/// A private, atomic, ordered list of transactions for one target block (Flashbots-like):
+/// included whole at the top of the block, or not at all; never seen in the public mempool.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Bundle {
+    pub agent: AgentId,
+    pub items: Vec<BundleItem>,
+    pub target_block: u64,
+    pub seq: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tx(max_fee: u128, prio: u128) -> Tx {
+        Tx {
+            id: TxId(0),
+            sender: HolderId(0),
+            agent: AgentId(0),
+            action: Action::CancelAll { venue: VenueId(0) },
+            gas_limit: 1,
+            max_fee,
+            priority_fee: prio,
+            forced: false,
+            submitted_block: 0,
+            seq: 0,
+        }
+    }
+
+    #[test]
+    fn effective_priority_follows_eip1559() {
+        assert_eq!(tx(100, 5).effective_priority(90), Some(5));
+        assert_eq!(tx(100, 50).effective_priority(90), Some(10));
+        assert_eq!(tx(100, 50).effective_priority(101), None);
+    }
+}

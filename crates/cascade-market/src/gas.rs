@@ -1,0 +1,1 @@
+//! Gas market: EIP-1559 base fee, block gas limit, background demand and fee payment.

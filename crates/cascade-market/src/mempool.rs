@@ -1,0 +1,1 @@
+//! The public mempool, private bundles and the block builder.

@@ -1,0 +1,1 @@
+//! Oracles: push feeds, TWAPs, delayed (OSM) feeds, medians, and their guards.

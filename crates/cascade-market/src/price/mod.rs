@@ -1,0 +1,1 @@
+//! Exogenous price processes and the price impact of forced flow.

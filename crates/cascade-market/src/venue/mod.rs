@@ -1,0 +1,1 @@
+//! Trading venues: a constant-product pool and a limit order book.
