@@ -1,0 +1,161 @@
+//! Agent populations as configured in a scenario (`[[agents]]`), and how they are built.
+//!
+//! Each `[[agents]]` entry is a population: `kind` names the agent type and `count` how many
+//! identical agents (each with its own wallet and its own random stream) it holds. Wallets are
+//! funded at genesis with `capital` (quote) and `inventory` (whole units of each asset the
+//! population trades).
+
+use crate::Agent;
+use crate::arbitrageur::{Arbitrageur, ArbitrageurConfig};
+use crate::market_maker::{MarketMaker, MarketMakerConfig};
+use crate::noise::{NoiseTrader, NoiseTraderConfig};
+use cascade_core::rng;
+use cascade_core::{Amount, AssetId, Check, HolderId, Ledger, SimRng, StreamSeed, TokenId, VenueId};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// What agents need to know about a venue.
+#[derive(Debug, Clone)]
+pub struct VenueInfo {
+    pub name: String,
+    pub asset: AssetId,
+    pub is_clob: bool,
+}
+
+/// One population of agents (serde tag `kind`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AgentConfig {
+    Arbitrageur(ArbitrageurConfig),
+    NoiseTrader(NoiseTraderConfig),
+    MarketMaker(MarketMakerConfig),
+}
+
+impl AgentConfig {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AgentConfig::Arbitrageur(_) => "arbitrageur",
+            AgentConfig::NoiseTrader(_) => "noise_trader",
+            AgentConfig::MarketMaker(_) => "market_maker",
+        }
+    }
+
+    /// Record every broken rule under `c`.
+    pub fn validate(&self, c: &mut Check, venues: &[VenueInfo]) {
+        match self {
+            AgentConfig::Arbitrageur(a) => a.validate(c, venues),
+            AgentConfig::NoiseTrader(a) => a.validate(c, venues),
+            AgentConfig::MarketMaker(a) => a.validate(c, venues),
+        }
+    }
+
+    /// Create the population's agents: register and fund their wallets, give each its stream.
+    pub fn build(&self, ctx: &mut BuildCtx<'_>) -> Vec<Box<dyn Agent>> {
+        match self {
+            AgentConfig::Arbitrageur(a) => Arbitrageur::build(a, ctx),
+            AgentConfig::NoiseTrader(a) => NoiseTrader::build(a, ctx),
+            AgentConfig::MarketMaker(a) => MarketMaker::build(a, ctx),
+        }
+    }
+}
+
+/// Resolve an optional list of venue names (empty = every venue) to ids, recording unknown
+/// names under `key`.
+pub fn check_venue_list(c: &mut Check, key: &str, names: &[String], venues: &[VenueInfo]) {
+    for (i, n) in names.iter().enumerate() {
+        if !venues.iter().any(|v| &v.name == n) {
+            c.fail(
+                &format!("{key}[{i}]"),
+                format!(
+                    "names no configured venue (got \"{n}\"; venues: {})",
+                    venues
+                        .iter()
+                        .map(|v| v.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+        }
+    }
+}
+
+/// Genesis context for building agents.
+pub struct BuildCtx<'a> {
+    pub ledger: &'a mut Ledger,
+    pub seed: StreamSeed,
+    pub asset_names: &'a [String],
+    pub venues: &'a [VenueInfo],
+    /// Each asset's reference price at genesis.
+    pub initial_prices: &'a [f64],
+    counters: BTreeMap<&'static str, u32>,
+}
+
+impl<'a> BuildCtx<'a> {
+    pub fn new(
+        ledger: &'a mut Ledger,
+        seed: StreamSeed,
+        asset_names: &'a [String],
+        venues: &'a [VenueInfo],
+        initial_prices: &'a [f64],
+    ) -> BuildCtx<'a> {
+        BuildCtx {
+            ledger,
+            seed,
+            asset_names,
+            venues,
+            initial_prices,
+            counters: BTreeMap::new(),
+        }
+    }
+
+    /// The next member's stream of the component `name` (members numbered from 0 in build
+    /// order, so adding a population of another kind never shifts this kind's draws).
+    pub fn next_stream(&mut self, name: &'static str) -> (u32, SimRng) {
+        let c = self.counters.entry(name).or_insert(0);
+        let i = *c;
+        *c += 1;
+        (i, rng::stream(self.seed, name, i))
+    }
+
+    /// A new wallet funded with `capital` quote and `inventory` of each asset in `assets`.
+    pub fn wallet(
+        &mut self,
+        label: &str,
+        capital: f64,
+        inventory: f64,
+        assets: &[AssetId],
+    ) -> HolderId {
+        let h = self.ledger.add_holder(label);
+        // Genesis minting cannot fail for a fresh holder before the ledger is sealed; the
+        // simulator builds agents before sealing.
+        let _ = self
+            .ledger
+            .mint_genesis(h, TokenId::QUOTE, Amount::from_whole(capital));
+        for a in assets {
+            let _ = self
+                .ledger
+                .mint_genesis(h, a.token(), Amount::from_whole(inventory));
+        }
+        h
+    }
+
+    /// Venue ids selected by `names` (empty: all venues, optionally only order books).
+    pub fn select_venues(&self, names: &[String], clob_only: bool) -> Vec<VenueId> {
+        self.venues
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| {
+                (names.is_empty() || names.iter().any(|n| n == &v.name)) && (!clob_only || v.is_clob)
+            })
+            .map(|(i, _)| VenueId(i as u16))
+            .collect()
+    }
+
+    /// The distinct assets traded on `venues`, in asset order.
+    pub fn assets_of(&self, venues: &[VenueId]) -> Vec<AssetId> {
+        let mut a: Vec<AssetId> = venues.iter().map(|v| self.venues[v.index()].asset).collect();
+        a.sort();
+        a.dedup();
+        a
+    }
+}

@@ -1,0 +1,89 @@
+//! cascade-agents: the decision makers.
+//!
+//! Every agent acts on its own profit, net of gas and slippage: it observes the public state at
+//! the end of the previous block (and the public mempool, if it watches it), and submits
+//! transactions or bundles with a gas limit, a max fee and a priority fee. Nothing in the
+//! simulator forces an outcome; failures such as late liquidations must emerge from these
+//! choices.
+//!
+//! A new agent is one file: implement [`Agent`], add a variant to [`AgentConfig`] (or build it
+//! directly and hand it to the World).
+
+pub mod arbitrageur;
+pub mod config;
+pub mod market_maker;
+pub mod noise;
+pub mod view;
+
+pub use config::{AgentConfig, BuildCtx};
+pub use view::{Receipt, ReceiptStatus, View};
+
+use cascade_core::tx::TxRequest;
+use cascade_core::{AgentId, HolderId, TxId};
+
+/// What kind of agent this is (for metrics: arbitrage profit, liquidator profit, ...).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Role {
+    Arbitrageur,
+    NoiseTrader,
+    MarketMaker,
+    Trader,
+    Liquidator,
+    Mev,
+    OraclePublisher,
+    Custom,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Arbitrageur => "arbitrageur",
+            Role::NoiseTrader => "noise_trader",
+            Role::MarketMaker => "market_maker",
+            Role::Trader => "trader",
+            Role::Liquidator => "liquidator",
+            Role::Mev => "mev_bot",
+            Role::OraclePublisher => "oracle_publisher",
+            Role::Custom => "custom",
+        }
+    }
+}
+
+/// An element of a bundle request.
+#[derive(Clone, Debug, PartialEq)]
+pub enum BundleRequest {
+    /// A transaction of the bundle's author.
+    Own(TxRequest),
+    /// Someone else's pending public transaction (e.g. an oracle update to backrun).
+    Pending(TxId),
+}
+
+/// What an agent hands to the chain in one block.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Submission {
+    /// A public transaction, into the mempool.
+    Tx(TxRequest),
+    /// A private bundle for `target_block`, straight to the builder.
+    Bundle {
+        items: Vec<BundleRequest>,
+        target_block: u64,
+    },
+    /// Withdraw one of the agent's own pending public transactions.
+    Cancel(TxId),
+}
+
+/// A decision maker. Implementations hold their own state and their own random stream.
+pub trait Agent: Send {
+    /// The agent's kind, for metrics.
+    fn role(&self) -> Role;
+    /// The wallet that pays gas and trades.
+    fn holder(&self) -> HolderId;
+    /// A short label for traces (e.g. `arbitrageur-0`).
+    fn label(&self) -> &str;
+    /// Whether the agent sees the public mempool.
+    fn watches_mempool(&self) -> bool {
+        false
+    }
+    /// Observe and decide. `me` is this agent's id (its own transactions carry it).
+    fn act(&mut self, view: &View<'_>, me: AgentId, out: &mut Vec<Submission>);
+}

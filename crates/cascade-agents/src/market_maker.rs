@@ -1,0 +1,299 @@
+//! Market makers: the order book's liquidity, and why it evaporates in a crash.
+//!
+//! A market maker quotes a ladder of `levels` bids and asks around its fair value (the
+//! reference price), with a half-spread that widens with the realized volatility it measures
+//! (`vol_widen` basis points of half-spread per basis point of per-block standard deviation).
+//! It stops quoting the side that would push its inventory past `inventory_limit`, and pulls
+//! all quotes while realized volatility (annualized) exceeds `vol_limit`. Requoting is a
+//! transaction (`order` gas), sent every `refresh_blocks` blocks or when the fair value has
+//! moved by more than a quarter of the half-spread.
+
+use crate::config::{BuildCtx, VenueInfo};
+use crate::view::{View, gwei};
+use crate::{Agent, Role, Submission};
+use cascade_core::tx::Level;
+use cascade_core::{Action, AgentId, Amount, AssetId, Check, HolderId, VenueId};
+use cascade_market::SECONDS_PER_YEAR;
+use cascade_market::venue::Venue;
+use serde::{Deserialize, Serialize};
+
+fn one() -> u32 {
+    1
+}
+fn default_capital() -> f64 {
+    2_000_000.0
+}
+fn default_inventory() -> f64 {
+    1_000.0
+}
+fn default_levels() -> u32 {
+    5
+}
+fn default_level_size() -> f64 {
+    5.0
+}
+fn default_spread() -> f64 {
+    5.0
+}
+fn default_spacing() -> f64 {
+    5.0
+}
+fn default_widen() -> f64 {
+    1.0
+}
+fn default_refresh() -> u64 {
+    5
+}
+fn default_vol_limit() -> f64 {
+    f64::INFINITY
+}
+fn default_inv_limit() -> f64 {
+    f64::INFINITY
+}
+fn default_half_life() -> f64 {
+    300.0
+}
+fn default_tip() -> f64 {
+    1.0
+}
+
+/// `[[agents]] kind = "market_maker"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MarketMakerConfig {
+    #[serde(default = "one")]
+    pub count: u32,
+    /// The order book to quote on.
+    pub venue: String,
+    #[serde(default = "default_capital")]
+    pub capital: f64,
+    #[serde(default = "default_inventory")]
+    pub inventory: f64,
+    #[serde(default = "default_levels")]
+    pub levels: u32,
+    /// Base units (whole) per level.
+    #[serde(default = "default_level_size")]
+    pub level_size: f64,
+    /// Calm half-spread, basis points.
+    #[serde(default = "default_spread")]
+    pub spread_bp: f64,
+    /// Distance between levels, basis points.
+    #[serde(default = "default_spacing")]
+    pub level_spacing_bp: f64,
+    /// Extra half-spread (bp) per bp of per-block realized standard deviation.
+    #[serde(default = "default_widen")]
+    pub vol_widen: f64,
+    /// Requote at least this often (blocks).
+    #[serde(default = "default_refresh")]
+    pub refresh_blocks: u64,
+    /// Pull every quote while annualized realized volatility exceeds this.
+    #[serde(default = "default_vol_limit")]
+    pub vol_limit: f64,
+    /// Stop adding to a position beyond this many whole base units from the start.
+    #[serde(default = "default_inv_limit")]
+    pub inventory_limit: f64,
+    /// Half-life of the realized-volatility estimate, seconds.
+    #[serde(default = "default_half_life")]
+    pub vol_half_life_s: f64,
+    #[serde(default = "default_tip")]
+    pub tip_gwei: f64,
+}
+
+impl MarketMakerConfig {
+    pub fn validate(&self, c: &mut Check, venues: &[VenueInfo]) {
+        match venues.iter().find(|v| v.name == self.venue) {
+            None => c.fail(
+                "venue",
+                format!(
+                    "names no configured venue (got \"{}\"; venues: {})",
+                    self.venue,
+                    venues
+                        .iter()
+                        .map(|v| v.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ),
+            Some(v) if !v.is_clob => c.fail(
+                "venue",
+                format!("must be an order book (kind = \"clob\"); \"{}\" is not", v.name),
+            ),
+            _ => {}
+        }
+        c.non_negative("capital", self.capital);
+        c.non_negative("inventory", self.inventory);
+        c.positive_int("levels", self.levels as u64);
+        c.positive("level_size", self.level_size);
+        c.non_negative("spread_bp", self.spread_bp);
+        c.non_negative("level_spacing_bp", self.level_spacing_bp);
+        c.non_negative("vol_widen", self.vol_widen);
+        c.positive_int("refresh_blocks", self.refresh_blocks);
+        if !(self.vol_limit > 0.0) {
+            c.fail("vol_limit", format!("must be > 0 (got {})", self.vol_limit));
+        }
+        if !(self.inventory_limit >= 0.0) {
+            c.fail(
+                "inventory_limit",
+                format!("must be >= 0 (got {})", self.inventory_limit),
+            );
+        }
+        c.positive("vol_half_life_s", self.vol_half_life_s);
+        c.non_negative("tip_gwei", self.tip_gwei);
+    }
+}
+
+/// One market maker.
+pub struct MarketMaker {
+    holder: HolderId,
+    label: String,
+    venue: VenueId,
+    asset: AssetId,
+    cfg: MarketMakerConfig,
+    tip: u128,
+    start_inventory: Amount,
+    /// EWMA of squared per-block log returns of the reference price.
+    var_block: f64,
+    last_ref: f64,
+    last_quote_block: Option<u64>,
+    last_quote_mid: f64,
+    last_half_spread_bp: f64,
+    pulled: bool,
+}
+
+impl MarketMaker {
+    pub fn build(cfg: &MarketMakerConfig, ctx: &mut BuildCtx<'_>) -> Vec<Box<dyn Agent>> {
+        let venue = ctx
+            .venues
+            .iter()
+            .position(|v| v.name == cfg.venue)
+            .map(|i| VenueId(i as u16))
+            .unwrap_or(VenueId(0));
+        let asset = ctx.venues[venue.index()].asset;
+        (0..cfg.count)
+            .map(|_| {
+                let (i, _rng) = ctx.next_stream(cascade_core::rng::streams::MARKET_MAKERS);
+                let label = format!("market_maker-{i}");
+                let holder = ctx.wallet(&label, cfg.capital, cfg.inventory, &[asset]);
+                Box::new(MarketMaker {
+                    holder,
+                    label,
+                    venue,
+                    asset,
+                    cfg: cfg.clone(),
+                    tip: gwei(cfg.tip_gwei),
+                    start_inventory: Amount::from_whole(cfg.inventory),
+                    var_block: 0.0,
+                    last_ref: f64::NAN,
+                    last_quote_block: None,
+                    last_quote_mid: f64::NAN,
+                    last_half_spread_bp: 0.0,
+                    pulled: false,
+                }) as Box<dyn Agent>
+            })
+            .collect()
+    }
+
+    /// Annualized realized volatility from the EWMA of squared block returns.
+    fn realized_vol(&self, block_time_s: f64) -> f64 {
+        (self.var_block * SECONDS_PER_YEAR / block_time_s).sqrt()
+    }
+}
+
+impl Agent for MarketMaker {
+    fn role(&self) -> Role {
+        Role::MarketMaker
+    }
+    fn holder(&self) -> HolderId {
+        self.holder
+    }
+    fn label(&self) -> &str {
+        &self.label
+    }
+
+    fn act(&mut self, view: &View<'_>, me: AgentId, out: &mut Vec<Submission>) {
+        let fair = view.p_ref[self.asset.index()];
+        if !(fair.is_finite() && fair > 0.0) {
+            return;
+        }
+        if self.last_ref.is_finite() {
+            let r = (fair / self.last_ref).ln();
+            let w = 1.0 - 0.5f64.powf(view.block_time_s / self.cfg.vol_half_life_s);
+            self.var_block = (1.0 - w) * self.var_block + w * r * r;
+        }
+        self.last_ref = fair;
+        if view.my_pending(me).next().is_some() {
+            return; // the previous requote has not landed yet
+        }
+        let Venue::Clob(book) = &view.venues[self.venue.index()] else {
+            return;
+        };
+        let rv = self.realized_vol(view.block_time_s);
+        if rv > self.cfg.vol_limit {
+            if !self.pulled {
+                self.pulled = true;
+                out.push(Submission::Tx(view.request(
+                    Action::CancelAll { venue: self.venue },
+                    self.tip,
+                    None,
+                    false,
+                )));
+            }
+            return;
+        }
+        let sd_bp = self.var_block.sqrt() * 1e4;
+        let half_bp = self.cfg.spread_bp + self.cfg.vol_widen * sd_bp;
+        let due = match self.last_quote_block {
+            None => true,
+            Some(b) => {
+                view.block >= b + self.cfg.refresh_blocks
+                    || self.pulled
+                    || (fair / self.last_quote_mid - 1.0).abs() * 1e4 > 0.25 * self.last_half_spread_bp
+                    || (half_bp - self.last_half_spread_bp).abs() > 0.25 * self.last_half_spread_bp
+            }
+        };
+        if !due {
+            return;
+        }
+        let inv = view.balance(self.holder, self.asset.token()) - self.start_inventory;
+        let limit = self.cfg.inventory_limit;
+        let allow_bids = inv.to_whole() < limit;
+        let allow_asks = -inv.to_whole() < limit;
+        let tick = book.tick();
+        let size = Amount::from_whole(self.cfg.level_size);
+        let mut bids = Vec::new();
+        let mut asks = Vec::new();
+        for k in 0..self.cfg.levels {
+            let off = (half_bp + k as f64 * self.cfg.level_spacing_bp) / 1e4;
+            if allow_bids {
+                let t = (fair * (1.0 - off) / tick).floor();
+                if t >= 1.0 {
+                    bids.push(Level {
+                        ticks: t as u64,
+                        size,
+                    });
+                }
+            }
+            if allow_asks {
+                let t = (fair * (1.0 + off) / tick).ceil().max(1.0);
+                asks.push(Level {
+                    ticks: t as u64,
+                    size,
+                });
+            }
+        }
+        self.pulled = false;
+        self.last_quote_block = Some(view.block);
+        self.last_quote_mid = fair;
+        self.last_half_spread_bp = half_bp.max(1e-9);
+        out.push(Submission::Tx(view.request(
+            Action::Quote {
+                venue: self.venue,
+                bids,
+                asks,
+            },
+            self.tip,
+            None,
+            false,
+        )));
+    }
+}

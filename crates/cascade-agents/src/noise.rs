@@ -1,0 +1,172 @@
+//! Noise traders: uninformed flow on the venues.
+//!
+//! Each block a noise trader trades with probability `trade_prob`: a random venue among its
+//! own, a random side, a lognormal notional with mean `size_mean` (quote). It accepts up to
+//! `max_slippage` of price impact and pays the usual gas. Noise flow is what pays liquidity
+//! providers and market makers for the losses they take to arbitrageurs.
+
+use crate::config::{BuildCtx, VenueInfo, check_venue_list};
+use crate::view::{View, gwei};
+use crate::{Agent, Role, Submission};
+use cascade_core::tx::{GasKind, Side};
+use cascade_core::{Action, AgentId, Amount, Check, HolderId, SimRng, TokenId, VenueId};
+use rand::RngExt;
+use rand_distr::{Distribution, StandardNormal};
+use serde::{Deserialize, Serialize};
+
+fn one() -> u32 {
+    1
+}
+fn default_capital() -> f64 {
+    100_000.0
+}
+fn default_inventory() -> f64 {
+    50.0
+}
+fn default_prob() -> f64 {
+    0.1
+}
+fn default_size() -> f64 {
+    1_000.0
+}
+fn default_size_sigma() -> f64 {
+    1.0
+}
+fn default_slippage() -> f64 {
+    0.02
+}
+fn default_tip() -> f64 {
+    1.0
+}
+
+/// `[[agents]] kind = "noise_trader"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoiseTraderConfig {
+    #[serde(default = "one")]
+    pub count: u32,
+    #[serde(default = "default_capital")]
+    pub capital: f64,
+    #[serde(default = "default_inventory")]
+    pub inventory: f64,
+    /// Probability of a trade per block.
+    #[serde(default = "default_prob")]
+    pub trade_prob: f64,
+    /// Mean notional per trade (quote).
+    #[serde(default = "default_size")]
+    pub size_mean: f64,
+    /// Standard deviation of the log notional.
+    #[serde(default = "default_size_sigma")]
+    pub size_sigma: f64,
+    /// Maximum accepted slippage versus the quoted fill (fraction).
+    #[serde(default = "default_slippage")]
+    pub max_slippage: f64,
+    #[serde(default = "default_tip")]
+    pub tip_gwei: f64,
+    #[serde(default)]
+    pub venues: Vec<String>,
+}
+
+impl NoiseTraderConfig {
+    pub fn validate(&self, c: &mut Check, venues: &[VenueInfo]) {
+        c.non_negative("capital", self.capital);
+        c.non_negative("inventory", self.inventory);
+        c.unit_interval("trade_prob", self.trade_prob);
+        c.positive("size_mean", self.size_mean);
+        c.non_negative("size_sigma", self.size_sigma);
+        c.unit_interval("max_slippage", self.max_slippage);
+        c.non_negative("tip_gwei", self.tip_gwei);
+        check_venue_list(c, "venues", &self.venues, venues);
+    }
+}
+
+/// One noise trader.
+pub struct NoiseTrader {
+    holder: HolderId,
+    label: String,
+    rng: SimRng,
+    venues: Vec<VenueId>,
+    cfg: NoiseTraderConfig,
+    tip: u128,
+}
+
+impl NoiseTrader {
+    pub fn build(cfg: &NoiseTraderConfig, ctx: &mut BuildCtx<'_>) -> Vec<Box<dyn Agent>> {
+        let venues = ctx.select_venues(&cfg.venues, false);
+        let assets = ctx.assets_of(&venues);
+        (0..cfg.count)
+            .map(|_| {
+                let (i, rng) = ctx.next_stream(cascade_core::rng::streams::NOISE);
+                let label = format!("noise_trader-{i}");
+                let holder = ctx.wallet(&label, cfg.capital, cfg.inventory, &assets);
+                Box::new(NoiseTrader {
+                    holder,
+                    label,
+                    rng,
+                    venues: venues.clone(),
+                    cfg: cfg.clone(),
+                    tip: gwei(cfg.tip_gwei),
+                }) as Box<dyn Agent>
+            })
+            .collect()
+    }
+}
+
+impl Agent for NoiseTrader {
+    fn role(&self) -> Role {
+        Role::NoiseTrader
+    }
+    fn holder(&self) -> HolderId {
+        self.holder
+    }
+    fn label(&self) -> &str {
+        &self.label
+    }
+
+    fn act(&mut self, view: &View<'_>, me: AgentId, out: &mut Vec<Submission>) {
+        // A fixed number of draws per block keeps the stream aligned whatever happens.
+        let u: f64 = self.rng.random();
+        let pick: f64 = self.rng.random();
+        let side_u: f64 = self.rng.random();
+        let z: f64 = StandardNormal.sample(&mut self.rng);
+        if u >= self.cfg.trade_prob || self.venues.is_empty() {
+            return;
+        }
+        if view.my_pending(me).next().is_some() {
+            return;
+        }
+        let v = self.venues[((pick * self.venues.len() as f64) as usize).min(self.venues.len() - 1)];
+        let venue = &view.venues[v.index()];
+        let asset = venue.asset();
+        let price = view.p_ref[asset.index()];
+        let s = self.cfg.size_sigma;
+        let notional = self.cfg.size_mean * (s * z - 0.5 * s * s).exp();
+        let fee = view.fee_estimate(GasKind::Swap, self.tip);
+        let quote_bal = view.balance(self.holder, TokenId::QUOTE) - fee;
+        let base_bal = view.balance(self.holder, asset.token());
+        let want_buy = side_u < 0.5;
+        let buy_amt = Amount::from_whole(notional).min(quote_bal);
+        let sell_amt = Amount::from_whole(notional / price).min(base_bal);
+        let (side, amount) = match (want_buy, buy_amt.is_positive(), sell_amt.is_positive()) {
+            (true, true, _) | (false, true, false) => (Side::Buy, buy_amt),
+            (false, _, true) | (true, false, true) => (Side::Sell, sell_amt),
+            _ => return,
+        };
+        let q = venue.quote(side, amount);
+        if !q.amount_out.is_positive() {
+            return;
+        }
+        let min_out = q.amount_out.scale_floor(1.0 - self.cfg.max_slippage);
+        out.push(Submission::Tx(view.request(
+            Action::Swap {
+                venue: v,
+                side,
+                amount_in: amount,
+                min_out,
+            },
+            self.tip,
+            None,
+            false,
+        )));
+    }
+}

@@ -1,0 +1,125 @@
+//! The public state an agent sees when it decides.
+//!
+//! A `View` is a read-only window on the World at the end of the previous block, plus the
+//! current block's market price and base fee. It holds references only, so building one per
+//! agent per block costs nothing. The public mempool is visible only to agents that watch it.
+
+use cascade_core::tx::{GasKind, Tx, TxRequest};
+use cascade_core::{AgentId, Amount, HolderId, Ledger, TokenId, TxId};
+use cascade_market::gas::{GasCosts, fee_in_quote};
+use cascade_market::mempool::Mempool;
+use cascade_market::venue::Venue;
+
+/// How an agent's transaction ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ReceiptStatus {
+    Success,
+    Reverted(String),
+    Expired,
+    Dropped(String),
+}
+
+/// The outcome of one of last block's transactions.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Receipt {
+    pub tx: TxId,
+    pub agent: AgentId,
+    pub block: u64,
+    pub status: ReceiptStatus,
+    /// Gas fee paid, in quote base units.
+    pub fee: Amount,
+}
+
+/// The public state at decision time.
+pub struct View<'a> {
+    pub block: u64,
+    /// Simulated time at the end of this block, seconds.
+    pub t_s: f64,
+    /// The configured mean block time, seconds.
+    pub block_time_s: f64,
+    /// Current base fee, wei per gas.
+    pub base_fee: u128,
+    /// Quote per whole native gas token.
+    pub native_price: f64,
+    pub gas_costs: &'a GasCosts,
+    /// Reference (off-chain market) price of each asset this block.
+    pub p_ref: &'a [f64],
+    /// The engine's oracle price of each asset (on chain, end of the previous block).
+    pub oracle: &'a [f64],
+    pub venues: &'a [Venue],
+    pub ledger: &'a Ledger,
+    pub mempool: &'a Mempool,
+    /// Outcomes of the previous block's transactions (and of expiries).
+    pub receipts: &'a [Receipt],
+    /// Whether this agent may read the public mempool.
+    pub watcher: bool,
+}
+
+impl<'a> View<'a> {
+    /// The public mempool, for agents that watch it.
+    pub fn public_mempool(&self) -> Option<&'a [Tx]> {
+        if self.watcher {
+            Some(self.mempool.pending())
+        } else {
+            None
+        }
+    }
+
+    /// The agent's own pending public transactions.
+    pub fn my_pending(&self, me: AgentId) -> impl Iterator<Item = &'a Tx> + 'a {
+        self.mempool.pending().iter().filter(move |t| t.agent == me)
+    }
+
+    /// The agent's receipts from the previous block.
+    pub fn my_receipts(&self, me: AgentId) -> impl Iterator<Item = &'a Receipt> + 'a {
+        self.receipts.iter().filter(move |r| r.agent == me)
+    }
+
+    pub fn balance(&self, h: HolderId, t: TokenId) -> Amount {
+        self.ledger.balance(h, t)
+    }
+
+    /// The gas a transaction of `kind` uses.
+    pub fn gas_of(&self, kind: GasKind) -> u64 {
+        self.gas_costs.cost(kind)
+    }
+
+    /// The fee, in quote base units, of a successful transaction of `kind` paying `tip` wei per
+    /// gas on top of the current base fee.
+    pub fn fee_estimate(&self, kind: GasKind, tip: u128) -> Amount {
+        fee_in_quote(self.gas_of(kind), self.base_fee + tip, self.native_price)
+    }
+
+    /// A transaction request with the usual wallet fee policy: gas limit = the kind's gas,
+    /// max fee = 2 x base fee + tip (room for the base fee to rise for a few blocks), capped at
+    /// `max_fee_cap` wei if given.
+    pub fn request(
+        &self,
+        action: cascade_core::Action,
+        tip: u128,
+        max_fee_cap: Option<u128>,
+        forced: bool,
+    ) -> TxRequest {
+        let kind = action.gas_kind();
+        let mut max_fee = self.base_fee.saturating_mul(2).saturating_add(tip);
+        if let Some(cap) = max_fee_cap {
+            max_fee = max_fee.min(cap);
+        }
+        TxRequest {
+            action,
+            gas_limit: self.gas_of(kind),
+            max_fee,
+            priority_fee: tip,
+            forced,
+        }
+    }
+}
+
+/// Gwei (as users write them) to wei.
+pub fn gwei(g: f64) -> u128 {
+    if g.is_finite() && g > 0.0 {
+        (g * 1e9).round() as u128
+    } else {
+        0
+    }
+}

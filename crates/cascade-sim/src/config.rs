@@ -1,0 +1,347 @@
+//! The scenario: everything a run needs, as one serde tree read from TOML.
+//!
+//! Every table rejects unknown keys, every policy is a tagged enum, and
+//! [`ScenarioConfig::validate`] checks every value against its rule and reports all problems at
+//! once, each with the dotted key it concerns. Any key can be overridden from the command line
+//! (`--set key=value`) or swept (see `overrides`).
+
+use cascade_agents::AgentConfig;
+use cascade_agents::config::VenueInfo;
+use cascade_core::{AssetId, Check, ConfigIssue};
+use cascade_market::gas::GasConfig;
+use cascade_market::oracle::OracleConfig;
+use cascade_market::price::{ImpactConfig, ProcessConfig, validate_correlation};
+use cascade_market::venue::VenueConfig;
+use serde::{Deserialize, Serialize};
+
+fn default_quote() -> String {
+    "USD".to_string()
+}
+fn default_runs() -> u64 {
+    10
+}
+fn default_seed() -> u64 {
+    1
+}
+fn default_block_time() -> f64 {
+    12.0
+}
+fn default_duration() -> f64 {
+    86_400.0
+}
+fn default_cascade_threshold() -> f64 {
+    0.01
+}
+
+/// A whole scenario file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioConfig {
+    /// A short name (defaults to the file name).
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub run: RunConfig,
+    #[serde(default)]
+    pub chain: ChainConfig,
+    /// Name of the quote asset (the numeraire; gas and margin are paid in it).
+    #[serde(default = "default_quote")]
+    pub quote: String,
+    pub assets: Vec<AssetConfig>,
+    /// Correlation matrix of the assets' price shocks (default: independent).
+    #[serde(default)]
+    pub correlation: Option<Vec<Vec<f64>>>,
+    #[serde(default)]
+    pub gas: GasConfig,
+    #[serde(default)]
+    pub oracles: Vec<OracleConfig>,
+    #[serde(default)]
+    pub venues: Vec<VenueConfig>,
+    #[serde(default)]
+    pub agents: Vec<AgentConfig>,
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+}
+
+/// `[run]`: how many seeded runs and from which master seed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    #[serde(default = "default_runs")]
+    pub runs: u64,
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        RunConfig {
+            runs: default_runs(),
+            seed: default_seed(),
+        }
+    }
+}
+
+/// How block times are drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum BlockTimeDist {
+    /// Every block lasts exactly `block_time_s`.
+    #[default]
+    Fixed,
+    /// Block times are exponential with mean `block_time_s` (Poisson block arrivals).
+    Exponential,
+}
+
+/// `[chain]`: time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChainConfig {
+    /// Seconds per block (the mean, for exponential block times).
+    #[serde(default = "default_block_time")]
+    pub block_time_s: f64,
+    /// Simulated time per run, seconds.
+    #[serde(default = "default_duration")]
+    pub duration_s: f64,
+    #[serde(default)]
+    pub block_time_dist: BlockTimeDist,
+}
+
+impl Default for ChainConfig {
+    fn default() -> Self {
+        ChainConfig {
+            block_time_s: default_block_time(),
+            duration_s: default_duration(),
+            block_time_dist: BlockTimeDist::Fixed,
+        }
+    }
+}
+
+impl ChainConfig {
+    /// Blocks per run for fixed block times; the expected count for exponential ones.
+    pub fn blocks(&self) -> u64 {
+        (self.duration_s / self.block_time_s).ceil().max(1.0) as u64
+    }
+}
+
+/// `[[assets]]`: a risky asset with its price process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssetConfig {
+    pub name: String,
+    /// Initial price, quote per whole unit (for scripted and replay processes the path's value
+    /// at time 0 is used instead).
+    #[serde(default = "one_f")]
+    pub price: f64,
+    pub process: ProcessConfig,
+    #[serde(default)]
+    pub impact: ImpactConfig,
+}
+
+fn one_f() -> f64 {
+    1.0
+}
+
+/// `[metrics]`: settings of the measures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// A run has a cascade when induced liquidated notional reaches this fraction of open
+    /// interest.
+    #[serde(default = "default_cascade_threshold")]
+    pub cascade_threshold: f64,
+    /// The asset whose reference price defines `max_drawdown` (default: the first).
+    #[serde(default)]
+    pub reference_asset: Option<String>,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            cascade_threshold: default_cascade_threshold(),
+            reference_asset: None,
+        }
+    }
+}
+
+impl ScenarioConfig {
+    /// Index of the asset named `name`.
+    pub fn asset_index(&self, name: &str) -> Option<AssetId> {
+        self.assets
+            .iter()
+            .position(|a| a.name == name)
+            .map(|i| AssetId(i as u16))
+    }
+
+    pub fn asset_names(&self) -> Vec<String> {
+        self.assets.iter().map(|a| a.name.clone()).collect()
+    }
+
+    pub fn venue_names(&self) -> Vec<String> {
+        self.venues.iter().map(|v| v.name().to_string()).collect()
+    }
+
+    /// Venue descriptions for agents (unknown assets map to asset 0; validation reports them).
+    pub fn venue_infos(&self) -> Vec<VenueInfo> {
+        self.venues
+            .iter()
+            .map(|v| VenueInfo {
+                name: v.name().to_string(),
+                asset: self.asset_index(v.asset()).unwrap_or(AssetId(0)),
+                is_clob: matches!(v, VenueConfig::Clob { .. }),
+            })
+            .collect()
+    }
+
+    /// The asset defining drawdown.
+    pub fn reference_asset(&self) -> AssetId {
+        self.metrics
+            .reference_asset
+            .as_deref()
+            .and_then(|n| self.asset_index(n))
+            .unwrap_or(AssetId(0))
+    }
+
+    /// Check every value against its rule. Returns every problem found (empty: valid).
+    pub fn validate(&self) -> Vec<ConfigIssue> {
+        let mut issues = Vec::new();
+        let mut c = Check::new(&mut issues);
+        {
+            let mut r = c.at("run");
+            r.positive_int("runs", self.run.runs);
+        }
+        {
+            let mut ch = c.at("chain");
+            ch.positive("block_time_s", self.chain.block_time_s);
+            ch.positive("duration_s", self.chain.duration_s);
+            if self.chain.block_time_s > 0.0 && self.chain.duration_s > 0.0 {
+                ch.ensure(
+                    self.chain.duration_s >= self.chain.block_time_s,
+                    "duration_s",
+                    || {
+                        format!(
+                            "must be at least one block (block_time_s = {}, got {})",
+                            self.chain.block_time_s, self.chain.duration_s
+                        )
+                    },
+                );
+                ch.ensure(self.chain.blocks() <= 50_000_000, "duration_s", || {
+                    format!(
+                        "gives {} blocks per run; at most 50,000,000 are allowed",
+                        self.chain.blocks()
+                    )
+                });
+            }
+        }
+        c.ensure(!self.quote.trim().is_empty(), "quote", || {
+            "must name the quote asset (e.g. \"USD\")".into()
+        });
+        if self.assets.is_empty() {
+            c.fail("assets", "must list at least one asset ([[assets]])");
+        }
+        if self.assets.len() > 64 {
+            c.fail("assets", format!("at most 64 assets (got {})", self.assets.len()));
+        }
+        for (i, a) in self.assets.iter().enumerate() {
+            let mut ac = c.at(&format!("assets[{i}]"));
+            if a.name.trim().is_empty() {
+                ac.fail("name", "must not be empty");
+            } else if a.name == self.quote {
+                ac.fail(
+                    "name",
+                    format!("\"{}\" is the quote asset's name; pick another", a.name),
+                );
+            } else if self.assets[..i].iter().any(|b| b.name == a.name) {
+                ac.fail("name", format!("\"{}\" is used by an earlier asset", a.name));
+            }
+            ac.positive("price", a.price);
+            a.process.validate(&mut ac.at("process"));
+            a.impact.validate(&mut ac.at("impact"));
+        }
+        if let Some(m) = &self.correlation {
+            validate_correlation(m, self.assets.len(), &mut c.at("correlation"));
+        }
+        self.gas.validate(&mut c.at("gas"));
+        if let Some(n) = &self.gas.native_asset {
+            if self.asset_index(n).is_none() {
+                c.at("gas").fail(
+                    "native_asset",
+                    format!(
+                        "names no configured asset (got \"{n}\"; assets: {})",
+                        self.asset_names().join(", ")
+                    ),
+                );
+            }
+        }
+        let venue_names = self.venue_names();
+        for (i, v) in self.venues.iter().enumerate() {
+            let mut vc = c.at(&format!("venues[{i}]"));
+            v.validate(&mut vc);
+            if venue_names[..i].contains(&venue_names[i]) {
+                vc.fail(
+                    "name",
+                    format!("\"{}\" is used by an earlier venue", venue_names[i]),
+                );
+            }
+            if self.asset_index(v.asset()).is_none() {
+                vc.fail(
+                    "asset",
+                    format!(
+                        "names no configured asset (got \"{}\"; assets: {})",
+                        v.asset(),
+                        self.asset_names().join(", ")
+                    ),
+                );
+            }
+        }
+        for (i, o) in self.oracles.iter().enumerate() {
+            let mut oc = c.at(&format!("oracles[{i}]"));
+            o.validate(&mut oc, &venue_names);
+            match self.asset_index(&o.asset) {
+                None => oc.fail(
+                    "asset",
+                    format!(
+                        "names no configured asset (got \"{}\"; assets: {})",
+                        o.asset,
+                        self.asset_names().join(", ")
+                    ),
+                ),
+                Some(_) if self.oracles[..i].iter().any(|p| p.asset == o.asset) => oc.fail(
+                    "asset",
+                    format!("\"{}\" already has an oracle (one per asset)", o.asset),
+                ),
+                _ => {}
+            }
+        }
+        for (i, a) in self.assets.iter().enumerate() {
+            if !self.oracles.iter().any(|o| o.asset == a.name) {
+                c.fail(
+                    "oracles",
+                    format!(
+                        "asset \"{}\" (assets[{i}]) has no oracle: add an [[oracles]] entry with asset = \"{}\"",
+                        a.name, a.name
+                    ),
+                );
+            }
+        }
+        let infos = self.venue_infos();
+        for (i, a) in self.agents.iter().enumerate() {
+            a.validate(&mut c.at(&format!("agents[{i}]")), &infos);
+        }
+        {
+            let mut m = c.at("metrics");
+            m.unit_interval("cascade_threshold", self.metrics.cascade_threshold);
+            if let Some(n) = &self.metrics.reference_asset {
+                if self.asset_index(n).is_none() {
+                    m.fail(
+                        "reference_asset",
+                        format!("names no configured asset (got \"{n}\")"),
+                    );
+                }
+            }
+        }
+        issues
+    }
+}

@@ -1,0 +1,21 @@
+//! cascade-sim: from a scenario file to measured runs.
+//!
+//! It reads and checks scenarios (`config`, `load`, `overrides`), builds the World and runs its
+//! block pipeline (`world`), measures each run (`metrics`), and writes what the user asked for
+//! (`trace`, `summary`, with atomic writes from `fsutil`). It is the only crate below the
+//! command line that touches the file system.
+
+pub mod config;
+pub mod fsutil;
+pub mod load;
+pub mod metrics;
+pub mod overrides;
+pub mod runner;
+pub mod summary;
+pub mod trace;
+pub mod world;
+
+pub use config::ScenarioConfig;
+pub use load::{ConfigError, Scenario, load_scenario};
+pub use metrics::{METRICS, MetricRow};
+pub use world::World;

@@ -1,0 +1,223 @@
+//! Per-run metrics: their names (a contract), units, and how a run accumulates them.
+//!
+//! A run produces one [`MetricRow`]: a value per entry of [`METRICS`], in that order. The names
+//! are part of the public contract (summary tables, result stores, exports, charts); the schema
+//! hash changes whenever the list changes, so stored results from another schema are refused
+//! instead of misread.
+
+use serde::{Deserialize, Serialize};
+
+/// How a metric is measured and aggregated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MetricKind {
+    /// An amount of the quote asset (whole units).
+    Quote,
+    /// A dimensionless fraction or ratio.
+    Ratio,
+    /// A count of events.
+    Count,
+    /// A gas price in gwei.
+    Gwei,
+    /// A number of blocks.
+    Blocks,
+    /// True (1) or false (0); aggregated as a rate with a Wilson interval.
+    Bool,
+}
+
+impl MetricKind {
+    pub fn unit(self) -> &'static str {
+        match self {
+            MetricKind::Quote => "quote",
+            MetricKind::Ratio => "ratio",
+            MetricKind::Count => "count",
+            MetricKind::Gwei => "gwei",
+            MetricKind::Blocks => "blocks",
+            MetricKind::Bool => "bool",
+        }
+    }
+}
+
+/// A metric's name, kind and meaning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetricDef {
+    pub name: &'static str,
+    pub kind: MetricKind,
+    pub doc: &'static str,
+}
+
+const fn m(name: &'static str, kind: MetricKind, doc: &'static str) -> MetricDef {
+    MetricDef { name, kind, doc }
+}
+
+/// Every metric of a run, in row order.
+pub const METRICS: &[MetricDef] = &[
+    m(
+        "max_drawdown",
+        MetricKind::Ratio,
+        "largest peak-to-trough fall of the reference asset's p_ref",
+    ),
+    m(
+        "base_fee_max",
+        MetricKind::Gwei,
+        "highest base fee of the run",
+    ),
+    m(
+        "gas_spent",
+        MetricKind::Quote,
+        "gas fees paid by all agents and oracle publishers",
+    ),
+    m(
+        "oracle_max_deviation",
+        MetricKind::Ratio,
+        "largest |oracle - p_ref| / p_ref over blocks and assets",
+    ),
+    m(
+        "arb_profit",
+        MetricKind::Quote,
+        "arbitrageurs' trading gains valued at p_ref, net of their gas",
+    ),
+    m(
+        "lp_loss_vs_rebalancing",
+        MetricKind::Quote,
+        "constant-product pools' loss versus rebalancing at p_ref (net of fees earned)",
+    ),
+    m(
+        "arb_block_share",
+        MetricKind::Ratio,
+        "share of blocks with at least one successful arbitrage trade",
+    ),
+    m(
+        "oracle_updates",
+        MetricKind::Count,
+        "oracle publications that landed on chain",
+    ),
+    m(
+        "oracle_update_delay_blocks_mean",
+        MetricKind::Blocks,
+        "mean blocks from an oracle publication's submission to its inclusion",
+    ),
+    m(
+        "txs_included",
+        MetricKind::Count,
+        "transactions included (successful or reverted)",
+    ),
+    m("txs_reverted", MetricKind::Count, "included transactions that reverted"),
+    m(
+        "txs_expired",
+        MetricKind::Count,
+        "transactions that left the mempool unincluded",
+    ),
+    m("blocks", MetricKind::Count, "blocks simulated"),
+];
+
+/// The index of a metric in a row.
+pub fn metric_index(name: &str) -> Option<usize> {
+    METRICS.iter().position(|d| d.name == name)
+}
+
+/// A hash of the metric schema (names and kinds, in order): FNV-1a 64.
+pub fn schema_hash() -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for d in METRICS {
+        for b in d.name.bytes().chain([0u8, d.kind as u8, 0xff]) {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    h
+}
+
+/// One run's metrics, in [`METRICS`] order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricRow(pub Vec<f64>);
+
+impl MetricRow {
+    pub fn get(&self, name: &str) -> Option<f64> {
+        metric_index(name).map(|i| self.0[i])
+    }
+}
+
+/// Running accumulators of one run.
+#[derive(Debug, Clone, Default)]
+pub struct Accumulator {
+    pub ref_peak: f64,
+    pub max_drawdown: f64,
+    pub base_fee_max_wei: u128,
+    pub gas_spent: f64,
+    pub oracle_max_deviation: f64,
+    pub arb_gain: f64,
+    pub arb_gas: f64,
+    pub lvr: f64,
+    pub arb_blocks: u64,
+    pub oracle_updates: u64,
+    pub oracle_delay_sum: u64,
+    pub txs_included: u64,
+    pub txs_reverted: u64,
+    pub txs_expired: u64,
+    pub blocks: u64,
+}
+
+impl Accumulator {
+    /// Track the reference price for drawdown.
+    pub fn observe_ref(&mut self, p: f64) {
+        if p > self.ref_peak {
+            self.ref_peak = p;
+        }
+        if self.ref_peak > 0.0 {
+            let dd = 1.0 - p / self.ref_peak;
+            if dd > self.max_drawdown {
+                self.max_drawdown = dd;
+            }
+        }
+    }
+
+    pub fn row(&self) -> MetricRow {
+        let v = vec![
+            self.max_drawdown,
+            self.base_fee_max_wei as f64 / 1e9,
+            self.gas_spent,
+            self.oracle_max_deviation,
+            self.arb_gain - self.arb_gas,
+            self.lvr,
+            if self.blocks > 0 {
+                self.arb_blocks as f64 / self.blocks as f64
+            } else {
+                0.0
+            },
+            self.oracle_updates as f64,
+            if self.oracle_updates > 0 {
+                self.oracle_delay_sum as f64 / self.oracle_updates as f64
+            } else {
+                0.0
+            },
+            self.txs_included as f64,
+            self.txs_reverted as f64,
+            self.txs_expired as f64,
+            self.blocks as f64,
+        ];
+        debug_assert_eq!(v.len(), METRICS.len());
+        MetricRow(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn row_matches_schema_and_names_are_unique() {
+        assert_eq!(Accumulator::default().row().0.len(), METRICS.len());
+        for (i, d) in METRICS.iter().enumerate() {
+            assert_eq!(metric_index(d.name), Some(i), "{} duplicated", d.name);
+        }
+    }
+
+    #[test]
+    fn drawdown_is_peak_to_trough() {
+        let mut a = Accumulator::default();
+        for p in [100.0, 120.0, 90.0, 130.0, 117.0] {
+            a.observe_ref(p);
+        }
+        assert!((a.max_drawdown - 0.25).abs() < 1e-12);
+    }
+}

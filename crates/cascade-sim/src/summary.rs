@@ -1,0 +1,143 @@
+//! Summary statistics of a set of runs: what `cascade run` prints.
+
+use crate::metrics::{METRICS, MetricKind, MetricRow};
+
+/// Statistics of one metric over runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stat {
+    pub mean: f64,
+    /// Standard error of the mean.
+    pub se: f64,
+    pub p50: f64,
+    pub p95: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+/// The `q`-quantile (linear interpolation between order statistics) of sorted data.
+pub fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let pos = q.clamp(0.0, 1.0) * (sorted.len() - 1) as f64;
+    let lo = pos.floor() as usize;
+    let hi = pos.ceil() as usize;
+    let w = pos - lo as f64;
+    sorted[lo] * (1.0 - w) + sorted[hi] * w
+}
+
+/// Statistics of `values` (summed serially in order, so they are reproducible).
+pub fn stat(values: &[f64]) -> Stat {
+    let n = values.len();
+    if n == 0 {
+        return Stat {
+            mean: f64::NAN,
+            se: f64::NAN,
+            p50: f64::NAN,
+            p95: f64::NAN,
+            min: f64::NAN,
+            max: f64::NAN,
+        };
+    }
+    let mean = values.iter().sum::<f64>() / n as f64;
+    let var = if n > 1 {
+        values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1) as f64
+    } else {
+        0.0
+    };
+    let mut s = values.to_vec();
+    s.sort_by(|a, b| a.total_cmp(b));
+    Stat {
+        mean,
+        se: (var / n as f64).sqrt(),
+        p50: quantile_sorted(&s, 0.5),
+        p95: quantile_sorted(&s, 0.95),
+        min: s[0],
+        max: s[n - 1],
+    }
+}
+
+/// Per-metric statistics of `rows`, in schema order.
+pub fn summarize(rows: &[MetricRow]) -> Vec<(&'static str, MetricKind, Stat)> {
+    METRICS
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let v: Vec<f64> = rows.iter().map(|r| r.0[i]).collect();
+            (d.name, d.kind, stat(&v))
+        })
+        .collect()
+}
+
+fn fmt_num(x: f64) -> String {
+    if !x.is_finite() {
+        return format!("{x}");
+    }
+    let a = x.abs();
+    if a == 0.0 {
+        "0".into()
+    } else if a >= 1e6 || a < 1e-3 {
+        format!("{x:.4e}")
+    } else if a >= 100.0 {
+        format!("{x:.2}")
+    } else {
+        format!("{x:.5}")
+    }
+}
+
+/// A plain-text table of the summary.
+pub fn render_table(rows: &[MetricRow]) -> String {
+    let s = summarize(rows);
+    let header = ["metric", "unit", "mean", "std_err", "p50", "p95", "min", "max"];
+    let mut lines: Vec<Vec<String>> = vec![header.iter().map(|h| h.to_string()).collect()];
+    for (name, kind, st) in s {
+        lines.push(vec![
+            name.to_string(),
+            kind.unit().to_string(),
+            fmt_num(st.mean),
+            fmt_num(st.se),
+            fmt_num(st.p50),
+            fmt_num(st.p95),
+            fmt_num(st.min),
+            fmt_num(st.max),
+        ]);
+    }
+    let widths: Vec<usize> = (0..header.len())
+        .map(|c| lines.iter().map(|l| l[c].len()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for (k, l) in lines.iter().enumerate() {
+        for (c, cell) in l.iter().enumerate() {
+            if c < 2 {
+                out.push_str(&format!("{:<w$}  ", cell, w = widths[c]));
+            } else {
+                out.push_str(&format!("{:>w$}  ", cell, w = widths[c]));
+            }
+        }
+        let trimmed = out.trim_end().len();
+        out.truncate(trimmed);
+        out.push('\n');
+        if k == 0 {
+            let total: usize = widths.iter().sum::<usize>() + 2 * (widths.len() - 1);
+            out.push_str(&"-".repeat(total));
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_by_hand() {
+        let s = stat(&[1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(s.mean, 2.5);
+        // Sample variance 5/3; se = sqrt(5/3/4).
+        assert!((s.se - (5.0f64 / 12.0).sqrt()).abs() < 1e-15);
+        assert_eq!(s.p50, 2.5);
+        assert!((s.p95 - 3.85).abs() < 1e-12);
+        assert_eq!((s.min, s.max), (1.0, 4.0));
+    }
+}

@@ -1,0 +1,796 @@
+//! The World: one seeded run of a scenario, advanced block by block.
+//!
+//! `World::step` is the block pipeline of DESIGN.md section 2, in order:
+//! 1. exogenous prices (`price` and `price_jumps` streams);
+//! 2. reference prices: `p_ref = p_exo * impact` from forced flow;
+//! 3. gas: congestion from the absolute return, background demand (`gas` stream), the base fee
+//!    (EIP-1559, from the previous block's gas used);
+//! 4. oracles record prices, observe (`oracle` stream) and submit their publications;
+//! 5. agents act, in a random arrival order (`arrival` stream), on a view of the public state;
+//! 6. the builder packs bundles, then mempool transactions by effective priority fee, against
+//!    background demand, within the gas limit; expired transactions leave the mempool;
+//! 7. transactions execute in block order; a reverted one still pays for its gas;
+//! 8. end of block: the base fee updates, metrics and the trace record, and (in tests) the
+//!    ledger is proven to conserve every token.
+//!
+//! Gas is charged the Ethereum way: the fee for the transaction's full gas is moved into an
+//! escrow holder before execution, and after it the used part goes to the burn sink (base fee)
+//! and the builder (tip) while the rest returns to the sender; every step is a ledger transfer.
+
+use crate::config::BlockTimeDist;
+use crate::load::Scenario;
+use crate::metrics::{Accumulator, MetricRow};
+use cascade_agents::arbitrageur::value_gain;
+use cascade_agents::config::BuildCtx;
+use cascade_agents::{Agent, BundleRequest, Receipt, ReceiptStatus, Role, Submission, View};
+use cascade_core::event::{Event, Revert};
+use cascade_core::rng::{self, StreamSeed, streams};
+use cascade_core::tx::{Action, Bundle, BundleItem, Tx, TxRequest};
+use cascade_core::{AgentId, Amount, AssetId, HolderId, Ledger, SimRng, TokenId, TxId, VenueId};
+use cascade_market::gas::{GasConfig, GasMarket, fee_split};
+use cascade_market::mempool::{Mempool, PlannedTx, build_block};
+use cascade_market::oracle::{OracleConfig, Oracles, Publication};
+use cascade_market::price::{AssetSpec, PriceModel};
+use cascade_market::venue::{Venue, VenueConfig};
+use rand::RngExt;
+use rand_distr::{Distribution, Exp1};
+
+/// Quote minted to each oracle publisher at genesis, for gas (whole units).
+const PUBLISHER_GAS_BUDGET: f64 = 1e12;
+
+/// Who an actor is (agents first, then oracle publishers).
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub holder: HolderId,
+    pub role: Role,
+    pub label: String,
+}
+
+/// One block of the per-block path (the `--trace` CSV).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlockRecord {
+    pub block: u64,
+    pub t_s: f64,
+    pub p_exo: Vec<f64>,
+    pub p_ref: Vec<f64>,
+    pub oracle: Vec<f64>,
+    pub venue_price: Vec<f64>,
+    pub base_fee_gwei: f64,
+    pub gas_used: u64,
+    pub background_gas: u64,
+    pub txs: u32,
+    pub reverted: u32,
+    pub mempool: u32,
+}
+
+/// What can stop a World from being built (a configuration that skipped validation).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("cannot build the world: {0}")]
+pub struct BuildError(pub String);
+
+/// One run in progress.
+pub struct World {
+    gas_cfg: GasConfig,
+    block_time_s: f64,
+    block_time_dist: BlockTimeDist,
+    n_blocks_fixed: u64,
+    duration_s: f64,
+    block: u64,
+    t_s: f64,
+    rng_price: SimRng,
+    rng_jumps: SimRng,
+    rng_gas: SimRng,
+    rng_oracle: SimRng,
+    rng_arrival: SimRng,
+    rng_chain: SimRng,
+    prices: PriceModel,
+    gas: GasMarket,
+    native_asset: Option<usize>,
+    reference_asset: usize,
+    mempool: Mempool,
+    bundles: Vec<Bundle>,
+    oracles: Oracles,
+    venues: Vec<Venue>,
+    venue_is_cpmm: Vec<bool>,
+    ledger: Ledger,
+    agents: Vec<Box<dyn Agent>>,
+    actors: Vec<Actor>,
+    /// The publisher actor of each oracle feed.
+    feed_publisher: Vec<AgentId>,
+    burn: HolderId,
+    builder: HolderId,
+    escrow: HolderId,
+    next_tx: u64,
+    next_seq: u64,
+    receipts: Vec<Receipt>,
+    p_ref: Vec<f64>,
+    oracle_px: Vec<f64>,
+    acc: Accumulator,
+    trace: Option<Vec<BlockRecord>>,
+    events: Option<Vec<Event>>,
+    check_ledger: bool,
+    // Scratch buffers, reused every block.
+    order: Vec<usize>,
+    subs: Vec<Submission>,
+    pubs: Vec<Publication>,
+    venue_px: Vec<f64>,
+}
+
+impl World {
+    /// Build run `run` of `scenario` with master seed `master_seed`.
+    pub fn new(scenario: &Scenario, master_seed: u64, run: u64) -> Result<World, BuildError> {
+        let cfg = &scenario.config;
+        let seed: StreamSeed = rng::run_seed(master_seed, run);
+        let n_assets = cfg.assets.len();
+        let mut tokens = vec![cfg.quote.clone()];
+        tokens.extend(cfg.assets.iter().map(|a| a.name.clone()));
+        let mut ledger = Ledger::new(tokens);
+        let burn = ledger.add_holder("sink:burn");
+        let builder = ledger.add_holder("builder");
+        let escrow = ledger.add_holder("gas_escrow");
+
+        // Prices first: venues and oracles start at the assets' initial prices.
+        let specs: Vec<AssetSpec> = cfg
+            .assets
+            .iter()
+            .map(|a| AssetSpec {
+                name: a.name.clone(),
+                initial_price: a.price,
+                process: a.process.clone(),
+                impact: a.impact.clone(),
+            })
+            .collect();
+        let prices = PriceModel::new(specs, cfg.correlation.clone(), scenario.replay.clone())
+            .map_err(|e| BuildError(e.to_string()))?;
+        let p0: Vec<f64> = (0..n_assets).map(|i| prices.p_ref(i)).collect();
+
+        // Venues.
+        let mut venues = Vec::with_capacity(cfg.venues.len());
+        let mut venue_is_cpmm = Vec::with_capacity(cfg.venues.len());
+        for v in &cfg.venues {
+            let asset = cfg
+                .asset_index(v.asset())
+                .ok_or_else(|| BuildError(format!("venue {} has an unknown asset", v.name())))?;
+            let holder = ledger.add_holder(format!("venue:{}", v.name()));
+            let owner = ledger.add_holder(format!("venue:{}:genesis_maker", v.name()));
+            let venue = Venue::from_config(v, &mut ledger, holder, owner, asset, p0[asset.index()])
+                .map_err(|e| BuildError(format!("venue {}: {e}", v.name())))?;
+            venue_is_cpmm.push(matches!(v, VenueConfig::Cpmm { .. }));
+            venues.push(venue);
+        }
+
+        // Agents, in configuration order.
+        let infos = cfg.venue_infos();
+        let asset_names = cfg.asset_names();
+        let mut agents: Vec<Box<dyn Agent>> = Vec::new();
+        {
+            let mut ctx = BuildCtx::new(&mut ledger, seed, &asset_names, &infos, &p0);
+            for a in &cfg.agents {
+                agents.extend(a.build(&mut ctx));
+            }
+        }
+        let mut actors: Vec<Actor> = agents
+            .iter()
+            .map(|a| Actor {
+                holder: a.holder(),
+                role: a.role(),
+                label: a.label().to_string(),
+            })
+            .collect();
+
+        // Oracles and their publishers.
+        let oracle_cfgs: Vec<(usize, OracleConfig)> = cfg
+            .oracles
+            .iter()
+            .map(|o| {
+                cfg.asset_index(&o.asset)
+                    .map(|a| (a.index(), o.clone()))
+                    .ok_or_else(|| BuildError(format!("oracle for unknown asset {}", o.asset)))
+            })
+            .collect::<Result<_, _>>()?;
+        let oracles = Oracles::new(&oracle_cfgs, &p0, &cfg.venue_names())
+            .map_err(|e| BuildError(e.to_string()))?;
+        let mut feed_publisher = Vec::with_capacity(oracles.n_feeds());
+        for f in 0..oracles.n_feeds() {
+            let asset = oracles.feed_asset(cascade_core::FeedId(f as u16));
+            let label = format!("oracle:{}:{f}", cfg.assets[asset].name);
+            let holder = ledger.add_holder(&label);
+            ledger
+                .mint_genesis(holder, TokenId::QUOTE, Amount::from_whole(PUBLISHER_GAS_BUDGET))
+                .map_err(|e| BuildError(e.to_string()))?;
+            feed_publisher.push(AgentId(actors.len() as u32));
+            actors.push(Actor {
+                holder,
+                role: Role::OraclePublisher,
+                label,
+            });
+        }
+        ledger.seal();
+
+        let mut gas = GasMarket::new(&cfg.gas);
+        let native_asset = cfg
+            .gas
+            .native_asset
+            .as_deref()
+            .and_then(|n| cfg.asset_index(n))
+            .map(|a| a.index());
+        if let Some(a) = native_asset {
+            gas.set_native_price(p0[a]);
+        }
+        let oracle_px: Vec<f64> = (0..n_assets).map(|a| oracles.price(a, 0.0)).collect();
+        let n_venues = venues.len();
+        let n_agents = agents.len();
+        Ok(World {
+            gas_cfg: cfg.gas.clone(),
+            block_time_s: cfg.chain.block_time_s,
+            block_time_dist: cfg.chain.block_time_dist,
+            n_blocks_fixed: cfg.chain.blocks(),
+            duration_s: cfg.chain.duration_s,
+            block: 0,
+            t_s: 0.0,
+            rng_price: rng::stream(seed, streams::PRICE, 0),
+            rng_jumps: rng::stream(seed, streams::PRICE_JUMPS, 0),
+            rng_gas: rng::stream(seed, streams::GAS, 0),
+            rng_oracle: rng::stream(seed, streams::ORACLE, 0),
+            rng_arrival: rng::stream(seed, streams::ARRIVAL, 0),
+            rng_chain: rng::stream(seed, streams::CHAIN, 0),
+            prices,
+            gas,
+            native_asset,
+            reference_asset: cfg.reference_asset().index(),
+            mempool: Mempool::new(cfg.gas.mempool_ttl_blocks),
+            bundles: Vec::new(),
+            oracles,
+            venues,
+            venue_is_cpmm,
+            ledger,
+            agents,
+            actors,
+            feed_publisher,
+            burn,
+            builder,
+            escrow,
+            next_tx: 0,
+            next_seq: 0,
+            receipts: Vec::new(),
+            p_ref: p0.clone(),
+            oracle_px,
+            acc: Accumulator {
+                ref_peak: p0[cfg.reference_asset().index()],
+                ..Accumulator::default()
+            },
+            trace: None,
+            events: None,
+            check_ledger: false,
+            order: (0..n_agents).collect(),
+            subs: Vec::new(),
+            pubs: Vec::new(),
+            venue_px: vec![0.0; n_venues],
+        })
+    }
+
+    /// Record the per-block path (for `--trace`).
+    pub fn enable_trace(&mut self) {
+        self.trace = Some(Vec::new());
+    }
+
+    /// Record every event (for replay).
+    pub fn enable_events(&mut self) {
+        self.events = Some(Vec::new());
+    }
+
+    /// Prove ledger conservation after every block (tests); a violation is an error.
+    pub fn enable_ledger_checks(&mut self) {
+        self.check_ledger = true;
+    }
+
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+    pub fn block(&self) -> u64 {
+        self.block
+    }
+    pub fn time_s(&self) -> f64 {
+        self.t_s
+    }
+    pub fn venues(&self) -> &[Venue] {
+        &self.venues
+    }
+    pub fn prices(&self) -> &PriceModel {
+        &self.prices
+    }
+    pub fn oracles(&self) -> &Oracles {
+        &self.oracles
+    }
+    pub fn gas(&self) -> &GasMarket {
+        &self.gas
+    }
+    pub fn actors(&self) -> &[Actor] {
+        &self.actors
+    }
+    pub fn mempool(&self) -> &Mempool {
+        &self.mempool
+    }
+
+    /// Whether the run has more blocks to simulate.
+    pub fn running(&self) -> bool {
+        match self.block_time_dist {
+            BlockTimeDist::Fixed => self.block < self.n_blocks_fixed,
+            BlockTimeDist::Exponential => self.t_s < self.duration_s,
+        }
+    }
+
+    /// Run to the end; returns the metrics.
+    pub fn run(&mut self) -> Result<MetricRow, String> {
+        while self.running() {
+            self.step()?;
+        }
+        Ok(self.metrics())
+    }
+
+    /// The metrics so far.
+    pub fn metrics(&self) -> MetricRow {
+        self.acc.row()
+    }
+
+    pub fn take_trace(&mut self) -> Vec<BlockRecord> {
+        self.trace.take().unwrap_or_default()
+    }
+
+    pub fn take_events(&mut self) -> Vec<Event> {
+        self.events.take().unwrap_or_default()
+    }
+
+    fn new_tx(&mut self, agent: AgentId, sender: HolderId, r: TxRequest) -> Tx {
+        let tx = Tx {
+            id: TxId(self.next_tx),
+            sender,
+            agent,
+            action: r.action,
+            gas_limit: r.gas_limit,
+            max_fee: r.max_fee,
+            priority_fee: r.priority_fee,
+            forced: r.forced,
+            submitted_block: self.block,
+            seq: self.next_seq,
+        };
+        self.next_tx += 1;
+        self.next_seq += 1;
+        tx
+    }
+
+    /// Advance one block.
+    pub fn step(&mut self) -> Result<(), String> {
+        self.block += 1;
+        let dt = match self.block_time_dist {
+            BlockTimeDist::Fixed => self.block_time_s,
+            BlockTimeDist::Exponential => {
+                let x: f64 = Exp1.sample(&mut self.rng_chain);
+                (x * self.block_time_s).max(1e-9)
+            }
+        };
+        self.t_s += dt;
+        let t = self.t_s;
+
+        // 1-2. Exogenous and reference prices.
+        self.prices
+            .step(t, dt, &mut self.rng_price, &mut self.rng_jumps);
+        for (a, p) in self.p_ref.iter_mut().enumerate() {
+            *p = self.prices.p_ref(a);
+        }
+
+        // 3. Gas.
+        if let Some(a) = self.native_asset {
+            self.gas.set_native_price(self.p_ref[a]);
+        }
+        let abs_r = self.prices.log_return_ref(self.reference_asset).abs();
+        let background = self.gas.begin_block(abs_r, dt, &mut self.rng_gas);
+        let base_fee = self.gas.base_fee();
+
+        // 4. Oracles.
+        for (i, v) in self.venues.iter().enumerate() {
+            self.venue_px[i] = v.price();
+        }
+        self.oracles.record(t, &self.p_ref, &self.venue_px);
+        let mut pubs = std::mem::take(&mut self.pubs);
+        pubs.clear();
+        self.oracles.observe(t, &mut self.rng_oracle, &mut pubs);
+        for p in &pubs {
+            let publisher = self.feed_publisher[p.feed.index()];
+            if p.replaces_pending {
+                let feed = p.feed;
+                self.mempool.remove_where(|tx| {
+                    tx.agent == publisher
+                        && matches!(tx.action, Action::OracleUpdate { feed: f, .. } if f == feed)
+                });
+            }
+            let fees = self.oracles.publisher_fees(p.feed);
+            let max_fee = base_fee
+                .saturating_mul(2)
+                .saturating_add(fees.tip_wei)
+                .min(fees.max_fee_wei);
+            let req = TxRequest {
+                action: Action::OracleUpdate {
+                    feed: p.feed,
+                    price: p.price,
+                },
+                gas_limit: self.gas_cfg.costs.cost(cascade_core::GasKind::OracleUpdate),
+                max_fee,
+                priority_fee: fees.tip_wei,
+                forced: false,
+            };
+            let holder = self.actors[publisher.index()].holder;
+            let tx = self.new_tx(publisher, holder, req);
+            self.mempool.submit(tx);
+        }
+        self.pubs = pubs;
+
+        // 5. Agents act, in a random arrival order.
+        let n = self.order.len();
+        for i in 0..n {
+            self.order[i] = i;
+        }
+        for i in (1..n).rev() {
+            let j = self.rng_arrival.random_range(0..=i);
+            self.order.swap(i, j);
+        }
+        let mut subs = std::mem::take(&mut self.subs);
+        for k in 0..n {
+            let ai = self.order[k];
+            subs.clear();
+            {
+                let agent = &mut self.agents[ai];
+                let view = View {
+                    block: self.block,
+                    t_s: t,
+                    block_time_s: self.block_time_s,
+                    base_fee,
+                    native_price: self.gas.native_price(),
+                    gas_costs: &self.gas_cfg.costs,
+                    p_ref: &self.p_ref,
+                    oracle: &self.oracle_px,
+                    venues: &self.venues,
+                    ledger: &self.ledger,
+                    mempool: &self.mempool,
+                    receipts: &self.receipts,
+                    watcher: agent.watches_mempool(),
+                };
+                agent.act(&view, AgentId(ai as u32), &mut subs);
+            }
+            let me = AgentId(ai as u32);
+            let holder = self.actors[ai].holder;
+            for s in subs.drain(..) {
+                match s {
+                    Submission::Tx(r) => {
+                        let tx = self.new_tx(me, holder, r);
+                        self.mempool.submit(tx);
+                    }
+                    Submission::Cancel(id) => {
+                        if self.mempool.get(id).is_some_and(|t| t.agent == me) {
+                            self.mempool.remove(id);
+                        }
+                    }
+                    Submission::Bundle {
+                        items,
+                        target_block,
+                    } => {
+                        let mut out = Vec::with_capacity(items.len());
+                        for it in items {
+                            out.push(match it {
+                                BundleRequest::Own(r) => BundleItem::Own(self.new_tx(me, holder, r)),
+                                BundleRequest::Pending(id) => BundleItem::Pending(id),
+                            });
+                        }
+                        let seq = self.next_seq;
+                        self.next_seq += 1;
+                        self.bundles.push(Bundle {
+                            agent: me,
+                            items: out,
+                            target_block,
+                            seq,
+                        });
+                    }
+                }
+            }
+        }
+        self.subs = subs;
+        self.receipts.clear();
+
+        // 6. Expiry, then block building.
+        for tx in self.mempool.expire(self.block) {
+            self.acc.txs_expired += 1;
+            if let Action::OracleUpdate { feed, .. } = tx.action {
+                self.oracles.forget_pending(feed);
+            }
+            if let Some(ev) = self.events.as_mut() {
+                ev.push(Event::TxExpired {
+                    block: self.block,
+                    tx: tx.id,
+                    agent: tx.agent,
+                });
+            }
+            self.receipts.push(Receipt {
+                tx: tx.id,
+                agent: tx.agent,
+                block: self.block,
+                status: ReceiptStatus::Expired,
+                fee: Amount::ZERO,
+            });
+        }
+        let bundles = std::mem::take(&mut self.bundles);
+        let native = self.gas.native_price();
+        let ledger = &self.ledger;
+        let plan = build_block(
+            &mut self.mempool,
+            bundles,
+            &background,
+            base_fee,
+            self.gas_cfg.gas_limit,
+            self.block,
+            |tx| tx.gas_limit,
+            |tx| {
+                let (b, p) = fee_split(tx.gas_limit, tx.max_fee, 0, native);
+                ledger.balance(tx.sender, TokenId::QUOTE) >= b + p
+            },
+        );
+
+        // 7. Execution.
+        let mut gas_used = plan.background_gas;
+        let mut txs = 0u32;
+        let mut reverted = 0u32;
+        let mut arb_traded = false;
+        for item in plan.items {
+            let (used, rev, arb) = self.execute(item, base_fee);
+            gas_used += used;
+            if used > 0 {
+                txs += 1;
+            }
+            reverted += rev as u32;
+            arb_traded |= arb;
+        }
+
+        // 8. End of block.
+        self.gas.end_block(gas_used);
+        self.acc.blocks += 1;
+        if arb_traded {
+            self.acc.arb_blocks += 1;
+        }
+        self.acc.base_fee_max_wei = self.acc.base_fee_max_wei.max(base_fee);
+        self.acc.observe_ref(self.p_ref[self.reference_asset]);
+        for a in 0..self.p_ref.len() {
+            let o = self.oracles.price(a, t);
+            self.oracle_px[a] = o;
+            let d = (o - self.p_ref[a]).abs() / self.p_ref[a];
+            if d.is_finite() && d > self.acc.oracle_max_deviation {
+                self.acc.oracle_max_deviation = d;
+            }
+        }
+        if let Some(tr) = self.trace.as_mut() {
+            tr.push(BlockRecord {
+                block: self.block,
+                t_s: t,
+                p_exo: (0..self.p_ref.len()).map(|a| self.prices.p_exo(a)).collect(),
+                p_ref: self.p_ref.clone(),
+                oracle: self.oracle_px.clone(),
+                venue_price: self.venues.iter().map(|v| v.price()).collect(),
+                base_fee_gwei: base_fee as f64 / 1e9,
+                gas_used,
+                background_gas: plan.background_gas,
+                txs,
+                reverted,
+                mempool: self.mempool.len() as u32,
+            });
+        }
+        if self.check_ledger {
+            self.ledger
+                .check_conservation()
+                .map_err(|e| format!("block {}: ledger not conserved: {e}", self.block))?;
+            for (i, v) in self.venues.iter().enumerate() {
+                if let Venue::Cpmm(p) = v {
+                    let h = v.holder();
+                    if self.ledger.balance(h, TokenId::QUOTE) != p.reserve_quote()
+                        || self.ledger.balance(h, p.asset().token()) != p.reserve_base()
+                    {
+                        return Err(format!(
+                            "block {}: venue {i} reserves differ from its ledger balances",
+                            self.block
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Execute one planned transaction; returns (gas used, reverted, successful arbitrage).
+    fn execute(&mut self, item: PlannedTx, base_fee: u128) -> (u64, bool, bool) {
+        let tx = item.tx;
+        let tip = item.effective_priority;
+        let native = self.gas.native_price();
+        let kind = tx.action.gas_kind();
+        let cost = self.gas_cfg.costs.cost(kind);
+        let out_of_gas = tx.gas_limit < cost;
+        let max_gas = if out_of_gas { tx.gas_limit } else { cost };
+        let (b_max, t_max) = fee_split(max_gas, base_fee, tip, native);
+        if self
+            .ledger
+            .transfer(tx.sender, self.escrow, TokenId::QUOTE, b_max + t_max)
+            .is_err()
+        {
+            // Earlier transactions of this block drained the sender: not includable.
+            self.receipts.push(Receipt {
+                tx: tx.id,
+                agent: tx.agent,
+                block: self.block,
+                status: ReceiptStatus::Dropped("cannot pay gas".into()),
+                fee: Amount::ZERO,
+            });
+            if let Action::OracleUpdate { feed, .. } = tx.action {
+                self.oracles.forget_pending(feed);
+            }
+            return (0, false, false);
+        }
+        let result = if out_of_gas {
+            Err(Revert::OutOfGas)
+        } else {
+            self.apply(&tx)
+        };
+        let gas_used = match &result {
+            Ok(_) => cost,
+            Err(Revert::OutOfGas) => tx.gas_limit,
+            Err(_) => ((cost as f64) * self.gas_cfg.revert_fraction).ceil() as u64,
+        }
+        .min(max_gas);
+        let (burn, tipf) = fee_split(gas_used, base_fee, tip, native);
+        // The escrow holds b_max + t_max >= burn + tipf (fees are monotone in gas).
+        let refund = (b_max + t_max) - (burn + tipf);
+        let moved = self
+            .ledger
+            .transfer(self.escrow, self.burn, TokenId::QUOTE, burn)
+            .and_then(|_| {
+                self.ledger
+                    .transfer(self.escrow, self.builder, TokenId::QUOTE, tipf)
+            })
+            .and_then(|_| {
+                self.ledger
+                    .transfer(self.escrow, tx.sender, TokenId::QUOTE, refund)
+            });
+        debug_assert!(moved.is_ok(), "gas escrow arithmetic");
+        let fee = burn + tipf;
+        self.acc.gas_spent += fee.to_whole();
+        self.acc.txs_included += 1;
+        let role = self.actors[tx.agent.index()].role;
+        if role == Role::Arbitrageur {
+            self.acc.arb_gas += fee.to_whole();
+        }
+        let reverted = result.is_err();
+        if reverted {
+            self.acc.txs_reverted += 1;
+        }
+        let arb = matches!(result, Ok(true)) && role == Role::Arbitrageur;
+        if let Some(ev) = self.events.as_mut() {
+            ev.push(Event::TxIncluded {
+                block: self.block,
+                tx: tx.id,
+                agent: tx.agent,
+                sender: tx.sender,
+                kind,
+                gas_used,
+                gas_price: base_fee + tip,
+                fee,
+                revert: result.as_ref().err().cloned(),
+                private: item.private,
+            });
+        }
+        self.receipts.push(Receipt {
+            tx: tx.id,
+            agent: tx.agent,
+            block: self.block,
+            status: match &result {
+                Ok(_) => ReceiptStatus::Success,
+                Err(r) => ReceiptStatus::Reverted(r.as_str().to_string()),
+            },
+            fee,
+        });
+        (gas_used, reverted, arb)
+    }
+
+    /// Apply a transaction's action. `Ok(true)` when it was a trade.
+    fn apply(&mut self, tx: &Tx) -> Result<bool, Revert> {
+        match &tx.action {
+            Action::Swap {
+                venue,
+                side,
+                amount_in,
+                min_out,
+            } => {
+                let vi = venue.index();
+                let v = self.venues.get_mut(vi).ok_or(Revert::InvalidVenue)?;
+                let asset: AssetId = v.asset();
+                let fill = v
+                    .execute(&mut self.ledger, tx.sender, *side, *amount_in, *min_out)
+                    .map_err(venue_revert)?;
+                let p = self.p_ref[asset.index()];
+                let gain = value_gain(*side, fill.amount_in, fill.amount_out, p).to_whole();
+                let role = self.actors[tx.agent.index()].role;
+                if role == Role::Arbitrageur {
+                    self.acc.arb_gain += gain;
+                }
+                if self.venue_is_cpmm[vi] {
+                    // The pool is the counterparty: the trader's gain at p_ref is its loss.
+                    self.acc.lvr += gain;
+                }
+                if tx.forced {
+                    let base = match side {
+                        cascade_core::Side::Sell => -fill.amount_in.to_whole(),
+                        cascade_core::Side::Buy => fill.amount_out.to_whole(),
+                    };
+                    self.prices.add_forced_flow(asset.index(), base);
+                }
+                if let Some(ev) = self.events.as_mut() {
+                    ev.push(Event::Swap {
+                        block: self.block,
+                        tx: tx.id,
+                        venue: *venue,
+                        trader: tx.sender,
+                        side: *side,
+                        amount_in: fill.amount_in,
+                        amount_out: fill.amount_out,
+                        price_after: fill.price_after,
+                        forced: tx.forced,
+                    });
+                }
+                Ok(true)
+            }
+            Action::Quote { venue, bids, asks } => {
+                match self.venues.get_mut(venue.index()) {
+                    Some(Venue::Clob(book)) => {
+                        book.replace_quotes(&mut self.ledger, tx.sender, bids, asks)
+                            .map_err(venue_revert)?;
+                        Ok(false)
+                    }
+                    _ => Err(Revert::InvalidVenue),
+                }
+            }
+            Action::CancelAll { venue } => match self.venues.get_mut(venue.index()) {
+                Some(Venue::Clob(book)) => {
+                    book.cancel_all(&mut self.ledger, tx.sender)
+                        .map_err(venue_revert)?;
+                    Ok(false)
+                }
+                _ => Err(Revert::InvalidVenue),
+            },
+            Action::OracleUpdate { feed, price } => {
+                if self.feed_publisher.get(feed.index()) != Some(&tx.agent) {
+                    return Err(Revert::Other("unauthorized_oracle".into()));
+                }
+                self.oracles.apply(*feed, *price, self.t_s);
+                self.acc.oracle_updates += 1;
+                self.acc.oracle_delay_sum += self.block - tx.submitted_block;
+                if let Some(ev) = self.events.as_mut() {
+                    ev.push(Event::OracleUpdate {
+                        block: self.block,
+                        feed: *feed,
+                        price: *price,
+                    });
+                }
+                Ok(false)
+            }
+        }
+    }
+}
+
+fn venue_revert(e: cascade_market::venue::VenueError) -> Revert {
+    use cascade_market::venue::VenueError as E;
+    match e {
+        E::Slippage { .. } => Revert::Slippage,
+        E::NoLiquidity => Revert::NoLiquidity,
+        E::Ledger(_) => Revert::InsufficientFunds,
+        other => Revert::Other(other.to_string()),
+    }
+}
+
+/// The ids of the venues (for traces).
+pub fn venue_ids(n: usize) -> impl Iterator<Item = VenueId> {
+    (0..n).map(|i| VenueId(i as u16))
+}

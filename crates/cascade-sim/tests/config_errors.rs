@@ -1,0 +1,107 @@
+//! Every invalid value gets an error naming the key and the rule.
+
+mod common;
+
+use cascade_sim::load::{apply_overrides, load_scenario};
+use std::path::Path;
+
+/// Apply `edit` (a `key=value` override) to the small scenario and return the issues' text.
+fn broken(edit: &str) -> String {
+    let mut tree: toml::Table = common::SMALL.parse().unwrap();
+    apply_overrides(Path::new("test.toml"), &mut tree, &[edit.to_string()]).unwrap();
+    match cascade_sim::load::scenario_from_tree(Path::new("test.toml"), tree) {
+        Ok(_) => panic!("{edit}: accepted"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn each_broken_value_names_its_key_and_rule() {
+    let cases = [
+        ("assets.0.process.sigma=-0.2", "assets[0].process.sigma", ">= 0"),
+        ("chain.block_time_s=0", "chain.block_time_s", "> 0"),
+        ("run.runs=0", "run.runs", "> 0"),
+        (
+            "oracles.0.feed.feeds.1.freeze_prob=1.5",
+            "oracles[0].feed.feeds[1].freeze_prob",
+            "[0, 1]",
+        ),
+        ("venues.amm.reserve_base=0", "venues[0].reserve_base", "liquidity"),
+        ("venues.book.levels=0", "venues[2].levels", ""),
+        ("venues.amm.fee=1.2", "venues[0].fee", ""),
+        ("gas.gas_limit=100", "gas.gas_limit", ""),
+        ("gas.elasticity=0", "gas.elasticity", ""),
+        ("agents.1.trade_prob=2", "agents[1].trade_prob", "[0, 1]"),
+        ("agents.2.venue=amm", "agents[2].venue", "order book"),
+        ("agents.0.venues=[\"nowhere\"]", "agents[0].venues[0]", "no configured venue"),
+        ("venues.amm.asset=DOGE", "venues[0].asset", "no configured asset"),
+        ("oracles.1.asset=ETH", "oracles", "BTC"),
+        ("metrics.cascade_threshold=-1", "metrics.cascade_threshold", "[0, 1]"),
+        ("correlation=[[1.0, 2.0], [2.0, 1.0]]", "correlation", ""),
+        ("assets.1.name=ETH", "assets[1].name", "earlier asset"),
+        ("assets.0.process.kind=brownian", "assets[0].process", "brownian"),
+        ("assets.0.process.volatility=0.3", "assets[0].process.volatility", "not a known key"),
+        ("chain.blocktime=3", "chain.blocktime", "not a known key"),
+    ];
+    for (edit, key, rule) in cases {
+        let msg = broken(edit);
+        assert!(
+            msg.contains(&format!("key `{key}")),
+            "{edit}: message does not name `{key}`:\n{msg}"
+        );
+        assert!(msg.contains(rule), "{edit}: message lacks \"{rule}\":\n{msg}");
+        assert!(msg.starts_with("test.toml:"), "names the file: {msg}");
+    }
+}
+
+#[test]
+fn all_problems_are_reported_at_once() {
+    let mut tree: toml::Table = common::SMALL.parse().unwrap();
+    apply_overrides(
+        Path::new("t.toml"),
+        &mut tree,
+        &[
+            "assets.0.process.sigma=-1".into(),
+            "chain.block_time_s=-3".into(),
+            "agents.1.trade_prob=7".into(),
+        ],
+    )
+    .unwrap();
+    let e = cascade_sim::load::scenario_from_tree(Path::new("t.toml"), tree).unwrap_err();
+    assert_eq!(e.issues.len(), 3, "{e}");
+}
+
+#[test]
+fn missing_replay_file_and_bad_set_are_clear() {
+    let dir = std::env::temp_dir().join(format!("cascade-cfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("replay.toml");
+    let text = common::SMALL.replace(
+        r#"process = { kind = "gbm", mu = 0.0, sigma = 0.8 }"#,
+        r#"process = { kind = "replay", path = "missing.csv", column = "close" }"#,
+    );
+    std::fs::write(&f, text).unwrap();
+    let e = load_scenario(&f, &[]).unwrap_err().to_string();
+    assert!(e.contains("key `assets[0].process.path`"), "{e}");
+    assert!(e.contains("missing.csv"), "{e}");
+    // A replay file that exists but lacks the column.
+    std::fs::write(dir.join("missing.csv"), "t_s,open\n0,1\n60,2\n").unwrap();
+    let e = load_scenario(&f, &[]).unwrap_err().to_string();
+    assert!(e.contains("no column \"close\""), "{e}");
+    std::fs::write(dir.join("missing.csv"), "t_s,close\n0,100\n60,101\n").unwrap();
+    load_scenario(&f, &[]).unwrap();
+    // A --set naming no element.
+    let e = load_scenario(&f, &["venues.nope.fee=0.1".into()])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("--set venues.nope.fee=0.1"), "{e}");
+    assert!(e.contains("no element is named \"nope\""), "{e}");
+    let e = load_scenario(&dir.join("absent.toml"), &[])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("absent.toml") && e.contains("cannot be read"), "{e}");
+    std::fs::write(&f, "name = [unclosed").unwrap();
+    let e = load_scenario(&f, &[]).unwrap_err().to_string();
+    assert!(e.contains("not valid TOML (line 1)"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
