@@ -133,7 +133,11 @@ pub fn best_trade(
             if !(price.is_finite() && price > 0.0) {
                 return None;
             }
-            let side = if price > target { Side::Sell } else { Side::Buy };
+            let side = if price > target {
+                Side::Sell
+            } else {
+                Side::Buy
+            };
             let cap = match side {
                 Side::Sell => base_available,
                 Side::Buy => quote_available,
@@ -234,7 +238,8 @@ impl Agent for Arbitrageur {
             let mut tip = self.tip;
             if self.bid_share > 0.0 && gas > 0 && view.native_price > 0.0 {
                 // Quote base units -> wei per gas: q * 1e18 / (gas * native_price * 1e9).
-                let extra = gain.to_whole() * self.bid_share * 1e18 / (gas as f64 * view.native_price);
+                let extra =
+                    gain.to_whole() * self.bid_share * 1e18 / (gas as f64 * view.native_price);
                 if extra.is_finite() && extra > 0.0 {
                     tip = tip.saturating_add(extra as u128);
                 }
@@ -284,10 +289,20 @@ mod tests {
     #[test]
     fn value_gain_signs() {
         // Selling 1 base for 110 quote when it is worth 100: +10.
-        let g = value_gain(Side::Sell, Amount::from_whole(1.0), Amount::from_whole(110.0), 100.0);
+        let g = value_gain(
+            Side::Sell,
+            Amount::from_whole(1.0),
+            Amount::from_whole(110.0),
+            100.0,
+        );
         assert_eq!(g, Amount::from_whole(10.0));
         // Buying 1 base for 110 quote when it is worth 100: -10.
-        let g = value_gain(Side::Buy, Amount::from_whole(110.0), Amount::from_whole(1.0), 100.0);
+        let g = value_gain(
+            Side::Buy,
+            Amount::from_whole(110.0),
+            Amount::from_whole(1.0),
+            100.0,
+        );
         assert_eq!(g, Amount::from_whole(-10.0));
     }
 }

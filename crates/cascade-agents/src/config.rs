@@ -10,7 +10,9 @@ use crate::arbitrageur::{Arbitrageur, ArbitrageurConfig};
 use crate::market_maker::{MarketMaker, MarketMakerConfig};
 use crate::noise::{NoiseTrader, NoiseTraderConfig};
 use cascade_core::rng;
-use cascade_core::{Amount, AssetId, Check, HolderId, Ledger, SimRng, StreamSeed, TokenId, VenueId};
+use cascade_core::{
+    Amount, AssetId, Check, HolderId, Ledger, SimRng, StreamSeed, TokenId, VenueId,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -145,7 +147,8 @@ impl<'a> BuildCtx<'a> {
             .iter()
             .enumerate()
             .filter(|(_, v)| {
-                (names.is_empty() || names.iter().any(|n| n == &v.name)) && (!clob_only || v.is_clob)
+                (names.is_empty() || names.iter().any(|n| n == &v.name))
+                    && (!clob_only || v.is_clob)
             })
             .map(|(i, _)| VenueId(i as u16))
             .collect()
@@ -153,7 +156,10 @@ impl<'a> BuildCtx<'a> {
 
     /// The distinct assets traded on `venues`, in asset order.
     pub fn assets_of(&self, venues: &[VenueId]) -> Vec<AssetId> {
-        let mut a: Vec<AssetId> = venues.iter().map(|v| self.venues[v.index()].asset).collect();
+        let mut a: Vec<AssetId> = venues
+            .iter()
+            .map(|v| self.venues[v.index()].asset)
+            .collect();
         a.sort();
         a.dedup();
         a

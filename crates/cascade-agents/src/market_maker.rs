@@ -44,12 +44,6 @@ fn default_widen() -> f64 {
 fn default_refresh() -> u64 {
     5
 }
-fn default_vol_limit() -> f64 {
-    f64::INFINITY
-}
-fn default_inv_limit() -> f64 {
-    f64::INFINITY
-}
 fn default_half_life() -> f64 {
     300.0
 }
@@ -86,12 +80,13 @@ pub struct MarketMakerConfig {
     /// Requote at least this often (blocks).
     #[serde(default = "default_refresh")]
     pub refresh_blocks: u64,
-    /// Pull every quote while annualized realized volatility exceeds this.
-    #[serde(default = "default_vol_limit")]
-    pub vol_limit: f64,
-    /// Stop adding to a position beyond this many whole base units from the start.
-    #[serde(default = "default_inv_limit")]
-    pub inventory_limit: f64,
+    /// Pull every quote while annualized realized volatility exceeds this (default: never).
+    #[serde(default)]
+    pub vol_limit: Option<f64>,
+    /// Stop adding to a position beyond this many whole base units from the start (default:
+    /// no limit).
+    #[serde(default)]
+    pub inventory_limit: Option<f64>,
     /// Half-life of the realized-volatility estimate, seconds.
     #[serde(default = "default_half_life")]
     pub vol_half_life_s: f64,
@@ -116,7 +111,10 @@ impl MarketMakerConfig {
             ),
             Some(v) if !v.is_clob => c.fail(
                 "venue",
-                format!("must be an order book (kind = \"clob\"); \"{}\" is not", v.name),
+                format!(
+                    "must be an order book (kind = \"clob\"); \"{}\" is not",
+                    v.name
+                ),
             ),
             _ => {}
         }
@@ -128,14 +126,11 @@ impl MarketMakerConfig {
         c.non_negative("level_spacing_bp", self.level_spacing_bp);
         c.non_negative("vol_widen", self.vol_widen);
         c.positive_int("refresh_blocks", self.refresh_blocks);
-        if !(self.vol_limit > 0.0) {
-            c.fail("vol_limit", format!("must be > 0 (got {})", self.vol_limit));
+        if let Some(v) = self.vol_limit {
+            c.positive("vol_limit", v);
         }
-        if !(self.inventory_limit >= 0.0) {
-            c.fail(
-                "inventory_limit",
-                format!("must be >= 0 (got {})", self.inventory_limit),
-            );
+        if let Some(v) = self.inventory_limit {
+            c.non_negative("inventory_limit", v);
         }
         c.positive("vol_half_life_s", self.vol_half_life_s);
         c.non_negative("tip_gwei", self.tip_gwei);
@@ -228,7 +223,7 @@ impl Agent for MarketMaker {
             return;
         };
         let rv = self.realized_vol(view.block_time_s);
-        if rv > self.cfg.vol_limit {
+        if self.cfg.vol_limit.is_some_and(|l| rv > l) {
             if !self.pulled {
                 self.pulled = true;
                 out.push(Submission::Tx(view.request(
@@ -247,7 +242,8 @@ impl Agent for MarketMaker {
             Some(b) => {
                 view.block >= b + self.cfg.refresh_blocks
                     || self.pulled
-                    || (fair / self.last_quote_mid - 1.0).abs() * 1e4 > 0.25 * self.last_half_spread_bp
+                    || (fair / self.last_quote_mid - 1.0).abs() * 1e4
+                        > 0.25 * self.last_half_spread_bp
                     || (half_bp - self.last_half_spread_bp).abs() > 0.25 * self.last_half_spread_bp
             }
         };
@@ -255,7 +251,7 @@ impl Agent for MarketMaker {
             return;
         }
         let inv = view.balance(self.holder, self.asset.token()) - self.start_inventory;
-        let limit = self.cfg.inventory_limit;
+        let limit = self.cfg.inventory_limit.unwrap_or(f64::INFINITY);
         let allow_bids = inv.to_whole() < limit;
         let allow_asks = -inv.to_whole() < limit;
         let tick = book.tick();

@@ -135,7 +135,8 @@ impl Agent for NoiseTrader {
         if view.my_pending(me).next().is_some() {
             return;
         }
-        let v = self.venues[((pick * self.venues.len() as f64) as usize).min(self.venues.len() - 1)];
+        let v =
+            self.venues[((pick * self.venues.len() as f64) as usize).min(self.venues.len() - 1)];
         let venue = &view.venues[v.index()];
         let asset = venue.asset();
         let price = view.p_ref[asset.index()];

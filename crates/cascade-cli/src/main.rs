@@ -156,13 +156,11 @@ fn cmd_run(
         if want_trace {
             files.push(d.join("trace.csv"));
         }
-        if !force {
-            if let Some(f) = files.iter().find(|f| f.exists()) {
-                return Err(Failure::Usage(format!(
-                    "{} already exists; pass --force to overwrite, or choose another --out",
-                    f.display()
-                )));
-            }
+        if !force && let Some(f) = files.iter().find(|f| f.exists()) {
+            return Err(Failure::Usage(format!(
+                "{} already exists; pass --force to overwrite, or choose another --out",
+                f.display()
+            )));
         }
     }
     eprintln!(
@@ -184,10 +182,10 @@ fn cmd_run(
     let started = std::time::Instant::now();
     let mut io_err = None;
     let outputs = run_many(&scenario, seed, runs, want_trace, |o| {
-        if let (Some(f), Some(tr)) = (trace_file.as_mut(), o.trace.as_ref()) {
-            if let Err(e) = trace::write_run(f, o.run, tr) {
-                io_err.get_or_insert(e);
-            }
+        if let (Some(f), Some(tr)) = (trace_file.as_mut(), o.trace.as_ref())
+            && let Err(e) = trace::write_run(f, o.run, tr)
+        {
+            io_err.get_or_insert(e);
         }
         if runs >= 10 && (o.run + 1) % (runs / 10).max(1) == 0 {
             eprintln!("  {}/{} runs", o.run + 1, runs);
@@ -195,7 +193,9 @@ fn cmd_run(
     })
     .map_err(|e| Failure::Other(anyhow::anyhow!(e)))?;
     if let Some(e) = io_err {
-        return Err(Failure::Other(anyhow::Error::new(e).context("writing trace.csv")));
+        return Err(Failure::Other(
+            anyhow::Error::new(e).context("writing trace.csv"),
+        ));
     }
     let rows: Vec<_> = outputs.iter().map(|o| o.row.clone()).collect();
     println!(
@@ -241,7 +241,14 @@ fn cmd_run(
         if let Some(f) = trace_file.take() {
             f.commit().context("writing trace.csv")?;
         }
-        println!("wrote {}", files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", "));
+        println!(
+            "wrote {}",
+            files
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
     Ok(())
 }

@@ -47,7 +47,9 @@ impl<'a> Check<'a> {
 
     /// The dotted path of `key` under this cursor.
     pub fn join(&self, key: &str) -> String {
-        if self.path.is_empty() {
+        if key.is_empty() {
+            self.path.clone()
+        } else if self.path.is_empty() {
             key.to_string()
         } else if key.starts_with('[') {
             format!("{}{}", self.path, key)

@@ -97,7 +97,8 @@ pub enum Action {
         min_out: Amount,
     },
     /// Replace all of the sender's resting orders on an order book with these ladders.
-    /// Crossing parts execute against resting orders of others first.
+    /// Post-only: a level that would cross the opposite best price is skipped, so the book
+    /// never crosses; levels the sender cannot fund are skipped too.
     Quote {
         venue: VenueId,
         bids: Vec<Level>,

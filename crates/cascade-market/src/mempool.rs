@@ -1,1 +1,517 @@
 //! The public mempool, private bundles and the block builder.
+//!
+//! Transactions wait in the public mempool, visible to everyone who watches it, until a builder
+//! includes them or their time to live runs out. Bundles (Flashbots-like, reference:
+//! protocol-mechanics.md 10.3) go privately to the builder for one target block: they are
+//! placed at the top of the block, atomically (all of their transactions, in their order, or
+//! none), and may pull a pending public transaction into place (the canonical oracle-update
+//! backrun). Then public transactions are packed by effective priority fee, competing with the
+//! background demand's tip buckets for the block's gas. Ties go to the earlier arrival, never to
+//! hash-map order.
+
+use crate::gas::BackgroundDemand;
+use cascade_core::tx::{Bundle, BundleItem, Tx};
+use cascade_core::{AgentId, TxId};
+
+/// Pending public transactions, in arrival order.
+#[derive(Debug, Clone, Default)]
+pub struct Mempool {
+    txs: Vec<Tx>,
+    ttl_blocks: u64,
+}
+
+impl Mempool {
+    pub fn new(ttl_blocks: u64) -> Mempool {
+        Mempool {
+            txs: Vec::new(),
+            ttl_blocks: ttl_blocks.max(1),
+        }
+    }
+
+    /// Add a transaction (its `seq` must be larger than every pending one's).
+    pub fn submit(&mut self, tx: Tx) {
+        debug_assert!(self.txs.last().is_none_or(|b| b.seq < tx.seq));
+        self.txs.push(tx);
+    }
+
+    pub fn get(&self, id: TxId) -> Option<&Tx> {
+        self.txs.iter().find(|t| t.id == id)
+    }
+
+    pub fn remove(&mut self, id: TxId) -> Option<Tx> {
+        let i = self.txs.iter().position(|t| t.id == id)?;
+        Some(self.txs.remove(i))
+    }
+
+    /// The public view, in arrival order.
+    pub fn pending(&self) -> &[Tx] {
+        &self.txs
+    }
+
+    pub fn pending_of(&self, agent: AgentId) -> impl Iterator<Item = &Tx> {
+        self.txs.iter().filter(move |t| t.agent == agent)
+    }
+
+    /// Remove (and return, in arrival order) every transaction matching `pred`.
+    pub fn remove_where(&mut self, mut pred: impl FnMut(&Tx) -> bool) -> Vec<Tx> {
+        let mut out = Vec::new();
+        let mut keep = Vec::with_capacity(self.txs.len());
+        for t in self.txs.drain(..) {
+            if pred(&t) {
+                out.push(t);
+            } else {
+                keep.push(t);
+            }
+        }
+        self.txs = keep;
+        out
+    }
+
+    /// Drop the transactions whose time to live is over at `current_block`
+    /// (`submitted_block + ttl_blocks <= current_block`); returned in arrival order.
+    pub fn expire(&mut self, current_block: u64) -> Vec<Tx> {
+        let ttl = self.ttl_blocks;
+        if !self
+            .txs
+            .iter()
+            .any(|t| t.submitted_block + ttl <= current_block)
+        {
+            return Vec::new();
+        }
+        self.remove_where(|t| t.submitted_block + ttl <= current_block)
+    }
+
+    pub fn len(&self) -> usize {
+        self.txs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.txs.is_empty()
+    }
+}
+
+/// A transaction placed in a block.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedTx {
+    pub tx: Tx,
+    /// Came privately (in a bundle) rather than from the public mempool.
+    pub private: bool,
+    /// Index of its bundle in the block, if any.
+    pub bundle: Option<u32>,
+    /// The tip it pays per gas at this block's base fee.
+    pub effective_priority: u128,
+}
+
+/// A built block, before execution.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct BlockPlan {
+    /// Transactions in execution order.
+    pub items: Vec<PlannedTx>,
+    /// Background gas included.
+    pub background_gas: u64,
+    /// Gas reserved by the included transactions (their gas limits).
+    pub reserved_gas: u64,
+}
+
+/// Build block `block`: bundles first (atomic, best payment per gas first), then public
+/// transactions by effective priority fee against the background demand.
+///
+/// `gas_needed` gives the gas to reserve for a transaction (normally its gas limit); `can_pay`
+/// says whether its sender can pay for it now. A transaction that does not fit or cannot pay
+/// stays in the mempool; one whose max fee is below the base fee waits.
+#[allow(clippy::too_many_arguments)]
+pub fn build_block(
+    mempool: &mut Mempool,
+    mut bundles: Vec<Bundle>,
+    background: &BackgroundDemand,
+    base_fee: u128,
+    gas_limit: u64,
+    block: u64,
+    mut gas_needed: impl FnMut(&Tx) -> u64,
+    mut can_pay: impl FnMut(&Tx) -> bool,
+) -> BlockPlan {
+    let mut plan = BlockPlan::default();
+    let mut left = gas_limit;
+
+    // 1. Bundles for this block, by payment per gas (ties: earlier submission).
+    bundles.retain(|b| b.target_block == block && !b.items.is_empty());
+    let mut scored: Vec<(u128, u64, usize)> = bundles
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let (mut pay, mut gas) = (0u128, 0u128);
+            for it in &b.items {
+                if let BundleItem::Own(t) = it {
+                    let g = gas_needed(t) as u128;
+                    pay = pay.saturating_add(t.effective_priority(base_fee).unwrap_or(0) * g);
+                    gas += g;
+                }
+            }
+            (pay.checked_div(gas).unwrap_or(0), b.seq, i)
+        })
+        .collect();
+    scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut n_bundles = 0u32;
+    let mut bundles: Vec<Option<Bundle>> = bundles.into_iter().map(Some).collect();
+    for (_, _, i) in scored {
+        let b = bundles[i].take().expect("each bundle visited once");
+        // Validate every item before including any.
+        let mut total = 0u64;
+        let mut ok = true;
+        for it in &b.items {
+            let t = match it {
+                BundleItem::Own(t) => {
+                    if !can_pay(t) {
+                        ok = false;
+                        break;
+                    }
+                    t
+                }
+                BundleItem::Pending(id) => match mempool.get(*id) {
+                    Some(t) => t,
+                    None => {
+                        ok = false;
+                        break;
+                    }
+                },
+            };
+            if t.effective_priority(base_fee).is_none() {
+                ok = false;
+                break;
+            }
+            total = total.saturating_add(gas_needed(t));
+        }
+        // A pending item may appear only once in a bundle.
+        if ok {
+            let mut ids: Vec<TxId> = b
+                .items
+                .iter()
+                .filter_map(|it| match it {
+                    BundleItem::Pending(id) => Some(*id),
+                    _ => None,
+                })
+                .collect();
+            let n = ids.len();
+            ids.sort();
+            ids.dedup();
+            ok = ids.len() == n;
+        }
+        if !ok || total > left {
+            continue;
+        }
+        for it in b.items {
+            let t = match it {
+                BundleItem::Own(t) => t,
+                BundleItem::Pending(id) => mempool.remove(id).expect("checked above"),
+            };
+            let ep = t.effective_priority(base_fee).unwrap_or(0);
+            plan.reserved_gas += gas_needed(&t);
+            plan.items.push(PlannedTx {
+                tx: t,
+                private: true,
+                bundle: Some(n_bundles),
+                effective_priority: ep,
+            });
+        }
+        left -= total;
+        n_bundles += 1;
+    }
+
+    // 2. Public transactions against the background, by tip.
+    let mut cands: Vec<(u128, u64, TxId)> = mempool
+        .pending()
+        .iter()
+        .filter_map(|t| t.effective_priority(base_fee).map(|ep| (ep, t.seq, t.id)))
+        .collect();
+    cands.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut bi = 0usize;
+    let buckets = &background.buckets;
+    let mut taken: Vec<TxId> = Vec::new();
+    let mut ci = 0usize;
+    while left > 0 && (ci < cands.len() || bi < buckets.len()) {
+        // An agent transaction goes before a background bucket of equal tip.
+        let take_tx = match (cands.get(ci), buckets.get(bi)) {
+            (Some(c), Some(b)) => c.0 >= b.0,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        if take_tx {
+            let (ep, _, id) = cands[ci];
+            ci += 1;
+            let t = mempool.get(id).expect("candidate is pending");
+            let need = gas_needed(t);
+            if need > left || !can_pay(t) {
+                continue;
+            }
+            left -= need;
+            plan.reserved_gas += need;
+            taken.push(id);
+            let t = mempool.remove(id).expect("candidate is pending");
+            plan.items.push(PlannedTx {
+                tx: t,
+                private: false,
+                bundle: None,
+                effective_priority: ep,
+            });
+        } else {
+            let g = buckets[bi].1.min(left);
+            left -= g;
+            plan.background_gas += g;
+            bi += 1;
+        }
+    }
+    plan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cascade_core::tx::Action;
+    use cascade_core::{HolderId, VenueId};
+    use proptest::prelude::*;
+
+    fn tx(id: u64, max_fee: u128, prio: u128, gas: u64) -> Tx {
+        Tx {
+            id: TxId(id),
+            sender: HolderId(id as u32),
+            agent: AgentId(id as u32),
+            action: Action::CancelAll { venue: VenueId(0) },
+            gas_limit: gas,
+            max_fee,
+            priority_fee: prio,
+            forced: false,
+            submitted_block: 0,
+            seq: id,
+        }
+    }
+
+    fn pool(txs: Vec<Tx>) -> Mempool {
+        let mut m = Mempool::new(10);
+        for t in txs {
+            m.submit(t);
+        }
+        m
+    }
+
+    fn ids(p: &BlockPlan) -> Vec<u64> {
+        p.items.iter().map(|i| i.tx.id.0).collect()
+    }
+
+    fn empty() -> BackgroundDemand {
+        BackgroundDemand::default()
+    }
+
+    fn build(
+        m: &mut Mempool,
+        bundles: Vec<Bundle>,
+        bg: &BackgroundDemand,
+        base: u128,
+        limit: u64,
+    ) -> BlockPlan {
+        build_block(m, bundles, bg, base, limit, 1, |t| t.gas_limit, |_| true)
+    }
+
+    #[test]
+    fn orders_by_effective_priority_then_arrival() {
+        // Tx 0: tip 50 but max fee 105 at base 100 -> pays 5. Tx 1: tip 10 -> pays 10.
+        // Tx 2: tip 10, later arrival. Tx 3: tip 20.
+        let mut m = pool(vec![
+            tx(0, 105, 50, 100),
+            tx(1, 1000, 10, 100),
+            tx(2, 1000, 10, 100),
+            tx(3, 1000, 20, 100),
+        ]);
+        let p = build(&mut m, vec![], &empty(), 100, 1_000);
+        assert_eq!(ids(&p), vec![3, 1, 2, 0]);
+        assert_eq!(p.items[3].effective_priority, 5);
+        assert!(m.is_empty());
+    }
+
+    #[test]
+    fn max_fee_below_base_fee_waits() {
+        let mut m = pool(vec![tx(0, 90, 5, 100)]);
+        let p = build(&mut m, vec![], &empty(), 100, 1_000);
+        assert!(p.items.is_empty());
+        assert_eq!(m.len(), 1);
+        let p = build(&mut m, vec![], &empty(), 80, 1_000);
+        assert_eq!(ids(&p), vec![0]);
+        assert_eq!(p.items[0].effective_priority, 5);
+    }
+
+    #[test]
+    fn ttl_expiry() {
+        let mut m = Mempool::new(3);
+        let mut a = tx(0, 1, 1, 1);
+        a.submitted_block = 5;
+        let mut b = tx(1, 1, 1, 1);
+        b.submitted_block = 6;
+        m.submit(a);
+        m.submit(b);
+        assert!(m.expire(7).is_empty());
+        assert_eq!(
+            m.expire(8).iter().map(|t| t.id.0).collect::<Vec<_>>(),
+            vec![0]
+        );
+        assert_eq!(m.len(), 1);
+    }
+
+    #[test]
+    fn bundles_go_first_and_are_atomic() {
+        let mut m = pool(vec![tx(0, 1000, 100, 100), tx(1, 1000, 1, 100)]);
+        let good = Bundle {
+            agent: AgentId(9),
+            items: vec![
+                BundleItem::Pending(TxId(1)),
+                BundleItem::Own(tx(10, 1000, 5, 100)),
+            ],
+            target_block: 1,
+            seq: 50,
+        };
+        // Invalid: its own second tx cannot pay the base fee.
+        let bad = Bundle {
+            agent: AgentId(8),
+            items: vec![
+                BundleItem::Own(tx(20, 1000, 50, 100)),
+                BundleItem::Own(tx(21, 10, 50, 100)),
+            ],
+            target_block: 1,
+            seq: 51,
+        };
+        // Stale: for another block.
+        let stale = Bundle {
+            agent: AgentId(7),
+            items: vec![BundleItem::Own(tx(30, 1000, 500, 100))],
+            target_block: 2,
+            seq: 52,
+        };
+        let p = build(&mut m, vec![bad, good, stale], &empty(), 100, 10_000);
+        assert_eq!(ids(&p), vec![1, 10, 0]);
+        assert!(p.items[0].private && p.items[1].private && !p.items[2].private);
+        assert!(m.is_empty());
+    }
+
+    #[test]
+    fn a_pending_item_is_pulled_once() {
+        let mut m = pool(vec![tx(0, 1000, 1, 100)]);
+        let b1 = Bundle {
+            agent: AgentId(9),
+            items: vec![
+                BundleItem::Pending(TxId(0)),
+                BundleItem::Own(tx(10, 1000, 9, 100)),
+            ],
+            target_block: 1,
+            seq: 1,
+        };
+        let b2 = Bundle {
+            agent: AgentId(8),
+            items: vec![
+                BundleItem::Pending(TxId(0)),
+                BundleItem::Own(tx(11, 1000, 5, 100)),
+            ],
+            target_block: 1,
+            seq: 2,
+        };
+        let p = build(&mut m, vec![b2, b1], &empty(), 100, 10_000);
+        // The higher-paying bundle wins the backrun; the other is dropped whole.
+        assert_eq!(ids(&p), vec![0, 10]);
+    }
+
+    #[test]
+    fn background_crowds_out_low_tips_not_high_ones() {
+        let bg = BackgroundDemand {
+            buckets: vec![(50, 600), (20, 600)],
+            total: 1_200,
+        };
+        let mut m = pool(vec![tx(0, 1000, 10, 100), tx(1, 1000, 60, 100)]);
+        let p = build(&mut m, vec![], &bg, 100, 1_000);
+        assert_eq!(ids(&p), vec![1]);
+        assert_eq!(p.background_gas, 900);
+        assert_eq!(m.len(), 1, "the low-tip tx waits");
+    }
+
+    #[test]
+    fn too_large_tx_is_skipped_and_a_smaller_one_fits() {
+        let mut m = pool(vec![
+            tx(0, 1000, 30, 900),
+            tx(1, 1000, 20, 500),
+            tx(2, 1000, 10, 400),
+        ]);
+        let p = build(&mut m, vec![], &empty(), 100, 1_000);
+        assert_eq!(ids(&p), vec![0]);
+        let mut m = pool(vec![
+            tx(0, 1000, 30, 700),
+            tx(1, 1000, 20, 500),
+            tx(2, 1000, 10, 300),
+        ]);
+        let p = build(&mut m, vec![], &empty(), 100, 1_000);
+        assert_eq!(ids(&p), vec![0, 2]);
+        assert_eq!(m.len(), 1);
+    }
+
+    #[test]
+    fn unpayable_tx_stays() {
+        let mut m = pool(vec![tx(0, 1000, 30, 100), tx(1, 1000, 20, 100)]);
+        let p = build_block(
+            &mut m,
+            vec![],
+            &empty(),
+            100,
+            1_000,
+            1,
+            |t| t.gas_limit,
+            |t| t.id.0 != 0,
+        );
+        assert_eq!(ids(&p), vec![1]);
+        assert_eq!(m.len(), 1);
+    }
+
+    proptest! {
+        #[test]
+        fn plans_are_sound(
+            txs in prop::collection::vec((50u128..300, 0u128..100, 1u64..500), 0..40),
+            bundles in prop::collection::vec((prop::collection::vec((50u128..300, 0u128..100, 1u64..500), 1..4), prop::collection::vec(0usize..40, 0..2), 0u64..3), 0..5),
+            bg in prop::collection::vec((0u128..100, 0u64..800), 0..8),
+            base in 0u128..200,
+            limit in 1u64..3_000,
+        ) {
+            let mut m = Mempool::new(10);
+            for (i, (f, p, g)) in txs.iter().enumerate() {
+                m.submit(tx(i as u64, *f, *p, *g));
+            }
+            let before: Vec<u64> = m.pending().iter().map(|t| t.id.0).collect();
+            let mut own_ids = Vec::new();
+            let mut next = 1_000u64;
+            let bs: Vec<Bundle> = bundles.iter().enumerate().map(|(k, (own, pend, tb))| {
+                let mut items: Vec<BundleItem> = pend.iter().filter(|&&j| j < txs.len()).map(|&j| BundleItem::Pending(TxId(j as u64))).collect();
+                for (f, p, g) in own {
+                    let mut t = tx(next, *f, *p, *g);
+                    t.seq = next;
+                    own_ids.push(next);
+                    next += 1;
+                    items.push(BundleItem::Own(t));
+                }
+                Bundle { agent: AgentId(99), items, target_block: *tb, seq: 10_000 + k as u64 }
+            }).collect();
+            let mut bgs = bg.clone();
+            bgs.sort_by_key(|b| std::cmp::Reverse(b.0));
+            let bgd = BackgroundDemand { total: bgs.iter().map(|b| b.1).sum(), buckets: bgs };
+            let p = build_block(&mut m, bs, &bgd, base, limit, 1, |t| t.gas_limit, |_| true);
+            prop_assert!(p.reserved_gas + p.background_gas <= limit);
+            let mut seen: Vec<u64> = ids(&p);
+            for it in &p.items {
+                prop_assert!(it.tx.max_fee >= base);
+            }
+            let n = seen.len();
+            seen.sort();
+            seen.dedup();
+            prop_assert_eq!(seen.len(), n);
+            // Public txs are either still pending or included, never both, never lost.
+            let mut after: Vec<u64> = m.pending().iter().map(|t| t.id.0).collect();
+            after.extend(ids(&p).into_iter().filter(|i| !own_ids.contains(i)));
+            after.sort();
+            let mut b = before.clone();
+            b.sort();
+            prop_assert_eq!(after, b);
+        }
+    }
+}

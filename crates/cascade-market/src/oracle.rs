@@ -112,7 +112,7 @@ pub enum GuardAction {
 }
 
 /// Checks on an asset's oracle price.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GuardConfig {
     /// The price is stale when its age exceeds this (seconds).
@@ -129,6 +129,18 @@ pub struct GuardConfig {
     pub twap_window_s: f64,
     #[serde(default)]
     pub action: GuardAction,
+}
+
+impl Default for GuardConfig {
+    fn default() -> Self {
+        GuardConfig {
+            max_staleness_s: None,
+            max_twap_deviation: None,
+            twap_venue: None,
+            twap_window_s: default_twap_window(),
+            action: GuardAction::default(),
+        }
+    }
 }
 
 /// The oracle of one asset.

@@ -242,7 +242,10 @@ impl ScenarioConfig {
             c.fail("assets", "must list at least one asset ([[assets]])");
         }
         if self.assets.len() > 64 {
-            c.fail("assets", format!("at most 64 assets (got {})", self.assets.len()));
+            c.fail(
+                "assets",
+                format!("at most 64 assets (got {})", self.assets.len()),
+            );
         }
         for (i, a) in self.assets.iter().enumerate() {
             let mut ac = c.at(&format!("assets[{i}]"));
@@ -254,7 +257,10 @@ impl ScenarioConfig {
                     format!("\"{}\" is the quote asset's name; pick another", a.name),
                 );
             } else if self.assets[..i].iter().any(|b| b.name == a.name) {
-                ac.fail("name", format!("\"{}\" is used by an earlier asset", a.name));
+                ac.fail(
+                    "name",
+                    format!("\"{}\" is used by an earlier asset", a.name),
+                );
             }
             ac.positive("price", a.price);
             a.process.validate(&mut ac.at("process"));
@@ -264,16 +270,16 @@ impl ScenarioConfig {
             validate_correlation(m, self.assets.len(), &mut c.at("correlation"));
         }
         self.gas.validate(&mut c.at("gas"));
-        if let Some(n) = &self.gas.native_asset {
-            if self.asset_index(n).is_none() {
-                c.at("gas").fail(
-                    "native_asset",
-                    format!(
-                        "names no configured asset (got \"{n}\"; assets: {})",
-                        self.asset_names().join(", ")
-                    ),
-                );
-            }
+        if let Some(n) = &self.gas.native_asset
+            && self.asset_index(n).is_none()
+        {
+            c.at("gas").fail(
+                "native_asset",
+                format!(
+                    "names no configured asset (got \"{n}\"; assets: {})",
+                    self.asset_names().join(", ")
+                ),
+            );
         }
         let venue_names = self.venue_names();
         for (i, v) in self.venues.iter().enumerate() {
@@ -333,13 +339,13 @@ impl ScenarioConfig {
         {
             let mut m = c.at("metrics");
             m.unit_interval("cascade_threshold", self.metrics.cascade_threshold);
-            if let Some(n) = &self.metrics.reference_asset {
-                if self.asset_index(n).is_none() {
-                    m.fail(
-                        "reference_asset",
-                        format!("names no configured asset (got \"{n}\")"),
-                    );
-                }
+            if let Some(n) = &self.metrics.reference_asset
+                && self.asset_index(n).is_none()
+            {
+                m.fail(
+                    "reference_asset",
+                    format!("names no configured asset (got \"{n}\")"),
+                );
             }
         }
         issues

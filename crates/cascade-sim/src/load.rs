@@ -112,36 +112,39 @@ fn serde_issue(path: String, msg: String) -> ConfigIssue {
     let msg = msg
         .lines()
         .rev()
-        .find(|l| !l.trim().is_empty() && !l.trim_start().starts_with('|'))
+        .find(|l| {
+            let l = l.trim_start();
+            !l.trim().is_empty() && !l.starts_with('|') && !l.starts_with("in `")
+        })
         .unwrap_or("")
         .trim()
         .to_string();
-    if let Some(rest) = msg.strip_prefix("unknown field `") {
-        if let Some((field, expected)) = rest.split_once('`') {
-            let key = if path.is_empty() || path == "." {
-                field.to_string()
-            } else {
-                format!("{path}.{field}")
-            };
-            let expected = expected.trim_start_matches(',').trim();
-            return ConfigIssue {
-                key,
-                rule: format!("is not a known key ({expected})"),
-            };
-        }
+    if let Some(rest) = msg.strip_prefix("unknown field `")
+        && let Some((field, expected)) = rest.split_once('`')
+    {
+        let key = if path.is_empty() || path == "." {
+            field.to_string()
+        } else {
+            format!("{path}.{field}")
+        };
+        let expected = expected.trim_start_matches(',').trim();
+        return ConfigIssue {
+            key,
+            rule: format!("is not a known key ({expected})"),
+        };
     }
-    if let Some(rest) = msg.strip_prefix("missing field `") {
-        if let Some((field, _)) = rest.split_once('`') {
-            let key = if path.is_empty() || path == "." {
-                field.to_string()
-            } else {
-                format!("{path}.{field}")
-            };
-            return ConfigIssue {
-                key,
-                rule: "is required but missing".to_string(),
-            };
-        }
+    if let Some(rest) = msg.strip_prefix("missing field `")
+        && let Some((field, _)) = rest.split_once('`')
+    {
+        let key = if path.is_empty() || path == "." {
+            field.to_string()
+        } else {
+            format!("{path}.{field}")
+        };
+        return ConfigIssue {
+            key,
+            rule: "is required but missing".to_string(),
+        };
     }
     ConfigIssue {
         key: if path.is_empty() || path == "." {
@@ -230,12 +233,15 @@ pub fn read_replay_csv(path: &Path, time_col: &str, col: &str) -> Result<ReplayD
         .map_err(|e| format!("has no readable header row: {e}"))?
         .clone();
     let find = |name: &str| {
-        headers.iter().position(|h| h.trim() == name).ok_or_else(|| {
-            format!(
-                "has no column \"{name}\" (columns: {})",
-                headers.iter().collect::<Vec<_>>().join(", ")
-            )
-        })
+        headers
+            .iter()
+            .position(|h| h.trim() == name)
+            .ok_or_else(|| {
+                format!(
+                    "has no column \"{name}\" (columns: {})",
+                    headers.iter().collect::<Vec<_>>().join(", ")
+                )
+            })
     };
     let ti = find(time_col)?;
     let pi = find(col)?;
@@ -244,17 +250,13 @@ pub fn read_replay_csv(path: &Path, time_col: &str, col: &str) -> Result<ReplayD
     for (row, rec) in rdr.records().enumerate() {
         let rec = rec.map_err(|e| format!("row {}: {e}", row + 2))?;
         let parse = |i: usize, name: &str| -> Result<f64, String> {
-            rec.get(i)
-                .unwrap_or("")
-                .trim()
-                .parse::<f64>()
-                .map_err(|_| {
-                    format!(
-                        "row {}: column \"{name}\" is not a number (\"{}\")",
-                        row + 2,
-                        rec.get(i).unwrap_or("")
-                    )
-                })
+            rec.get(i).unwrap_or("").trim().parse::<f64>().map_err(|_| {
+                format!(
+                    "row {}: column \"{name}\" is not a number (\"{}\")",
+                    row + 2,
+                    rec.get(i).unwrap_or("")
+                )
+            })
         };
         t_s.push(parse(ti, time_col)?);
         price.push(parse(pi, col)?);

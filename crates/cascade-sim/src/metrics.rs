@@ -101,7 +101,11 @@ pub const METRICS: &[MetricDef] = &[
         MetricKind::Count,
         "transactions included (successful or reverted)",
     ),
-    m("txs_reverted", MetricKind::Count, "included transactions that reverted"),
+    m(
+        "txs_reverted",
+        MetricKind::Count,
+        "included transactions that reverted",
+    ),
     m(
         "txs_expired",
         MetricKind::Count,

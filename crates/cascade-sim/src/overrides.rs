@@ -57,7 +57,9 @@ pub fn split_path(key: &str) -> Vec<String> {
 pub fn parse_value(value: &str) -> Value {
     let src = format!("v = {value}");
     match src.parse::<Table>() {
-        Ok(mut t) => t.remove("v").unwrap_or_else(|| Value::String(value.to_string())),
+        Ok(mut t) => t
+            .remove("v")
+            .unwrap_or_else(|| Value::String(value.to_string())),
         Err(_) => Value::String(value.to_string()),
     }
 }
@@ -114,7 +116,10 @@ pub fn apply(root: &mut Table, key: &str, value: Value) -> Result<(), OverrideEr
                         if n >= a.len() {
                             return Err(err(
                                 i,
-                                format!("index {n} is out of range (the array has {} elements)", a.len()),
+                                format!(
+                                    "index {n} is out of range (the array has {} elements)",
+                                    a.len()
+                                ),
                             ));
                         }
                         n
@@ -122,7 +127,9 @@ pub fn apply(root: &mut Table, key: &str, value: Value) -> Result<(), OverrideEr
                     Err(_) => {
                         let names: Vec<String> = a
                             .iter()
-                            .filter_map(|e| e.get("name").and_then(|n| n.as_str()).map(String::from))
+                            .filter_map(|e| {
+                                e.get("name").and_then(|n| n.as_str()).map(String::from)
+                            })
                             .collect();
                         match a
                             .iter()
@@ -154,7 +161,11 @@ pub fn apply(root: &mut Table, key: &str, value: Value) -> Result<(), OverrideEr
             other => {
                 return Err(err(
                     i - 1,
-                    format!("is a {}, not a table: `{}` cannot be set inside it", other.type_str(), seg),
+                    format!(
+                        "is a {}, not a table: `{}` cannot be set inside it",
+                        other.type_str(),
+                        seg
+                    ),
                 ));
             }
         };
@@ -204,7 +215,7 @@ mod tests {
         let e = apply(&mut t, "venues.book.fee", Value::Float(0.0)).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "key `venues.book`: no element named \"book\" (names: amm)"
+            "key `venues.book`: no element is named \"book\" (names: amm)"
         );
         let e = apply(&mut t, "assets.3.price", Value::Float(0.0)).unwrap_err();
         assert!(e.to_string().contains("out of range"));
@@ -217,7 +228,10 @@ mod tests {
         assert_eq!(parse_value("0.5"), Value::Float(0.5));
         assert_eq!(parse_value("3"), Value::Integer(3));
         assert_eq!(parse_value("true"), Value::Boolean(true));
-        assert_eq!(parse_value("exponential"), Value::String("exponential".into()));
+        assert_eq!(
+            parse_value("exponential"),
+            Value::String("exponential".into())
+        );
         assert_eq!(parse_value("\"a b\""), Value::String("a b".into()));
         assert!(matches!(parse_value("[1, 2]"), Value::Array(_)));
         assert!(Override::parse("novalue").is_err());

@@ -76,7 +76,7 @@ fn fmt_num(x: f64) -> String {
     let a = x.abs();
     if a == 0.0 {
         "0".into()
-    } else if a >= 1e6 || a < 1e-3 {
+    } else if !(1e-3..1e6).contains(&a) {
         format!("{x:.4e}")
     } else if a >= 100.0 {
         format!("{x:.2}")
@@ -88,7 +88,9 @@ fn fmt_num(x: f64) -> String {
 /// A plain-text table of the summary.
 pub fn render_table(rows: &[MetricRow]) -> String {
     let s = summarize(rows);
-    let header = ["metric", "unit", "mean", "std_err", "p50", "p95", "min", "max"];
+    let header = [
+        "metric", "unit", "mean", "std_err", "p50", "p95", "min", "max",
+    ];
     let mut lines: Vec<Vec<String>> = vec![header.iter().map(|h| h.to_string()).collect()];
     for (name, kind, st) in s {
         lines.push(vec![

@@ -196,7 +196,11 @@ impl World {
             let label = format!("oracle:{}:{f}", cfg.assets[asset].name);
             let holder = ledger.add_holder(&label);
             ledger
-                .mint_genesis(holder, TokenId::QUOTE, Amount::from_whole(PUBLISHER_GAS_BUDGET))
+                .mint_genesis(
+                    holder,
+                    TokenId::QUOTE,
+                    Amount::from_whole(PUBLISHER_GAS_BUDGET),
+                )
                 .map_err(|e| BuildError(e.to_string()))?;
             feed_publisher.push(AgentId(actors.len() as u32));
             actors.push(Actor {
@@ -477,7 +481,9 @@ impl World {
                         let mut out = Vec::with_capacity(items.len());
                         for it in items {
                             out.push(match it {
-                                BundleRequest::Own(r) => BundleItem::Own(self.new_tx(me, holder, r)),
+                                BundleRequest::Own(r) => {
+                                    BundleItem::Own(self.new_tx(me, holder, r))
+                                }
                                 BundleRequest::Pending(id) => BundleItem::Pending(id),
                             });
                         }
@@ -569,7 +575,9 @@ impl World {
             tr.push(BlockRecord {
                 block: self.block,
                 t_s: t,
-                p_exo: (0..self.p_ref.len()).map(|a| self.prices.p_exo(a)).collect(),
+                p_exo: (0..self.p_ref.len())
+                    .map(|a| self.prices.p_exo(a))
+                    .collect(),
                 p_ref: self.p_ref.clone(),
                 oracle: self.oracle_px.clone(),
                 venue_price: self.venues.iter().map(|v| v.price()).collect(),
@@ -742,16 +750,14 @@ impl World {
                 }
                 Ok(true)
             }
-            Action::Quote { venue, bids, asks } => {
-                match self.venues.get_mut(venue.index()) {
-                    Some(Venue::Clob(book)) => {
-                        book.replace_quotes(&mut self.ledger, tx.sender, bids, asks)
-                            .map_err(venue_revert)?;
-                        Ok(false)
-                    }
-                    _ => Err(Revert::InvalidVenue),
+            Action::Quote { venue, bids, asks } => match self.venues.get_mut(venue.index()) {
+                Some(Venue::Clob(book)) => {
+                    book.replace_quotes(&mut self.ledger, tx.sender, bids, asks)
+                        .map_err(venue_revert)?;
+                    Ok(false)
                 }
-            }
+                _ => Err(Revert::InvalidVenue),
+            },
             Action::CancelAll { venue } => match self.venues.get_mut(venue.index()) {
                 Some(Venue::Clob(book)) => {
                     book.cancel_all(&mut self.ledger, tx.sender)

@@ -18,7 +18,11 @@ fn broken(edit: &str) -> String {
 #[test]
 fn each_broken_value_names_its_key_and_rule() {
     let cases = [
-        ("assets.0.process.sigma=-0.2", "assets[0].process.sigma", ">= 0"),
+        (
+            "assets.0.process.sigma=-0.2",
+            "assets[0].process.sigma",
+            ">= 0",
+        ),
         ("chain.block_time_s=0", "chain.block_time_s", "> 0"),
         ("run.runs=0", "run.runs", "> 0"),
         (
@@ -26,21 +30,45 @@ fn each_broken_value_names_its_key_and_rule() {
             "oracles[0].feed.feeds[1].freeze_prob",
             "[0, 1]",
         ),
-        ("venues.amm.reserve_base=0", "venues[0].reserve_base", "liquidity"),
+        (
+            "venues.amm.reserve_base=0",
+            "venues[0].reserve_base",
+            "liquidity",
+        ),
         ("venues.book.levels=0", "venues[2].levels", ""),
         ("venues.amm.fee=1.2", "venues[0].fee", ""),
         ("gas.gas_limit=100", "gas.gas_limit", ""),
         ("gas.elasticity=0", "gas.elasticity", ""),
         ("agents.1.trade_prob=2", "agents[1].trade_prob", "[0, 1]"),
         ("agents.2.venue=amm", "agents[2].venue", "order book"),
-        ("agents.0.venues=[\"nowhere\"]", "agents[0].venues[0]", "no configured venue"),
-        ("venues.amm.asset=DOGE", "venues[0].asset", "no configured asset"),
+        (
+            "agents.0.venues=[\"nowhere\"]",
+            "agents[0].venues[0]",
+            "no configured venue",
+        ),
+        (
+            "venues.amm.asset=DOGE",
+            "venues[0].asset",
+            "no configured asset",
+        ),
         ("oracles.1.asset=ETH", "oracles", "BTC"),
-        ("metrics.cascade_threshold=-1", "metrics.cascade_threshold", "[0, 1]"),
+        (
+            "metrics.cascade_threshold=-1",
+            "metrics.cascade_threshold",
+            "[0, 1]",
+        ),
         ("correlation=[[1.0, 2.0], [2.0, 1.0]]", "correlation", ""),
         ("assets.1.name=ETH", "assets[1].name", "earlier asset"),
-        ("assets.0.process.kind=brownian", "assets[0].process", "brownian"),
-        ("assets.0.process.volatility=0.3", "assets[0].process.volatility", "not a known key"),
+        (
+            "assets.0.process.kind=brownian",
+            "assets[0].process",
+            "brownian",
+        ),
+        (
+            "assets.0.process.volatility=0.3",
+            "assets[0].process.volatility",
+            "not a known key",
+        ),
         ("chain.blocktime=3", "chain.blocktime", "not a known key"),
     ];
     for (edit, key, rule) in cases {
@@ -49,7 +77,10 @@ fn each_broken_value_names_its_key_and_rule() {
             msg.contains(&format!("key `{key}")),
             "{edit}: message does not name `{key}`:\n{msg}"
         );
-        assert!(msg.contains(rule), "{edit}: message lacks \"{rule}\":\n{msg}");
+        assert!(
+            msg.contains(rule),
+            "{edit}: message lacks \"{rule}\":\n{msg}"
+        );
         assert!(msg.starts_with("test.toml:"), "names the file: {msg}");
     }
 }
@@ -99,7 +130,10 @@ fn missing_replay_file_and_bad_set_are_clear() {
     let e = load_scenario(&dir.join("absent.toml"), &[])
         .unwrap_err()
         .to_string();
-    assert!(e.contains("absent.toml") && e.contains("cannot be read"), "{e}");
+    assert!(
+        e.contains("absent.toml") && e.contains("cannot be read"),
+        "{e}"
+    );
     std::fs::write(&f, "name = [unclosed").unwrap();
     let e = load_scenario(&f, &[]).unwrap_err().to_string();
     assert!(e.contains("not valid TOML (line 1)"), "{e}");
