@@ -7,6 +7,10 @@
 //! the venue first, the trade reverts (and still pays gas) rather than lose money. On a
 //! constant-product pool with zero fee and zero gas, arbitrage every block moves the pool
 //! price exactly to `p_ref`: the setting of the loss-versus-rebalancing result.
+//!
+//! With `hedge = true` (the default) the World offsets each landed trade against the
+//! off-chain market holder at `p_ref`, so the arbitrageur's inventory never runs dry in a
+//! trend; with `hedge = false` it trades from its genesis inventory alone.
 
 use crate::config::{BuildCtx, VenueInfo, check_venue_list};
 use crate::view::{View, gwei};
@@ -54,6 +58,15 @@ pub struct ArbitrageurConfig {
     /// Venues to arbitrage (empty: all).
     #[serde(default)]
     pub venues: Vec<String>,
+    /// Offset each landed trade on the off-chain reference market at `p_ref` (CEX-DEX
+    /// arbitrage), so that the inventory never runs out in a trend. `false`: the arbitrageur
+    /// lives on its genesis inventory and stops when a side runs dry.
+    #[serde(default = "yes")]
+    pub hedge: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for ArbitrageurConfig {
@@ -66,6 +79,7 @@ impl Default for ArbitrageurConfig {
             tip_gwei: default_tip(),
             bid_share: 0.0,
             venues: Vec::new(),
+            hedge: true,
         }
     }
 }
@@ -89,6 +103,7 @@ pub struct Arbitrageur {
     min_profit: Amount,
     tip: u128,
     bid_share: f64,
+    hedge: bool,
 }
 
 impl Arbitrageur {
@@ -107,6 +122,7 @@ impl Arbitrageur {
                     min_profit: Amount::from_whole(cfg.min_profit),
                     tip: gwei(cfg.tip_gwei),
                     bid_share: cfg.bid_share,
+                    hedge: cfg.hedge,
                 }) as Box<dyn Agent>
             })
             .collect()
@@ -215,6 +231,9 @@ impl Agent for Arbitrageur {
     }
     fn label(&self) -> &str {
         &self.label
+    }
+    fn hedges_off_chain(&self) -> bool {
+        self.hedge
     }
 
     fn act(&mut self, view: &View<'_>, me: AgentId, out: &mut Vec<Submission>) {

@@ -35,6 +35,13 @@ pub enum Role {
 }
 
 impl Role {
+    /// Whether the role trades on information about the market price (arbitrage, forced
+    /// liquidation sales, MEV) rather than for its own uninformed reasons. The pool's loss to
+    /// informed flow is its loss-versus-rebalancing.
+    pub fn is_informed(self) -> bool {
+        matches!(self, Role::Arbitrageur | Role::Liquidator | Role::Mev)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Arbitrageur => "arbitrageur",
@@ -82,6 +89,12 @@ pub trait Agent: Send {
     fn label(&self) -> &str;
     /// Whether the agent sees the public mempool.
     fn watches_mempool(&self) -> bool {
+        false
+    }
+    /// Whether the agent offsets each of its venue trades on the off-chain reference market
+    /// at `p_ref` right after it lands (a CEX-DEX arbitrageur's hedge), so that its inventory
+    /// stays where it started.
+    fn hedges_off_chain(&self) -> bool {
         false
     }
     /// Observe and decide. `me` is this agent's id (its own transactions carry it).

@@ -274,15 +274,25 @@ pub fn load_scenario(path: &Path, sets: &[String]) -> Result<Scenario, ConfigErr
 /// Resolve and validate a scenario tree read from `path` (overrides already applied).
 pub fn scenario_from_tree(path: &Path, tree: Table) -> Result<Scenario, ConfigError> {
     let cfg = from_tree(path, tree)?;
-    let issues = cfg.validate();
-    if !issues.is_empty() {
-        return Err(ConfigError {
-            file: path.to_path_buf(),
-            issues,
-        });
-    }
+    let mut issues = cfg.validate();
     let base = path.parent().unwrap_or(Path::new("."));
-    let replay = load_replay(path, &cfg, base)?;
+    // Report replay-file problems together with the value problems.
+    let replay = match load_replay(path, &cfg, base) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            issues.extend(e.issues);
+            None
+        }
+    };
+    let replay = match (issues.is_empty(), replay) {
+        (true, Some(r)) => r,
+        _ => {
+            return Err(ConfigError {
+                file: path.to_path_buf(),
+                issues,
+            });
+        }
+    };
     Ok(Scenario {
         config: cfg,
         replay,

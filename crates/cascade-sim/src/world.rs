@@ -26,7 +26,9 @@ use cascade_agents::{Agent, BundleRequest, Receipt, ReceiptStatus, Role, Submiss
 use cascade_core::event::{Event, Revert};
 use cascade_core::rng::{self, StreamSeed, streams};
 use cascade_core::tx::{Action, Bundle, BundleItem, Tx, TxRequest};
-use cascade_core::{AgentId, Amount, AssetId, HolderId, Ledger, SimRng, TokenId, TxId, VenueId};
+use cascade_core::{
+    AgentId, Amount, AssetId, HolderId, Ledger, Side, SimRng, TokenId, TxId, VenueId,
+};
 use cascade_market::gas::{GasConfig, GasMarket, fee_split};
 use cascade_market::mempool::{Mempool, PlannedTx, build_block};
 use cascade_market::oracle::{OracleConfig, Oracles, Publication};
@@ -34,6 +36,9 @@ use cascade_market::price::{AssetSpec, PriceModel};
 use cascade_market::venue::{Venue, VenueConfig};
 use rand::RngExt;
 use rand_distr::{Distribution, Exp1};
+
+/// Whole units of every token held by the off-chain market at genesis.
+const OFFCHAIN_DEPTH: f64 = 1e12;
 
 /// Quote minted to each oracle publisher at genesis, for gas (whole units).
 const PUBLISHER_GAS_BUDGET: f64 = 1e12;
@@ -44,6 +49,8 @@ pub struct Actor {
     pub holder: HolderId,
     pub role: Role,
     pub label: String,
+    /// Offsets its venue trades on the off-chain market at `p_ref`.
+    pub hedges: bool,
 }
 
 /// One block of the per-block path (the `--trace` CSV).
@@ -100,6 +107,8 @@ pub struct World {
     burn: HolderId,
     builder: HolderId,
     escrow: HolderId,
+    /// The off-chain reference market that hedging agents trade with at `p_ref`.
+    offchain: HolderId,
     next_tx: u64,
     next_seq: u64,
     receipts: Vec<Receipt>,
@@ -128,6 +137,18 @@ impl World {
         let burn = ledger.add_holder("sink:burn");
         let builder = ledger.add_holder("builder");
         let escrow = ledger.add_holder("gas_escrow");
+        // The off-chain reference market (a CEX), deep enough never to run dry: hedging
+        // arbitrageurs trade against it at p_ref.
+        let offchain = ledger.add_holder("market:offchain");
+        for t in 0..=cfg.assets.len() {
+            ledger
+                .mint_genesis(
+                    offchain,
+                    TokenId(t as u16),
+                    Amount::from_whole(OFFCHAIN_DEPTH),
+                )
+                .map_err(|e| BuildError(e.to_string()))?;
+        }
 
         // Prices first: venues and oracles start at the assets' initial prices.
         let specs: Vec<AssetSpec> = cfg
@@ -175,6 +196,7 @@ impl World {
                 holder: a.holder(),
                 role: a.role(),
                 label: a.label().to_string(),
+                hedges: a.hedges_off_chain(),
             })
             .collect();
 
@@ -207,6 +229,7 @@ impl World {
                 holder,
                 role: Role::OraclePublisher,
                 label,
+                hedges: false,
             });
         }
         ledger.seal();
@@ -254,6 +277,7 @@ impl World {
             burn,
             builder,
             escrow,
+            offchain,
             next_tx: 0,
             next_seq: 0,
             receipts: Vec::new(),
@@ -724,8 +748,13 @@ impl World {
                 if role == Role::Arbitrageur {
                     self.acc.arb_gain += gain;
                 }
-                if self.venue_is_cpmm[vi] {
-                    // The pool is the counterparty: the trader's gain at p_ref is its loss.
+                if self.actors[tx.agent.index()].hedges {
+                    self.hedge(tx.sender, asset, *side, fill.amount_in, fill.amount_out, p);
+                }
+                if self.venue_is_cpmm[vi] && role.is_informed() {
+                    // The pool is the counterparty: an informed trader's gain at p_ref is the
+                    // pool's loss versus rebalancing (Milionis et al. 2022). Uninformed flow
+                    // (noise, retail) is fee income, not LVR, and is left out.
                     self.acc.lvr += gain;
                 }
                 if tx.forced {
@@ -781,6 +810,54 @@ impl World {
                     });
                 }
                 Ok(false)
+            }
+        }
+    }
+}
+
+impl World {
+    /// Offset a landed venue trade on the off-chain market at `p`: after selling `base` on
+    /// the venue the trader buys it back, after buying it sells it, rounding in the market's
+    /// favour; limited to what the trader holds, so it can never fail.
+    fn hedge(
+        &mut self,
+        who: HolderId,
+        asset: AssetId,
+        side: Side,
+        amount_in: Amount,
+        amount_out: Amount,
+        p: f64,
+    ) {
+        let token = asset.token();
+        let (base_back, base_out) = match side {
+            Side::Sell => (amount_in, Amount::ZERO),
+            Side::Buy => (Amount::ZERO, amount_out),
+        };
+        if base_back.is_positive() {
+            // Buy back what was sold, as much as the quote balance allows.
+            let quote = self.ledger.balance(who, TokenId::QUOTE);
+            let cost = base_back.value_ceil(p);
+            let (base, cost) = if cost <= quote {
+                (base_back, cost)
+            } else {
+                let b = quote.scale_floor(1.0 / p);
+                (b, b.value_ceil(p).min(quote))
+            };
+            if base.is_positive() {
+                let _ = self
+                    .ledger
+                    .transfer(who, self.offchain, TokenId::QUOTE, cost);
+                let _ = self.ledger.transfer(self.offchain, who, token, base);
+            }
+        }
+        if base_out.is_positive() {
+            let base = base_out.min(self.ledger.balance(who, token));
+            let proceeds = base.value_floor(p);
+            if base.is_positive() {
+                let _ = self.ledger.transfer(who, self.offchain, token, base);
+                let _ = self
+                    .ledger
+                    .transfer(self.offchain, who, TokenId::QUOTE, proceeds);
             }
         }
     }
