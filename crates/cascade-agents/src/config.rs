@@ -7,8 +7,10 @@
 
 use crate::Agent;
 use crate::arbitrageur::{Arbitrageur, ArbitrageurConfig};
+use crate::liquidator::{Liquidator, LiquidatorConfig};
 use crate::market_maker::{MarketMaker, MarketMakerConfig};
 use crate::noise::{NoiseTrader, NoiseTraderConfig};
+use crate::trader::{Trader, TraderConfig};
 use cascade_core::rng;
 use cascade_core::{
     Amount, AssetId, Check, HolderId, Ledger, SimRng, StreamSeed, TokenId, VenueId,
@@ -31,6 +33,8 @@ pub enum AgentConfig {
     Arbitrageur(ArbitrageurConfig),
     NoiseTrader(NoiseTraderConfig),
     MarketMaker(MarketMakerConfig),
+    Trader(TraderConfig),
+    Liquidator(LiquidatorConfig),
 }
 
 impl AgentConfig {
@@ -39,15 +43,24 @@ impl AgentConfig {
             AgentConfig::Arbitrageur(_) => "arbitrageur",
             AgentConfig::NoiseTrader(_) => "noise_trader",
             AgentConfig::MarketMaker(_) => "market_maker",
+            AgentConfig::Trader(_) => "trader",
+            AgentConfig::Liquidator(_) => "liquidator",
         }
     }
 
+    /// Whether the population only makes sense with a margin engine.
+    pub fn needs_engine(&self) -> bool {
+        matches!(self, AgentConfig::Trader(_) | AgentConfig::Liquidator(_))
+    }
+
     /// Record every broken rule under `c`.
-    pub fn validate(&self, c: &mut Check, venues: &[VenueInfo]) {
+    pub fn validate(&self, c: &mut Check, venues: &[VenueInfo], assets: &[String]) {
         match self {
             AgentConfig::Arbitrageur(a) => a.validate(c, venues),
             AgentConfig::NoiseTrader(a) => a.validate(c, venues),
             AgentConfig::MarketMaker(a) => a.validate(c, venues),
+            AgentConfig::Trader(a) => a.validate(c, assets),
+            AgentConfig::Liquidator(a) => a.validate(c, venues),
         }
     }
 
@@ -57,6 +70,8 @@ impl AgentConfig {
             AgentConfig::Arbitrageur(a) => Arbitrageur::build(a, ctx),
             AgentConfig::NoiseTrader(a) => NoiseTrader::build(a, ctx),
             AgentConfig::MarketMaker(a) => MarketMaker::build(a, ctx),
+            AgentConfig::Trader(a) => Trader::build(a, ctx),
+            AgentConfig::Liquidator(a) => Liquidator::build(a, ctx),
         }
     }
 }
@@ -152,6 +167,14 @@ impl<'a> BuildCtx<'a> {
             })
             .map(|(i, _)| VenueId(i as u16))
             .collect()
+    }
+
+    /// The asset named `name`.
+    pub fn asset_id(&self, name: &str) -> Option<AssetId> {
+        self.asset_names
+            .iter()
+            .position(|n| n == name)
+            .map(|i| AssetId(i as u16))
     }
 
     /// The distinct assets traded on `venues`, in asset order.

@@ -11,8 +11,10 @@
 
 pub mod arbitrageur;
 pub mod config;
+pub mod liquidator;
 pub mod market_maker;
 pub mod noise;
+pub mod trader;
 pub mod view;
 
 pub use config::{AgentConfig, BuildCtx};

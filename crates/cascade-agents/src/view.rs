@@ -6,6 +6,7 @@
 
 use cascade_core::tx::{GasKind, Tx, TxRequest};
 use cascade_core::{AgentId, Amount, HolderId, Ledger, TokenId, TxId};
+use cascade_engine::Engine;
 use cascade_market::gas::{GasCosts, fee_in_quote};
 use cascade_market::mempool::Mempool;
 use cascade_market::venue::Venue;
@@ -53,6 +54,8 @@ pub struct View<'a> {
     pub receipts: &'a [Receipt],
     /// Whether this agent may read the public mempool.
     pub watcher: bool,
+    /// The margin engine, when the scenario has one.
+    pub engine: Option<&'a Engine>,
 }
 
 impl<'a> View<'a> {
@@ -77,6 +80,16 @@ impl<'a> View<'a> {
 
     pub fn balance(&self, h: HolderId, t: TokenId) -> Amount {
         self.ledger.balance(h, t)
+    }
+
+    /// Wei per gas that spends `quote` whole units over the gas of `kind` (a priority bid
+    /// worth `quote`).
+    pub fn tip_worth(&self, kind: GasKind, quote: f64) -> u128 {
+        let gas = self.gas_of(kind) as f64;
+        if !(quote > 0.0 && gas > 0.0 && self.native_price > 0.0) {
+            return 0;
+        }
+        (quote / (gas * self.native_price) * 1e18) as u128
     }
 
     /// The gas a transaction of `kind` uses.

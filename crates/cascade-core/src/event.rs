@@ -5,7 +5,7 @@
 //! units, prices in quote per whole base token, gas prices in wei per gas).
 
 use crate::amount::Amount;
-use crate::ids::{AgentId, FeedId, HolderId, TxId, VenueId};
+use crate::ids::{AccountId, AgentId, FeedId, HolderId, TxId, VenueId};
 use crate::tx::{GasKind, Side};
 use serde::{Deserialize, Serialize};
 
@@ -74,5 +74,17 @@ pub enum Event {
         block: u64,
         feed: FeedId,
         price: f64,
+    },
+    /// A margin-engine step: a liquidation, an auction kick/take/redo, a waterfall step, a
+    /// breaker trip, a backstop absorption. `amount` is in quote base units (the debt repaid,
+    /// the loss covered ...), `value` a price or a count, `detail` the rest in words.
+    Engine {
+        block: u64,
+        kind: String,
+        account: Option<AccountId>,
+        actor: Option<HolderId>,
+        amount: Amount,
+        value: f64,
+        detail: String,
     },
 }

@@ -55,6 +55,16 @@ id_type!(
     u16
 );
 id_type!(
+    /// A margin account in the engine.
+    AccountId,
+    u32
+);
+id_type!(
+    /// A collateral auction in the engine (numbered in kick order within a run).
+    AuctionId,
+    u32
+);
+id_type!(
     /// An agent (a decision maker that submits transactions).
     AgentId,
     u32

@@ -15,7 +15,9 @@ pub mod tx;
 
 pub use amount::{Amount, SCALE};
 pub use check::{Check, ConfigIssue};
-pub use ids::{AgentId, AssetId, FeedId, HolderId, OrderId, TokenId, TxId, VenueId};
+pub use ids::{
+    AccountId, AgentId, AssetId, AuctionId, FeedId, HolderId, OrderId, TokenId, TxId, VenueId,
+};
 pub use ledger::{Ledger, LedgerError};
 pub use rng::{SimRng, StreamSeed};
-pub use tx::{Action, Bundle, BundleItem, GasKind, Side, Tx};
+pub use tx::{Action, Bundle, BundleItem, EngineOp, GasKind, Side, Tx};

@@ -8,7 +8,9 @@
 //! and amounts) so that this crate needs no knowledge of venues or the engine.
 
 use crate::amount::Amount;
-use crate::ids::{AgentId, FeedId, HolderId, TxId, VenueId};
+use crate::ids::{
+    AccountId, AgentId, AssetId, AuctionId, FeedId, HolderId, TokenId, TxId, VenueId,
+};
 use serde::{Deserialize, Serialize};
 
 /// The taker's side, for the risky (base) asset: `Buy` pays quote and receives base; `Sell`
@@ -108,6 +110,79 @@ pub enum Action {
     CancelAll { venue: VenueId },
     /// An oracle feed's publication of a new price.
     OracleUpdate { feed: FeedId, price: f64 },
+    /// An operation on the margin engine.
+    Engine(EngineOp),
+}
+
+/// What a transaction asks the margin engine to do. Amounts are base units of the token named.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum EngineOp {
+    /// Open (or, in cross margin, add to) a borrowing position: deposit `collateral` of
+    /// `asset` from the wallet and borrow `borrow` quote into it. Reverts if the account would
+    /// break its initial margin.
+    Borrow {
+        asset: AssetId,
+        collateral: Amount,
+        borrow: Amount,
+    },
+    /// Open (or add to) a perpetual position of signed `size` (base units, positive = long) at
+    /// the oracle price, depositing `margin` quote from the wallet.
+    PerpOpen {
+        asset: AssetId,
+        size: Amount,
+        margin: Amount,
+    },
+    /// Add collateral (a top-up): `amount` of `token` from the wallet into `account`.
+    Deposit {
+        account: AccountId,
+        token: TokenId,
+        amount: Amount,
+    },
+    /// Close `account`: repay its debt from the wallet, settle its perps at the oracle price,
+    /// and withdraw everything left.
+    Close { account: AccountId },
+    /// Liquidate `account` (or, in auction mode, start its auction). With `sell_on`, the
+    /// seized collateral is sold on that venue inside the transaction (a flash liquidation)
+    /// and the liquidator pays the debt from the proceeds; the transaction reverts unless the
+    /// liquidator keeps at least `min_profit` quote.
+    Liquidate {
+        account: AccountId,
+        sell_on: Option<VenueId>,
+        min_profit: Amount,
+    },
+    /// Buy up to `max_lot` collateral from a running auction at no more than `max_price`
+    /// (quote per whole unit); with `sell_on`, sold on that venue inside the transaction.
+    Take {
+        auction: AuctionId,
+        max_lot: Amount,
+        max_price: f64,
+        sell_on: Option<VenueId>,
+    },
+    /// Restart an auction whose price ran past its tail or cusp.
+    Redo { auction: AuctionId },
+}
+
+impl EngineOp {
+    pub fn gas_kind(&self) -> GasKind {
+        match self {
+            EngineOp::Borrow { .. } | EngineOp::PerpOpen { .. } => GasKind::Open,
+            EngineOp::Deposit { .. } => GasKind::Deposit,
+            EngineOp::Close { .. } => GasKind::Close,
+            EngineOp::Liquidate { .. } => GasKind::Liquidation,
+            EngineOp::Take { .. } | EngineOp::Redo { .. } => GasKind::Bid,
+        }
+    }
+    pub fn name(&self) -> &'static str {
+        match self {
+            EngineOp::Borrow { .. } => "borrow",
+            EngineOp::PerpOpen { .. } => "perp_open",
+            EngineOp::Deposit { .. } => "deposit",
+            EngineOp::Close { .. } => "close",
+            EngineOp::Liquidate { .. } => "liquidate",
+            EngineOp::Take { .. } => "take",
+            EngineOp::Redo { .. } => "redo",
+        }
+    }
 }
 
 impl Action {
@@ -117,6 +192,7 @@ impl Action {
             Action::Quote { .. } => GasKind::Order,
             Action::CancelAll { .. } => GasKind::Cancel,
             Action::OracleUpdate { .. } => GasKind::OracleUpdate,
+            Action::Engine(op) => op.gas_kind(),
         }
     }
 
@@ -127,6 +203,7 @@ impl Action {
             Action::Quote { .. } => "quote",
             Action::CancelAll { .. } => "cancel_all",
             Action::OracleUpdate { .. } => "oracle_update",
+            Action::Engine(op) => op.name(),
         }
     }
 }

@@ -642,6 +642,11 @@ impl Oracles {
     }
 
     /// The asset's oracle price checked against its guards.
+    /// What the engine does when the asset's guards are violated.
+    pub fn guard_action(&self, asset: usize) -> GuardAction {
+        self.guards[asset].action
+    }
+
     pub fn status(&self, asset: usize, t_s: f64) -> OracleStatus {
         let price = self.price(asset, t_s);
         let age_s = self.age(asset, t_s);

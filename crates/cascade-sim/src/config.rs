@@ -8,6 +8,7 @@
 use cascade_agents::AgentConfig;
 use cascade_agents::config::VenueInfo;
 use cascade_core::{AssetId, Check, ConfigIssue};
+use cascade_engine::EngineConfig;
 use cascade_market::gas::GasConfig;
 use cascade_market::oracle::OracleConfig;
 use cascade_market::price::{ImpactConfig, ProcessConfig, validate_correlation};
@@ -61,6 +62,9 @@ pub struct ScenarioConfig {
     pub venues: Vec<VenueConfig>,
     #[serde(default)]
     pub agents: Vec<AgentConfig>,
+    /// The margin engine (absent: a market without a protocol).
+    #[serde(default)]
+    pub engine: Option<EngineConfig>,
     #[serde(default)]
     pub metrics: MetricsConfig,
 }
@@ -334,7 +338,23 @@ impl ScenarioConfig {
         }
         let infos = self.venue_infos();
         for (i, a) in self.agents.iter().enumerate() {
-            a.validate(&mut c.at(&format!("agents[{i}]")), &infos);
+            a.validate(
+                &mut c.at(&format!("agents[{i}]")),
+                &infos,
+                &self.asset_names(),
+            );
+            if a.needs_engine() && self.engine.is_none() {
+                c.at(&format!("agents[{i}]")).fail(
+                    "kind",
+                    format!(
+                        "a {} needs a margin engine: add an [engine] section",
+                        a.kind()
+                    ),
+                );
+            }
+        }
+        if let Some(e) = &self.engine {
+            e.validate(&mut c.at("engine"), &venue_names);
         }
         {
             let mut m = c.at("metrics");

@@ -5,6 +5,7 @@
 //! hash changes whenever the list changes, so stored results from another schema are refused
 //! instead of misread.
 
+use cascade_engine::EngineMetrics;
 use serde::{Deserialize, Serialize};
 
 /// How a metric is measured and aggregated.
@@ -79,7 +80,7 @@ pub const METRICS: &[MetricDef] = &[
     m(
         "lp_loss_vs_rebalancing",
         MetricKind::Quote,
-        "constant-product pools' loss versus rebalancing at p_ref (net of fees earned)",
+        "constant-product pools' loss to informed flow (arbitrage, liquidations, MEV) at p_ref",
     ),
     m(
         "arb_block_share",
@@ -112,6 +113,87 @@ pub const METRICS: &[MetricDef] = &[
         "transactions that left the mempool unincluded",
     ),
     m("blocks", MetricKind::Count, "blocks simulated"),
+    m(
+        "liquidations",
+        MetricKind::Count,
+        "liquidations (and auction kicks) that landed",
+    ),
+    m(
+        "liquidated_notional",
+        MetricKind::Quote,
+        "debt repaid plus perp notional closed by liquidations, at the oracle price",
+    ),
+    m(
+        "bad_debt",
+        MetricKind::Quote,
+        "shortfall of bankrupt accounts before the waterfall (realized, plus unresolved at the end)",
+    ),
+    m(
+        "insurance_fund_drawdown",
+        MetricKind::Quote,
+        "what the insurance fund paid out (bad debt and keeper rewards)",
+    ),
+    m(
+        "socialized_loss",
+        MetricKind::Quote,
+        "bad debt written off by the lenders' pool",
+    ),
+    m(
+        "adl_events",
+        MetricKind::Count,
+        "positions auto-deleveraged",
+    ),
+    m(
+        "uncovered_bad_debt",
+        MetricKind::Quote,
+        "bad debt no waterfall step covered, plus unresolved shortfall at the end",
+    ),
+    m(
+        "liquidation_delay_blocks_mean",
+        MetricKind::Blocks,
+        "mean blocks from first liquidatable (protocol's check) to liquidated",
+    ),
+    m(
+        "liquidation_delay_blocks_max",
+        MetricKind::Blocks,
+        "largest such delay",
+    ),
+    m(
+        "gap_through_count",
+        MetricKind::Count,
+        "accounts that went from healthy to bankrupt between two checks",
+    ),
+    m(
+        "induced_liquidations",
+        MetricKind::Count,
+        "liquidations that p_exo alone would not have caused (forced-flow impact)",
+    ),
+    m(
+        "cascade_amplification",
+        MetricKind::Ratio,
+        "liquidated notional / exogenous liquidated notional (1 when nothing was induced)",
+    ),
+    m(
+        "has_cascade",
+        MetricKind::Bool,
+        "induced liquidated notional >= metrics.cascade_threshold x peak open interest",
+    ),
+    m(
+        "liquidator_profit",
+        MetricKind::Quote,
+        "liquidators' wallet gains at p_ref from their engine transactions, net of all their gas",
+    ),
+    m(
+        "mev_profit",
+        MetricKind::Quote,
+        "MEV bots' wallet gains at p_ref, net of their gas",
+    ),
+    m(
+        "failed_liquidation_txs",
+        MetricKind::Count,
+        "included liquidation, take and redo transactions that reverted",
+    ),
+    m("breaker_trips", MetricKind::Count, "circuit-breaker trips"),
 ];
 
 /// The index of a metric in a row.
@@ -159,6 +241,11 @@ pub struct Accumulator {
     pub txs_reverted: u64,
     pub txs_expired: u64,
     pub blocks: u64,
+    pub liquidator_gain: f64,
+    pub liquidator_gas: f64,
+    pub mev_gain: f64,
+    pub mev_gas: f64,
+    pub failed_liquidation_txs: u64,
 }
 
 impl Accumulator {
@@ -175,7 +262,9 @@ impl Accumulator {
         }
     }
 
-    pub fn row(&self) -> MetricRow {
+    /// The run's row; `engine` is `None` when the scenario has no margin engine (its metrics
+    /// are then zero, and `cascade_amplification` 1).
+    pub fn row(&self, engine: Option<&EngineMetrics>, cascade_threshold: f64) -> MetricRow {
         let v = vec![
             self.max_drawdown,
             self.base_fee_max_wei as f64 / 1e9,
@@ -199,6 +288,40 @@ impl Accumulator {
             self.txs_expired as f64,
             self.blocks as f64,
         ];
+        let e = engine.cloned().unwrap_or_default();
+        let bad = e.bad_debt + e.unresolved_shortfall;
+        let amplification = if e.exogenous_notional > 0.0 {
+            e.liquidated_notional / e.exogenous_notional
+        } else {
+            1.0
+        };
+        let cascade = e.max_open_interest > 0.0
+            && e.induced_notional > 0.0
+            && e.induced_notional >= cascade_threshold * e.max_open_interest;
+        let mut v = v;
+        v.extend([
+            e.liquidations as f64,
+            e.liquidated_notional,
+            bad,
+            e.insurance_paid,
+            e.socialized_loss,
+            e.adl_events as f64,
+            e.uncovered_bad_debt + e.unresolved_shortfall,
+            if e.delay_count > 0 {
+                e.delay_sum / e.delay_count as f64
+            } else {
+                0.0
+            },
+            e.delay_max,
+            e.gap_through_count as f64,
+            e.induced_liquidations as f64,
+            amplification,
+            if cascade { 1.0 } else { 0.0 },
+            self.liquidator_gain - self.liquidator_gas,
+            self.mev_gain - self.mev_gas,
+            self.failed_liquidation_txs as f64,
+            e.breaker_trips as f64,
+        ]);
         debug_assert_eq!(v.len(), METRICS.len());
         MetricRow(v)
     }
@@ -210,7 +333,10 @@ mod tests {
 
     #[test]
     fn row_matches_schema_and_names_are_unique() {
-        assert_eq!(Accumulator::default().row().0.len(), METRICS.len());
+        assert_eq!(
+            Accumulator::default().row(None, 0.01).0.len(),
+            METRICS.len()
+        );
         for (i, d) in METRICS.iter().enumerate() {
             assert_eq!(metric_index(d.name), Some(i), "{} duplicated", d.name);
         }

@@ -25,12 +25,14 @@ use cascade_agents::config::BuildCtx;
 use cascade_agents::{Agent, BundleRequest, Receipt, ReceiptStatus, Role, Submission, View};
 use cascade_core::event::{Event, Revert};
 use cascade_core::rng::{self, StreamSeed, streams};
-use cascade_core::tx::{Action, Bundle, BundleItem, Tx, TxRequest};
+use cascade_core::tx::{Action, Bundle, BundleItem, EngineOp, Tx, TxRequest};
 use cascade_core::{
     AgentId, Amount, AssetId, HolderId, Ledger, Side, SimRng, TokenId, TxId, VenueId,
 };
+use cascade_engine::Engine;
 use cascade_market::gas::{GasConfig, GasMarket, fee_split};
 use cascade_market::mempool::{Mempool, PlannedTx, build_block};
+use cascade_market::oracle::GuardAction;
 use cascade_market::oracle::{OracleConfig, Oracles, Publication};
 use cascade_market::price::{AssetSpec, PriceModel};
 use cascade_market::venue::{Venue, VenueConfig};
@@ -123,6 +125,10 @@ pub struct World {
     subs: Vec<Submission>,
     pubs: Vec<Publication>,
     venue_px: Vec<f64>,
+    engine: Option<Engine>,
+    /// Per asset, the venue whose price is the perp mark for funding.
+    funding_venue: Vec<Option<usize>>,
+    cascade_threshold: f64,
 }
 
 impl World {
@@ -197,6 +203,33 @@ impl World {
                 role: a.role(),
                 label: a.label().to_string(),
                 hedges: a.hedges_off_chain(),
+            })
+            .collect();
+
+        // The margin engine: its vault holds the lenders' pool and the insurance fund.
+        let engine = match &cfg.engine {
+            Some(e) => {
+                let eng = Engine::new(e, &mut ledger, &p0, rng::stream(seed, streams::ENGINE, 0))
+                    .map_err(BuildError)?;
+                Some(eng)
+            }
+            None => None,
+        };
+        let funding_venue: Vec<Option<usize>> = (0..n_assets)
+            .map(|a| {
+                let named = cfg
+                    .engine
+                    .as_ref()
+                    .and_then(|e| e.funding_venue.as_ref())
+                    .and_then(|n| cfg.venues.iter().position(|v| v.name() == n))
+                    .filter(|&i| {
+                        cfg.asset_index(cfg.venues[i].asset()).map(|x| x.index()) == Some(a)
+                    });
+                named.or_else(|| {
+                    cfg.venues
+                        .iter()
+                        .position(|v| cfg.asset_index(v.asset()).map(|x| x.index()) == Some(a))
+                })
             })
             .collect();
 
@@ -294,6 +327,9 @@ impl World {
             subs: Vec::new(),
             pubs: Vec::new(),
             venue_px: vec![0.0; n_venues],
+            engine,
+            funding_venue,
+            cascade_threshold: cfg.metrics.cascade_threshold,
         })
     }
 
@@ -305,6 +341,9 @@ impl World {
     /// Record every event (for replay).
     pub fn enable_events(&mut self) {
         self.events = Some(Vec::new());
+        if let Some(e) = self.engine.as_mut() {
+            e.enable_events();
+        }
     }
 
     /// Prove ledger conservation after every block (tests); a violation is an error.
@@ -358,7 +397,15 @@ impl World {
 
     /// The metrics so far.
     pub fn metrics(&self) -> MetricRow {
-        self.acc.row()
+        match &self.engine {
+            Some(e) => self.acc.row(Some(&e.metrics()), self.cascade_threshold),
+            None => self.acc.row(None, self.cascade_threshold),
+        }
+    }
+
+    /// The margin engine, when the scenario has one.
+    pub fn engine(&self) -> Option<&Engine> {
+        self.engine.as_ref()
     }
 
     pub fn take_trace(&mut self) -> Vec<BlockRecord> {
@@ -367,6 +414,11 @@ impl World {
 
     pub fn take_events(&mut self) -> Vec<Event> {
         self.events.take().unwrap_or_default()
+    }
+
+    /// The events recorded since the last call, leaving recording on.
+    pub fn drain_events(&mut self) -> Vec<Event> {
+        self.events.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     fn new_tx(&mut self, agent: AgentId, sender: HolderId, r: TxRequest) -> Tx {
@@ -452,6 +504,34 @@ impl World {
             self.mempool.submit(tx);
         }
         self.pubs = pubs;
+        if self.engine.is_some() {
+            let n = self.p_ref.len();
+            let mut px = vec![0.0; n];
+            let mut cf = vec![0.0; n];
+            let mut ok = vec![true; n];
+            let mut div = vec![None; n];
+            let mut mark = vec![0.0; n];
+            for a in 0..n {
+                let st = self.oracles.status(a, t);
+                px[a] = st.price;
+                cf[a] = st.price * self.prices.p_exo(a) / self.p_ref[a];
+                match self.oracles.guard_action(a) {
+                    GuardAction::BlockLiquidations => ok[a] = !st.violated(),
+                    GuardAction::TripBreaker => {
+                        if st.violated() {
+                            div[a] = Some(st.twap_deviation.unwrap_or(f64::INFINITY));
+                        }
+                    }
+                }
+                mark[a] = self.funding_venue[a]
+                    .map(|v| self.venues[v].price())
+                    .filter(|p| p.is_finite() && *p > 0.0)
+                    .unwrap_or(px[a]);
+            }
+            if let Some(e) = self.engine.as_mut() {
+                e.begin_block(self.block, t, dt, &px, &cf, &ok, &div, &mark);
+            }
+        }
 
         // 5. Agents act, in a random arrival order.
         let n = self.order.len();
@@ -482,6 +562,7 @@ impl World {
                     mempool: &self.mempool,
                     receipts: &self.receipts,
                     watcher: agent.watches_mempool(),
+                    engine: self.engine.as_ref(),
                 };
                 agent.act(&view, AgentId(ai as u32), &mut subs);
             }
@@ -581,6 +662,14 @@ impl World {
 
         // 8. End of block.
         self.gas.end_block(gas_used);
+        if let Some(e) = self.engine.as_mut() {
+            e.end_block();
+            if let Some(ev) = self.events.as_mut() {
+                ev.extend(e.take_events());
+            } else {
+                e.take_events();
+            }
+        }
         self.acc.blocks += 1;
         if arb_traded {
             self.acc.arb_blocks += 1;
@@ -614,6 +703,10 @@ impl World {
             });
         }
         if self.check_ledger {
+            if let Some(e) = &self.engine {
+                e.check_invariants(&self.ledger)
+                    .map_err(|m| format!("block {}: engine: {m}", self.block))?;
+            }
             self.ledger
                 .check_conservation()
                 .map_err(|e| format!("block {}: ledger not conserved: {e}", self.block))?;
@@ -662,11 +755,35 @@ impl World {
             }
             return (0, false, false);
         }
+        let role = self.actors[tx.agent.index()].role;
+        let track = matches!(role, Role::Liquidator | Role::Mev);
+        let before = if track {
+            self.wallet_value(tx.sender)
+        } else {
+            0.0
+        };
         let result = if out_of_gas {
             Err(Revert::OutOfGas)
         } else {
             self.apply(&tx)
         };
+        if track {
+            let gain = self.wallet_value(tx.sender) - before;
+            match role {
+                Role::Liquidator => self.acc.liquidator_gain += gain,
+                _ => self.acc.mev_gain += gain,
+            }
+        }
+        if result.is_err()
+            && matches!(
+                tx.action,
+                Action::Engine(
+                    EngineOp::Liquidate { .. } | EngineOp::Take { .. } | EngineOp::Redo { .. }
+                )
+            )
+        {
+            self.acc.failed_liquidation_txs += 1;
+        }
         let gas_used = match &result {
             Ok(_) => cost,
             Err(Revert::OutOfGas) => tx.gas_limit,
@@ -691,9 +808,11 @@ impl World {
         let fee = burn + tipf;
         self.acc.gas_spent += fee.to_whole();
         self.acc.txs_included += 1;
-        let role = self.actors[tx.agent.index()].role;
-        if role == Role::Arbitrageur {
-            self.acc.arb_gas += fee.to_whole();
+        match role {
+            Role::Arbitrageur => self.acc.arb_gas += fee.to_whole(),
+            Role::Liquidator => self.acc.liquidator_gas += fee.to_whole(),
+            Role::Mev => self.acc.mev_gas += fee.to_whole(),
+            _ => {}
         }
         let reverted = result.is_err();
         if reverted {
@@ -795,11 +914,57 @@ impl World {
                 }
                 _ => Err(Revert::InvalidVenue),
             },
+            Action::Engine(op) => {
+                let Some(engine) = self.engine.as_mut() else {
+                    return Err(Revert::Other("no_engine".into()));
+                };
+                let out = engine
+                    .apply(op, tx.sender, tx.agent, &mut self.ledger, &mut self.venues)
+                    .map_err(|r| Revert::Other(r.to_string()))?;
+                let role = self.actors[tx.agent.index()].role;
+                for (v, side, fill) in &out.swaps {
+                    let vi = v.index();
+                    let asset = self.venues[vi].asset();
+                    let p = self.p_ref[asset.index()];
+                    if self.venue_is_cpmm[vi] && role.is_informed() {
+                        self.acc.lvr +=
+                            value_gain(*side, fill.amount_in, fill.amount_out, p).to_whole();
+                    }
+                    let base = match side {
+                        Side::Sell => -fill.amount_in.to_whole(),
+                        Side::Buy => fill.amount_out.to_whole(),
+                    };
+                    self.prices.add_forced_flow(asset.index(), base);
+                    if let Some(ev) = self.events.as_mut() {
+                        ev.push(Event::Swap {
+                            block: self.block,
+                            tx: tx.id,
+                            venue: *v,
+                            trader: tx.sender,
+                            side: *side,
+                            amount_in: fill.amount_in,
+                            amount_out: fill.amount_out,
+                            price_after: fill.price_after,
+                            forced: true,
+                        });
+                    }
+                }
+                for (a, base) in &out.offvenue_flow {
+                    self.prices.add_forced_flow(*a, *base);
+                }
+                if let Some(ev) = self.events.as_mut()
+                    && let Some(e) = self.engine.as_mut()
+                {
+                    ev.extend(e.take_events());
+                }
+                Ok(false)
+            }
             Action::OracleUpdate { feed, price } => {
                 if self.feed_publisher.get(feed.index()) != Some(&tx.agent) {
                     return Err(Revert::Other("unauthorized_oracle".into()));
                 }
                 self.oracles.apply(*feed, *price, self.t_s);
+                self.refresh_engine_prices();
                 self.acc.oracle_updates += 1;
                 self.acc.oracle_delay_sum += self.block - tx.submitted_block;
                 if let Some(ev) = self.events.as_mut() {
@@ -816,6 +981,30 @@ impl World {
 }
 
 impl World {
+    /// The engine's oracle prices changed mid-block (a publication landed).
+    fn refresh_engine_prices(&mut self) {
+        if self.engine.is_none() {
+            return;
+        }
+        let n = self.p_ref.len();
+        let px: Vec<f64> = (0..n).map(|a| self.oracles.price(a, self.t_s)).collect();
+        let cf: Vec<f64> = (0..n)
+            .map(|a| px[a] * self.prices.p_exo(a) / self.p_ref[a])
+            .collect();
+        if let Some(e) = self.engine.as_mut() {
+            e.set_prices(&px, &cf);
+        }
+    }
+
+    /// A wallet's value at `p_ref`, whole quote units.
+    fn wallet_value(&self, h: HolderId) -> f64 {
+        let mut v = self.ledger.balance(h, TokenId::QUOTE).to_whole();
+        for (a, p) in self.p_ref.iter().enumerate() {
+            v += self.ledger.balance(h, AssetId(a as u16).token()).to_whole() * p;
+        }
+        v
+    }
+
     /// Offset a landed venue trade on the off-chain market at `p`: after selling `base` on
     /// the venue the trader buys it back, after buying it sells it, rounding in the market's
     /// favour; limited to what the trader holds, so it can never fail.

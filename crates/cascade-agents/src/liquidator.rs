@@ -1,0 +1,313 @@
+//! Liquidators: keepers who liquidate unsafe accounts when, and only when, it pays them.
+//!
+//! A liquidator looks at the accounts the protocol's own check has flagged, once they have
+//! been flagged for `latency_blocks` (its monitoring delay). For each it asks the engine what
+//! a liquidation would repay and seize (`plan_liquidation`), quotes the sale of the seized
+//! collateral on the venue that pays most (a flash liquidation: the sale happens inside the
+//! transaction), and submits only if
+//! `sale proceeds + perp bonus - payment - gas - inventory risk > min_profit`.
+//! Without flash loans (`flash = false`) it pays from its own capital and keeps the
+//! collateral, valuing it at `p_ref * (1 - inventory_risk)`. It bids a priority fee of
+//! `tip_gwei` plus `bid_share` of the expected profit (a priority-gas auction against the other
+//! liquidators), never above `max_fee_gwei` if set: in a congested block that cap is what
+//! starves it.
+//!
+//! In auction mode it is also a keeper (barks flagged accounts when the reward beats the gas,
+//! redoes stale auctions) and a bidder (takes collateral when the auction price plus gas is
+//! below what the venue pays).
+
+use crate::config::{BuildCtx, VenueInfo, check_venue_list};
+use crate::view::{View, gwei};
+use crate::{Agent, Role, Submission};
+use cascade_core::tx::{EngineOp, GasKind, Side};
+use cascade_core::{Action, AgentId, Amount, AuctionId, Check, HolderId, TokenId, VenueId};
+use cascade_engine::LiquidationMode;
+use serde::{Deserialize, Serialize};
+
+fn one() -> u32 {
+    1
+}
+fn d_capital() -> f64 {
+    1_000_000.0
+}
+fn d_true() -> bool {
+    true
+}
+fn d_max() -> u32 {
+    5
+}
+fn d_tip() -> f64 {
+    2.0
+}
+
+/// `[[agents]] kind = "liquidator"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LiquidatorConfig {
+    #[serde(default = "one")]
+    pub count: u32,
+    /// Quote per liquidator at genesis (also what it can pay without a flash loan).
+    #[serde(default = "d_capital")]
+    pub capital: f64,
+    /// Minimum expected profit net of gas, quote.
+    #[serde(default)]
+    pub min_profit: f64,
+    /// Blocks between the protocol flagging an account and this liquidator acting on it.
+    #[serde(default)]
+    pub latency_blocks: u32,
+    /// Sell seized collateral inside the transaction (flash liquidation).
+    #[serde(default = "d_true")]
+    pub flash: bool,
+    /// Haircut on collateral it keeps instead of selling (price risk while holding it).
+    #[serde(default)]
+    pub inventory_risk: f64,
+    #[serde(default = "d_tip")]
+    pub tip_gwei: f64,
+    /// Share of the expected profit added to the priority fee.
+    #[serde(default)]
+    pub bid_share: f64,
+    /// Cap on the max fee, gwei (absent: the wallet's 2 x base fee + tip).
+    #[serde(default)]
+    pub max_fee_gwei: Option<f64>,
+    /// Most liquidations it submits per block.
+    #[serde(default = "d_max")]
+    pub max_per_block: u32,
+    /// Venues it may sell on (empty: all).
+    #[serde(default)]
+    pub venues: Vec<String>,
+}
+
+impl LiquidatorConfig {
+    pub fn validate(&self, c: &mut Check, venues: &[VenueInfo]) {
+        c.non_negative("capital", self.capital);
+        c.non_negative("min_profit", self.min_profit);
+        c.unit_interval("inventory_risk", self.inventory_risk);
+        c.non_negative("tip_gwei", self.tip_gwei);
+        c.unit_interval("bid_share", self.bid_share);
+        if let Some(m) = self.max_fee_gwei {
+            c.positive("max_fee_gwei", m);
+        }
+        c.positive_int("max_per_block", self.max_per_block as u64);
+        check_venue_list(c, "venues", &self.venues, venues);
+    }
+}
+
+pub struct Liquidator {
+    holder: HolderId,
+    label: String,
+    cfg: LiquidatorConfig,
+    venues: Vec<VenueId>,
+    tip: u128,
+    cap: Option<u128>,
+    min_profit: Amount,
+}
+
+impl Liquidator {
+    pub fn build(cfg: &LiquidatorConfig, ctx: &mut BuildCtx<'_>) -> Vec<Box<dyn Agent>> {
+        let venues = ctx.select_venues(&cfg.venues, false);
+        (0..cfg.count)
+            .map(|_| {
+                let (i, _rng) = ctx.next_stream(cascade_core::rng::streams::LIQUIDATORS);
+                let label = format!("liquidator-{i}");
+                let holder = ctx.wallet(&label, cfg.capital, 0.0, &[]);
+                Box::new(Liquidator {
+                    holder,
+                    label,
+                    cfg: cfg.clone(),
+                    venues: venues.clone(),
+                    tip: gwei(cfg.tip_gwei),
+                    cap: cfg.max_fee_gwei.map(gwei),
+                    min_profit: Amount::from_whole(cfg.min_profit),
+                }) as Box<dyn Agent>
+            })
+            .collect()
+    }
+
+    /// The venue that pays most for `amount` of asset `a`, and what it pays.
+    fn best_sale(&self, view: &View<'_>, a: usize, amount: Amount) -> Option<(VenueId, Amount)> {
+        self.venues
+            .iter()
+            .filter(|v| view.venues[v.index()].asset().index() == a)
+            .map(|v| {
+                (
+                    *v,
+                    view.venues[v.index()].quote(Side::Sell, amount).amount_out,
+                )
+            })
+            .max_by(|x, y| x.1.cmp(&y.1).then(y.0.cmp(&x.0)))
+    }
+
+    fn submit(&self, view: &View<'_>, op: EngineOp, profit: f64, out: &mut Vec<Submission>) {
+        let kind = op.gas_kind();
+        let tip = self.tip + view.tip_worth(kind, self.cfg.bid_share * profit);
+        out.push(Submission::Tx(view.request(
+            Action::Engine(op),
+            tip,
+            self.cap,
+            true,
+        )));
+    }
+}
+
+impl Agent for Liquidator {
+    fn role(&self) -> Role {
+        Role::Liquidator
+    }
+    fn holder(&self) -> HolderId {
+        self.holder
+    }
+    fn label(&self) -> &str {
+        &self.label
+    }
+
+    fn act(&mut self, view: &View<'_>, me: AgentId, out: &mut Vec<Submission>) {
+        let Some(engine) = view.engine else { return };
+        // Last block's attempts either landed or are stale: withdraw what did not land.
+        for t in view.my_pending(me) {
+            out.push(Submission::Cancel(t.id));
+        }
+        let auction_mode = matches!(
+            engine.config().liquidation,
+            LiquidationMode::DutchAuction { .. }
+        );
+        let mut budget = view.balance(self.holder, TokenId::QUOTE);
+        let mut sent = 0u32;
+        for (&id, &since) in engine.flagged() {
+            if sent >= self.cfg.max_per_block {
+                break;
+            }
+            if view.block < since + self.cfg.latency_blocks as u64 {
+                continue;
+            }
+            let Ok(plan) = engine.plan_liquidation(id) else {
+                continue;
+            };
+            let gas = view.fee_estimate(GasKind::Liquidation, self.tip).to_whole();
+            if auction_mode {
+                // Keeper reward for the bark: tip + chip * tab.
+                if let LiquidationMode::DutchAuction {
+                    tip, chip, chop, ..
+                } = &engine.config().liquidation
+                {
+                    let tab = plan.repay.to_whole() * (1.0 + chop);
+                    let reward = tip + chip * tab;
+                    let profit = reward - gas;
+                    if profit > self.cfg.min_profit {
+                        self.submit(
+                            view,
+                            EngineOp::Liquidate {
+                                account: id,
+                                sell_on: None,
+                                min_profit: Amount::ZERO,
+                            },
+                            profit,
+                            out,
+                        );
+                        sent += 1;
+                    }
+                }
+                continue;
+            }
+            let bonus = plan.perp_bonus.to_whole();
+            let (sell_on, proceeds) = match plan.asset {
+                Some(a) if plan.seize.is_positive() => {
+                    if self.cfg.flash {
+                        match self.best_sale(view, a, plan.seize) {
+                            Some((v, q)) => (Some(v), q.to_whole()),
+                            None => continue,
+                        }
+                    } else {
+                        if plan.pay > budget {
+                            continue;
+                        }
+                        let value =
+                            plan.seize.to_whole() * view.p_ref[a] * (1.0 - self.cfg.inventory_risk);
+                        (None, value)
+                    }
+                }
+                _ => (None, 0.0),
+            };
+            let gross = proceeds - plan.pay.to_whole() + bonus;
+            let profit = gross - gas;
+            if profit <= self.cfg.min_profit {
+                continue;
+            }
+            if sell_on.is_none() && plan.pay.is_positive() {
+                budget -= plan.pay;
+            }
+            // The engine re-checks at execution: revert unless the sale still covers the
+            // payment plus our minimum (gas is sunk by then).
+            let floor = Amount::from_whole((self.cfg.min_profit + gas - bonus).max(0.0))
+                .max(self.min_profit);
+            self.submit(
+                view,
+                EngineOp::Liquidate {
+                    account: id,
+                    sell_on,
+                    min_profit: floor.min(
+                        Amount::from_whole_floor(proceeds - plan.pay.to_whole()).max(Amount::ZERO),
+                    ),
+                },
+                profit,
+                out,
+            );
+            sent += 1;
+        }
+        if !auction_mode {
+            return;
+        }
+        // Auctions: redo stale ones, take when the sale pays.
+        let Some(curve) = engine.auction_curve() else {
+            return;
+        };
+        for (i, auc) in engine.auctions().iter().enumerate() {
+            if !auc.active || sent >= self.cfg.max_per_block {
+                continue;
+            }
+            let aid = AuctionId(i as u32);
+            let elapsed = view.t_s - auc.tic;
+            let gas = view.fee_estimate(GasKind::Bid, self.tip).to_whole();
+            if curve.needs_reset(auc.top, elapsed) {
+                if let LiquidationMode::DutchAuction { tip, chip, .. } =
+                    &engine.config().liquidation
+                {
+                    let reward = tip + chip * auc.tab().to_whole();
+                    if reward - gas > self.cfg.min_profit {
+                        self.submit(view, EngineOp::Redo { auction: aid }, reward - gas, out);
+                        sent += 1;
+                    }
+                }
+                continue;
+            }
+            let price = curve.price(auc.top, elapsed);
+            if price.is_nan() || price <= 0.0 {
+                continue;
+            }
+            let slice = auc
+                .lot
+                .min(Amount::from_whole_floor(auc.tab().to_whole() / price));
+            if !slice.is_positive() {
+                continue;
+            }
+            let owe = slice.to_whole() * price;
+            let Some((v, q)) = self.best_sale(view, auc.asset, slice) else {
+                continue;
+            };
+            let profit = q.to_whole() - owe - gas;
+            if profit > self.cfg.min_profit {
+                self.submit(
+                    view,
+                    EngineOp::Take {
+                        auction: aid,
+                        max_lot: slice,
+                        max_price: price,
+                        sell_on: Some(v),
+                    },
+                    profit,
+                    out,
+                );
+                sent += 1;
+            }
+        }
+    }
+}

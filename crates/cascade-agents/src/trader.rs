@@ -1,0 +1,311 @@
+//! Leveraged traders: the accounts whose failures the engine must handle.
+//!
+//! A trader without a position opens one with probability `open_prob` per block: either a
+//! borrowing position (deposit collateral of the asset, borrow quote against it) or, with
+//! probability `perp_share`, a perpetual (long with probability `long_prob`). Its leverage is
+//! drawn uniformly in `[leverage_min, leverage_max]` and its notional is lognormal with mean
+//! `size_mean`. A borrower with leverage `L` borrows `(1 - 1/L)` of its collateral's value; a
+//! perp trader posts `notional / L` of margin. Positions are closed with probability
+//! `close_prob` per block. When maintenance health falls below `topup_threshold` of the
+//! position value, the trader tops up with probability `topup_prob`, `topup_delay_blocks`
+//! after first noticing, adding `topup_fraction` of the position value (if its wallet can).
+//!
+//! The draws per block are fixed (six), whatever the trader does, so one trader's choices
+//! never shift another's stream.
+
+use crate::config::BuildCtx;
+use crate::view::{View, gwei};
+use crate::{Agent, Role, Submission};
+use cascade_core::tx::{EngineOp, GasKind};
+use cascade_core::{Action, AgentId, Amount, AssetId, Check, HolderId, SimRng, TokenId};
+use rand::RngExt;
+use rand_distr::{Distribution, StandardNormal};
+use serde::{Deserialize, Serialize};
+
+fn one() -> u32 {
+    1
+}
+fn d_capital() -> f64 {
+    50_000.0
+}
+fn d_inventory() -> f64 {
+    20.0
+}
+fn d_open() -> f64 {
+    0.05
+}
+fn d_size() -> f64 {
+    20_000.0
+}
+fn d_sigma() -> f64 {
+    0.5
+}
+fn d_lmin() -> f64 {
+    2.0
+}
+fn d_lmax() -> f64 {
+    5.0
+}
+fn d_half() -> f64 {
+    0.5
+}
+fn d_close() -> f64 {
+    0.002
+}
+fn d_topup_threshold() -> f64 {
+    0.02
+}
+fn d_topup_fraction() -> f64 {
+    0.1
+}
+fn d_tip() -> f64 {
+    1.0
+}
+
+/// `[[agents]] kind = "trader"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TraderConfig {
+    #[serde(default = "one")]
+    pub count: u32,
+    /// Quote per trader at genesis.
+    #[serde(default = "d_capital")]
+    pub capital: f64,
+    /// Whole units of the asset per trader at genesis (borrowers' collateral).
+    #[serde(default = "d_inventory")]
+    pub inventory: f64,
+    /// The asset traded (default: the first).
+    #[serde(default)]
+    pub asset: Option<String>,
+    #[serde(default = "d_open")]
+    pub open_prob: f64,
+    /// Mean notional of a position, quote.
+    #[serde(default = "d_size")]
+    pub size_mean: f64,
+    #[serde(default = "d_sigma")]
+    pub size_sigma: f64,
+    #[serde(default = "d_lmin")]
+    pub leverage_min: f64,
+    #[serde(default = "d_lmax")]
+    pub leverage_max: f64,
+    /// Share of positions that are perps (the rest borrow against collateral).
+    #[serde(default = "d_half")]
+    pub perp_share: f64,
+    /// Probability that a perp is long.
+    #[serde(default = "d_half")]
+    pub long_prob: f64,
+    #[serde(default = "d_close")]
+    pub close_prob: f64,
+    #[serde(default)]
+    pub topup_prob: f64,
+    #[serde(default)]
+    pub topup_delay_blocks: u32,
+    #[serde(default = "d_topup_threshold")]
+    pub topup_threshold: f64,
+    #[serde(default = "d_topup_fraction")]
+    pub topup_fraction: f64,
+    #[serde(default = "d_tip")]
+    pub tip_gwei: f64,
+}
+
+impl TraderConfig {
+    pub fn validate(&self, c: &mut Check, assets: &[String]) {
+        c.non_negative("capital", self.capital);
+        c.non_negative("inventory", self.inventory);
+        c.unit_interval("open_prob", self.open_prob);
+        c.positive("size_mean", self.size_mean);
+        c.non_negative("size_sigma", self.size_sigma);
+        if self.leverage_min.is_nan() || self.leverage_min < 1.0 {
+            c.fail(
+                "leverage_min",
+                format!("must be >= 1 (got {})", self.leverage_min),
+            );
+        }
+        if self.leverage_max.is_nan() || self.leverage_max < self.leverage_min {
+            c.fail(
+                "leverage_max",
+                format!(
+                    "must be >= leverage_min ({} < {})",
+                    self.leverage_max, self.leverage_min
+                ),
+            );
+        }
+        c.unit_interval("perp_share", self.perp_share);
+        c.unit_interval("long_prob", self.long_prob);
+        c.unit_interval("close_prob", self.close_prob);
+        c.unit_interval("topup_prob", self.topup_prob);
+        c.non_negative("topup_threshold", self.topup_threshold);
+        c.non_negative("topup_fraction", self.topup_fraction);
+        c.non_negative("tip_gwei", self.tip_gwei);
+        if let Some(a) = &self.asset
+            && !assets.iter().any(|n| n == a)
+        {
+            c.fail("asset", format!("names no configured asset (got {a:?})"));
+        }
+    }
+}
+
+pub struct Trader {
+    holder: HolderId,
+    label: String,
+    rng: SimRng,
+    asset: AssetId,
+    cfg: TraderConfig,
+    tip: u128,
+    /// Block at which the trader first saw its health below the top-up threshold.
+    low_since: Option<u64>,
+}
+
+impl Trader {
+    pub fn build(cfg: &TraderConfig, ctx: &mut BuildCtx<'_>) -> Vec<Box<dyn Agent>> {
+        let asset = cfg
+            .asset
+            .as_ref()
+            .and_then(|n| ctx.asset_id(n))
+            .unwrap_or(AssetId(0));
+        (0..cfg.count)
+            .map(|_| {
+                let (i, rng) = ctx.next_stream(cascade_core::rng::streams::TRADERS);
+                let label = format!("trader-{i}");
+                let holder = ctx.wallet(&label, cfg.capital, cfg.inventory, &[asset]);
+                Box::new(Trader {
+                    holder,
+                    label,
+                    rng,
+                    asset,
+                    cfg: cfg.clone(),
+                    tip: gwei(cfg.tip_gwei),
+                    low_since: None,
+                }) as Box<dyn Agent>
+            })
+            .collect()
+    }
+}
+
+impl Agent for Trader {
+    fn role(&self) -> Role {
+        Role::Trader
+    }
+    fn holder(&self) -> HolderId {
+        self.holder
+    }
+    fn label(&self) -> &str {
+        &self.label
+    }
+
+    fn act(&mut self, view: &View<'_>, me: AgentId, out: &mut Vec<Submission>) {
+        let u_open: f64 = self.rng.random();
+        let u_kind: f64 = self.rng.random();
+        let u_side: f64 = self.rng.random();
+        let u_lev: f64 = self.rng.random();
+        let u_act: f64 = self.rng.random();
+        let z: f64 = StandardNormal.sample(&mut self.rng);
+        let Some(engine) = view.engine else { return };
+        if view.my_pending(me).next().is_some() {
+            return;
+        }
+        let a = self.asset.index();
+        let p = view.oracle[a];
+        if p.is_nan() || p <= 0.0 {
+            return;
+        }
+        let account = engine.account_of(self.holder).filter(|id| {
+            engine
+                .account(*id)
+                .is_some_and(|x| !x.closed && x.has_positions())
+        });
+        match account {
+            None => {
+                self.low_since = None;
+                if u_open >= self.cfg.open_prob {
+                    return;
+                }
+                let s = self.cfg.size_sigma;
+                let notional = self.cfg.size_mean * (s * z - 0.5 * s * s).exp();
+                let lev =
+                    self.cfg.leverage_min + u_lev * (self.cfg.leverage_max - self.cfg.leverage_min);
+                let fee = view.fee_estimate(GasKind::Open, self.tip);
+                let quote = view.balance(self.holder, TokenId::QUOTE) - fee;
+                let op = if u_kind < self.cfg.perp_share {
+                    let margin = Amount::from_whole(notional / lev).min(quote);
+                    if !margin.is_positive() {
+                        return;
+                    }
+                    let base = Amount::from_whole(margin.to_whole() * lev / p);
+                    let size = if u_side < self.cfg.long_prob {
+                        base
+                    } else {
+                        -base
+                    };
+                    EngineOp::PerpOpen {
+                        asset: self.asset,
+                        size,
+                        margin,
+                    }
+                } else {
+                    let have = view.balance(self.holder, self.asset.token());
+                    let collateral = Amount::from_whole(notional / p).min(have);
+                    if !collateral.is_positive() || quote.is_negative() {
+                        return;
+                    }
+                    let borrow = collateral.value_floor(p).scale_floor(1.0 - 1.0 / lev);
+                    EngineOp::Borrow {
+                        asset: self.asset,
+                        collateral,
+                        borrow,
+                    }
+                };
+                out.push(Submission::Tx(view.request(
+                    Action::Engine(op),
+                    self.tip,
+                    None,
+                    false,
+                )));
+            }
+            Some(id) => {
+                let Some(acc) = engine.account(id) else {
+                    return;
+                };
+                let h = engine.health(id).expect("account exists");
+                let value = acc.exposure_value(engine.prices()).max(1e-9);
+                if h.maintenance < self.cfg.topup_threshold * value {
+                    let since = *self.low_since.get_or_insert(view.block);
+                    if view.block >= since + self.cfg.topup_delay_blocks as u64
+                        && u_act < self.cfg.topup_prob
+                    {
+                        // Top up with quote (perps, or borrowers who kept the loan).
+                        let fee = view.fee_estimate(GasKind::Deposit, self.tip);
+                        let amount = Amount::from_whole(self.cfg.topup_fraction * value)
+                            .min(view.balance(self.holder, TokenId::QUOTE) - fee);
+                        if amount.is_positive() {
+                            self.low_since = None;
+                            out.push(Submission::Tx(view.request(
+                                Action::Engine(EngineOp::Deposit {
+                                    account: id,
+                                    token: TokenId::QUOTE,
+                                    amount,
+                                }),
+                                self.tip,
+                                None,
+                                false,
+                            )));
+                        }
+                    }
+                    return;
+                }
+                self.low_since = None;
+                if u_act < self.cfg.close_prob && h.equity > 0.0 {
+                    let fee = view.fee_estimate(GasKind::Close, self.tip);
+                    if view.balance(self.holder, TokenId::QUOTE) - fee >= acc.debt {
+                        out.push(Submission::Tx(view.request(
+                            Action::Engine(EngineOp::Close { account: id }),
+                            self.tip,
+                            None,
+                            false,
+                        )));
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,487 @@
+//! The margin engine's configuration (`[engine]` in a scenario): margin model, liquidation
+//! mode, bad-debt waterfall, insurance fund and circuit breakers, with the validation rules
+//! that keep a configuration meaningful (maintenance below initial, a bonus the maintenance
+//! margin can pay, a non-empty waterfall, a non-negative fund).
+
+use cascade_core::Check;
+use serde::{Deserialize, Serialize};
+
+fn d_true() -> bool {
+    true
+}
+fn d_pool() -> f64 {
+    50_000_000.0
+}
+fn d_fee_share() -> f64 {
+    1.0
+}
+fn d_funding_interval() -> f64 {
+    3_600.0
+}
+fn d_waterfall() -> Vec<WaterfallStep> {
+    vec![WaterfallStep::InsuranceFund, WaterfallStep::Socialize]
+}
+
+/// Cross margin (one account per trader) or isolated (one account per position).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum MarginMode {
+    #[default]
+    Cross,
+    Isolated,
+}
+
+/// How volatility is forecast for `vol_adjusted` margins.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum VolEstimator {
+    /// Exponentially weighted mean of squared log returns of the oracle price.
+    Ewma { half_life_s: f64 },
+    /// GARCH(1,1) one-step forecast of the variance rate: `h' = omega + alpha r^2/dt + beta h`
+    /// (annualized rates).
+    Garch { omega: f64, alpha: f64, beta: f64 },
+}
+
+/// The margin model (`engine.margin`, tag `kind`). Ratios are fractions of position value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum MarginModel {
+    /// Constant initial and maintenance ratios.
+    Fixed { initial: f64, maintenance: f64 },
+    /// Maintenance = `clamp(k * sigma_hat * sqrt(horizon_s / year), floor, cap)` with
+    /// `sigma_hat` the forecast annualized volatility of the asset's oracle price; initial =
+    /// maintenance * `initial_multiple`.
+    VolAdjusted {
+        k: f64,
+        horizon_s: f64,
+        estimator: VolEstimator,
+        floor: f64,
+        cap: f64,
+        initial_multiple: f64,
+        /// Volatility assumed before any returns are seen (annualized).
+        initial_vol: f64,
+    },
+    /// Drift's size premium: `MR(size) = max(MR, 0.8 MR + imf * sqrt(|size|))`, `size` in
+    /// whole units of the asset.
+    SizePremium {
+        initial: f64,
+        maintenance: f64,
+        imf: f64,
+    },
+}
+
+/// The liquidation mode (`engine.liquidation`, tag `kind`). Bonuses are fractions of the
+/// repaid value paid to the liquidator in collateral.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum LiquidationMode {
+    /// Generation 1: the whole debt is repaid and collateral worth `debt * (1 + bonus)` seized.
+    Full { bonus: f64 },
+    /// Aave v3: repay `close_factor` of the debt, or all of it when the health factor is
+    /// below `full_close_below`; `protocol_fee` is the share of the bonus that goes to the
+    /// insurance fund.
+    CloseFactor {
+        close_factor: f64,
+        full_close_below: f64,
+        bonus: f64,
+        #[serde(default)]
+        protocol_fee: f64,
+    },
+    /// Proactive partial liquidation: repay at most `step` of the debt per liquidation and
+    /// only as much as brings maintenance health back to `exit_buffer` of the position value.
+    Incremental {
+        step: f64,
+        exit_buffer: f64,
+        bonus: f64,
+    },
+    /// Maker Liquidations 2.0: a keeper's `bark` moves the account's collateral and debt
+    /// into a Dutch auction (penalty `chop`); bidders `take` at the falling price.
+    DutchAuction {
+        /// Starting price over the oracle price (Maker `buf`, e.g. 1.2).
+        start_premium: f64,
+        curve: AuctionCurve,
+        /// Seconds per step (stairstep) .
+        #[serde(default = "d_step")]
+        step_s: f64,
+        /// Price multiplier per step (stairstep) or per second (exponential).
+        #[serde(default = "d_cut")]
+        cut: f64,
+        /// Seconds to zero price (linear), default `tail_s`.
+        #[serde(default)]
+        tau_s: Option<f64>,
+        /// Restart after this many seconds.
+        tail_s: f64,
+        /// Restart when price / top falls below this.
+        cusp: f64,
+        /// Flat keeper reward, quote.
+        #[serde(default)]
+        tip: f64,
+        /// Keeper reward as a share of the auction's tab.
+        #[serde(default)]
+        chip: f64,
+        /// Liquidation penalty (Maker `chop - 1`), a fraction of the debt added to the tab.
+        chop: f64,
+    },
+    /// Hyperliquid-like: liquidators close positions with `bonus` as in `full`; an account
+    /// whose equity falls below `trigger` times its maintenance requirement is absorbed by the
+    /// protocol's backstop vault at the end of the block.
+    Backstop { bonus: f64, trigger: f64 },
+}
+
+fn d_step() -> f64 {
+    90.0
+}
+fn d_cut() -> f64 {
+    0.99
+}
+
+/// Dutch auction price curves (Maker `abaci.sol`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuctionCurve {
+    /// `top * (tau - t) / tau`, zero after `tau`.
+    Linear,
+    /// `top * cut^floor(t / step)`.
+    Stairstep,
+    /// `top * cut^t` (cut per second).
+    Exponential,
+}
+
+/// One step of the bad-debt waterfall, in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum WaterfallStep {
+    /// The insurance fund pays what it holds.
+    InsuranceFund,
+    /// The lenders' pool (the counterparty of every loan and perp) writes the loss off
+    /// pro rata.
+    Socialize,
+    /// Auto-deleveraging: profitable opposite perp positions are closed at the bankrupt
+    /// account's bankruptcy price.
+    Adl { ranking: AdlRanking },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AdlRanking {
+    /// Hyperliquid: `(mark / entry) * (notional / account value)`, highest first.
+    PnlTimesLeverage,
+    /// dYdX: a random order (the engine's stream).
+    Random,
+}
+
+/// Circuit breakers (`engine.breakers`); every field is optional (absent = off).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BreakerConfig {
+    /// Pause when an oracle price moves more than this fraction in one block.
+    #[serde(default)]
+    pub max_oracle_move: Option<f64>,
+    /// Pause when an oracle deviates from its TWAP guard by more than this fraction.
+    #[serde(default)]
+    pub max_twap_divergence: Option<f64>,
+    /// How long a pause lasts, seconds.
+    #[serde(default = "d_pause")]
+    pub pause_s: f64,
+    /// After a pause, liquidations stay blocked this long (Aave's grace period), seconds.
+    #[serde(default)]
+    pub grace_s: f64,
+    /// A liquidation whose collateral sale would fill more than this fraction away from the
+    /// oracle price reverts (a price band).
+    #[serde(default)]
+    pub price_band: Option<f64>,
+    /// At most this many liquidations per block.
+    #[serde(default)]
+    pub max_liquidations_per_block: Option<u32>,
+}
+
+fn d_pause() -> f64 {
+    600.0
+}
+
+impl Default for BreakerConfig {
+    fn default() -> Self {
+        BreakerConfig {
+            max_oracle_move: None,
+            max_twap_divergence: None,
+            pause_s: d_pause(),
+            grace_s: 0.0,
+            price_band: None,
+            max_liquidations_per_block: None,
+        }
+    }
+}
+
+/// `[engine]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineConfig {
+    pub margin: MarginModel,
+    pub liquidation: LiquidationMode,
+    #[serde(default = "d_waterfall")]
+    pub waterfall: Vec<WaterfallStep>,
+    /// Insurance fund at genesis, quote.
+    #[serde(default)]
+    pub insurance_fund: f64,
+    /// Share of liquidation penalties and protocol fees paid into the insurance fund (the
+    /// rest goes to the lenders' pool).
+    #[serde(default = "d_fee_share")]
+    pub insurance_fee_share: f64,
+    /// Quote the lenders supply at genesis (the counterparty of loans and perps).
+    #[serde(default = "d_pool")]
+    pub pool_liquidity: f64,
+    #[serde(default)]
+    pub margin_mode: MarginMode,
+    /// Perp funding: annualized rate = clamp(funding_scale * (venue - oracle) / oracle,
+    /// +-funding_cap), settled every `funding_interval_s`.
+    #[serde(default)]
+    pub funding_scale: f64,
+    #[serde(default)]
+    pub funding_cap: f64,
+    #[serde(default = "d_funding_interval")]
+    pub funding_interval_s: f64,
+    /// Venue whose price is the perp mark for funding (default: the asset's first venue).
+    #[serde(default)]
+    pub funding_venue: Option<String>,
+    /// Open/close fee on perp notional, a fraction (to the insurance fund share / pool).
+    #[serde(default)]
+    pub perp_fee: f64,
+    #[serde(default)]
+    pub breakers: BreakerConfig,
+    /// Hide account health and pending liquidations from bots until the protocol flags the
+    /// account.
+    #[serde(default)]
+    pub privacy: bool,
+    /// Check the liquidation index against a full scan every block (slow; for tests).
+    #[serde(default)]
+    pub audit_index: bool,
+    /// Whether oracle guard violations block liquidations.
+    #[serde(default = "d_true")]
+    pub respect_oracle_guards: bool,
+}
+
+impl MarginModel {
+    pub fn validate(&self, c: &mut Check) {
+        match self {
+            MarginModel::Fixed {
+                initial,
+                maintenance,
+            }
+            | MarginModel::SizePremium {
+                initial,
+                maintenance,
+                ..
+            } => {
+                c.range_open_hi("maintenance", *maintenance, 0.0, 1.0);
+                c.range_open_hi("initial", *initial, 0.0, 1.0);
+                if maintenance > initial {
+                    c.fail(
+                        "maintenance",
+                        format!("must not exceed initial ({maintenance} > {initial})"),
+                    );
+                }
+                if *maintenance <= 0.0 {
+                    c.fail("maintenance", "must be > 0");
+                }
+                if let MarginModel::SizePremium { imf, .. } = self {
+                    c.non_negative("imf", *imf);
+                }
+            }
+            MarginModel::VolAdjusted {
+                k,
+                horizon_s,
+                estimator,
+                floor,
+                cap,
+                initial_multiple,
+                initial_vol,
+            } => {
+                c.positive("k", *k);
+                c.positive("horizon_s", *horizon_s);
+                c.range_open_hi("floor", *floor, 0.0, 1.0);
+                c.range_open_hi("cap", *cap, 0.0, 1.0);
+                if *floor <= 0.0 {
+                    c.fail("floor", "must be > 0");
+                }
+                if floor > cap {
+                    c.fail("cap", format!("must be >= floor ({cap} < {floor})"));
+                }
+                if initial_multiple.is_nan() || *initial_multiple < 1.0 {
+                    c.fail(
+                        "initial_multiple",
+                        format!("must be >= 1 (initial margin at least maintenance), got {initial_multiple}"),
+                    );
+                }
+                if *initial_multiple * *cap >= 1.0 {
+                    c.fail(
+                        "initial_multiple",
+                        "initial_multiple * cap must be < 1 (an initial margin of 100% allows no borrowing)",
+                    );
+                }
+                c.positive("initial_vol", *initial_vol);
+                let mut e = c.at("estimator");
+                match estimator {
+                    VolEstimator::Ewma { half_life_s } => e.positive("half_life_s", *half_life_s),
+                    VolEstimator::Garch { omega, alpha, beta } => {
+                        e.positive("omega", *omega);
+                        e.non_negative("alpha", *alpha);
+                        e.non_negative("beta", *beta);
+                        if alpha + beta >= 1.0 {
+                            e.fail(
+                                "beta",
+                                format!("alpha + beta must be < 1 (got {})", alpha + beta),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The smallest maintenance ratio the model can produce.
+    pub fn min_maintenance(&self) -> f64 {
+        match self {
+            MarginModel::Fixed { maintenance, .. }
+            | MarginModel::SizePremium { maintenance, .. } => *maintenance,
+            MarginModel::VolAdjusted { floor, .. } => *floor,
+        }
+    }
+}
+
+impl LiquidationMode {
+    /// The liquidator's bonus, if the mode has one.
+    pub fn bonus(&self) -> Option<f64> {
+        match self {
+            LiquidationMode::Full { bonus }
+            | LiquidationMode::CloseFactor { bonus, .. }
+            | LiquidationMode::Incremental { bonus, .. }
+            | LiquidationMode::Backstop { bonus, .. } => Some(*bonus),
+            LiquidationMode::DutchAuction { .. } => None,
+        }
+    }
+
+    pub fn validate(&self, c: &mut Check, min_maintenance: f64) {
+        if let Some(b) = self.bonus() {
+            c.non_negative("bonus", b);
+            // A liquidation raises health only while bonus < m / (1 - m): past that, each
+            // liquidation leaves the account worse off (validation.md section 3).
+            let max = min_maintenance / (1.0 - min_maintenance);
+            if b >= max {
+                c.fail(
+                    "bonus",
+                    format!(
+                        "must be below what the maintenance margin can pay: bonus < m / (1 - m) = {max:.4} for maintenance {min_maintenance} (got {b})"
+                    ),
+                );
+            }
+        }
+        match self {
+            LiquidationMode::Full { .. } => {}
+            LiquidationMode::CloseFactor {
+                close_factor,
+                full_close_below,
+                protocol_fee,
+                ..
+            } => {
+                c.positive("close_factor", *close_factor);
+                c.range("close_factor", *close_factor, 0.0, 1.0);
+                c.range("full_close_below", *full_close_below, 0.0, 1.0);
+                c.unit_interval("protocol_fee", *protocol_fee);
+            }
+            LiquidationMode::Incremental {
+                step, exit_buffer, ..
+            } => {
+                c.positive("step", *step);
+                c.range("step", *step, 0.0, 1.0);
+                c.range_open_hi("exit_buffer", *exit_buffer, 0.0, 1.0);
+            }
+            LiquidationMode::DutchAuction {
+                start_premium,
+                curve,
+                step_s,
+                cut,
+                tau_s,
+                tail_s,
+                cusp,
+                tip,
+                chip,
+                chop,
+            } => {
+                if start_premium.is_nan() || *start_premium < 1.0 {
+                    c.fail(
+                        "start_premium",
+                        format!("must be >= 1 (got {start_premium})"),
+                    );
+                }
+                c.positive("step_s", *step_s);
+                if *curve != AuctionCurve::Linear {
+                    c.positive("cut", *cut);
+                    c.range_open_hi("cut", *cut, 0.0, 1.0);
+                }
+                if let Some(t) = tau_s {
+                    c.positive("tau_s", *t);
+                }
+                c.positive("tail_s", *tail_s);
+                c.range_open_hi("cusp", *cusp, 0.0, 1.0);
+                c.non_negative("tip", *tip);
+                c.unit_interval("chip", *chip);
+                c.range_open_hi("chop", *chop, 0.0, 1.0);
+            }
+            LiquidationMode::Backstop { trigger, .. } => {
+                c.range("trigger", *trigger, 0.0, 1.0);
+            }
+        }
+    }
+}
+
+impl EngineConfig {
+    /// Record every broken rule. `venue_names` are the scenario's venues.
+    pub fn validate(&self, c: &mut Check, venue_names: &[String]) {
+        self.margin.validate(&mut c.at("margin"));
+        self.liquidation
+            .validate(&mut c.at("liquidation"), self.margin.min_maintenance());
+        if self.waterfall.is_empty() {
+            c.fail(
+                "waterfall",
+                "must name at least one step (insurance_fund, socialize, adl): otherwise no loss is ever covered",
+            );
+        }
+        for (i, a) in self.waterfall.iter().enumerate() {
+            if self.waterfall[..i].contains(a) {
+                c.fail(&format!("waterfall[{i}]"), "appears twice");
+            }
+        }
+        c.non_negative("insurance_fund", self.insurance_fund);
+        c.unit_interval("insurance_fee_share", self.insurance_fee_share);
+        c.positive("pool_liquidity", self.pool_liquidity);
+        c.non_negative("funding_scale", self.funding_scale);
+        c.non_negative("funding_cap", self.funding_cap);
+        c.positive("funding_interval_s", self.funding_interval_s);
+        c.range_open_hi("perp_fee", self.perp_fee, 0.0, 0.1);
+        if let Some(v) = &self.funding_venue
+            && !venue_names.iter().any(|n| n == v)
+        {
+            c.fail("funding_venue", format!("no venue is named {v:?}"));
+        }
+        let b = &self.breakers;
+        let mut bc = c.at("breakers");
+        if let Some(x) = b.max_oracle_move {
+            bc.positive("max_oracle_move", x);
+            bc.range_open_hi("max_oracle_move", x, 0.0, 1.0);
+        }
+        if let Some(x) = b.max_twap_divergence {
+            bc.positive("max_twap_divergence", x);
+        }
+        if let Some(x) = b.price_band {
+            bc.positive("price_band", x);
+        }
+        bc.positive("pause_s", b.pause_s);
+        bc.non_negative("grace_s", b.grace_s);
+        if b.max_liquidations_per_block == Some(0) {
+            bc.fail(
+                "max_liquidations_per_block",
+                "must be >= 1 (0 would forbid every liquidation)",
+            );
+        }
+    }
+}

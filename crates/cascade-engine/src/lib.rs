@@ -1,0 +1,1771 @@
+//! cascade-engine: the margin engine, where every failure cascade studies happens.
+//!
+//! The engine values accounts at its oracle prices, enforces margin, executes liquidations
+//! that agents submit as transactions, runs collateral auctions, settles bad debt through an
+//! ordered waterfall and trips circuit breakers. It is pure: tokens move on the caller's
+//! [`Ledger`], venues are the caller's, and everything it observes comes in as arguments.
+//!
+//! Token custody: every token the engine holds sits in one ledger holder (the vault). The
+//! engine keeps exact integer claims on it: the lenders' pool (quote lent out or available),
+//! the insurance fund, the backstop's warehoused collateral, accounts' quote and collateral,
+//! and auction lots. `check_invariants` proves that the claims add up to the vault's balance
+//! of every token.
+
+pub mod account;
+pub mod auction;
+pub mod config;
+pub mod index;
+pub mod margin;
+
+pub use account::{Account, Health, Perp};
+pub use config::{
+    AdlRanking, AuctionCurve, BreakerConfig, EngineConfig, LiquidationMode, MarginMode,
+    MarginModel, VolEstimator, WaterfallStep,
+};
+pub use margin::{MarginState, Req};
+
+use auction::{Auction, Curve};
+use cascade_core::event::Event;
+use cascade_core::tx::EngineOp;
+use cascade_core::{
+    AccountId, AgentId, Amount, AuctionId, HolderId, Ledger, LedgerError, Side, SimRng, TokenId,
+    VenueId,
+};
+use cascade_market::venue::{Fill, Venue};
+use index::{LiqIndex, Slot};
+use rand::RngExt;
+use std::collections::BTreeMap;
+
+/// Why an engine operation reverted (a short machine-readable reason).
+pub type Reason = &'static str;
+
+/// What the caller must do after an operation: venue trades to record (forced flow for the
+/// impact model) and, for liquidations, what the liquidator gained.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Outcome {
+    /// Venue trades made inside the operation: (venue, side, fill). All are forced flow.
+    pub swaps: Vec<(VenueId, Side, Fill)>,
+    /// Forced flow executed off the simulated venues: (asset, signed whole base units).
+    pub offvenue_flow: Vec<(usize, f64)>,
+    /// A liquidation (or bark, take) landed.
+    pub liquidation: bool,
+}
+
+/// Per-run engine metrics (DESIGN.md section 4), in whole quote units unless counted.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EngineMetrics {
+    pub liquidations: u64,
+    pub liquidated_notional: f64,
+    pub exogenous_notional: f64,
+    pub induced_notional: f64,
+    pub induced_liquidations: u64,
+    pub bad_debt: f64,
+    /// Everything the insurance fund paid out (bad debt and keeper rewards).
+    pub insurance_paid: f64,
+    /// The part of it that covered bad debt.
+    pub insurance_for_debt: f64,
+    pub socialized_loss: f64,
+    pub adl_events: u64,
+    pub adl_loss: f64,
+    pub uncovered_bad_debt: f64,
+    pub delay_sum: f64,
+    pub delay_max: f64,
+    pub delay_count: u64,
+    pub gap_through_count: u64,
+    pub breaker_trips: u64,
+    pub max_open_interest: f64,
+    pub auctions: u64,
+    pub backstop_absorptions: u64,
+    /// Unweighted shortfall of accounts still bankrupt and unresolved at the end of the run.
+    pub unresolved_shortfall: f64,
+}
+
+/// The margin engine of one run.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    cfg: EngineConfig,
+    n_assets: usize,
+    vault: HolderId,
+    accounts: Vec<Account>,
+    by_owner: BTreeMap<HolderId, AccountId>,
+    pool_cash: Amount,
+    pool_base: Vec<Amount>,
+    insurance: Amount,
+    index: LiqIndex,
+    margin: MarginState,
+    prices: Vec<f64>,
+    cf_prices: Vec<f64>,
+    prev_prices: Vec<f64>,
+    guard_ok: Vec<bool>,
+    mark: Vec<f64>,
+    funding_acc: Vec<f64>,
+    last_funding_t: f64,
+    auctions: Vec<Auction>,
+    curve: Option<Curve>,
+    /// Accounts found liquidatable by the protocol's own check, with the block first seen.
+    flagged: BTreeMap<AccountId, u64>,
+    paused_until: f64,
+    grace_until: f64,
+    liqs_this_block: u32,
+    block: u64,
+    t_s: f64,
+    rng: SimRng,
+    /// The account being liquidated, as it stood before (for the causal measure).
+    snapshot: Option<Account>,
+    metrics: EngineMetrics,
+    /// Liquidations not yet shown to be exogenous: the account as it stood before the
+    /// liquidation, and the notional.
+    unresolved: Vec<(Account, f64)>,
+    events: Option<Vec<Event>>,
+}
+
+/// The collateral a liquidation seizes and the debt it repays (a preview).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LiqPlan {
+    pub asset: Option<usize>,
+    /// Quote the liquidator pays (debt repaid plus the protocol fee).
+    pub pay: Amount,
+    /// Debt principal repaid.
+    pub repay: Amount,
+    /// Protocol fee (to the insurance fund / pool).
+    pub fee: Amount,
+    /// Collateral the liquidator receives.
+    pub seize: Amount,
+    /// Perp base closed (signed, as held by the account) and its asset.
+    pub perp_asset: Option<usize>,
+    pub perp_close: Amount,
+    /// Quote bonus the account pays the liquidator for the perp close.
+    pub perp_bonus: Amount,
+}
+
+fn ledger_err(_: LedgerError) -> Reason {
+    "insufficient_funds"
+}
+
+impl Engine {
+    /// Create the engine: register its vault on `ledger` (before it is sealed) and mint the
+    /// lenders' pool and the insurance fund into it. `prices` are the initial oracle prices.
+    pub fn new(
+        cfg: &EngineConfig,
+        ledger: &mut Ledger,
+        prices: &[f64],
+        rng: SimRng,
+    ) -> Result<Engine, String> {
+        let n = prices.len();
+        let vault = ledger.add_holder("engine:vault");
+        let pool = Amount::from_whole(cfg.pool_liquidity);
+        let ins = Amount::from_whole(cfg.insurance_fund);
+        ledger
+            .mint_genesis(vault, TokenId::QUOTE, pool + ins)
+            .map_err(|e| e.to_string())?;
+        let curve = match &cfg.liquidation {
+            LiquidationMode::DutchAuction {
+                curve,
+                step_s,
+                cut,
+                tau_s,
+                tail_s,
+                cusp,
+                ..
+            } => Some(Curve {
+                kind: *curve,
+                tau_s: tau_s.unwrap_or(*tail_s),
+                step_s: *step_s,
+                cut: *cut,
+                tail_s: *tail_s,
+                cusp: *cusp,
+            }),
+            _ => None,
+        };
+        Ok(Engine {
+            cfg: cfg.clone(),
+            n_assets: n,
+            vault,
+            accounts: Vec::new(),
+            by_owner: BTreeMap::new(),
+            pool_cash: pool,
+            pool_base: vec![Amount::ZERO; n],
+            insurance: ins,
+            index: LiqIndex::new(n),
+            margin: MarginState::new(&cfg.margin, prices),
+            prices: prices.to_vec(),
+            cf_prices: prices.to_vec(),
+            prev_prices: prices.to_vec(),
+            guard_ok: vec![true; n],
+            mark: prices.to_vec(),
+            funding_acc: vec![0.0; n],
+            last_funding_t: 0.0,
+            auctions: Vec::new(),
+            curve,
+            flagged: BTreeMap::new(),
+            paused_until: f64::NEG_INFINITY,
+            grace_until: f64::NEG_INFINITY,
+            liqs_this_block: 0,
+            block: 0,
+            t_s: 0.0,
+            rng,
+            snapshot: None,
+            metrics: EngineMetrics::default(),
+            unresolved: Vec::new(),
+            events: None,
+        })
+    }
+
+    // ----- accessors -----
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.cfg
+    }
+    pub fn accounts(&self) -> &[Account] {
+        &self.accounts
+    }
+    pub fn account(&self, id: AccountId) -> Option<&Account> {
+        self.accounts.get(id.index())
+    }
+    /// The account a wallet trades through in cross margin.
+    pub fn account_of(&self, owner: HolderId) -> Option<AccountId> {
+        self.by_owner.get(&owner).copied()
+    }
+    pub fn prices(&self) -> &[f64] {
+        &self.prices
+    }
+    pub fn margin(&self) -> &MarginState {
+        &self.margin
+    }
+    /// The metrics so far; liquidations the exogenous path has not explained (yet) count as
+    /// induced.
+    pub fn metrics(&self) -> EngineMetrics {
+        let mut m = self.metrics.clone();
+        m.induced_liquidations = self.unresolved.len() as u64;
+        m.induced_notional = self.unresolved.iter().map(|(_, n)| n).sum();
+        m.unresolved_shortfall = self.unresolved_shortfall();
+        m
+    }
+    pub fn insurance_fund(&self) -> Amount {
+        self.insurance
+    }
+    pub fn pool_cash(&self) -> Amount {
+        self.pool_cash
+    }
+    pub fn auctions(&self) -> &[Auction] {
+        &self.auctions
+    }
+    pub fn auction_curve(&self) -> Option<&Curve> {
+        self.curve.as_ref()
+    }
+    /// The current price of an auction, quote per whole unit.
+    pub fn auction_price(&self, id: AuctionId) -> Option<f64> {
+        let a = self.auctions.get(id.index())?;
+        let c = self.curve.as_ref()?;
+        Some(c.price(a.top, self.t_s - a.tic))
+    }
+    /// Accounts the protocol's own check found liquidatable, with the block first seen.
+    pub fn flagged(&self) -> &BTreeMap<AccountId, u64> {
+        &self.flagged
+    }
+    pub fn is_paused(&self) -> bool {
+        self.t_s < self.paused_until
+    }
+    /// Whether liquidations are blocked now (pause or grace period).
+    pub fn liquidations_blocked(&self) -> bool {
+        self.t_s < self.paused_until || self.t_s < self.grace_until
+    }
+    pub fn health(&self, id: AccountId) -> Option<Health> {
+        self.accounts
+            .get(id.index())
+            .map(|a| a.health(&self.prices, &self.margin))
+    }
+    /// Health at other prices (what a bot computes from a pending oracle update).
+    pub fn health_at(&self, id: AccountId, prices: &[f64]) -> Option<Health> {
+        self.accounts
+            .get(id.index())
+            .map(|a| a.health(prices, &self.margin))
+    }
+    pub fn enable_events(&mut self) {
+        self.events = Some(Vec::new());
+    }
+    pub fn take_events(&mut self) -> Vec<Event> {
+        self.events.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+    /// Index sizes (long, short, complex), for benchmarks and tests.
+    pub fn index_sizes(&self) -> (usize, usize, usize) {
+        self.index.sizes()
+    }
+
+    fn event(
+        &mut self,
+        kind: &'static str,
+        account: Option<AccountId>,
+        actor: Option<HolderId>,
+        amount: Amount,
+        value: f64,
+        detail: String,
+    ) {
+        if let Some(ev) = self.events.as_mut() {
+            ev.push(Event::Engine {
+                block: self.block,
+                kind: kind.to_string(),
+                account,
+                actor,
+                amount,
+                value,
+                detail,
+            });
+        }
+    }
+
+    fn bonus(&self) -> f64 {
+        self.cfg.liquidation.bonus().unwrap_or(0.0)
+    }
+
+    // ----- the block -----
+
+    /// Start of a block: the engine's oracle prices (`None` keeps a price), whether each
+    /// asset's oracle passes its guards, the counterfactual prices of the causal cascade
+    /// measure (the oracle price `p_exo` alone would give) and the perp mark prices.
+    #[allow(clippy::too_many_arguments)]
+    pub fn begin_block(
+        &mut self,
+        block: u64,
+        t_s: f64,
+        dt_s: f64,
+        prices: &[f64],
+        cf_prices: &[f64],
+        guard_ok: &[bool],
+        twap_divergence: &[Option<f64>],
+        mark: &[f64],
+    ) {
+        self.block = block;
+        self.t_s = t_s;
+        self.liqs_this_block = 0;
+        self.prev_prices.copy_from_slice(&self.prices);
+        self.set_prices(prices, cf_prices);
+        self.guard_ok.copy_from_slice(guard_ok);
+        self.mark.copy_from_slice(mark);
+        self.margin.update(prices, dt_s);
+        // Breakers.
+        let b = self.cfg.breakers.clone();
+        let mut trip = None;
+        if let Some(x) = b.max_oracle_move {
+            for a in 0..self.n_assets {
+                let m = (self.prices[a] / self.prev_prices[a] - 1.0).abs();
+                if m > x {
+                    trip = Some(format!("oracle move {m:.4} > {x} on asset {a}"));
+                }
+            }
+        }
+        if let Some(x) = b.max_twap_divergence {
+            for (a, d) in twap_divergence.iter().enumerate() {
+                if let Some(d) = d
+                    && *d > x
+                {
+                    trip = Some(format!("twap divergence {d:.4} > {x} on asset {a}"));
+                }
+            }
+        }
+        if let Some(why) = trip {
+            if !self.is_paused() {
+                self.metrics.breaker_trips += 1;
+                self.event("breaker_trip", None, None, Amount::ZERO, 0.0, why);
+            }
+            self.paused_until = t_s + b.pause_s;
+            self.grace_until = self.paused_until + b.grace_s;
+        }
+        // Funding accrues every block, settles every interval.
+        if self.cfg.funding_scale > 0.0 {
+            let dt = dt_s / cascade_market::SECONDS_PER_YEAR;
+            for a in 0..self.n_assets {
+                let p = self.prices[a];
+                if p > 0.0 && self.mark[a] > 0.0 {
+                    let rate = (self.cfg.funding_scale * (self.mark[a] - p) / p)
+                        .clamp(-self.cfg.funding_cap, self.cfg.funding_cap);
+                    self.funding_acc[a] += rate * dt * p;
+                }
+            }
+            if t_s - self.last_funding_t >= self.cfg.funding_interval_s {
+                self.settle_funding();
+                self.last_funding_t = t_s;
+            }
+        }
+    }
+
+    /// Update the oracle prices mid-block (an oracle publication landed).
+    pub fn set_prices(&mut self, prices: &[f64], cf_prices: &[f64]) {
+        for a in 0..self.n_assets {
+            if prices[a].is_finite() && prices[a] > 0.0 {
+                self.prices[a] = prices[a];
+            }
+            if cf_prices[a].is_finite() && cf_prices[a] > 0.0 {
+                self.cf_prices[a] = cf_prices[a];
+            }
+        }
+    }
+
+    /// Funding settlement: longs pay shorts `acc` per unit of base (negative: shorts pay),
+    /// against the pool, rounded in the pool's favour. Touches every perp account, once per
+    /// funding interval.
+    fn settle_funding(&mut self) {
+        for a in 0..self.n_assets {
+            let f = std::mem::take(&mut self.funding_acc[a]);
+            if f == 0.0 {
+                continue;
+            }
+            for i in 0..self.accounts.len() {
+                let acc = &mut self.accounts[i];
+                if acc.closed || !acc.perps[a].is_open() {
+                    continue;
+                }
+                // Payment by the account: size * f (long pays when f > 0), rounded in the
+                // pool's favour.
+                let owed = acc.perps[a].size.to_whole() * f;
+                let amt = if owed >= 0.0 {
+                    Amount::from_whole_ceil(owed)
+                } else {
+                    -Amount::from_whole_floor(-owed)
+                };
+                acc.perps[a].quote -= amt;
+                // The pool is the counterparty of the funding payment: it is realized into
+                // the account's quote on close, so nothing moves now.
+                let id = AccountId(i as u32);
+                self.reindex(id);
+            }
+        }
+    }
+
+    /// End of a block: the protocol's own liquidation check (via the index), the backstop,
+    /// metrics.
+    pub fn end_block(&mut self) {
+        // Causal measure: a liquidation not (yet) explained by p_exo becomes exogenous as
+        // soon as the exogenous oracle price would have made the account liquidatable.
+        if !self.unresolved.is_empty() {
+            let (cf, margin) = (&self.cf_prices, &self.margin);
+            let mut exo = 0.0;
+            self.unresolved.retain(|(acc, n)| {
+                if acc.health(cf, margin).maintenance < 0.0 {
+                    exo += *n;
+                    false
+                } else {
+                    true
+                }
+            });
+            self.metrics.exogenous_notional += exo;
+        }
+        let oi: f64 = self
+            .accounts
+            .iter()
+            .filter(|a| !a.closed)
+            .map(|a| a.exposure_value(&self.prices))
+            .sum();
+        if oi > self.metrics.max_open_interest {
+            self.metrics.max_open_interest = oi;
+        }
+        let now = self.liquidatable_now();
+        // Accounts no longer liquidatable leave the flagged set.
+        let keep: BTreeMap<AccountId, u64> = self
+            .flagged
+            .iter()
+            .filter(|(id, _)| now.binary_search(id).is_ok())
+            .map(|(k, v)| (*k, *v))
+            .collect();
+        self.flagged = keep;
+        for id in now {
+            if !self.flagged.contains_key(&id) {
+                // Newly liquidatable: did it go straight from healthy to bankrupt?
+                let h = self.accounts[id.index()].health(&self.prices, &self.margin);
+                if h.equity < 0.0 {
+                    self.metrics.gap_through_count += 1;
+                }
+                self.flagged.insert(id, self.block);
+            }
+        }
+        if let LiquidationMode::Backstop { trigger, .. } = self.cfg.liquidation {
+            let ids: Vec<AccountId> = self.flagged.keys().copied().collect();
+            for id in ids {
+                let acc = &self.accounts[id.index()];
+                let h = acc.health(&self.prices, &self.margin);
+                let req = h.equity - h.maintenance; // the maintenance requirement
+                if h.equity < trigger * req {
+                    self.absorb(id);
+                }
+            }
+        }
+    }
+
+    /// Every liquidatable account, found through the index and confirmed by exact health.
+    pub fn liquidatable_now(&self) -> Vec<AccountId> {
+        let mut lo = vec![0.0; self.n_assets];
+        let mut hi = vec![0.0; self.n_assets];
+        for a in 0..self.n_assets {
+            let base = self.margin.base(a, Req::Maintenance);
+            lo[a] = self.prices[a] * (1.0 - base);
+            hi[a] = self.prices[a] * (1.0 + base);
+        }
+        self.index
+            .candidates(&lo, &hi)
+            .into_iter()
+            .filter(|id| self.is_liquidatable(*id))
+            .collect()
+    }
+
+    /// The full scan the index must agree with.
+    pub fn liquidatable_scan(&self) -> Vec<AccountId> {
+        (0..self.accounts.len())
+            .map(|i| AccountId(i as u32))
+            .filter(|id| self.is_liquidatable(*id))
+            .collect()
+    }
+
+    pub fn is_liquidatable(&self, id: AccountId) -> bool {
+        let acc = &self.accounts[id.index()];
+        !acc.closed
+            && (acc.has_positions() || acc.debt.is_positive())
+            && acc.health(&self.prices, &self.margin).maintenance < 0.0
+    }
+
+    /// Recompute where account `id` sits in the index.
+    fn reindex(&mut self, id: AccountId) {
+        let acc = &self.accounts[id.index()];
+        let slot = if acc.closed {
+            Slot::None
+        } else {
+            let exposed: Vec<usize> = (0..self.n_assets)
+                .filter(|&a| acc.collateral[a].is_positive() || acc.perps[a].is_open())
+                .collect();
+            match exposed.as_slice() {
+                [] => {
+                    if acc.debt > acc.quote {
+                        Slot::Complex
+                    } else {
+                        Slot::None
+                    }
+                }
+                [a] => {
+                    let a = *a;
+                    let c = acc.collateral[a].to_whole();
+                    let s = acc.perps[a].size.to_whole();
+                    let k =
+                        acc.debt.to_whole() - acc.quote.to_whole() - acc.perps[a].quote.to_whole();
+                    let size = acc.size(a);
+                    let base = self.margin.base(a, Req::Maintenance);
+                    let r = self.margin.ratio(a, size, Req::Maintenance);
+                    if s >= 0.0 {
+                        let e = c + s;
+                        let f = (1.0 - r) / (1.0 - base);
+                        Slot::Long {
+                            asset: a,
+                            key: k / (e * f),
+                        }
+                    } else if c == 0.0 {
+                        let e = -s;
+                        let g = (1.0 + r) / (1.0 + base);
+                        Slot::Short {
+                            asset: a,
+                            key: -k / (e * g),
+                        }
+                    } else {
+                        Slot::Complex
+                    }
+                }
+                _ => Slot::Complex,
+            }
+        };
+        self.index.set(id, slot);
+    }
+
+    // ----- operations -----
+
+    /// Execute an engine operation for `sender` (agent `agent`). Atomic: on `Err` nothing
+    /// changed.
+    pub fn apply(
+        &mut self,
+        op: &EngineOp,
+        sender: HolderId,
+        agent: AgentId,
+        ledger: &mut Ledger,
+        venues: &mut [Venue],
+    ) -> Result<Outcome, Reason> {
+        match op {
+            EngineOp::Borrow {
+                asset,
+                collateral,
+                borrow,
+            } => self.op_borrow(sender, agent, asset.index(), *collateral, *borrow, ledger),
+            EngineOp::PerpOpen {
+                asset,
+                size,
+                margin,
+            } => self.op_perp_open(sender, agent, asset.index(), *size, *margin, ledger),
+            EngineOp::Deposit {
+                account,
+                token,
+                amount,
+            } => self.op_deposit(sender, *account, *token, *amount, ledger),
+            EngineOp::Close { account } => self.op_close(sender, *account, ledger),
+            EngineOp::Liquidate {
+                account,
+                sell_on,
+                min_profit,
+            } => self.op_liquidate(sender, *account, *sell_on, *min_profit, ledger, venues),
+            EngineOp::Take {
+                auction,
+                max_lot,
+                max_price,
+                sell_on,
+            } => self.op_take(
+                sender, *auction, *max_lot, *max_price, *sell_on, ledger, venues,
+            ),
+            EngineOp::Redo { auction } => self.op_redo(sender, *auction, ledger),
+        }
+    }
+
+    fn target_account(&self, sender: HolderId) -> Option<AccountId> {
+        match self.cfg.margin_mode {
+            MarginMode::Cross => self.by_owner.get(&sender).copied(),
+            MarginMode::Isolated => None,
+        }
+    }
+
+    fn new_account(&mut self, sender: HolderId, agent: AgentId) -> AccountId {
+        let id = AccountId(self.accounts.len() as u32);
+        self.accounts
+            .push(Account::new(sender, agent, self.n_assets));
+        if self.cfg.margin_mode == MarginMode::Cross {
+            self.by_owner.insert(sender, id);
+        }
+        id
+    }
+
+    fn check_asset(&self, a: usize) -> Result<(), Reason> {
+        if a < self.n_assets {
+            Ok(())
+        } else {
+            Err("invalid_asset")
+        }
+    }
+
+    fn op_borrow(
+        &mut self,
+        sender: HolderId,
+        agent: AgentId,
+        a: usize,
+        collateral: Amount,
+        borrow: Amount,
+        ledger: &mut Ledger,
+    ) -> Result<Outcome, Reason> {
+        self.check_asset(a)?;
+        if collateral.is_negative()
+            || borrow.is_negative()
+            || (collateral.is_zero() && borrow.is_zero())
+        {
+            return Err("invalid_amount");
+        }
+        if self.is_paused() {
+            return Err("paused");
+        }
+        let token = TokenId(a as u16 + 1);
+        if ledger.balance(sender, token) < collateral {
+            return Err("insufficient_funds");
+        }
+        if borrow > self.pool_cash {
+            return Err("pool_exhausted");
+        }
+        let existing = self.target_account(sender);
+        let mut acc = match existing {
+            Some(id) => self.accounts[id.index()].clone(),
+            None => Account::new(sender, agent, self.n_assets),
+        };
+        if acc.closed {
+            acc = Account::new(sender, agent, self.n_assets);
+        }
+        acc.collateral[a] += collateral;
+        acc.debt += borrow;
+        if acc.health(&self.prices, &self.margin).initial < 0.0 {
+            return Err("insufficient_margin");
+        }
+        ledger
+            .transfer(sender, self.vault, token, collateral)
+            .map_err(ledger_err)?;
+        ledger
+            .transfer(self.vault, sender, TokenId::QUOTE, borrow)
+            .map_err(ledger_err)?;
+        self.pool_cash -= borrow;
+        let id = match existing {
+            Some(id) if !self.accounts[id.index()].closed => id,
+            _ => self.new_account(sender, agent),
+        };
+        self.accounts[id.index()] = acc;
+        self.reindex(id);
+        Ok(Outcome::default())
+    }
+
+    fn op_perp_open(
+        &mut self,
+        sender: HolderId,
+        agent: AgentId,
+        a: usize,
+        size: Amount,
+        margin: Amount,
+        ledger: &mut Ledger,
+    ) -> Result<Outcome, Reason> {
+        self.check_asset(a)?;
+        if size.is_zero() || margin.is_negative() {
+            return Err("invalid_amount");
+        }
+        if self.is_paused() {
+            return Err("paused");
+        }
+        if ledger.balance(sender, TokenId::QUOTE) < margin {
+            return Err("insufficient_funds");
+        }
+        let p = self.prices[a];
+        let existing = self.target_account(sender);
+        let mut acc = match existing {
+            Some(id) if !self.accounts[id.index()].closed => self.accounts[id.index()].clone(),
+            _ => Account::new(sender, agent, self.n_assets),
+        };
+        // Entry at the oracle price, rounded against the trader.
+        let notional_up = size.abs().value_ceil(p);
+        let notional_dn = size.abs().value_floor(p);
+        let dq = if size.is_positive() {
+            -notional_up
+        } else {
+            notional_dn
+        };
+        let fee = notional_up.value_ceil(self.cfg.perp_fee);
+        acc.quote = acc.quote + margin - fee;
+        acc.perps[a].size += size;
+        acc.perps[a].quote += dq;
+        if acc.health(&self.prices, &self.margin).initial < 0.0 {
+            return Err("insufficient_margin");
+        }
+        ledger
+            .transfer(sender, self.vault, TokenId::QUOTE, margin)
+            .map_err(ledger_err)?;
+        self.book_fee(fee);
+        let id = match existing {
+            Some(id) if !self.accounts[id.index()].closed => id,
+            _ => self.new_account(sender, agent),
+        };
+        self.accounts[id.index()] = acc;
+        self.reindex(id);
+        Ok(Outcome::default())
+    }
+
+    /// A protocol fee or penalty: the insurance share to the fund, the rest to the pool.
+    fn book_fee(&mut self, fee: Amount) {
+        if !fee.is_positive() {
+            return;
+        }
+        let to_if = fee.scale_floor(self.cfg.insurance_fee_share);
+        self.insurance += to_if;
+        self.pool_cash += fee - to_if;
+    }
+
+    fn owned(&self, sender: HolderId, id: AccountId) -> Result<(), Reason> {
+        match self.accounts.get(id.index()) {
+            None => Err("no_account"),
+            Some(a) if a.closed => Err("account_closed"),
+            Some(a) if a.owner != sender => Err("not_owner"),
+            Some(_) => Ok(()),
+        }
+    }
+
+    fn op_deposit(
+        &mut self,
+        sender: HolderId,
+        id: AccountId,
+        token: TokenId,
+        amount: Amount,
+        ledger: &mut Ledger,
+    ) -> Result<Outcome, Reason> {
+        self.owned(sender, id)?;
+        if !amount.is_positive() || token.index() > self.n_assets {
+            return Err("invalid_amount");
+        }
+        ledger
+            .transfer(sender, self.vault, token, amount)
+            .map_err(ledger_err)?;
+        let acc = &mut self.accounts[id.index()];
+        match token.asset() {
+            None => acc.quote += amount,
+            Some(a) => acc.collateral[a.index()] = acc.collateral[a.index()] + amount,
+        }
+        self.reindex(id);
+        Ok(Outcome::default())
+    }
+
+    /// Realize every perp of account `id` at the oracle price against the pool (PnL rounded
+    /// down for the account). Returns the closed sizes.
+    fn realize_perps(&mut self, id: AccountId) -> Vec<(usize, Amount)> {
+        let mut closed = Vec::new();
+        for a in 0..self.n_assets {
+            let p = self.prices[a];
+            let perp = self.accounts[id.index()].perps[a];
+            if !perp.is_open() {
+                continue;
+            }
+            // Closing a long sells `size` at p (proceeds rounded down); a short buys back
+            // (cost rounded up).
+            let close_value = if perp.size.is_positive() {
+                perp.size.value_floor(p)
+            } else {
+                -perp.size.abs().value_ceil(p)
+            };
+            let pnl = close_value + perp.quote;
+            let acc = &mut self.accounts[id.index()];
+            acc.quote += pnl;
+            acc.perps[a] = Perp::default();
+            self.pool_cash -= pnl;
+            closed.push((a, perp.size));
+        }
+        closed
+    }
+
+    fn op_close(
+        &mut self,
+        sender: HolderId,
+        id: AccountId,
+        ledger: &mut Ledger,
+    ) -> Result<Outcome, Reason> {
+        self.owned(sender, id)?;
+        if self.auctions.iter().any(|x| x.active && x.account == id) {
+            return Err("in_auction");
+        }
+        let before = (
+            self.accounts[id.index()].clone(),
+            self.pool_cash,
+            self.insurance,
+        );
+        let debt = self.accounts[id.index()].debt;
+        if ledger.balance(sender, TokenId::QUOTE) < debt {
+            return Err("insufficient_funds");
+        }
+        // Close fee on perp notional.
+        let mut fee = Amount::ZERO;
+        for a in 0..self.n_assets {
+            let perp = self.accounts[id.index()].perps[a];
+            fee += perp
+                .size
+                .abs()
+                .value_ceil(self.prices[a])
+                .value_ceil(self.cfg.perp_fee);
+        }
+        self.realize_perps(id);
+        let acc = &mut self.accounts[id.index()];
+        acc.quote -= fee;
+        if acc.quote.is_negative() {
+            // Underwater: it must be liquidated, not closed.
+            let (a, p, i) = before;
+            self.accounts[id.index()] = a;
+            self.pool_cash = p;
+            self.insurance = i;
+            return Err("insufficient_margin");
+        }
+        self.book_fee(fee);
+        let acc = self.accounts[id.index()].clone();
+        // Repay, then withdraw everything.
+        ledger
+            .transfer(sender, self.vault, TokenId::QUOTE, debt)
+            .map_err(ledger_err)?;
+        self.pool_cash += debt;
+        ledger
+            .transfer(self.vault, sender, TokenId::QUOTE, acc.quote)
+            .map_err(ledger_err)?;
+        for a in 0..self.n_assets {
+            ledger
+                .transfer(self.vault, sender, TokenId(a as u16 + 1), acc.collateral[a])
+                .map_err(ledger_err)?;
+        }
+        let acc = &mut self.accounts[id.index()];
+        acc.quote = Amount::ZERO;
+        acc.debt = Amount::ZERO;
+        acc.collateral.iter_mut().for_each(|c| *c = Amount::ZERO);
+        acc.closed = true;
+        if self.by_owner.get(&sender) == Some(&id) {
+            self.by_owner.remove(&sender);
+        }
+        self.flagged.remove(&id);
+        self.reindex(id);
+        Ok(Outcome::default())
+    }
+
+    /// What a liquidation of `id` would do now, or why it cannot happen. Non-mutating: what
+    /// liquidators call before deciding.
+    pub fn plan_liquidation(&self, id: AccountId) -> Result<LiqPlan, Reason> {
+        let acc = self.accounts.get(id.index()).ok_or("no_account")?;
+        if acc.closed {
+            return Err("account_closed");
+        }
+        if self.liquidations_blocked() {
+            return Err("paused");
+        }
+        if let Some(cap) = self.cfg.breakers.max_liquidations_per_block
+            && self.liqs_this_block >= cap
+        {
+            return Err("block_cap");
+        }
+        if self.cfg.respect_oracle_guards && !self.guard_ok.iter().all(|g| *g) {
+            return Err("oracle_guard");
+        }
+        let h = acc.health(&self.prices, &self.margin);
+        if h.maintenance >= 0.0 {
+            return Err("healthy");
+        }
+        let bonus = self.bonus();
+        // The collateral with the largest value is seized first (lending part).
+        let asset = (0..self.n_assets)
+            .filter(|&a| acc.collateral[a].is_positive())
+            .max_by(|&x, &y| {
+                (acc.collateral[x].to_whole() * self.prices[x])
+                    .total_cmp(&(acc.collateral[y].to_whole() * self.prices[y]))
+            });
+        let perp_asset = (0..self.n_assets)
+            .filter(|&a| acc.perps[a].is_open())
+            .max_by(|&x, &y| {
+                (acc.perps[x].size.abs().to_whole() * self.prices[x])
+                    .total_cmp(&(acc.perps[y].size.abs().to_whole() * self.prices[y]))
+            });
+        let mut plan = LiqPlan {
+            asset,
+            pay: Amount::ZERO,
+            repay: Amount::ZERO,
+            fee: Amount::ZERO,
+            seize: Amount::ZERO,
+            perp_asset,
+            perp_close: Amount::ZERO,
+            perp_bonus: Amount::ZERO,
+        };
+        // Fraction of the position to close.
+        let frac = match &self.cfg.liquidation {
+            LiquidationMode::Full { .. } | LiquidationMode::Backstop { .. } => 1.0,
+            LiquidationMode::DutchAuction { .. } => 1.0,
+            LiquidationMode::CloseFactor {
+                close_factor,
+                full_close_below,
+                ..
+            } => {
+                // Aave's health factor: weighted collateral over liabilities.
+                let liab = acc.debt.to_whole() + (h.equity - h.maintenance).max(0.0);
+                let hf = if liab > 0.0 {
+                    (h.maintenance + liab) / liab
+                } else {
+                    f64::INFINITY
+                };
+                if hf < *full_close_below {
+                    1.0
+                } else {
+                    *close_factor
+                }
+            }
+            LiquidationMode::Incremental {
+                step, exit_buffer, ..
+            } => {
+                // Repay R of the debt (seizing R (1 + b) of collateral) to lift maintenance
+                // health H back to exit_buffer of the position value V:
+                // H + R k >= buf (V - R (1 + b)), k = 1 - (1 + b)(1 - m) per unit repaid.
+                let v = acc.exposure_value(&self.prices).max(1e-12);
+                let m = asset
+                    .or(perp_asset)
+                    .map(|a| self.margin.ratio(a, acc.size(a), Req::Maintenance))
+                    .unwrap_or(0.0);
+                let k = 1.0 - (1.0 + bonus) * (1.0 - m);
+                let need = (exit_buffer * v - h.maintenance) / (k + exit_buffer * (1.0 + bonus));
+                let total = acc.debt.to_whole().max(v);
+                (need / total).clamp(0.0, *step).max(1e-9)
+            }
+        };
+        if let Some(a) = asset
+            && acc.debt.is_positive()
+        {
+            let p = self.prices[a];
+            let mut repay = acc
+                .debt
+                .scale_floor(frac)
+                .max(Amount::ONE_UNIT)
+                .min(acc.debt);
+            if frac >= 1.0 {
+                repay = acc.debt;
+            }
+            // Collateral worth repay * (1 + bonus), rounded down (against the liquidator).
+            let mut seize = Amount::from_whole_floor(repay.to_whole() * (1.0 + bonus) / p);
+            if seize > acc.collateral[a] {
+                seize = acc.collateral[a];
+                repay = Amount::from_whole_ceil(seize.to_whole() * p / (1.0 + bonus)).min(acc.debt);
+            }
+            let fee = match &self.cfg.liquidation {
+                LiquidationMode::CloseFactor { protocol_fee, .. } => {
+                    // Aave: a share of the bonus; charged here in quote.
+                    Amount::from_whole_ceil(repay.to_whole() * bonus * protocol_fee)
+                }
+                _ => Amount::ZERO,
+            };
+            plan.repay = repay;
+            plan.seize = seize;
+            plan.fee = fee;
+            plan.pay = repay + fee;
+        }
+        if let Some(a) = perp_asset {
+            let perp = acc.perps[a];
+            let close = if frac >= 1.0 {
+                perp.size
+            } else {
+                let c = perp.size.abs().scale_floor(frac).max(Amount::ONE_UNIT);
+                if perp.size.is_positive() { c } else { -c }
+            };
+            plan.perp_close = close;
+            plan.perp_bonus = close.abs().value_floor(self.prices[a]).value_floor(bonus);
+        }
+        if plan.seize.is_zero() && plan.perp_close.is_zero() && plan.repay.is_zero() {
+            // Only quote and debt: nothing to seize; settle as bad debt directly.
+            plan.asset = None;
+        }
+        Ok(plan)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn op_liquidate(
+        &mut self,
+        liquidator: HolderId,
+        id: AccountId,
+        sell_on: Option<VenueId>,
+        min_profit: Amount,
+        ledger: &mut Ledger,
+        venues: &mut [Venue],
+    ) -> Result<Outcome, Reason> {
+        let plan = self.plan_liquidation(id)?;
+        if self.auctions.iter().any(|x| x.active && x.account == id) {
+            return Err("in_auction");
+        }
+        let cf_liquidatable = self.accounts[id.index()]
+            .health(&self.cf_prices, &self.margin)
+            .maintenance
+            < 0.0;
+        self.snapshot = Some(self.accounts[id.index()].clone());
+        let flagged_at = self.flagged.get(&id).copied().unwrap_or(self.block);
+        if let LiquidationMode::DutchAuction { .. } = self.cfg.liquidation {
+            return self.bark(liquidator, id, cf_liquidatable, flagged_at, ledger);
+        }
+        let mut out = Outcome {
+            liquidation: true,
+            ..Outcome::default()
+        };
+        // Lending part: the liquidator pays `pay` quote and receives `seize` collateral.
+        let mut notional = 0.0;
+        if let Some(a) = plan.asset
+            && plan.seize.is_positive()
+        {
+            let token = TokenId(a as u16 + 1);
+            let p = self.prices[a];
+            match sell_on {
+                Some(v) => {
+                    let venue = venues.get(v.index()).ok_or("invalid_venue")?;
+                    if venue.asset().index() != a {
+                        return Err("invalid_venue");
+                    }
+                    let q = venue.quote(Side::Sell, plan.seize);
+                    if let Some(band) = self.cfg.breakers.price_band {
+                        let avg = q.amount_out.to_whole() / plan.seize.to_whole();
+                        if (avg / p - 1.0).abs() > band {
+                            return Err("price_band");
+                        }
+                    }
+                    let have = ledger.balance(liquidator, TokenId::QUOTE);
+                    if q.amount_out + have < plan.pay {
+                        return Err("insufficient_funds");
+                    }
+                    if q.amount_out - plan.pay < min_profit {
+                        return Err("unprofitable");
+                    }
+                    ledger
+                        .transfer(self.vault, liquidator, token, plan.seize)
+                        .map_err(ledger_err)?;
+                    let fill = match venues[v.index()].execute(
+                        ledger,
+                        liquidator,
+                        Side::Sell,
+                        plan.seize,
+                        q.amount_out,
+                    ) {
+                        Ok(f) => f,
+                        Err(_) => {
+                            // Undo the collateral move: the quote was exact, so this is
+                            // unreachable unless the venue state changed in between.
+                            let _ = ledger.transfer(liquidator, self.vault, token, plan.seize);
+                            return Err("venue_failed");
+                        }
+                    };
+                    if let Err(e) =
+                        ledger.transfer(liquidator, self.vault, TokenId::QUOTE, plan.pay)
+                    {
+                        return Err(ledger_err(e));
+                    }
+                    out.swaps.push((v, Side::Sell, fill));
+                }
+                None => {
+                    if ledger.balance(liquidator, TokenId::QUOTE) < plan.pay {
+                        return Err("insufficient_funds");
+                    }
+                    if plan.seize.value_floor(p) - plan.pay < min_profit {
+                        return Err("unprofitable");
+                    }
+                    ledger
+                        .transfer(liquidator, self.vault, TokenId::QUOTE, plan.pay)
+                        .map_err(ledger_err)?;
+                    ledger
+                        .transfer(self.vault, liquidator, token, plan.seize)
+                        .map_err(ledger_err)?;
+                }
+            }
+            let acc = &mut self.accounts[id.index()];
+            acc.collateral[a] -= plan.seize;
+            acc.debt -= plan.repay;
+            self.pool_cash += plan.repay;
+            self.book_fee(plan.fee);
+            notional += plan.repay.to_whole();
+        }
+        // Perp part: closed at the oracle against the pool; the account pays the bonus to
+        // the liquidator in quote; the close is a market order on the wider market.
+        if let Some(a) = plan.perp_asset
+            && !plan.perp_close.is_zero()
+        {
+            let p = self.prices[a];
+            let acc = &mut self.accounts[id.index()];
+            let perp = acc.perps[a];
+            // Realize the closed fraction: its share of the entry quote.
+            let share_q = if plan.perp_close == perp.size {
+                perp.quote
+            } else {
+                Amount(
+                    cascade_core::math::mul_div_floor_i128(
+                        perp.quote.raw(),
+                        plan.perp_close.raw(),
+                        perp.size.raw(),
+                    )
+                    .unwrap_or(perp.quote.raw()),
+                )
+            };
+            let close_value = if plan.perp_close.is_positive() {
+                plan.perp_close.value_floor(p)
+            } else {
+                -plan.perp_close.abs().value_ceil(p)
+            };
+            let pnl = close_value + share_q;
+            acc.perps[a].size = perp.size - plan.perp_close;
+            acc.perps[a].quote = perp.quote - share_q;
+            acc.quote = acc.quote + pnl - plan.perp_bonus;
+            self.pool_cash -= pnl;
+            ledger
+                .transfer(self.vault, liquidator, TokenId::QUOTE, plan.perp_bonus)
+                .map_err(ledger_err)?;
+            // The pool paid the bonus out of the account's claim: the account's quote went
+            // down by the bonus and the vault paid it.
+            out.offvenue_flow.push((a, -plan.perp_close.to_whole()));
+            notional += plan.perp_close.abs().to_whole() * p;
+        }
+        self.liqs_this_block += 1;
+        self.record_liquidation(id, notional, cf_liquidatable, flagged_at, liquidator);
+        self.after_liquidation(id);
+        Ok(out)
+    }
+
+    fn record_liquidation(
+        &mut self,
+        id: AccountId,
+        notional: f64,
+        cf_liquidatable: bool,
+        flagged_at: u64,
+        liquidator: HolderId,
+    ) {
+        let m = &mut self.metrics;
+        m.liquidations += 1;
+        m.liquidated_notional += notional;
+        if cf_liquidatable {
+            m.exogenous_notional += notional;
+        } else if let Some(acc) = self.snapshot.take() {
+            // Not liquidatable at the p_exo oracle price now: induced unless the exogenous
+            // path liquidates it later in the run (checked at each block end).
+            self.unresolved.push((acc, notional));
+        }
+        self.snapshot = None;
+        let delay = self.block.saturating_sub(flagged_at) as f64;
+        m.delay_sum += delay;
+        m.delay_count += 1;
+        m.delay_max = m.delay_max.max(delay);
+        self.event(
+            "liquidation",
+            Some(id),
+            Some(liquidator),
+            Amount::from_whole(notional),
+            delay,
+            if cf_liquidatable {
+                "exogenous"
+            } else {
+                "not_exogenous_yet"
+            }
+            .to_string(),
+        );
+    }
+
+    /// After a liquidation: re-index, and settle bad debt if nothing is left to seize.
+    fn after_liquidation(&mut self, id: AccountId) {
+        let acc = &self.accounts[id.index()];
+        if !acc.has_positions() {
+            let perp_side = None;
+            self.settle_bankrupt(id, perp_side);
+        }
+        if !self.is_liquidatable(id) {
+            self.flagged.remove(&id);
+        }
+        self.reindex(id);
+    }
+
+    /// An account with nothing left at risk: its quote pays its debt; any shortfall goes
+    /// through the waterfall.
+    fn settle_bankrupt(&mut self, id: AccountId, _perp: Option<(usize, Amount)>) {
+        let acc = &mut self.accounts[id.index()];
+        let net = acc.quote - acc.debt;
+        if !net.is_negative() {
+            if acc.debt.is_positive() {
+                acc.quote -= acc.debt;
+                self.pool_cash += acc.debt;
+                acc.debt = Amount::ZERO;
+            }
+            return;
+        }
+        let shortfall = -net;
+        // The account's quote (possibly negative after perp losses) goes to the pool; the
+        // debt is written off.
+        self.pool_cash += acc.quote;
+        acc.quote = Amount::ZERO;
+        acc.debt = Amount::ZERO;
+        acc.closed = true;
+        self.flagged.remove(&id);
+        self.metrics.bad_debt += shortfall.to_whole();
+        self.event("bad_debt", Some(id), None, shortfall, 0.0, String::new());
+        self.waterfall(id, shortfall);
+    }
+
+    fn waterfall(&mut self, id: AccountId, shortfall: Amount) {
+        let mut left = shortfall;
+        let steps = self.cfg.waterfall.clone();
+        for step in &steps {
+            if !left.is_positive() {
+                break;
+            }
+            match step {
+                WaterfallStep::InsuranceFund => {
+                    let pay = left.min(self.insurance).max(Amount::ZERO);
+                    self.insurance -= pay;
+                    self.pool_cash += pay;
+                    left -= pay;
+                    self.metrics.insurance_paid += pay.to_whole();
+                    self.metrics.insurance_for_debt += pay.to_whole();
+                    self.event("insurance_fund", Some(id), None, pay, 0.0, String::new());
+                }
+                WaterfallStep::Adl { ranking } => {
+                    let covered = self.adl(id, left, *ranking);
+                    left -= covered;
+                }
+                WaterfallStep::Socialize => {
+                    // The lenders' pool writes the rest off pro rata to its suppliers.
+                    self.metrics.socialized_loss += left.to_whole();
+                    self.event("socialize", Some(id), None, left, 0.0, String::new());
+                    left = Amount::ZERO;
+                }
+            }
+        }
+        if left.is_positive() {
+            self.metrics.uncovered_bad_debt += left.to_whole();
+            self.event("uncovered", Some(id), None, left, 0.0, String::new());
+        }
+    }
+
+    /// Auto-deleveraging: profitable perp positions are cut, highest ranked first, and each
+    /// gives up PnL (at most what it has) until the loss is covered. Returns what was covered.
+    fn adl(&mut self, bankrupt: AccountId, loss: Amount, ranking: AdlRanking) -> Amount {
+        let mut cands: Vec<(f64, AccountId, usize)> = Vec::new();
+        for (i, acc) in self.accounts.iter().enumerate() {
+            if acc.closed || i == bankrupt.index() {
+                continue;
+            }
+            for a in 0..self.n_assets {
+                let perp = &acc.perps[a];
+                if !perp.is_open() {
+                    continue;
+                }
+                let p = self.prices[a];
+                let pnl = perp.pnl(p);
+                if pnl <= 0.0 {
+                    continue;
+                }
+                let h = acc.health(&self.prices, &self.margin);
+                let notional = perp.size.abs().to_whole() * p;
+                let entry = -perp.quote.to_whole() / perp.size.to_whole();
+                let score = match ranking {
+                    AdlRanking::PnlTimesLeverage => {
+                        (p / entry).abs() * notional / h.equity.max(1e-9)
+                    }
+                    AdlRanking::Random => 0.0,
+                };
+                cands.push((score, AccountId(i as u32), a));
+            }
+        }
+        match ranking {
+            AdlRanking::PnlTimesLeverage => {
+                cands.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)))
+            }
+            AdlRanking::Random => {
+                for i in (1..cands.len()).rev() {
+                    let j = self.rng.random_range(0..=i);
+                    cands.swap(i, j);
+                }
+            }
+        }
+        let mut left = loss;
+        for (_, id, a) in cands {
+            if !left.is_positive() {
+                break;
+            }
+            // Close the position at the oracle and take up to its PnL.
+            let p = self.prices[a];
+            let perp = self.accounts[id.index()].perps[a];
+            let close_value = if perp.size.is_positive() {
+                perp.size.value_floor(p)
+            } else {
+                -perp.size.abs().value_ceil(p)
+            };
+            let pnl = close_value + perp.quote;
+            if !pnl.is_positive() {
+                continue;
+            }
+            let take = pnl.min(left);
+            let acc = &mut self.accounts[id.index()];
+            acc.perps[a] = Perp::default();
+            acc.quote = acc.quote + pnl - take;
+            // The pool paid the pnl minus what the deleveraged trader gave up.
+            self.pool_cash -= pnl - take;
+            left -= take;
+            self.metrics.adl_events += 1;
+            self.metrics.adl_loss += take.to_whole();
+            self.event(
+                "adl",
+                Some(id),
+                None,
+                take,
+                p,
+                format!("for account {bankrupt}"),
+            );
+            self.reindex(id);
+        }
+        loss - left
+    }
+
+    /// The backstop vault absorbs an account: its collateral goes to the pool's warehouse,
+    /// its perps close at the oracle against the pool, its debt is cancelled; a negative
+    /// equity goes through the waterfall.
+    fn absorb(&mut self, id: AccountId) {
+        self.realize_perps(id);
+        let acc = self.accounts[id.index()].clone();
+        let mut value = acc.quote.to_whole() - acc.debt.to_whole();
+        for a in 0..self.n_assets {
+            self.pool_base[a] += acc.collateral[a];
+            value += acc.collateral[a].to_whole() * self.prices[a];
+        }
+        // The pool takes the collateral and the quote in exchange for the debt.
+        self.pool_cash += acc.quote;
+        let a = &mut self.accounts[id.index()];
+        a.collateral.iter_mut().for_each(|c| *c = Amount::ZERO);
+        a.quote = Amount::ZERO;
+        a.debt = Amount::ZERO;
+        a.closed = true;
+        self.flagged.remove(&id);
+        self.metrics.backstop_absorptions += 1;
+        self.event(
+            "backstop",
+            Some(id),
+            None,
+            Amount::from_whole(value),
+            0.0,
+            String::new(),
+        );
+        if value < 0.0 {
+            let shortfall = Amount::from_whole_ceil(-value);
+            self.metrics.bad_debt += shortfall.to_whole();
+            // The pool holds less than it lent: the loss is the pool's unless covered.
+            self.waterfall(id, shortfall);
+        }
+        self.reindex(id);
+    }
+
+    /// Maker `bark`: move the account's collateral and debt (perps realized first) into an
+    /// auction; the keeper earns `tip + chip * tab`, paid by the insurance fund (then the
+    /// pool), as Maker's `vat.suck` mints it as system debt.
+    fn bark(
+        &mut self,
+        keeper: HolderId,
+        id: AccountId,
+        cf_liquidatable: bool,
+        flagged_at: u64,
+        ledger: &mut Ledger,
+    ) -> Result<Outcome, Reason> {
+        let (buf, tip, chip, chop) = match &self.cfg.liquidation {
+            LiquidationMode::DutchAuction {
+                start_premium,
+                tip,
+                chip,
+                chop,
+                ..
+            } => (*start_premium, *tip, *chip, *chop),
+            _ => return Err("not_auction_mode"),
+        };
+        let acc = &self.accounts[id.index()];
+        let asset = (0..self.n_assets)
+            .filter(|&a| acc.collateral[a].is_positive())
+            .max_by(|&x, &y| {
+                (acc.collateral[x].to_whole() * self.prices[x])
+                    .total_cmp(&(acc.collateral[y].to_whole() * self.prices[y]))
+            });
+        let closed = self.realize_perps(id);
+        let acc = self.accounts[id.index()].clone();
+        let Some(a) = asset else {
+            // Perps only: settled directly.
+            let notional: f64 = closed
+                .iter()
+                .map(|(a, s)| s.abs().to_whole() * self.prices[*a])
+                .sum();
+            self.liqs_this_block += 1;
+            self.record_liquidation(id, notional, cf_liquidatable, flagged_at, keeper);
+            self.after_liquidation(id);
+            return Ok(Outcome {
+                liquidation: true,
+                offvenue_flow: closed.iter().map(|(a, s)| (*a, -s.to_whole())).collect(),
+                ..Outcome::default()
+            });
+        };
+        // Net the account's quote against its debt first.
+        let debt = (acc.debt - acc.quote).max(Amount::ZERO);
+        let quote_left = (acc.quote - acc.debt).max(Amount::ZERO);
+        self.pool_cash += acc.quote.min(acc.debt);
+        let penalty = debt.scale_floor(chop);
+        let lot = acc.collateral[a];
+        let notional = lot.to_whole() * self.prices[a];
+        let auction = Auction {
+            account: id,
+            asset: a,
+            lot,
+            debt,
+            penalty,
+            top: self.prices[a] * buf,
+            tic: self.t_s,
+            kicked_block: self.block,
+            active: true,
+        };
+        let reward = Amount::from_whole(tip) + (debt + penalty).scale_floor(chip);
+        let acc = &mut self.accounts[id.index()];
+        acc.collateral[a] = Amount::ZERO;
+        acc.debt = Amount::ZERO;
+        acc.quote = quote_left;
+        // Other collateral stays in the account; the auctioned part is gone from it.
+        self.pay_keeper(keeper, reward, ledger);
+        let aid = AuctionId(self.auctions.len() as u32);
+        self.auctions.push(auction);
+        self.metrics.auctions += 1;
+        self.liqs_this_block += 1;
+        self.record_liquidation(id, notional, cf_liquidatable, flagged_at, keeper);
+        self.event(
+            "auction_kick",
+            Some(id),
+            Some(keeper),
+            debt + penalty,
+            self.prices[a] * buf,
+            format!("auction {aid}, lot {}", lot.to_whole()),
+        );
+        if !self.accounts[id.index()].has_positions() {
+            self.flagged.remove(&id);
+        }
+        self.reindex(id);
+        Ok(Outcome {
+            liquidation: true,
+            offvenue_flow: closed.iter().map(|(a, s)| (*a, -s.to_whole())).collect(),
+            ..Outcome::default()
+        })
+    }
+
+    /// A keeper reward: from the insurance fund, then the pool.
+    fn pay_keeper(&mut self, keeper: HolderId, reward: Amount, ledger: &mut Ledger) -> Amount {
+        let from_if = reward.min(self.insurance).max(Amount::ZERO);
+        let from_pool = (reward - from_if).min(self.pool_cash.max(Amount::ZERO));
+        let paid = from_if + from_pool;
+        // The vault holds every claim, so paying a claim out cannot overdraw it.
+        if ledger
+            .transfer(self.vault, keeper, TokenId::QUOTE, paid)
+            .is_ok()
+        {
+            self.insurance -= from_if;
+            self.pool_cash -= from_pool;
+            self.metrics.insurance_paid += from_if.to_whole();
+            paid
+        } else {
+            Amount::ZERO
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn op_take(
+        &mut self,
+        bidder: HolderId,
+        aid: AuctionId,
+        max_lot: Amount,
+        max_price: f64,
+        sell_on: Option<VenueId>,
+        ledger: &mut Ledger,
+        venues: &mut [Venue],
+    ) -> Result<Outcome, Reason> {
+        let curve = self.curve.ok_or("not_auction_mode")?;
+        let auc = self.auctions.get(aid.index()).ok_or("no_auction")?.clone();
+        if !auc.active {
+            return Err("auction_over");
+        }
+        if self.is_paused() {
+            return Err("paused");
+        }
+        let elapsed = self.t_s - auc.tic;
+        if curve.needs_reset(auc.top, elapsed) {
+            return Err("needs_redo");
+        }
+        let price = curve.price(auc.top, elapsed);
+        if price > max_price || price <= 0.0 {
+            return Err("too_expensive");
+        }
+        let mut slice = auc.lot.min(max_lot);
+        let mut owe = slice.value_ceil(price);
+        let tab = auc.tab();
+        if owe > tab {
+            owe = tab;
+            slice = Amount::from_whole_floor(tab.to_whole() / price).min(auc.lot);
+        }
+        if !slice.is_positive() {
+            return Err("invalid_amount");
+        }
+        let token = TokenId(auc.asset as u16 + 1);
+        let mut out = Outcome {
+            liquidation: true,
+            ..Outcome::default()
+        };
+        match sell_on {
+            Some(v) => {
+                let venue = venues.get(v.index()).ok_or("invalid_venue")?;
+                if venue.asset().index() != auc.asset {
+                    return Err("invalid_venue");
+                }
+                let q = venue.quote(Side::Sell, slice);
+                if q.amount_out + ledger.balance(bidder, TokenId::QUOTE) < owe {
+                    return Err("insufficient_funds");
+                }
+                ledger
+                    .transfer(self.vault, bidder, token, slice)
+                    .map_err(ledger_err)?;
+                let fill = match venues[v.index()].execute(
+                    ledger,
+                    bidder,
+                    Side::Sell,
+                    slice,
+                    q.amount_out,
+                ) {
+                    Ok(f) => f,
+                    Err(_) => {
+                        let _ = ledger.transfer(bidder, self.vault, token, slice);
+                        return Err("venue_failed");
+                    }
+                };
+                ledger
+                    .transfer(bidder, self.vault, TokenId::QUOTE, owe)
+                    .map_err(ledger_err)?;
+                out.swaps.push((v, Side::Sell, fill));
+            }
+            None => {
+                if ledger.balance(bidder, TokenId::QUOTE) < owe {
+                    return Err("insufficient_funds");
+                }
+                ledger
+                    .transfer(bidder, self.vault, TokenId::QUOTE, owe)
+                    .map_err(ledger_err)?;
+                ledger
+                    .transfer(self.vault, bidder, token, slice)
+                    .map_err(ledger_err)?;
+            }
+        }
+        // Proceeds pay the debt first, then the penalty.
+        let to_debt = owe.min(auc.debt);
+        let to_pen = (owe - to_debt).min(auc.penalty);
+        self.pool_cash += to_debt;
+        self.book_fee(to_pen);
+        let a = &mut self.auctions[aid.index()];
+        a.debt -= to_debt;
+        a.penalty -= to_pen;
+        a.lot -= slice;
+        self.event(
+            "auction_take",
+            Some(auc.account),
+            Some(bidder),
+            owe,
+            price,
+            format!("auction {aid}, slice {}", slice.to_whole()),
+        );
+        self.finish_auction(aid);
+        Ok(out)
+    }
+
+    /// An auction that has raised its tab returns the rest of the lot; one whose lot is gone
+    /// with debt left books bad debt.
+    fn finish_auction(&mut self, aid: AuctionId) {
+        let auc = self.auctions[aid.index()].clone();
+        if auc.tab().is_zero() || auc.lot.is_zero() {
+            let acc = &mut self.accounts[auc.account.index()];
+            acc.collateral[auc.asset] += auc.lot;
+            self.auctions[aid.index()].active = false;
+            self.auctions[aid.index()].lot = Amount::ZERO;
+            if auc.debt.is_positive() {
+                let shortfall = auc.debt;
+                self.auctions[aid.index()].debt = Amount::ZERO;
+                self.auctions[aid.index()].penalty = Amount::ZERO;
+                self.metrics.bad_debt += shortfall.to_whole();
+                self.event(
+                    "bad_debt",
+                    Some(auc.account),
+                    None,
+                    shortfall,
+                    0.0,
+                    format!("auction {aid}"),
+                );
+                self.waterfall(auc.account, shortfall);
+            }
+            self.event(
+                "auction_end",
+                Some(auc.account),
+                None,
+                auc.lot,
+                0.0,
+                format!("auction {aid}"),
+            );
+            self.reindex(auc.account);
+        }
+    }
+
+    fn op_redo(
+        &mut self,
+        keeper: HolderId,
+        aid: AuctionId,
+        ledger: &mut Ledger,
+    ) -> Result<Outcome, Reason> {
+        let curve = self.curve.ok_or("not_auction_mode")?;
+        let (tip, chip) = match &self.cfg.liquidation {
+            LiquidationMode::DutchAuction { tip, chip, .. } => (*tip, *chip),
+            _ => return Err("not_auction_mode"),
+        };
+        let buf = match &self.cfg.liquidation {
+            LiquidationMode::DutchAuction { start_premium, .. } => *start_premium,
+            _ => 1.0,
+        };
+        let auc = self.auctions.get(aid.index()).ok_or("no_auction")?.clone();
+        if !auc.active {
+            return Err("auction_over");
+        }
+        if self.is_paused() {
+            return Err("paused");
+        }
+        if !curve.needs_reset(auc.top, self.t_s - auc.tic) {
+            return Err("no_redo_needed");
+        }
+        let a = &mut self.auctions[aid.index()];
+        a.top = self.prices[auc.asset] * buf;
+        a.tic = self.t_s;
+        let reward = Amount::from_whole(tip) + auc.tab().scale_floor(chip);
+        self.pay_keeper(keeper, reward, ledger);
+        self.event(
+            "auction_redo",
+            Some(auc.account),
+            Some(keeper),
+            reward,
+            self.prices[auc.asset] * buf,
+            format!("auction {aid}"),
+        );
+        Ok(Outcome::default())
+    }
+
+    // ----- checks and the end of a run -----
+
+    /// The engine's claims add up exactly to the vault's balance of every token.
+    pub fn check_invariants(&self, ledger: &Ledger) -> Result<(), String> {
+        let mut quote = self.pool_cash + self.insurance;
+        for acc in &self.accounts {
+            quote += acc.quote;
+        }
+        let held = ledger.balance(self.vault, TokenId::QUOTE);
+        if quote != held {
+            return Err(format!(
+                "engine quote claims {} != vault balance {}",
+                quote.raw(),
+                held.raw()
+            ));
+        }
+        for a in 0..self.n_assets {
+            let mut total = self.pool_base[a];
+            for acc in &self.accounts {
+                if acc.collateral[a].is_negative() {
+                    return Err(format!("negative collateral of asset {a}"));
+                }
+                total += acc.collateral[a];
+            }
+            for auc in &self.auctions {
+                if auc.asset == a {
+                    total += auc.lot;
+                }
+            }
+            let held = ledger.balance(self.vault, TokenId(a as u16 + 1));
+            if total != held {
+                return Err(format!(
+                    "engine asset {a} claims {} != vault balance {}",
+                    total.raw(),
+                    held.raw()
+                ));
+            }
+        }
+        if self.insurance.is_negative() {
+            return Err("negative insurance fund".into());
+        }
+        let m = &self.metrics;
+        let accounted =
+            m.insurance_paid_for_debt() + m.socialized_loss + m.adl_loss + m.uncovered_bad_debt;
+        if (accounted - m.bad_debt).abs() > 1e-6 * (1.0 + m.bad_debt) {
+            return Err(format!(
+                "bad debt {} != covered + socialized + adl + uncovered {}",
+                m.bad_debt, accounted
+            ));
+        }
+        Ok(())
+    }
+
+    /// Bankrupt accounts nobody liquidated: their shortfall is unresolved bad debt (not
+    /// passed through the waterfall: it was never realized).
+    pub fn unresolved_shortfall(&self) -> f64 {
+        let mut short = 0.0;
+        for acc in &self.accounts {
+            if acc.closed {
+                continue;
+            }
+            let h = acc.health(&self.prices, &self.margin);
+            if h.equity < 0.0 {
+                short += -h.equity;
+            }
+        }
+        short
+    }
+}
+
+impl EngineMetrics {
+    /// Insurance payments toward bad debt (keeper rewards excluded).
+    pub fn insurance_paid_for_debt(&self) -> f64 {
+        self.insurance_for_debt
+    }
+}
