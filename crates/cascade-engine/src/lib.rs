@@ -935,43 +935,63 @@ impl Engine {
             perp_close: Amount::ZERO,
             perp_bonus: Amount::ZERO,
         };
-        // Fraction of the position to close.
-        let frac = match &self.cfg.liquidation {
-            LiquidationMode::Full { .. } | LiquidationMode::Backstop { .. } => 1.0,
-            LiquidationMode::DutchAuction { .. } => 1.0,
+        // Fractions of the debt and of the perp position to close.
+        let (frac_lend, frac_perp) = match &self.cfg.liquidation {
+            LiquidationMode::Full { .. } | LiquidationMode::Backstop { .. } => (1.0, 1.0),
+            LiquidationMode::DutchAuction { .. } => (1.0, 1.0),
             LiquidationMode::CloseFactor {
                 close_factor,
                 full_close_below,
                 ..
             } => {
-                // Aave's health factor: weighted collateral over liabilities.
-                let liab = acc.debt.to_whole() + (h.equity - h.maintenance).max(0.0);
+                // Aave's health factor: weighted collateral over liabilities, the perp margin
+                // requirement counted as a liability.
+                let req: f64 = (0..self.n_assets)
+                    .map(|a| {
+                        acc.perps[a].size.abs().to_whole()
+                            * self.prices[a]
+                            * self.margin.ratio(a, acc.size(a), Req::Maintenance)
+                    })
+                    .sum();
+                let liab = acc.debt.to_whole() + req;
                 let hf = if liab > 0.0 {
                     (h.maintenance + liab) / liab
                 } else {
                     f64::INFINITY
                 };
-                if hf < *full_close_below {
+                let f = if hf < *full_close_below {
                     1.0
                 } else {
                     *close_factor
-                }
+                };
+                (f, f)
             }
             LiquidationMode::Incremental {
                 step, exit_buffer, ..
             } => {
-                // Repay R of the debt (seizing R (1 + b) of collateral) to lift maintenance
-                // health H back to exit_buffer of the position value V:
-                // H + R k >= buf (V - R (1 + b)), k = 1 - (1 + b)(1 - m) per unit repaid.
                 let v = acc.exposure_value(&self.prices).max(1e-12);
-                let m = asset
-                    .or(perp_asset)
-                    .map(|a| self.margin.ratio(a, acc.size(a), Req::Maintenance))
-                    .unwrap_or(0.0);
-                let k = 1.0 - (1.0 + bonus) * (1.0 - m);
-                let need = (exit_buffer * v - h.maintenance) / (k + exit_buffer * (1.0 + bonus));
-                let total = acc.debt.to_whole().max(v);
-                (need / total).clamp(0.0, *step).max(1e-9)
+                let buf = *exit_buffer;
+                let gap = buf * v - h.maintenance;
+                match (asset, perp_asset) {
+                    (Some(a), _) if acc.debt.is_positive() => {
+                        // Repay R (seizing R (1 + b) of collateral) to lift maintenance health
+                        // H to buf of the position value V:
+                        // H + R k >= buf (V - R (1 + b)), k = 1 - (1 + b)(1 - m).
+                        let m = self.margin.ratio(a, acc.size(a), Req::Maintenance);
+                        let k = 1.0 - (1.0 + bonus) * (1.0 - m);
+                        let r = gap / (k + buf * (1.0 + bonus));
+                        ((r / acc.debt.to_whole()).clamp(1e-9, *step), 0.0)
+                    }
+                    (_, Some(a)) => {
+                        // Closing notional N frees N m of margin and costs N b of bonus:
+                        // H + N (m - b) >= buf (V - N).
+                        let m = self.margin.ratio(a, acc.size(a), Req::Maintenance);
+                        let n = gap / (m - bonus + buf);
+                        let notional = acc.perps[a].size.abs().to_whole() * self.prices[a];
+                        (0.0, (n / notional.max(1e-12)).clamp(1e-9, *step))
+                    }
+                    _ => (1.0, 1.0),
+                }
             }
         };
         if let Some(a) = asset
@@ -980,10 +1000,10 @@ impl Engine {
             let p = self.prices[a];
             let mut repay = acc
                 .debt
-                .scale_floor(frac)
+                .scale_floor(frac_lend)
                 .max(Amount::ONE_UNIT)
                 .min(acc.debt);
-            if frac >= 1.0 {
+            if frac_lend >= 1.0 {
                 repay = acc.debt;
             }
             // Collateral worth repay * (1 + bonus), rounded down (against the liquidator).
@@ -1004,12 +1024,14 @@ impl Engine {
             plan.fee = fee;
             plan.pay = repay + fee;
         }
-        if let Some(a) = perp_asset {
+        if let Some(a) = perp_asset
+            && frac_perp > 0.0
+        {
             let perp = acc.perps[a];
-            let close = if frac >= 1.0 {
+            let close = if frac_perp >= 1.0 {
                 perp.size
             } else {
-                let c = perp.size.abs().scale_floor(frac).max(Amount::ONE_UNIT);
+                let c = perp.size.abs().scale_floor(frac_perp).max(Amount::ONE_UNIT);
                 if perp.size.is_positive() { c } else { -c }
             };
             plan.perp_close = close;
@@ -1625,6 +1647,8 @@ impl Engine {
             acc.collateral[auc.asset] += auc.lot;
             self.auctions[aid.index()].active = false;
             self.auctions[aid.index()].lot = Amount::ZERO;
+            // A penalty not raised when the lot ran out is forgone.
+            self.auctions[aid.index()].penalty = Amount::ZERO;
             if auc.debt.is_positive() {
                 let shortfall = auc.debt;
                 self.auctions[aid.index()].debt = Amount::ZERO;
