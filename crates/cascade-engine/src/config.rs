@@ -248,13 +248,6 @@ pub struct EngineConfig {
     pub perp_fee: f64,
     #[serde(default)]
     pub breakers: BreakerConfig,
-    /// Hide account health and pending liquidations from bots until the protocol flags the
-    /// account.
-    #[serde(default)]
-    pub privacy: bool,
-    /// Check the liquidation index against a full scan every block (slow; for tests).
-    #[serde(default)]
-    pub audit_index: bool,
     /// Whether oracle guard violations block liquidations.
     #[serde(default = "d_true")]
     pub respect_oracle_guards: bool,

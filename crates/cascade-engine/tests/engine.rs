@@ -36,8 +36,6 @@ fn cfg(liquidation: LiquidationMode, waterfall: Vec<WaterfallStep>) -> EngineCon
         funding_venue: None,
         perp_fee: 0.0,
         breakers: BreakerConfig::default(),
-        privacy: false,
-        audit_index: false,
         respect_oracle_guards: true,
     }
 }
@@ -346,6 +344,39 @@ fn adl_takes_the_loss_from_profitable_opposite_positions() {
     assert_eq!(m.adl_events, 1);
     assert!(close(m.adl_loss, 1_300.0));
     assert_eq!(m.socialized_loss, 0.0);
+    h.check();
+}
+
+#[test]
+fn backstop_absorbs_below_the_trigger_and_books_the_shortfall() {
+    let mode = LiquidationMode::Backstop {
+        bonus: 0.05,
+        trigger: 0.66,
+    };
+    let mut h = harness(
+        &cfg(
+            mode,
+            vec![WaterfallStep::InsuranceFund, WaterfallStep::Socialize],
+        ),
+        2,
+    );
+    let a = h.borrower(0, 10.0, 15_000.0);
+    let b = h.borrower(1, 10.0, 12_000.0);
+    // At 1600: a has equity 1,000 and maintenance requirement 1,600; 1,000 < 0.66 * 1,600,
+    // so the vault absorbs it. b: 16,000 * 0.9 - 12,000 = 2,400 >= 0, untouched.
+    h.price(1600.0);
+    h.engine.end_block();
+    assert!(h.engine.account(a).unwrap().closed);
+    assert!(!h.engine.account(b).unwrap().closed);
+    assert_eq!(h.engine.metrics().backstop_absorptions, 1);
+    assert_eq!(h.engine.metrics().bad_debt, 0.0);
+    // At 1150: b's equity is 11,500 - 12,000 = -500: absorbed with a 500 shortfall, which the
+    // fund (1,000) covers.
+    h.price(1150.0);
+    h.engine.end_block();
+    let m = h.engine.metrics();
+    assert!(close(m.bad_debt, 500.0), "{}", m.bad_debt);
+    assert!(close(m.insurance_for_debt, 500.0));
     h.check();
 }
 

@@ -48,3 +48,18 @@ fn agent_settings_do_not_shift_the_price_path() {
         assert_eq!(x.p_exo, y.p_exo);
     }
 }
+
+#[test]
+fn engine_runs_are_reproducible() {
+    // A crash with the margin engine, traders and liquidators: identical metrics twice, and
+    // liquidations actually happen.
+    let s = common::scenario("configs/scenarios/gen2.toml", &["chain.duration_s=10800"]);
+    let a = run_one(&s, 9, 0, false).unwrap().row.0;
+    let b = run_one(&s, 9, 0, false).unwrap().row.0;
+    assert_eq!(
+        a.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+        b.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+    );
+    let i = cascade_sim::metrics::metric_index("liquidations").unwrap();
+    assert!(a[i] > 10.0, "liquidations: {}", a[i]);
+}

@@ -23,8 +23,11 @@ fn quickstart_and_shipped_scenarios_conserve() {
         "configs/scenarios/quickstart.toml",
         "configs/scenarios/crash_congestion.toml",
         "configs/scenarios/oracle_lag.toml",
+        "configs/scenarios/gen1.toml",
+        "configs/scenarios/gen2.toml",
+        "configs/scenarios/gen3.toml",
     ] {
-        let s = common::scenario(f, &["chain.duration_s=3600"]);
+        let s = common::scenario(f, &["chain.duration_s=7200"]);
         let mut w = World::new(&s, 1, 0).unwrap();
         w.enable_ledger_checks();
         w.run().unwrap_or_else(|e| panic!("{f}: {e}"));
