@@ -10,7 +10,7 @@
 //! the accounts whose keys lie above `P (1 - base)`: a range query on an ordered set,
 //! O(k + log N). Shorts (a short perp and no collateral in the asset) mirror it with
 //! `P (1 + base) > K' / (|E| g)`. Accounts with several exposures ("complex") are checked
-//! one by one; the scenarios keep them rare, and `audit_index` checks the index against a
+//! one by one; the scenarios keep them rare, and a property test checks the index against a
 //! full scan. Candidates are confirmed with the exact health, so the index decides only which
 //! accounts to look at, never whether one is liquidatable.
 
