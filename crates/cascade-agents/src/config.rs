@@ -9,6 +9,7 @@ use crate::Agent;
 use crate::arbitrageur::{Arbitrageur, ArbitrageurConfig};
 use crate::liquidator::{Liquidator, LiquidatorConfig};
 use crate::market_maker::{MarketMaker, MarketMakerConfig};
+use crate::mev::{MevBot, MevConfig};
 use crate::noise::{NoiseTrader, NoiseTraderConfig};
 use crate::trader::{Trader, TraderConfig};
 use cascade_core::rng;
@@ -35,6 +36,7 @@ pub enum AgentConfig {
     MarketMaker(MarketMakerConfig),
     Trader(TraderConfig),
     Liquidator(LiquidatorConfig),
+    MevBot(MevConfig),
 }
 
 impl AgentConfig {
@@ -45,12 +47,16 @@ impl AgentConfig {
             AgentConfig::MarketMaker(_) => "market_maker",
             AgentConfig::Trader(_) => "trader",
             AgentConfig::Liquidator(_) => "liquidator",
+            AgentConfig::MevBot(_) => "mev_bot",
         }
     }
 
     /// Whether the population only makes sense with a margin engine.
     pub fn needs_engine(&self) -> bool {
-        matches!(self, AgentConfig::Trader(_) | AgentConfig::Liquidator(_))
+        matches!(
+            self,
+            AgentConfig::Trader(_) | AgentConfig::Liquidator(_) | AgentConfig::MevBot(_)
+        )
     }
 
     /// Record every broken rule under `c`.
@@ -61,6 +67,7 @@ impl AgentConfig {
             AgentConfig::MarketMaker(a) => a.validate(c, venues),
             AgentConfig::Trader(a) => a.validate(c, assets),
             AgentConfig::Liquidator(a) => a.validate(c, venues),
+            AgentConfig::MevBot(a) => a.validate(c, venues),
         }
     }
 
@@ -72,6 +79,7 @@ impl AgentConfig {
             AgentConfig::MarketMaker(a) => MarketMaker::build(a, ctx),
             AgentConfig::Trader(a) => Trader::build(a, ctx),
             AgentConfig::Liquidator(a) => Liquidator::build(a, ctx),
+            AgentConfig::MevBot(a) => MevBot::build(a, ctx),
         }
     }
 }

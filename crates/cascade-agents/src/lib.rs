@@ -13,6 +13,7 @@ pub mod arbitrageur;
 pub mod config;
 pub mod liquidator;
 pub mod market_maker;
+pub mod mev;
 pub mod noise;
 pub mod trader;
 pub mod view;

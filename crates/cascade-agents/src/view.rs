@@ -9,6 +9,7 @@ use cascade_core::{AgentId, Amount, HolderId, Ledger, TokenId, TxId};
 use cascade_engine::Engine;
 use cascade_market::gas::{GasCosts, fee_in_quote};
 use cascade_market::mempool::Mempool;
+use cascade_market::oracle::Oracles;
 use cascade_market::venue::Venue;
 
 /// How an agent's transaction ended.
@@ -56,6 +57,8 @@ pub struct View<'a> {
     pub watcher: bool,
     /// The margin engine, when the scenario has one.
     pub engine: Option<&'a Engine>,
+    /// The oracles (public on-chain state).
+    pub oracles: &'a Oracles,
 }
 
 impl<'a> View<'a> {

@@ -248,6 +248,11 @@ pub struct EngineConfig {
     pub perp_fee: f64,
     #[serde(default)]
     pub breakers: BreakerConfig,
+    /// Hide account health from the public (searchers and their bots) until the protocol's
+    /// own end-of-block check flags the account: nobody can liquidate ahead of the flag by
+    /// reading a pending oracle update.
+    #[serde(default)]
+    pub privacy: bool,
     /// Whether oracle guard violations block liquidations.
     #[serde(default = "d_true")]
     pub respect_oracle_guards: bool,

@@ -892,6 +892,11 @@ impl Engine {
     /// What a liquidation of `id` would do now, or why it cannot happen. Non-mutating: what
     /// liquidators call before deciding.
     pub fn plan_liquidation(&self, id: AccountId) -> Result<LiqPlan, Reason> {
+        self.plan_liquidation_at(id, &self.prices)
+    }
+
+    /// The plan at other oracle prices (what a bot computes from a pending oracle update).
+    pub fn plan_liquidation_at(&self, id: AccountId, prices: &[f64]) -> Result<LiqPlan, Reason> {
         let acc = self.accounts.get(id.index()).ok_or("no_account")?;
         if acc.closed {
             return Err("account_closed");
@@ -907,7 +912,7 @@ impl Engine {
         if self.cfg.respect_oracle_guards && !self.guard_ok.iter().all(|g| *g) {
             return Err("oracle_guard");
         }
-        let h = acc.health(&self.prices, &self.margin);
+        let h = acc.health(prices, &self.margin);
         if h.maintenance >= 0.0 {
             return Err("healthy");
         }
@@ -916,14 +921,14 @@ impl Engine {
         let asset = (0..self.n_assets)
             .filter(|&a| acc.collateral[a].is_positive())
             .max_by(|&x, &y| {
-                (acc.collateral[x].to_whole() * self.prices[x])
-                    .total_cmp(&(acc.collateral[y].to_whole() * self.prices[y]))
+                (acc.collateral[x].to_whole() * prices[x])
+                    .total_cmp(&(acc.collateral[y].to_whole() * prices[y]))
             });
         let perp_asset = (0..self.n_assets)
             .filter(|&a| acc.perps[a].is_open())
             .max_by(|&x, &y| {
-                (acc.perps[x].size.abs().to_whole() * self.prices[x])
-                    .total_cmp(&(acc.perps[y].size.abs().to_whole() * self.prices[y]))
+                (acc.perps[x].size.abs().to_whole() * prices[x])
+                    .total_cmp(&(acc.perps[y].size.abs().to_whole() * prices[y]))
             });
         let mut plan = LiqPlan {
             asset,
@@ -949,7 +954,7 @@ impl Engine {
                 let req: f64 = (0..self.n_assets)
                     .map(|a| {
                         acc.perps[a].size.abs().to_whole()
-                            * self.prices[a]
+                            * prices[a]
                             * self.margin.ratio(a, acc.size(a), Req::Maintenance)
                     })
                     .sum();
@@ -969,7 +974,7 @@ impl Engine {
             LiquidationMode::Incremental {
                 step, exit_buffer, ..
             } => {
-                let v = acc.exposure_value(&self.prices).max(1e-12);
+                let v = acc.exposure_value(prices).max(1e-12);
                 let buf = *exit_buffer;
                 let gap = buf * v - h.maintenance;
                 match (asset, perp_asset) {
@@ -987,7 +992,7 @@ impl Engine {
                         // H + N (m - b) >= buf (V - N).
                         let m = self.margin.ratio(a, acc.size(a), Req::Maintenance);
                         let n = gap / (m - bonus + buf);
-                        let notional = acc.perps[a].size.abs().to_whole() * self.prices[a];
+                        let notional = acc.perps[a].size.abs().to_whole() * prices[a];
                         (0.0, (n / notional.max(1e-12)).clamp(1e-9, *step))
                     }
                     _ => (1.0, 1.0),
@@ -997,7 +1002,7 @@ impl Engine {
         if let Some(a) = asset
             && acc.debt.is_positive()
         {
-            let p = self.prices[a];
+            let p = prices[a];
             let mut repay = acc
                 .debt
                 .scale_floor(frac_lend)
@@ -1035,7 +1040,7 @@ impl Engine {
                 if perp.size.is_positive() { c } else { -c }
             };
             plan.perp_close = close;
-            plan.perp_bonus = close.abs().value_floor(self.prices[a]).value_floor(bonus);
+            plan.perp_bonus = close.abs().value_floor(prices[a]).value_floor(bonus);
         }
         if plan.seize.is_zero() && plan.perp_close.is_zero() && plan.repay.is_zero() {
             // Only quote and debt: nothing to seize; settle as bad debt directly.

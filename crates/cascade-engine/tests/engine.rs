@@ -36,6 +36,7 @@ fn cfg(liquidation: LiquidationMode, waterfall: Vec<WaterfallStep>) -> EngineCon
         funding_venue: None,
         perp_fee: 0.0,
         breakers: BreakerConfig::default(),
+        privacy: false,
         respect_oracle_guards: true,
     }
 }

@@ -641,12 +641,18 @@ impl Oracles {
         self.age_of(&self.roots[asset], t_s)
     }
 
-    /// The asset's oracle price checked against its guards.
     /// What the engine does when the asset's guards are violated.
     pub fn guard_action(&self, asset: usize) -> GuardAction {
         self.guards[asset].action
     }
 
+    /// The engine's price of `asset` if feed `f`'s pending publication of `price` landed now
+    /// (what a searcher computes from an oracle update in the mempool).
+    pub fn price_if(&self, asset: usize, f: FeedId, price: f64, t_s: f64) -> f64 {
+        self.eval_with(&self.roots[asset], t_s, Some((f, price)))
+    }
+
+    /// The asset's oracle price checked against its guards.
     pub fn status(&self, asset: usize, t_s: f64) -> OracleStatus {
         let price = self.price(asset, t_s);
         let age_s = self.age(asset, t_s);
@@ -680,10 +686,20 @@ impl Oracles {
     }
 
     fn eval(&self, node: &Node, t_s: f64) -> f64 {
+        self.eval_with(node, t_s, None)
+    }
+
+    fn eval_with(&self, node: &Node, t_s: f64, over: Option<(FeedId, f64)>) -> f64 {
         match node {
-            Node::Feed(f) => self.feeds[f.index()].value,
+            Node::Feed(f) => match over {
+                Some((g, p)) if g == *f => p,
+                _ => self.feeds[f.index()].value,
+            },
             Node::Median(children) => {
-                let mut v: Vec<f64> = children.iter().map(|c| self.eval(c, t_s)).collect();
+                let mut v: Vec<f64> = children
+                    .iter()
+                    .map(|c| self.eval_with(c, t_s, over))
+                    .collect();
                 median(&mut v)
             }
             Node::Twap { venue, window_s } => self.venue_samples[venue.index()]

@@ -563,6 +563,7 @@ impl World {
                     receipts: &self.receipts,
                     watcher: agent.watches_mempool(),
                     engine: self.engine.as_ref(),
+                    oracles: &self.oracles,
                 };
                 agent.act(&view, AgentId(ai as u32), &mut subs);
             }

@@ -248,6 +248,16 @@ impl Cpmm {
         }
     }
 
+    /// Apply a swap to the reserves without moving tokens, returning the output. Only for
+    /// copies of a pool used to look ahead (a searcher simulating a bundle): on the pool
+    /// itself the reserves would stop matching its ledger balances.
+    pub fn simulate(&mut self, side: Side, amount_in: Amount) -> Option<Amount> {
+        let (out, b, q) = self.plan(side, amount_in).ok()?;
+        self.reserve_base = b;
+        self.reserve_quote = q;
+        Some(out)
+    }
+
     /// Swap `amount_in` for `trader` (see [`super::Venue::execute`]): the trader pays the
     /// input to the pool and receives the output from it. Reverts, changing nothing, on a
     /// bad amount, an output of zero or below `min_out`, or a trader short of funds.
