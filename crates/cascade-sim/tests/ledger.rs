@@ -26,6 +26,9 @@ fn quickstart_and_shipped_scenarios_conserve() {
         "configs/scenarios/gen1.toml",
         "configs/scenarios/gen2.toml",
         "configs/scenarios/gen3.toml",
+        "configs/scenarios/black_thursday.toml",
+        "configs/scenarios/mev_competition.toml",
+        "configs/scenarios/liquidity_crunch.toml",
     ] {
         let s = common::scenario(f, &["chain.duration_s=7200"]);
         let mut w = World::new(&s, 1, 0).unwrap();
