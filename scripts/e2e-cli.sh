@@ -32,6 +32,16 @@ if "$bin" run configs/scenarios/quickstart.toml --runs 2 --set chain.duration_s=
   --out "$work/q2" --trace >/dev/null
 cmp "$work/q/trace.csv" "$work/q2/trace.csv" || fail "same seed, different trace"
 cmp "$work/q/runs.csv" "$work/q2/runs.csv" || fail "same seed, different metrics"
+# Thread count never changes results: 1 thread against 2, on the engine scenario too.
+for sc in quickstart gen1; do
+  "$bin" run "configs/scenarios/$sc.toml" --runs 4 --set chain.duration_s=3600 --threads 1 \
+    --out "$work/t1-$sc" --trace >/dev/null 2>&1 || fail "run $sc --threads 1"
+  "$bin" run "configs/scenarios/$sc.toml" --runs 4 --set chain.duration_s=3600 --threads 2 \
+    --out "$work/t2-$sc" --trace >/dev/null 2>&1 || fail "run $sc --threads 2"
+  for f in runs.csv summary.csv trace.csv; do
+    cmp "$work/t1-$sc/$f" "$work/t2-$sc/$f" || fail "$sc: $f differs between 1 and 2 threads"
+  done
+done
 
 # Broken configurations: exit code 2, a message naming the file, the key and the rule,
 # and nothing written.

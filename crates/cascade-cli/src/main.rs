@@ -53,6 +53,9 @@ enum Command {
         /// Overwrite existing output files.
         #[arg(long)]
         force: bool,
+        /// Worker threads (default: one per core). Results do not depend on it.
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
     },
     /// Check a scenario file and report every problem, without running anything.
     Validate {
@@ -88,7 +91,8 @@ fn main() -> ExitCode {
             out,
             trace,
             force,
-        } => cmd_run(&scenario, runs, seed, &sets, out, trace, force),
+            threads,
+        } => cmd_run(&scenario, runs, seed, &sets, out, trace, force, threads),
         Command::Validate { config, sets } => cmd_validate(&config, &sets),
     };
     match r {
@@ -136,6 +140,7 @@ fn cmd_run(
     out: Option<PathBuf>,
     want_trace: bool,
     force: bool,
+    threads: usize,
 ) -> Result<(), Failure> {
     let scenario = load_scenario(path, sets).map_err(Failure::Config)?;
     let cfg = &scenario.config;
@@ -181,7 +186,7 @@ fn cmd_run(
     };
     let started = std::time::Instant::now();
     let mut io_err = None;
-    let outputs = run_many(&scenario, seed, runs, want_trace, |o| {
+    let outputs = run_many(&scenario, seed, runs, want_trace, threads, |o| {
         if let (Some(f), Some(tr)) = (trace_file.as_mut(), o.trace.as_ref())
             && let Err(e) = trace::write_run(f, o.run, tr)
         {
