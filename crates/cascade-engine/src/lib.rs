@@ -735,12 +735,21 @@ impl Engine {
         acc.quote = acc.quote + margin - fee;
         acc.perps[a].size += size;
         acc.perps[a].quote += dq;
+        // A trade that flattens the position realizes its PnL against the pool: a perp of
+        // size zero counts for nothing in health, so its quote must not stay behind.
+        let mut realized = Amount::ZERO;
+        if acc.perps[a].size.is_zero() {
+            realized = acc.perps[a].quote;
+            acc.quote += realized;
+            acc.perps[a] = Perp::default();
+        }
         if acc.health(&self.prices, &self.margin).initial < 0.0 {
             return Err("insufficient_margin");
         }
         ledger
             .transfer(sender, self.vault, TokenId::QUOTE, margin)
             .map_err(ledger_err)?;
+        self.pool_cash -= realized;
         self.book_fee(fee);
         let id = match existing {
             Some(id) if !self.accounts[id.index()].closed => id,
@@ -1473,6 +1482,26 @@ impl Engine {
         let debt = (acc.debt - acc.quote).max(Amount::ZERO);
         let quote_left = (acc.quote - acc.debt).max(Amount::ZERO);
         self.pool_cash += acc.quote.min(acc.debt);
+        if debt.is_zero() {
+            // Closing the perps left enough quote to repay the debt: the account is safe
+            // and, like Maker's `bark` on a safe vault, nothing is auctioned (an auction with
+            // an empty tab could never be taken and would hold the collateral forever).
+            let notional: f64 = closed
+                .iter()
+                .map(|(a, s)| s.abs().to_whole() * self.prices[*a])
+                .sum();
+            let acc = &mut self.accounts[id.index()];
+            acc.debt = Amount::ZERO;
+            acc.quote = quote_left;
+            self.liqs_this_block += 1;
+            self.record_liquidation(id, notional, cf_liquidatable, flagged_at, keeper);
+            self.after_liquidation(id);
+            return Ok(Outcome {
+                liquidation: true,
+                offvenue_flow: closed.iter().map(|(a, s)| (*a, -s.to_whole())).collect(),
+                ..Outcome::default()
+            });
+        }
         let penalty = debt.scale_floor(chop);
         let lot = acc.collateral[a];
         let notional = lot.to_whole() * self.prices[a];

@@ -185,4 +185,87 @@ mod tests {
         m.update(&[60.0], 12.0);
         assert_eq!(m.base(0, Req::Maintenance), 0.5);
     }
+
+    #[test]
+    fn vol_adjusted_falls_to_the_floor_in_a_still_market() {
+        // No returns: the EWMA forecast halves every half-life (12 s, one block), so after 40
+        // blocks sigma = 0.5 * 2^-20 and k sigma sqrt(1 day) is far below the 4% floor.
+        let model = MarginModel::VolAdjusted {
+            k: 3.0,
+            horizon_s: 86_400.0,
+            estimator: VolEstimator::Ewma { half_life_s: 12.0 },
+            floor: 0.04,
+            cap: 0.5,
+            initial_multiple: 1.5,
+            initial_vol: 0.5,
+        };
+        let mut m = MarginState::new(&model, &[100.0]);
+        for _ in 0..40 {
+            m.update(&[100.0], 12.0);
+        }
+        assert!((m.vol(0) - 0.5 * 0.5f64.powi(20)).abs() < 1e-15);
+        assert_eq!(m.base(0, Req::Maintenance), 0.04);
+        assert!((m.base(0, Req::Initial) - 0.06).abs() < 1e-15);
+    }
+
+    #[test]
+    fn vol_adjusted_follows_the_garch_forecast() {
+        // GARCH(1,1) on annualized variance rates: v' = omega + alpha r^2/dt + beta v.
+        // omega 0.02, alpha 0.1, beta 0.85, v0 = 0.6^2 = 0.36. A 12-second block with a 0.5%
+        // move: r^2/dt = ln(1.005)^2 * 31,536,000 / 12 = 65.37..., so
+        // v1 = 0.02 + 6.537 + 0.306 = 6.863 (sigma 2.62: one 0.5% move in 12 s is a 262%
+        // annualized volatility), maintenance = 2 * 2.62 * sqrt(3,600 / year) = 0.0560.
+        let model = MarginModel::VolAdjusted {
+            k: 2.0,
+            horizon_s: 3_600.0,
+            estimator: VolEstimator::Garch {
+                omega: 0.02,
+                alpha: 0.1,
+                beta: 0.85,
+            },
+            floor: 0.01,
+            cap: 0.5,
+            initial_multiple: 2.0,
+            initial_vol: 0.6,
+        };
+        let mut m = MarginState::new(&model, &[2000.0]);
+        let hour = (3_600.0 / SECONDS_PER_YEAR).sqrt();
+        assert!((m.base(0, Req::Maintenance) - 2.0 * 0.6 * hour).abs() < 1e-12);
+        m.update(&[2010.0], 12.0);
+        let sample = 1.005f64.ln().powi(2) * SECONDS_PER_YEAR / 12.0;
+        assert!((sample - 65.37).abs() < 0.01);
+        let v1 = 0.02 + 0.1 * sample + 0.85 * 0.36;
+        assert!((m.vol(0) - v1.sqrt()).abs() < 1e-12);
+        let want = 2.0 * v1.sqrt() * hour;
+        assert!((want - 0.0560).abs() < 1e-4);
+        assert!((m.base(0, Req::Maintenance) - want).abs() < 1e-12);
+        assert!((m.base(0, Req::Initial) - 2.0 * want).abs() < 1e-12);
+        // Quiet blocks afterwards: v decays geometrically (by beta) towards omega / (1 - beta),
+        // the forecast with no returns, never below it.
+        for _ in 0..400 {
+            m.update(&[2010.0], 12.0);
+        }
+        assert!((m.vol(0).powi(2) - 0.02 / 0.15).abs() < 1e-9);
+    }
+
+    #[test]
+    fn size_premium_applies_to_maintenance_and_initial() {
+        // Drift's rule with maintenance 5%, imf 0.002: 0.04 + 0.002 sqrt(400) = 0.08 at 400
+        // units; 0.8 * 0.1 + 0.04 = 0.12 for the initial ratio. Below (0.2 r / imf)^2 units
+        // (25 for maintenance) the base ratio applies.
+        let m = MarginState::new(
+            &MarginModel::SizePremium {
+                initial: 0.1,
+                maintenance: 0.05,
+                imf: 0.002,
+            },
+            &[100.0],
+        );
+        assert!((m.ratio(0, 400.0, Req::Maintenance) - 0.08).abs() < 1e-12);
+        assert!((m.ratio(0, -400.0, Req::Maintenance) - 0.08).abs() < 1e-12);
+        assert!((m.ratio(0, 400.0, Req::Initial) - 0.12).abs() < 1e-12);
+        assert_eq!(m.ratio(0, 24.0, Req::Maintenance), 0.05);
+        assert!(m.ratio(0, 26.0, Req::Maintenance) > 0.05);
+        assert!(m.size_dependent());
+    }
 }

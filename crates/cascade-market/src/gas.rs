@@ -530,6 +530,45 @@ mod tests {
         assert_eq!((b, t), (Amount(1), Amount(1)));
     }
 
+    /// `[gas.costs]`: each kind of transaction uses its own configured gas (unset kinds keep
+    /// their defaults), and its fee follows: a 400k-gas liquidation at 50 gwei with the native
+    /// token at 2,000 costs 400,000 * 50e9 * 2,000 / 1e18 = 40 quote, a 150k swap 15.
+    #[test]
+    fn per_kind_costs_from_the_config() {
+        let cfg: GasConfig =
+            toml::from_str("[costs]\nliquidation = 500_000\noracle_update = 60_000\n").unwrap();
+        let d = GasCosts::default();
+        for k in GasKind::ALL {
+            let want = match k {
+                GasKind::Liquidation => 500_000,
+                GasKind::OracleUpdate => 60_000,
+                _ => d.cost(k),
+            };
+            assert_eq!(cfg.costs.cost(k), want, "{}", k.as_str());
+        }
+        // The defaults are distinct per kind where the actions differ in work.
+        assert_eq!(d.cost(GasKind::Liquidation), 400_000);
+        assert_eq!(d.cost(GasKind::Swap), 150_000);
+        assert!(d.cost(GasKind::Cancel) < d.cost(GasKind::Order));
+        let w = gwei_to_wei(50.0);
+        assert_eq!(
+            fee_in_quote(d.cost(GasKind::Liquidation), w, 2000.0),
+            Amount::from_whole(40.0)
+        );
+        assert_eq!(
+            fee_in_quote(d.cost(GasKind::Swap), w, 2000.0),
+            Amount::from_whole(15.0)
+        );
+        // An unknown kind is an error, and a kind larger than the block is named.
+        assert!(toml::from_str::<GasConfig>("[costs]\nflashloan = 1\n").is_err());
+        let big: GasConfig = toml::from_str("gas_limit = 300_000\n").unwrap();
+        let mut issues = Vec::new();
+        big.validate(&mut Check::new(&mut issues));
+        let text = format!("{issues:?}");
+        assert!(text.contains("liquidation = 400000"), "{text}");
+        assert!(!text.contains("swap = 150000"), "{text}");
+    }
+
     fn market(cfg: GasConfig) -> (GasMarket, SimRng) {
         (GasMarket::new(&cfg), stream(run_seed(1, 0), "gas", 0))
     }
