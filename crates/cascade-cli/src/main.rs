@@ -57,6 +57,49 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         threads: usize,
     },
+    /// Run a parameter sweep (many seeded runs per point, in parallel) into a result store.
+    Sweep {
+        /// The sweep file (TOML): base scenario, runs, seed and [[axis]] tables.
+        sweep: PathBuf,
+        /// The result directory (default: results/<sweep name>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Finish an interrupted sweep in the same directory, keeping its finished points.
+        #[arg(long)]
+        resume: bool,
+        /// Replace existing results in the directory.
+        #[arg(long, conflicts_with = "resume")]
+        force: bool,
+        /// Worker threads (default: one per core). Results do not depend on it.
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
+    },
+    /// Re-run one stored run, check it reproduces its stored row, and write its event trace.
+    Replay {
+        /// A result directory written by `cascade sweep`.
+        results: PathBuf,
+        /// The point index.
+        #[arg(long)]
+        point: u64,
+        /// The run index within the point.
+        #[arg(long)]
+        run: u64,
+        /// The event trace CSV (default: <results>/replays/p<P>-r<R>-events.csv; the per-block
+        /// path goes beside it as ...-path.csv).
+        #[arg(long)]
+        trace_out: Option<PathBuf>,
+    },
+    /// Export a result store as tables (runs and points) for pandas, R or a spreadsheet.
+    Export {
+        /// A result directory written by `cascade sweep`.
+        results: PathBuf,
+        /// csv or json.
+        #[arg(long, value_enum)]
+        format: ExportFormat,
+        /// Output directory (default: <results>/export).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Check a scenario file and report every problem, without running anything.
     Validate {
         /// The configuration file (TOML).
@@ -65,6 +108,12 @@ enum Command {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         sets: Vec<String>,
     },
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum ExportFormat {
+    Csv,
+    Json,
 }
 
 /// A failure with its exit code.
@@ -93,6 +142,24 @@ fn main() -> ExitCode {
             force,
             threads,
         } => cmd_run(&scenario, runs, seed, &sets, out, trace, force, threads),
+        Command::Sweep {
+            sweep,
+            out,
+            resume,
+            force,
+            threads,
+        } => cmd_sweep(&sweep, out, resume, force, threads),
+        Command::Replay {
+            results,
+            point,
+            run,
+            trace_out,
+        } => cmd_replay(&results, point, run, trace_out),
+        Command::Export {
+            results,
+            format,
+            out,
+        } => cmd_export(&results, format, out),
         Command::Validate { config, sets } => cmd_validate(&config, &sets),
     };
     match r {
@@ -255,5 +322,276 @@ fn cmd_run(
                 .join(", ")
         );
     }
+    Ok(())
+}
+
+/// The command line as typed, for the manifest.
+fn invocation(threads: usize) -> cascade_sim::store::Invocation {
+    cascade_sim::store::Invocation {
+        command_line: std::env::args().collect(),
+        git_commit: env!("CASCADE_GIT_COMMIT").to_string(),
+        threads: if threads == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            threads
+        },
+    }
+}
+
+/// Progress on stderr: a bar with ETA on a terminal, plain lines (every 10% or 30 s) otherwise.
+struct ProgressOut {
+    bar: Option<indicatif::ProgressBar>,
+    started: std::time::Instant,
+    last_line: Option<std::time::Instant>,
+    last_tenth: u64,
+}
+
+impl ProgressOut {
+    fn new(total: u64) -> ProgressOut {
+        use std::io::IsTerminal;
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let b = indicatif::ProgressBar::new(total);
+            b.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{elapsed_precise} [{bar:40}] {pos}/{len} runs, {msg} (ETA {eta})",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            );
+            b
+        });
+        ProgressOut {
+            bar,
+            started: std::time::Instant::now(),
+            last_line: None,
+            last_tenth: 0,
+        }
+    }
+
+    fn update(&mut self, p: cascade_sim::experiment::Progress) {
+        if let Some(b) = &self.bar {
+            b.set_position(p.runs_done);
+            b.set_message(format!("{}/{} points", p.points_done, p.points_total));
+            return;
+        }
+        let tenth = (p.runs_done * 10).checked_div(p.runs_total).unwrap_or(10);
+        let now = std::time::Instant::now();
+        let due = self
+            .last_line
+            .is_none_or(|t| now.duration_since(t).as_secs() >= 30);
+        if tenth > self.last_tenth || due || p.runs_done == p.runs_total {
+            let el = self.started.elapsed().as_secs_f64();
+            let eta = if p.runs_done > 0 && p.runs_done < p.runs_total {
+                format!(
+                    ", ETA {:.0} s",
+                    el / p.runs_done as f64 * (p.runs_total - p.runs_done) as f64
+                )
+            } else {
+                String::new()
+            };
+            eprintln!(
+                "progress: {}/{} runs, {}/{} points, {:.1} s{}",
+                p.runs_done, p.runs_total, p.points_done, p.points_total, el, eta
+            );
+            self.last_tenth = tenth;
+            self.last_line = Some(now);
+        }
+    }
+
+    fn finish(self) {
+        if let Some(b) = self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
+fn cmd_sweep(
+    path: &Path,
+    out: Option<PathBuf>,
+    resume: bool,
+    force: bool,
+    threads: usize,
+) -> Result<(), Failure> {
+    use cascade_sim::experiment::{SweepError, SweepOptions, run_sweep};
+    let sweep = cascade_sim::sweep::load_sweep(path).map_err(Failure::Config)?;
+    let dir = out.unwrap_or_else(|| PathBuf::from("results").join(&sweep.name));
+    let runs_total = sweep.points.len() as u64 * sweep.spec.runs;
+    eprintln!(
+        "sweep \"{}\": {} point(s) x {} run(s) over {} -> {}",
+        sweep.name,
+        sweep.points.len(),
+        sweep.spec.runs,
+        sweep.axes.join(", "),
+        dir.display()
+    );
+    let started = std::time::Instant::now();
+    let mut progress = ProgressOut::new(runs_total);
+    let r = run_sweep(
+        &sweep,
+        &dir,
+        &invocation(threads),
+        SweepOptions {
+            threads,
+            resume,
+            force,
+        },
+        |p| progress.update(p),
+    );
+    progress.finish();
+    let report = r.map_err(|e| match e {
+        SweepError::Usage(m) => Failure::Usage(m),
+        other => Failure::Other(anyhow::anyhow!(other)),
+    })?;
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "sweep \"{}\": {} point(s) x {} run(s) in {:.1} s ({} run(s) computed{}, {:.1} runs/s)",
+        sweep.name,
+        report.points,
+        sweep.spec.runs,
+        secs,
+        report.runs_computed,
+        if report.points_kept > 0 {
+            format!(", {} point(s) kept from before", report.points_kept)
+        } else {
+            String::new()
+        },
+        report.runs_computed as f64 / secs.max(1e-9)
+    );
+    // A short table of the headline figures per point.
+    let store = cascade_sim::store::Store::open(&dir).map_err(|e| Failure::Other(e.into()))?;
+    let pf = store.points_file().map_err(|e| Failure::Other(e.into()))?;
+    print!(
+        "{}",
+        cascade_sim::summary::render_points(&pf, &["has_cascade", "bad_debt", "liquidations"])
+    );
+    println!("wrote {}", dir.display());
+    Ok(())
+}
+
+fn open_store(dir: &Path) -> Result<cascade_sim::store::Store, Failure> {
+    cascade_sim::store::Store::open(dir).map_err(|e| Failure::Usage(e.to_string()))
+}
+
+fn cmd_replay(dir: &Path, point: u64, run: u64, trace_out: Option<PathBuf>) -> Result<(), Failure> {
+    let store = open_store(dir)?;
+    let m = &store.manifest;
+    if point >= store.points() {
+        return Err(Failure::Usage(format!(
+            "--point {point}: {} has points 0..{}",
+            dir.display(),
+            store.points()
+        )));
+    }
+    if run >= m.runs {
+        return Err(Failure::Usage(format!(
+            "--run {run}: {} has runs 0..{} per point",
+            dir.display(),
+            m.runs
+        )));
+    }
+    let stored = store
+        .row(point, run)
+        .map_err(|e| Failure::Usage(e.to_string()))?;
+    let scenario = store.point_scenario(point).map_err(Failure::Config)?;
+    let events_path = trace_out.unwrap_or_else(|| {
+        dir.join("replays")
+            .join(format!("p{point}-r{run}-events.csv"))
+    });
+    let path_path = {
+        let stem = events_path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let stem = stem.strip_suffix("-events").unwrap_or(&stem).to_string();
+        events_path.with_file_name(format!("{stem}-path.csv"))
+    };
+    let mut w = cascade_sim::World::new(&scenario, m.seed, run)
+        .map_err(|e| Failure::Other(anyhow::anyhow!(e)))?;
+    w.enable_trace();
+    w.enable_events();
+    let mut ev = AtomicFile::create(&events_path)
+        .with_context(|| format!("cannot create {}", events_path.display()))?;
+    cascade_sim::events::write_header(&mut ev).context("writing the event trace")?;
+    let mut n_events = 0usize;
+    while w.running() {
+        w.step().map_err(|e| Failure::Other(anyhow::anyhow!(e)))?;
+        let events = w.drain_events();
+        n_events += events.len();
+        cascade_sim::events::write_events(&mut ev, w.actors(), &events)
+            .context("writing the event trace")?;
+    }
+    let row = w.metrics();
+    let mut pf = AtomicFile::create(&path_path)
+        .with_context(|| format!("cannot create {}", path_path.display()))?;
+    trace::write_header(&mut pf, &scenario.config).context("writing the path")?;
+    trace::write_run(&mut pf, run, &w.take_trace()).context("writing the path")?;
+    let same = row.0.len() == stored.0.len()
+        && row
+            .0
+            .iter()
+            .zip(&stored.0)
+            .all(|(a, b)| a.to_bits() == b.to_bits());
+    if !same {
+        let diffs: Vec<String> = METRICS
+            .iter()
+            .zip(row.0.iter().zip(&stored.0))
+            .filter(|(_, (a, b))| a.to_bits() != b.to_bits())
+            .map(|(d, (a, b))| format!("{}: replayed {a}, stored {b}", d.name))
+            .collect();
+        return Err(Failure::Other(anyhow::anyhow!(
+            "replay of point {point}, run {run} does not reproduce the stored row (was the store written by another cascade version?):\n  {}",
+            diffs.join("\n  ")
+        )));
+    }
+    ev.commit().context("writing the event trace")?;
+    pf.commit().context("writing the path")?;
+    let params = m
+        .axes
+        .iter()
+        .zip(m.point_params(point).unwrap_or_default())
+        .map(|(k, v)| format!("{k} = {}", v.label()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    println!(
+        "replayed point {point} ({params}), run {run}, seed {}: the {} metrics equal the stored row bit for bit",
+        m.seed,
+        METRICS.len()
+    );
+    for key in [
+        "liquidations",
+        "bad_debt",
+        "has_cascade",
+        "cascade_amplification",
+        "max_drawdown",
+    ] {
+        if let Some(v) = row.get(key) {
+            println!("  {key} = {v}");
+        }
+    }
+    println!(
+        "wrote {} ({n_events} events) and {}",
+        events_path.display(),
+        path_path.display()
+    );
+    Ok(())
+}
+
+fn cmd_export(dir: &Path, format: ExportFormat, out: Option<PathBuf>) -> Result<(), Failure> {
+    use cascade_sim::export::{Format, export};
+    let store = open_store(dir)?;
+    let out = out.unwrap_or_else(|| dir.join("export"));
+    let format = match format {
+        ExportFormat::Csv => Format::Csv,
+        ExportFormat::Json => Format::Json,
+    };
+    let files = export(&store, &out, format).map_err(|e| Failure::Usage(e.to_string()))?;
+    println!(
+        "wrote {}",
+        files
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     Ok(())
 }

@@ -179,6 +179,11 @@ pub const METRICS: &[MetricDef] = &[
         "induced liquidated notional >= metrics.cascade_threshold x peak open interest",
     ),
     m(
+        "has_bad_debt",
+        MetricKind::Bool,
+        "bad_debt > 0: some shortfall reached the waterfall or was left at the end",
+    ),
+    m(
         "liquidator_profit",
         MetricKind::Quote,
         "liquidators' wallet gains at p_ref from their engine transactions, net of all their gas",
@@ -317,6 +322,7 @@ impl Accumulator {
             e.induced_liquidations as f64,
             amplification,
             if cascade { 1.0 } else { 0.0 },
+            if bad > 0.0 { 1.0 } else { 0.0 },
             self.liquidator_gain - self.liquidator_gas,
             self.mev_gain - self.mev_gas,
             self.failed_liquidation_txs as f64,

@@ -128,6 +128,63 @@ pub fn render_table(rows: &[MetricRow]) -> String {
     out
 }
 
+/// Lay out rows of cells as an aligned plain-text table (first `left` columns left-aligned).
+fn layout(lines: &[Vec<String>], left: usize) -> String {
+    let cols = lines.first().map(|l| l.len()).unwrap_or(0);
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| lines.iter().map(|l| l[c].len()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for (k, l) in lines.iter().enumerate() {
+        for (c, cell) in l.iter().enumerate() {
+            if c < left {
+                out.push_str(&format!("{:<w$}  ", cell, w = widths[c]));
+            } else {
+                out.push_str(&format!("{:>w$}  ", cell, w = widths[c]));
+            }
+        }
+        let trimmed = out.trim_end().len();
+        out.truncate(trimmed);
+        out.push('\n');
+        if k == 0 {
+            let total: usize = widths.iter().sum::<usize>() + 2 * (widths.len().max(1) - 1);
+            out.push_str(&"-".repeat(total));
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// A plain-text table of a sweep's points: the axes, then per named metric its mean (a rate with
+/// its 95% Wilson interval for boolean metrics).
+pub fn render_points(points: &crate::store::PointsFile, metrics: &[&str]) -> String {
+    let rates = crate::aggregate::rate_metrics();
+    let mut header = vec!["point".to_string()];
+    header.extend(points.axes.iter().cloned());
+    for m in metrics {
+        if rates.contains(m) {
+            header.push(format!("{m} rate [95% CI]"));
+        } else {
+            header.push(format!("{m} mean"));
+        }
+    }
+    let mut lines = vec![header];
+    for p in &points.points {
+        let mut l = vec![p.index.to_string()];
+        l.extend(p.params.iter().map(|v| v.label()));
+        for m in metrics {
+            if let Some(k) = rates.iter().position(|r| r == m) {
+                let r = &p.agg.rates[k];
+                l.push(format!("{:.3} [{:.3}, {:.3}]", r.rate, r.lo, r.hi));
+            } else if let Some(i) = crate::metrics::metric_index(m) {
+                l.push(fmt_num(p.agg.metrics[i].mean));
+            }
+        }
+        lines.push(l);
+    }
+    layout(&lines, 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,461 @@
+//! The result store: one directory per sweep that anyone can reproduce and inspect.
+//!
+//! ```text
+//! <dir>/manifest.json     what was run: resolved base config, axes and points, hashes, seed,
+//!                         version, git commit, command line, times, status
+//! <dir>/runs/<p>.bin      point p's per-run metric rows (written when the point completes)
+//! <dir>/points.bin        every point's parameters and aggregate (written at the end)
+//! ```
+//!
+//! Binary files go through [`crate::codec`] (magic, format version, schema hash, checksum);
+//! every file is written under a temporary name and renamed, so an interrupted sweep leaves
+//! only whole files and `--resume` can finish it without redoing finished points. The data
+//! files depend only on the configuration and the seed, never on thread count, timing or
+//! interruptions; only the manifest's invocation fields (`command_line`, `threads`, `started`,
+//! `finished`, `resumed`) record how a particular invocation went.
+
+use crate::aggregate::PointAgg;
+use crate::codec::{self, DecodeError, FileKind};
+use crate::fsutil::write_atomic;
+use crate::load::{ConfigError, Scenario};
+use crate::metrics::{METRICS, MetricRow, schema_hash};
+use crate::sweep::{self, Param, Sampling, Sweep};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use toml::Table;
+
+/// The `format` field of every manifest.
+pub const MANIFEST_FORMAT: &str = "cascade-results";
+/// The manifest's layout version.
+pub const MANIFEST_VERSION: u32 = 1;
+
+/// A problem with a store: the file and what is wrong.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreError {
+    pub path: PathBuf,
+    pub msg: String,
+}
+
+impl StoreError {
+    pub fn new(path: &Path, msg: impl Into<String>) -> StoreError {
+        StoreError {
+            path: path.to_path_buf(),
+            msg: msg.into(),
+        }
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.msg)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// What one invocation of the command line adds to the manifest.
+#[derive(Debug, Clone, Default)]
+pub struct Invocation {
+    pub command_line: Vec<String>,
+    pub git_commit: String,
+    pub threads: usize,
+}
+
+/// A point as listed in the manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ManifestPoint {
+    pub index: u64,
+    /// Axis key -> value, in axis order.
+    pub params: serde_json::Map<String, serde_json::Value>,
+}
+
+/// `manifest.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: String,
+    pub format_version: u32,
+    pub cascade_version: String,
+    pub git_commit: String,
+    pub name: String,
+    pub description: String,
+    /// The sweep file as given on the command line.
+    pub sweep_file: String,
+    /// The base scenario file (absolute when it could be resolved).
+    pub scenario_file: String,
+    pub runs: u64,
+    pub seed: u64,
+    pub sampling: Sampling,
+    pub axes: Vec<String>,
+    pub points: Vec<ManifestPoint>,
+    pub metrics: Vec<String>,
+    /// The metric schema hash (hex), as in every binary file's header.
+    pub schema_hash: String,
+    /// FNV-1a 64 (hex) of the canonical JSON of everything that determines the results.
+    pub config_hash: String,
+    /// The base scenario (after the sweep's `set` overrides), as a JSON image of its TOML tree.
+    pub base_config: serde_json::Value,
+    /// The sweep file as read.
+    pub sweep: serde_json::Value,
+    /// `running` until every file is written, then `complete`.
+    pub status: String,
+    pub command_line: Vec<String>,
+    pub threads: usize,
+    pub started: String,
+    pub finished: Option<String>,
+    /// How many times the sweep was resumed.
+    pub resumed: u32,
+}
+
+/// `runs/<p>.bin`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunsFile {
+    pub point: u64,
+    /// The run index of the first row.
+    pub first_run: u64,
+    /// One metric row per run, in run order.
+    pub rows: Vec<Vec<f64>>,
+}
+
+/// A point in `points.bin`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PointRecord {
+    pub index: u64,
+    pub params: Vec<Param>,
+    pub agg: PointAgg,
+}
+
+/// `points.bin`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PointsFile {
+    pub axes: Vec<String>,
+    pub metrics: Vec<String>,
+    pub points: Vec<PointRecord>,
+}
+
+/// The current time as RFC 3339 (UTC, seconds).
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+fn hex(h: u64) -> String {
+    format!("{h:016x}")
+}
+
+/// The JSON image of a TOML tree.
+pub fn tree_to_json(t: &Table) -> serde_json::Value {
+    serde_json::to_value(t).expect("a TOML tree is plain data")
+}
+
+/// A TOML tree from its JSON image.
+pub fn tree_from_json(v: &serde_json::Value) -> Result<Table, String> {
+    serde_json::from_value::<Table>(v.clone()).map_err(|e| e.to_string())
+}
+
+/// A parameter from its manifest JSON (integers stay integers: floats are written with a
+/// decimal point or an exponent).
+pub fn param_from_json(v: &serde_json::Value) -> Param {
+    match v {
+        serde_json::Value::Bool(b) => Param::Bool(*b),
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) if !n.is_f64() => Param::Int(i),
+            _ => Param::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        serde_json::Value::String(s) => Param::Text(s.clone()),
+        other => Param::Text(other.to_string()),
+    }
+}
+
+impl Manifest {
+    /// The manifest of a fresh sweep.
+    pub fn new(sweep: &Sweep, inv: &Invocation) -> Manifest {
+        let points = sweep
+            .points
+            .iter()
+            .enumerate()
+            .map(|(i, ps)| ManifestPoint {
+                index: i as u64,
+                params: sweep
+                    .axes
+                    .iter()
+                    .zip(ps)
+                    .map(|(k, v)| (k.clone(), v.to_json()))
+                    .collect(),
+            })
+            .collect::<Vec<_>>();
+        let base_config = tree_to_json(&sweep.base_tree);
+        let sweep_json = serde_json::to_value(&sweep.spec).expect("plain data");
+        let scenario_file = std::fs::canonicalize(&sweep.scenario_file)
+            .unwrap_or_else(|_| sweep.scenario_file.clone());
+        let mut m = Manifest {
+            format: MANIFEST_FORMAT.into(),
+            format_version: MANIFEST_VERSION,
+            cascade_version: env!("CARGO_PKG_VERSION").into(),
+            git_commit: inv.git_commit.clone(),
+            name: sweep.name.clone(),
+            description: sweep.spec.description.clone(),
+            sweep_file: sweep.file.display().to_string(),
+            scenario_file: scenario_file.display().to_string(),
+            runs: sweep.spec.runs,
+            seed: sweep.spec.seed,
+            sampling: sweep.spec.sampling,
+            axes: sweep.axes.clone(),
+            points,
+            metrics: METRICS.iter().map(|d| d.name.to_string()).collect(),
+            schema_hash: hex(schema_hash()),
+            config_hash: String::new(),
+            base_config,
+            sweep: sweep_json,
+            status: "running".into(),
+            command_line: inv.command_line.clone(),
+            threads: inv.threads,
+            started: now_rfc3339(),
+            finished: None,
+            resumed: 0,
+        };
+        m.config_hash = m.compute_config_hash();
+        m
+    }
+
+    /// The hash of everything that determines the data files: version, schema, base config,
+    /// axes, points, runs and seed.
+    pub fn compute_config_hash(&self) -> String {
+        let canon = serde_json::json!({
+            "cascade_version": self.cascade_version,
+            "schema_hash": self.schema_hash,
+            "base_config": self.base_config,
+            "axes": self.axes,
+            "points": self.points,
+            "runs": self.runs,
+            "seed": self.seed,
+        });
+        hex(codec::fnv1a64(
+            &serde_json::to_vec(&canon).expect("plain data"),
+        ))
+    }
+
+    /// Each point's parameters, in axis order.
+    pub fn point_params(&self, p: u64) -> Option<Vec<Param>> {
+        let mp = self.points.get(p as usize)?;
+        self.axes
+            .iter()
+            .map(|k| mp.params.get(k).map(param_from_json))
+            .collect()
+    }
+}
+
+/// An opened store.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+}
+
+/// The manifest path of a store directory.
+pub fn manifest_path(dir: &Path) -> PathBuf {
+    dir.join("manifest.json")
+}
+/// The runs file of point `p`.
+pub fn runs_path(dir: &Path, p: u64) -> PathBuf {
+    dir.join("runs").join(format!("{p}.bin"))
+}
+/// The points file.
+pub fn points_path(dir: &Path) -> PathBuf {
+    dir.join("points.bin")
+}
+
+/// Write a manifest atomically (pretty JSON, one key per line).
+pub fn write_manifest(dir: &Path, m: &Manifest) -> Result<(), StoreError> {
+    let path = manifest_path(dir);
+    let mut text = serde_json::to_string_pretty(m).expect("plain data");
+    text.push('\n');
+    write_atomic(&path, text.as_bytes()).map_err(|e| StoreError::new(&path, e.to_string()))
+}
+
+/// Read a manifest.
+pub fn read_manifest(dir: &Path) -> Result<Manifest, StoreError> {
+    let path = manifest_path(dir);
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        StoreError::new(
+            &path,
+            if e.kind() == std::io::ErrorKind::NotFound {
+                "not found: this directory holds no cascade results".to_string()
+            } else {
+                format!("cannot be read: {e}")
+            },
+        )
+    })?;
+    let m: Manifest = serde_json::from_str(&text)
+        .map_err(|e| StoreError::new(&path, format!("is not a cascade manifest: {e}")))?;
+    if m.format != MANIFEST_FORMAT {
+        return Err(StoreError::new(
+            &path,
+            format!("has format \"{}\", not \"{MANIFEST_FORMAT}\"", m.format),
+        ));
+    }
+    if m.format_version != MANIFEST_VERSION {
+        return Err(StoreError::new(
+            &path,
+            format!(
+                "has manifest version {}; this cascade reads version {MANIFEST_VERSION}",
+                m.format_version
+            ),
+        ));
+    }
+    Ok(m)
+}
+
+fn read_bin(path: &Path) -> Result<Vec<u8>, StoreError> {
+    std::fs::read(path).map_err(|e| {
+        StoreError::new(
+            path,
+            if e.kind() == std::io::ErrorKind::NotFound {
+                "is missing".to_string()
+            } else {
+                format!("cannot be read: {e}")
+            },
+        )
+    })
+}
+
+fn decode_err(path: &Path, e: DecodeError) -> StoreError {
+    StoreError::new(path, e.to_string())
+}
+
+/// Write point `p`'s runs file.
+pub fn write_runs(dir: &Path, f: &RunsFile) -> Result<(), StoreError> {
+    let path = runs_path(dir, f.point);
+    let bytes = codec::encode(FileKind::Runs, schema_hash(), f);
+    write_atomic(&path, &bytes).map_err(|e| StoreError::new(&path, e.to_string()))
+}
+
+/// Read point `p`'s runs file and check that it is that point's.
+pub fn read_runs(dir: &Path, p: u64) -> Result<RunsFile, StoreError> {
+    let path = runs_path(dir, p);
+    let bytes = read_bin(&path)?;
+    let f: RunsFile =
+        codec::decode(FileKind::Runs, schema_hash(), &bytes).map_err(|e| decode_err(&path, e))?;
+    if f.point != p {
+        return Err(StoreError::new(
+            &path,
+            format!("holds point {}, not point {p}", f.point),
+        ));
+    }
+    if let Some(bad) = f.rows.iter().position(|r| r.len() != METRICS.len()) {
+        return Err(StoreError::new(
+            &path,
+            format!(
+                "row {bad} has {} values, the schema {}",
+                f.rows[bad].len(),
+                METRICS.len()
+            ),
+        ));
+    }
+    Ok(f)
+}
+
+/// Write the points file.
+pub fn write_points(dir: &Path, f: &PointsFile) -> Result<(), StoreError> {
+    let path = points_path(dir);
+    let bytes = codec::encode(FileKind::Points, schema_hash(), f);
+    write_atomic(&path, &bytes).map_err(|e| StoreError::new(&path, e.to_string()))
+}
+
+/// Read the points file.
+pub fn read_points(dir: &Path) -> Result<PointsFile, StoreError> {
+    let path = points_path(dir);
+    let bytes = read_bin(&path)?;
+    codec::decode(FileKind::Points, schema_hash(), &bytes).map_err(|e| decode_err(&path, e))
+}
+
+impl Store {
+    /// Open a store directory (its manifest must be readable).
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        if !dir.is_dir() {
+            return Err(StoreError::new(dir, "is not a directory"));
+        }
+        let manifest = read_manifest(dir)?;
+        Ok(Store {
+            dir: dir.to_path_buf(),
+            manifest,
+        })
+    }
+
+    pub fn points(&self) -> u64 {
+        self.manifest.points.len() as u64
+    }
+
+    /// A point's runs, checked against the manifest (every run present).
+    pub fn runs(&self, p: u64) -> Result<RunsFile, StoreError> {
+        let f = read_runs(&self.dir, p)?;
+        if f.first_run != 0 || f.rows.len() as u64 != self.manifest.runs {
+            return Err(StoreError::new(
+                &runs_path(&self.dir, p),
+                format!(
+                    "holds runs {}..{}, the manifest says 0..{}",
+                    f.first_run,
+                    f.first_run + f.rows.len() as u64,
+                    self.manifest.runs
+                ),
+            ));
+        }
+        Ok(f)
+    }
+
+    /// The points file (the store must be complete).
+    pub fn points_file(&self) -> Result<PointsFile, StoreError> {
+        if self.manifest.status != "complete" {
+            return Err(StoreError::new(
+                &manifest_path(&self.dir),
+                format!(
+                    "the sweep is not complete (status \"{}\"): finish it with `cascade sweep {} --resume --out {}`",
+                    self.manifest.status,
+                    self.manifest.sweep_file,
+                    self.dir.display()
+                ),
+            ));
+        }
+        let f = read_points(&self.dir)?;
+        if f.points.len() as u64 != self.points() || f.axes != self.manifest.axes {
+            return Err(StoreError::new(
+                &points_path(&self.dir),
+                "does not match manifest.json (points or axes differ)",
+            ));
+        }
+        Ok(f)
+    }
+
+    /// The scenario of point `p`, rebuilt from the manifest.
+    pub fn point_scenario(&self, p: u64) -> Result<Scenario, ConfigError> {
+        let m = &self.manifest;
+        let file = PathBuf::from(&m.scenario_file);
+        let tree = tree_from_json(&m.base_config).map_err(|e| {
+            ConfigError::one(&manifest_path(&self.dir), "base_config", e.to_string())
+        })?;
+        let params = m.point_params(p).ok_or_else(|| {
+            ConfigError::one(
+                &manifest_path(&self.dir),
+                "points",
+                format!(
+                    "has no point {p} with every axis (the sweep has {} points)",
+                    m.points.len()
+                ),
+            )
+        })?;
+        sweep::point_scenario(&file, &tree, &m.axes, &params)
+    }
+
+    /// A stored row.
+    pub fn row(&self, p: u64, r: u64) -> Result<MetricRow, StoreError> {
+        let f = self.runs(p)?;
+        f.rows
+            .get(r as usize)
+            .map(|v| MetricRow(v.clone()))
+            .ok_or_else(|| {
+                StoreError::new(
+                    &runs_path(&self.dir, p),
+                    format!("has no run {r} (runs 0..{})", f.rows.len()),
+                )
+            })
+    }
+}

@@ -1,0 +1,723 @@
+//! Sweep files: a base scenario, runs per point, a seed and axes over any scenario key.
+//!
+//! A sweep is how a researcher asks "how does cascade frequency move with the liquidation bonus
+//! and gas congestion?". Axes act on the scenario's TOML tree through the same override
+//! mechanism as `--set`, so any key can be swept without the code knowing about it, and every
+//! point's scenario is resolved and validated before a single run starts: a point that would
+//! be invalid is reported with the sweep file, the axis and the scenario rule it breaks.
+//!
+//! Points come from a full grid (first axis slowest) or, with `sampling = "random"` or
+//! `"latin_hypercube"`, from `points` draws of the ChaCha8 stream `sweep` of the master seed
+//! (continuous axes uniformly, `log_range` axes log-uniformly, `values` axes by index), so the
+//! points are the same on every machine.
+
+use crate::load::{ConfigError, Scenario, apply_overrides, read_tree, scenario_from_tree};
+use crate::overrides;
+use cascade_core::ConfigIssue;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use toml::{Table, Value};
+
+/// How the points of a sweep are chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Sampling {
+    /// Every combination of the axes' values (first axis slowest).
+    #[default]
+    Grid,
+    /// `points` independent uniform draws.
+    Random,
+    /// `points` draws stratified on every axis (each axis's range cut into `points` equal
+    /// strata, each stratum used once, strata paired at random across axes).
+    LatinHypercube,
+}
+
+/// One `[[axis]]` as written in the file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AxisSpec {
+    /// The scenario key, as for `--set` (`engine.liquidation.bonus`, `assets.ETH.process.sigma`).
+    pub key: String,
+    /// Explicit values (any TOML value).
+    #[serde(default)]
+    pub values: Option<Vec<Value>>,
+    /// `[lo, hi]`: `steps` evenly spaced values (grid), or the interval to sample.
+    #[serde(default)]
+    pub range: Option<[f64; 2]>,
+    /// `[lo, hi]`, lo > 0: `steps` geometrically spaced values, or the interval to sample
+    /// log-uniformly.
+    #[serde(default)]
+    pub log_range: Option<[f64; 2]>,
+    /// Number of grid values of a `range` or `log_range` (at least 2; grid sampling only).
+    #[serde(default)]
+    pub steps: Option<u32>,
+    /// Round generated values to integers (for keys such as `latency_blocks`).
+    #[serde(default)]
+    pub integer: bool,
+}
+
+/// A sweep file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepFile {
+    /// Output directory name under the results root (default: the file name).
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub description: String,
+    /// The base scenario, relative to the sweep file.
+    pub scenario: PathBuf,
+    /// Runs per point.
+    pub runs: u64,
+    /// Master seed (run `r` of every point uses `derive(seed, r)`).
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Overrides applied to the base scenario before the axes (`"key=value"`).
+    #[serde(default)]
+    pub set: Vec<String>,
+    #[serde(default)]
+    pub sampling: Sampling,
+    /// Number of points for random and Latin-hypercube sampling.
+    #[serde(default)]
+    pub points: Option<u64>,
+    #[serde(default, rename = "axis")]
+    pub axes: Vec<AxisSpec>,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+
+/// A parameter value of a point, in a form the store and the charts can use.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Param {
+    Float(f64),
+    Int(i64),
+    Bool(bool),
+    Text(String),
+}
+
+impl Param {
+    /// From a TOML value (tables and arrays become their TOML text).
+    pub fn from_toml(v: &Value) -> Param {
+        match v {
+            Value::Float(f) => Param::Float(*f),
+            Value::Integer(i) => Param::Int(*i),
+            Value::Boolean(b) => Param::Bool(*b),
+            Value::String(s) => Param::Text(s.clone()),
+            other => Param::Text(other.to_string()),
+        }
+    }
+
+    /// The TOML value to override the scenario with.
+    pub fn to_toml(&self) -> Value {
+        match self {
+            Param::Float(f) => Value::Float(*f),
+            Param::Int(i) => Value::Integer(*i),
+            Param::Bool(b) => Value::Boolean(*b),
+            Param::Text(s) => {
+                // Tables and arrays were stored as their TOML text.
+                let v = overrides::parse_value(s);
+                match v {
+                    Value::Table(_) | Value::Array(_) => v,
+                    _ => Value::String(s.clone()),
+                }
+            }
+        }
+    }
+
+    /// A number for charts (booleans as 0/1); `None` for text.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Param::Float(f) => Some(*f),
+            Param::Int(i) => Some(*i as f64),
+            Param::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),
+            Param::Text(_) => None,
+        }
+    }
+
+    /// As written in tables and CSV files (floats in shortest round-trip form).
+    pub fn label(&self) -> String {
+        match self {
+            Param::Float(f) => format!("{f}"),
+            Param::Int(i) => format!("{i}"),
+            Param::Bool(b) => format!("{b}"),
+            Param::Text(s) => s.clone(),
+        }
+    }
+
+    /// As JSON.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Param::Float(f) => serde_json::json!(f),
+            Param::Int(i) => serde_json::json!(i),
+            Param::Bool(b) => serde_json::json!(b),
+            Param::Text(s) => serde_json::json!(s),
+        }
+    }
+}
+
+/// A resolved sweep: everything needed to run it and to store what it is.
+#[derive(Debug, Clone)]
+pub struct Sweep {
+    pub file: PathBuf,
+    pub spec: SweepFile,
+    /// Output name (validated: a plain directory name).
+    pub name: String,
+    /// The base scenario file as resolved (relative replay files are read beside it).
+    pub scenario_file: PathBuf,
+    /// The base scenario tree after `set` overrides, before the axes.
+    pub base_tree: Table,
+    /// Axis keys, in order.
+    pub axes: Vec<String>,
+    /// Each point's value per axis.
+    pub points: Vec<Vec<Param>>,
+}
+
+/// A sweep point's scenario.
+pub fn point_scenario(
+    scenario_file: &Path,
+    base_tree: &Table,
+    axes: &[String],
+    params: &[Param],
+) -> Result<Scenario, ConfigError> {
+    let mut tree = base_tree.clone();
+    for (k, v) in axes.iter().zip(params) {
+        overrides::apply(&mut tree, k, v.to_toml()).map_err(|e| ConfigError {
+            file: scenario_file.to_path_buf(),
+            issues: vec![ConfigIssue {
+                key: k.clone(),
+                rule: e.to_string(),
+            }],
+        })?;
+    }
+    scenario_from_tree(scenario_file, tree)
+}
+
+/// Whether `name` is a plain directory name that stays inside the results root.
+pub fn is_plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && name != "."
+        && name != ".."
+        && name.len() <= 128
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !name.starts_with('.')
+}
+
+fn issue(key: impl Into<String>, rule: impl Into<String>) -> ConfigIssue {
+    ConfigIssue {
+        key: key.into(),
+        rule: rule.into(),
+    }
+}
+
+/// The values an axis takes on a grid.
+fn grid_values(i: usize, a: &AxisSpec, issues: &mut Vec<ConfigIssue>) -> Vec<Value> {
+    let key = format!("axis[{i}]");
+    let given = [a.values.is_some(), a.range.is_some(), a.log_range.is_some()]
+        .iter()
+        .filter(|b| **b)
+        .count();
+    if given != 1 {
+        issues.push(issue(
+            &key,
+            format!(
+                "needs exactly one of `values`, `range`, `log_range` (found {given}) for key `{}`",
+                a.key
+            ),
+        ));
+        return Vec::new();
+    }
+    if let Some(v) = &a.values {
+        if v.is_empty() {
+            issues.push(issue(format!("{key}.values"), "must not be empty"));
+        }
+        if a.steps.is_some() {
+            issues.push(issue(
+                format!("{key}.steps"),
+                "applies to `range` and `log_range` only",
+            ));
+        }
+        return v.clone();
+    }
+    let (lo, hi, log) = match (a.range, a.log_range) {
+        (Some([lo, hi]), _) => (lo, hi, false),
+        (_, Some([lo, hi])) => (lo, hi, true),
+        _ => unreachable!("one of them is given"),
+    };
+    let which = if log { "log_range" } else { "range" };
+    if !(lo.is_finite() && hi.is_finite()) || lo > hi {
+        issues.push(issue(
+            format!("{key}.{which}"),
+            format!("must be [lo, hi] with finite lo <= hi (got [{lo}, {hi}])"),
+        ));
+        return Vec::new();
+    }
+    if log && lo <= 0.0 {
+        issues.push(issue(
+            format!("{key}.log_range"),
+            format!("must be > 0 at both ends (got [{lo}, {hi}])"),
+        ));
+        return Vec::new();
+    }
+    let steps = match a.steps {
+        Some(s) if s >= 2 => s as usize,
+        Some(s) => {
+            issues.push(issue(
+                format!("{key}.steps"),
+                format!("must be >= 2 (got {s})"),
+            ));
+            return Vec::new();
+        }
+        None => {
+            issues.push(issue(
+                format!("{key}.steps"),
+                format!("is required with `{which}` on a grid"),
+            ));
+            return Vec::new();
+        }
+    };
+    let mut out: Vec<Value> = (0..steps)
+        .map(|k| {
+            let t = k as f64 / (steps - 1) as f64;
+            let x = if log {
+                (lo.ln() + t * (hi.ln() - lo.ln())).exp()
+            } else {
+                lo + t * (hi - lo)
+            };
+            // The ends are exact.
+            let x = if k == 0 {
+                lo
+            } else if k + 1 == steps {
+                hi
+            } else {
+                x
+            };
+            number(x, a.integer)
+        })
+        .collect();
+    if a.integer {
+        out.dedup();
+    }
+    out
+}
+
+fn number(x: f64, integer: bool) -> Value {
+    if integer {
+        Value::Integer(x.round() as i64)
+    } else {
+        Value::Float(x)
+    }
+}
+
+/// A sampled value of an axis from `u` in [0, 1).
+fn sample_value(a: &AxisSpec, u: f64) -> Value {
+    if let Some(v) = &a.values {
+        let k = ((u * v.len() as f64) as usize).min(v.len() - 1);
+        return v[k].clone();
+    }
+    if let Some([lo, hi]) = a.log_range {
+        return number((lo.ln() + u * (hi.ln() - lo.ln())).exp(), a.integer);
+    }
+    let [lo, hi] = a.range.expect("checked");
+    number(lo + u * (hi - lo), a.integer)
+}
+
+fn check_sampled_axis(i: usize, a: &AxisSpec, issues: &mut Vec<ConfigIssue>) {
+    let key = format!("axis[{i}]");
+    let given = [a.values.is_some(), a.range.is_some(), a.log_range.is_some()]
+        .iter()
+        .filter(|b| **b)
+        .count();
+    if given != 1 {
+        issues.push(issue(
+            &key,
+            format!(
+                "needs exactly one of `values`, `range`, `log_range` (found {given}) for key `{}`",
+                a.key
+            ),
+        ));
+        return;
+    }
+    if a.values.as_ref().is_some_and(|v| v.is_empty()) {
+        issues.push(issue(format!("{key}.values"), "must not be empty"));
+    }
+    for (which, r) in [("range", a.range), ("log_range", a.log_range)] {
+        if let Some([lo, hi]) = r {
+            if !(lo.is_finite() && hi.is_finite()) || lo > hi {
+                issues.push(issue(
+                    format!("{key}.{which}"),
+                    format!("must be [lo, hi] with finite lo <= hi (got [{lo}, {hi}])"),
+                ));
+            } else if which == "log_range" && lo <= 0.0 {
+                issues.push(issue(
+                    format!("{key}.log_range"),
+                    format!("must be > 0 at both ends (got [{lo}, {hi}])"),
+                ));
+            }
+        }
+    }
+    if a.steps.is_some() {
+        issues.push(issue(
+            format!("{key}.steps"),
+            "applies to grid sampling only (random and latin_hypercube use `points`)",
+        ));
+    }
+}
+
+/// Draw the points of a random or Latin-hypercube sweep.
+fn sample_points(spec: &SweepFile, n: u64) -> Vec<Vec<Value>> {
+    let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);
+    rng.set_stream(cascade_core::rng::stream_id("sweep", 0));
+    let d = spec.axes.len();
+    let n = n as usize;
+    match spec.sampling {
+        Sampling::Random => (0..n)
+            .map(|_| {
+                spec.axes
+                    .iter()
+                    .map(|a| sample_value(a, rng.random::<f64>()))
+                    .collect()
+            })
+            .collect(),
+        Sampling::LatinHypercube => {
+            // One permutation of the strata per axis (Fisher-Yates), a uniform draw inside each.
+            let mut cols: Vec<Vec<f64>> = Vec::with_capacity(d);
+            for _ in 0..d {
+                let mut perm: Vec<usize> = (0..n).collect();
+                for i in (1..n).rev() {
+                    let j = rng.random_range(0..=i);
+                    perm.swap(i, j);
+                }
+                cols.push(
+                    perm.iter()
+                        .map(|&s| (s as f64 + rng.random::<f64>()) / n as f64)
+                        .collect(),
+                );
+            }
+            (0..n)
+                .map(|p| {
+                    spec.axes
+                        .iter()
+                        .enumerate()
+                        .map(|(k, a)| sample_value(a, cols[k][p]))
+                        .collect()
+                })
+                .collect()
+        }
+        Sampling::Grid => unreachable!("grid points are not sampled"),
+    }
+}
+
+/// The most points a sweep may have (a guard against a typo that asks for billions).
+pub const MAX_POINTS: usize = 1_000_000;
+
+/// Read, resolve and validate a sweep file, including every point's scenario.
+pub fn load_sweep(path: &Path) -> Result<Sweep, ConfigError> {
+    let tree = read_tree(path)?;
+    let spec: SweepFile = serde_path_to_error::deserialize(Value::Table(tree)).map_err(|e| {
+        let p = e.path().to_string();
+        let msg = e.inner().to_string();
+        let msg = msg
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty() && !l.trim_start().starts_with('|'))
+            .unwrap_or("")
+            .trim()
+            .to_string();
+        ConfigError::one(
+            path,
+            if p.is_empty() || p == "." {
+                "(top level)".to_string()
+            } else {
+                p
+            },
+            msg,
+        )
+    })?;
+    let mut issues = Vec::new();
+    let name = match &spec.name {
+        Some(n) => n.clone(),
+        None => path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    };
+    if !is_plain_name(&name) {
+        issues.push(issue(
+            "name",
+            format!(
+                "must be a plain directory name (letters, digits, '-', '_', '.', not starting with '.'), so results stay inside the results root (got \"{name}\")"
+            ),
+        ));
+    }
+    if spec.runs == 0 {
+        issues.push(issue("runs", "must be >= 1"));
+    }
+    if spec.axes.is_empty() {
+        issues.push(issue(
+            "axis",
+            "needs at least one [[axis]] (use `cascade run` for a single scenario)",
+        ));
+    }
+    for (i, a) in spec.axes.iter().enumerate() {
+        if a.key.trim().is_empty() {
+            issues.push(issue(format!("axis[{i}].key"), "must not be empty"));
+        }
+        if spec.axes[..i].iter().any(|b| b.key == a.key) {
+            issues.push(issue(
+                format!("axis[{i}].key"),
+                format!("`{}` is already an axis", a.key),
+            ));
+        }
+    }
+    let mut points: Vec<Vec<Value>> = Vec::new();
+    match spec.sampling {
+        Sampling::Grid => {
+            if spec.points.is_some() {
+                issues.push(issue(
+                    "points",
+                    "applies to random and latin_hypercube sampling only (a grid has one point per combination)",
+                ));
+            }
+            let vals: Vec<Vec<Value>> = spec
+                .axes
+                .iter()
+                .enumerate()
+                .map(|(i, a)| grid_values(i, a, &mut issues))
+                .collect();
+            let total = vals
+                .iter()
+                .try_fold(1usize, |acc, v| acc.checked_mul(v.len()));
+            match total {
+                Some(t) if t <= MAX_POINTS => {
+                    if issues.is_empty() {
+                        points = grid(&vals);
+                    }
+                }
+                _ => issues.push(issue(
+                    "axis",
+                    format!("the grid has more than {MAX_POINTS} points"),
+                )),
+            }
+        }
+        Sampling::Random | Sampling::LatinHypercube => {
+            for (i, a) in spec.axes.iter().enumerate() {
+                check_sampled_axis(i, a, &mut issues);
+            }
+            match spec.points {
+                None => issues.push(issue(
+                    "points",
+                    "is required with random and latin_hypercube sampling",
+                )),
+                Some(0) => issues.push(issue("points", "must be >= 1")),
+                Some(n) if n as usize > MAX_POINTS => {
+                    issues.push(issue("points", format!("must be <= {MAX_POINTS}")))
+                }
+                Some(n) => {
+                    if issues.is_empty() {
+                        points = sample_points(&spec, n);
+                    }
+                }
+            }
+        }
+    }
+    if !issues.is_empty() {
+        return Err(ConfigError {
+            file: path.to_path_buf(),
+            issues,
+        });
+    }
+    // The base scenario, with the sweep's `set` overrides.
+    let base = path.parent().unwrap_or(Path::new("."));
+    let scenario_file = base.join(&spec.scenario);
+    let mut base_tree = read_tree(&scenario_file).map_err(|e| {
+        let rule = e
+            .issues
+            .iter()
+            .map(|i| format!("{}: {} {}", scenario_file.display(), i.key, i.rule))
+            .collect::<Vec<_>>()
+            .join("; ");
+        ConfigError::one(path, "scenario", rule)
+    })?;
+    apply_overrides(path, &mut base_tree, &spec.set)?;
+    let axes: Vec<String> = spec.axes.iter().map(|a| a.key.clone()).collect();
+    let params: Vec<Vec<Param>> = points
+        .iter()
+        .map(|p| p.iter().map(Param::from_toml).collect())
+        .collect();
+    // Every point must resolve: report each broken rule once, with the first point that breaks
+    // it.
+    let mut seen: Vec<String> = Vec::new();
+    for (p, ps) in params.iter().enumerate() {
+        if let Err(e) = point_scenario(&scenario_file, &base_tree, &axes, ps) {
+            for i in e.issues {
+                let sig = format!("{}: {}", i.key, i.rule);
+                if seen.contains(&sig) {
+                    continue;
+                }
+                seen.push(sig);
+                let at = axes
+                    .iter()
+                    .zip(ps)
+                    .map(|(k, v)| format!("{k} = {}", v.label()))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                issues.push(issue(
+                    format!(
+                        "point {p} ({at}) -> {}: `{}`",
+                        scenario_file.display(),
+                        i.key
+                    ),
+                    i.rule,
+                ));
+            }
+        }
+        if issues.len() >= 20 {
+            break;
+        }
+    }
+    if !issues.is_empty() {
+        return Err(ConfigError {
+            file: path.to_path_buf(),
+            issues,
+        });
+    }
+    Ok(Sweep {
+        file: path.to_path_buf(),
+        spec,
+        name,
+        scenario_file,
+        base_tree,
+        axes,
+        points: params,
+    })
+}
+
+/// The cartesian product, first axis slowest.
+fn grid(vals: &[Vec<Value>]) -> Vec<Vec<Value>> {
+    let mut out: Vec<Vec<Value>> = vec![Vec::new()];
+    for v in vals {
+        let mut next = Vec::with_capacity(out.len() * v.len());
+        for prefix in &out {
+            for x in v {
+                let mut p = prefix.clone();
+                p.push(x.clone());
+                next.push(p);
+            }
+        }
+        out = next;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn axis(key: &str) -> AxisSpec {
+        AxisSpec {
+            key: key.into(),
+            values: None,
+            range: None,
+            log_range: None,
+            steps: None,
+            integer: false,
+        }
+    }
+
+    #[test]
+    fn grid_ranges_are_exact_at_the_ends() {
+        let mut issues = Vec::new();
+        let mut a = axis("x");
+        a.range = Some([0.0, 1.0]);
+        a.steps = Some(5);
+        let v = grid_values(0, &a, &mut issues);
+        assert_eq!(
+            v,
+            [0.0, 0.25, 0.5, 0.75, 1.0].map(Value::Float).to_vec(),
+            "{issues:?}"
+        );
+        let mut a = axis("y");
+        a.log_range = Some([1.0, 64.0]);
+        a.steps = Some(7);
+        a.integer = true;
+        let v = grid_values(0, &a, &mut issues);
+        assert_eq!(v, [1, 2, 4, 8, 16, 32, 64].map(Value::Integer).to_vec());
+        assert!(issues.is_empty());
+    }
+
+    #[test]
+    fn grid_is_first_axis_slowest() {
+        let g = grid(&[
+            vec![Value::Integer(1), Value::Integer(2)],
+            vec![Value::Integer(10), Value::Integer(20), Value::Integer(30)],
+        ]);
+        assert_eq!(g.len(), 6);
+        assert_eq!(g[1], vec![Value::Integer(1), Value::Integer(20)]);
+        assert_eq!(g[3], vec![Value::Integer(2), Value::Integer(10)]);
+    }
+
+    #[test]
+    fn latin_hypercube_uses_every_stratum_once() {
+        let mut a = axis("a");
+        a.range = Some([0.0, 1.0]);
+        let mut b = axis("b");
+        b.log_range = Some([1.0, 100.0]);
+        let spec = SweepFile {
+            name: None,
+            description: String::new(),
+            scenario: "x.toml".into(),
+            runs: 1,
+            seed: 9,
+            set: vec![],
+            sampling: Sampling::LatinHypercube,
+            points: Some(10),
+            axes: vec![a, b],
+        };
+        let pts = sample_points(&spec, 10);
+        assert_eq!(pts, sample_points(&spec, 10), "deterministic");
+        let mut strata_a: Vec<usize> = pts
+            .iter()
+            .map(|p| (p[0].as_float().unwrap() * 10.0) as usize)
+            .collect();
+        let mut strata_b: Vec<usize> = pts
+            .iter()
+            .map(|p| (p[1].as_float().unwrap().log10() / 2.0 * 10.0) as usize)
+            .collect();
+        strata_a.sort();
+        strata_b.sort();
+        assert_eq!(strata_a, (0..10).collect::<Vec<_>>());
+        assert_eq!(strata_b, (0..10).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn plain_names_only() {
+        for ok in ["quickstart", "a-b_c.1"] {
+            assert!(is_plain_name(ok), "{ok}");
+        }
+        for bad in [
+            "", ".", "..", "../x", "a/b", "/abs", ".hidden", "a b", "a\\b",
+        ] {
+            assert!(!is_plain_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn params_round_trip_through_toml() {
+        for v in [
+            Value::Float(0.05),
+            Value::Integer(3),
+            Value::Boolean(true),
+            Value::String("linear".into()),
+        ] {
+            assert_eq!(Param::from_toml(&v).to_toml(), v);
+        }
+        let t: Value = overrides::parse_value("{ kind = \"ewma\", half_life_s = 600.0 }");
+        assert_eq!(Param::from_toml(&t).to_toml(), t);
+    }
+}
