@@ -568,12 +568,12 @@ pub fn load_sweep(path: &Path) -> Result<Sweep, ConfigError> {
                     .collect::<Vec<_>>()
                     .join(", ");
                 issues.push(issue(
+                    i.key,
                     format!(
-                        "point {p} ({at}) -> {}: `{}`",
+                        "at point {p} ({at}) of scenario {}: {}",
                         scenario_file.display(),
-                        i.key
+                        i.rule
                     ),
-                    i.rule,
                 ));
             }
         }
