@@ -217,13 +217,8 @@ pub fn run_sweep(
         let mut scenarios = Vec::new();
         for &(p, _) in &pairs {
             if scenarios.last().is_none_or(|(q, _)| *q != p) {
-                let s = point_scenario(
-                    &sweep.scenario_file,
-                    &sweep.base_tree,
-                    &sweep.axes,
-                    &sweep.points[p as usize],
-                )
-                .map_err(|e| SweepError::Usage(e.to_string()))?;
+                let s = point_scenario(&sweep.scenarios, &sweep.axes, &sweep.points[p as usize])
+                    .map_err(|e| SweepError::Usage(e.to_string()))?;
                 scenarios.push((p, s));
             }
         }

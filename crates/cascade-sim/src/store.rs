@@ -70,6 +70,17 @@ pub struct ManifestPoint {
     pub params: serde_json::Map<String, serde_json::Value>,
 }
 
+/// A base scenario as stored in the manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ManifestScenario {
+    /// As written in the sweep file.
+    pub name: String,
+    /// The file (absolute when it could be resolved); replay files are read beside it.
+    pub file: String,
+    /// Its configuration after the sweep's `set` overrides, as a JSON image of the TOML tree.
+    pub config: serde_json::Value,
+}
+
 /// `manifest.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -81,8 +92,8 @@ pub struct Manifest {
     pub description: String,
     /// The sweep file as given on the command line.
     pub sweep_file: String,
-    /// The base scenario file (absolute when it could be resolved).
-    pub scenario_file: String,
+    /// The base scenarios (one, or one per value of the `scenario` axis).
+    pub scenarios: Vec<ManifestScenario>,
     pub runs: u64,
     pub seed: u64,
     pub sampling: Sampling,
@@ -93,8 +104,6 @@ pub struct Manifest {
     pub schema_hash: String,
     /// FNV-1a 64 (hex) of the canonical JSON of everything that determines the results.
     pub config_hash: String,
-    /// The base scenario (after the sweep's `set` overrides), as a JSON image of its TOML tree.
-    pub base_config: serde_json::Value,
     /// The sweep file as read.
     pub sweep: serde_json::Value,
     /// `running` until every file is written, then `complete`.
@@ -183,10 +192,19 @@ impl Manifest {
                     .collect(),
             })
             .collect::<Vec<_>>();
-        let base_config = tree_to_json(&sweep.base_tree);
+        let scenarios = sweep
+            .scenarios
+            .iter()
+            .map(|b| ManifestScenario {
+                name: b.name.clone(),
+                file: std::fs::canonicalize(&b.file)
+                    .unwrap_or_else(|_| b.file.clone())
+                    .display()
+                    .to_string(),
+                config: tree_to_json(&b.tree),
+            })
+            .collect();
         let sweep_json = serde_json::to_value(&sweep.spec).expect("plain data");
-        let scenario_file = std::fs::canonicalize(&sweep.scenario_file)
-            .unwrap_or_else(|_| sweep.scenario_file.clone());
         let mut m = Manifest {
             format: MANIFEST_FORMAT.into(),
             format_version: MANIFEST_VERSION,
@@ -195,7 +213,7 @@ impl Manifest {
             name: sweep.name.clone(),
             description: sweep.spec.description.clone(),
             sweep_file: sweep.file.display().to_string(),
-            scenario_file: scenario_file.display().to_string(),
+            scenarios,
             runs: sweep.spec.runs,
             seed: sweep.spec.seed,
             sampling: sweep.spec.sampling,
@@ -204,7 +222,6 @@ impl Manifest {
             metrics: METRICS.iter().map(|d| d.name.to_string()).collect(),
             schema_hash: hex(schema_hash()),
             config_hash: String::new(),
-            base_config,
             sweep: sweep_json,
             status: "running".into(),
             command_line: inv.command_line.clone(),
@@ -223,7 +240,7 @@ impl Manifest {
         let canon = serde_json::json!({
             "cascade_version": self.cascade_version,
             "schema_hash": self.schema_hash,
-            "base_config": self.base_config,
+            "scenarios": self.scenarios.iter().map(|s| (&s.name, &s.config)).collect::<Vec<_>>(),
             "axes": self.axes,
             "points": self.points,
             "runs": self.runs,
@@ -428,10 +445,21 @@ impl Store {
     /// The scenario of point `p`, rebuilt from the manifest.
     pub fn point_scenario(&self, p: u64) -> Result<Scenario, ConfigError> {
         let m = &self.manifest;
-        let file = PathBuf::from(&m.scenario_file);
-        let tree = tree_from_json(&m.base_config).map_err(|e| {
-            ConfigError::one(&manifest_path(&self.dir), "base_config", e.to_string())
-        })?;
+        let mut bases = Vec::with_capacity(m.scenarios.len());
+        for (i, s) in m.scenarios.iter().enumerate() {
+            let tree = tree_from_json(&s.config).map_err(|e| {
+                ConfigError::one(
+                    &manifest_path(&self.dir),
+                    format!("scenarios[{i}].config"),
+                    e.to_string(),
+                )
+            })?;
+            bases.push(sweep::BaseScenario {
+                name: s.name.clone(),
+                file: PathBuf::from(&s.file),
+                tree,
+            });
+        }
         let params = m.point_params(p).ok_or_else(|| {
             ConfigError::one(
                 &manifest_path(&self.dir),
@@ -442,7 +470,7 @@ impl Store {
                 ),
             )
         })?;
-        sweep::point_scenario(&file, &tree, &m.axes, &params)
+        sweep::point_scenario(&bases, &m.axes, &params)
     }
 
     /// A stored row.

@@ -6,6 +6,10 @@
 //! point's scenario is resolved and validated before a single run starts: a point that would
 //! be invalid is reported with the sweep file, the axis and the scenario rule it breaks.
 //!
+//! One axis may be `key = "scenario"` with scenario files as values (relative to the sweep file):
+//! each point then starts from its own base scenario, so generations of margin engines, or any
+//! scenarios, can be compared on the same seeds (common random numbers) like any other axis.
+//!
 //! Points come from a full grid (first axis slowest) or, with `sampling = "random"` or
 //! `"latin_hypercube"`, from `points` draws of the ChaCha8 stream `sweep` of the master seed
 //! (continuous axes uniformly, `log_range` axes log-uniformly, `values` axes by index), so the
@@ -67,8 +71,10 @@ pub struct SweepFile {
     pub name: Option<String>,
     #[serde(default)]
     pub description: String,
-    /// The base scenario, relative to the sweep file.
-    pub scenario: PathBuf,
+    /// The base scenario, relative to the sweep file (optional when an axis has
+    /// `key = "scenario"`).
+    #[serde(default)]
+    pub scenario: Option<PathBuf>,
     /// Runs per point.
     pub runs: u64,
     /// Master seed (run `r` of every point uses `derive(seed, r)`).
@@ -159,6 +165,20 @@ impl Param {
     }
 }
 
+/// The key of the axis that switches base scenarios.
+pub const SCENARIO_AXIS: &str = "scenario";
+
+/// A base scenario of a sweep.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BaseScenario {
+    /// As written in the sweep file (the `scenario` key or a value of the scenario axis).
+    pub name: String,
+    /// The file as resolved (relative replay files are read beside it).
+    pub file: PathBuf,
+    /// Its tree after the sweep's `set` overrides, before the other axes.
+    pub tree: Table,
+}
+
 /// A resolved sweep: everything needed to run it and to store what it is.
 #[derive(Debug, Clone)]
 pub struct Sweep {
@@ -166,34 +186,80 @@ pub struct Sweep {
     pub spec: SweepFile,
     /// Output name (validated: a plain directory name).
     pub name: String,
-    /// The base scenario file as resolved (relative replay files are read beside it).
-    pub scenario_file: PathBuf,
-    /// The base scenario tree after `set` overrides, before the axes.
-    pub base_tree: Table,
+    /// The base scenarios: one, or one per value of the scenario axis.
+    pub scenarios: Vec<BaseScenario>,
     /// Axis keys, in order.
     pub axes: Vec<String>,
     /// Each point's value per axis.
     pub points: Vec<Vec<Param>>,
 }
 
-/// A sweep point's scenario.
+/// A sweep point's scenario: its base scenario (chosen by the scenario axis, if any) with the
+/// other axes' values applied.
 pub fn point_scenario(
-    scenario_file: &Path,
-    base_tree: &Table,
+    scenarios: &[BaseScenario],
     axes: &[String],
     params: &[Param],
 ) -> Result<Scenario, ConfigError> {
-    let mut tree = base_tree.clone();
+    let base = axes
+        .iter()
+        .zip(params)
+        .find(|(k, _)| *k == SCENARIO_AXIS)
+        .map(|(_, v)| {
+            let label = v.label();
+            scenarios.iter().find(|s| s.name == label).ok_or_else(|| {
+                ConfigError::one(
+                    Path::new(SCENARIO_AXIS),
+                    SCENARIO_AXIS,
+                    format!("no base scenario named \"{label}\""),
+                )
+            })
+        })
+        .unwrap_or_else(|| {
+            scenarios.first().ok_or_else(|| {
+                ConfigError::one(Path::new(SCENARIO_AXIS), SCENARIO_AXIS, "no base scenario")
+            })
+        })?;
+    let mut tree = base.tree.clone();
     for (k, v) in axes.iter().zip(params) {
+        if k == SCENARIO_AXIS {
+            continue;
+        }
         overrides::apply(&mut tree, k, v.to_toml()).map_err(|e| ConfigError {
-            file: scenario_file.to_path_buf(),
+            file: base.file.clone(),
             issues: vec![ConfigIssue {
                 key: k.clone(),
                 rule: e.to_string(),
             }],
         })?;
     }
-    scenario_from_tree(scenario_file, tree)
+    scenario_from_tree(&base.file, tree)
+}
+
+/// Read a base scenario and apply the sweep's `set` overrides; errors name the sweep file.
+fn read_base(
+    sweep_file: &Path,
+    key: &str,
+    name: &str,
+    set: &[String],
+) -> Result<BaseScenario, ConfigError> {
+    let dir = sweep_file.parent().unwrap_or(Path::new("."));
+    let file = dir.join(name);
+    let mut tree = read_tree(&file).map_err(|e| {
+        let rule = e
+            .issues
+            .iter()
+            .map(|i| format!("{}: {} {}", file.display(), i.key, i.rule))
+            .collect::<Vec<_>>()
+            .join("; ");
+        ConfigError::one(sweep_file, key, rule)
+    })?;
+    apply_overrides(sweep_file, &mut tree, set)?;
+    Ok(BaseScenario {
+        name: name.to_string(),
+        file,
+        tree,
+    })
 }
 
 /// Whether `name` is a plain directory name that stays inside the results root.
@@ -532,19 +598,53 @@ pub fn load_sweep(path: &Path) -> Result<Sweep, ConfigError> {
             issues,
         });
     }
-    // The base scenario, with the sweep's `set` overrides.
-    let base = path.parent().unwrap_or(Path::new("."));
-    let scenario_file = base.join(&spec.scenario);
-    let mut base_tree = read_tree(&scenario_file).map_err(|e| {
-        let rule = e
-            .issues
-            .iter()
-            .map(|i| format!("{}: {} {}", scenario_file.display(), i.key, i.rule))
-            .collect::<Vec<_>>()
-            .join("; ");
-        ConfigError::one(path, "scenario", rule)
-    })?;
-    apply_overrides(path, &mut base_tree, &spec.set)?;
+    // The base scenarios, with the sweep's `set` overrides.
+    let mut scenarios = Vec::new();
+    if let Some(k) = spec.axes.iter().position(|a| a.key == SCENARIO_AXIS) {
+        let mut names: Vec<String> = Vec::new();
+        for v in &points {
+            match &v[k] {
+                Value::String(s) => {
+                    if !names.contains(s) {
+                        names.push(s.clone());
+                    }
+                }
+                other => {
+                    return Err(ConfigError::one(
+                        path,
+                        format!("axis[{k}].values"),
+                        format!(
+                            "the scenario axis takes scenario file names (strings), got {other}"
+                        ),
+                    ));
+                }
+            }
+        }
+        for n in names {
+            scenarios.push(read_base(
+                path,
+                &format!("axis[{k}].values"),
+                &n,
+                &spec.set,
+            )?);
+        }
+    } else {
+        match &spec.scenario {
+            Some(f) => scenarios.push(read_base(
+                path,
+                "scenario",
+                &f.to_string_lossy(),
+                &spec.set,
+            )?),
+            None => {
+                return Err(ConfigError::one(
+                    path,
+                    "scenario",
+                    "is required (the base scenario file), unless an axis has key = \"scenario\"",
+                ));
+            }
+        }
+    }
     let axes: Vec<String> = spec.axes.iter().map(|a| a.key.clone()).collect();
     let params: Vec<Vec<Param>> = points
         .iter()
@@ -554,7 +654,7 @@ pub fn load_sweep(path: &Path) -> Result<Sweep, ConfigError> {
     // it.
     let mut seen: Vec<String> = Vec::new();
     for (p, ps) in params.iter().enumerate() {
-        if let Err(e) = point_scenario(&scenario_file, &base_tree, &axes, ps) {
+        if let Err(e) = point_scenario(&scenarios, &axes, ps) {
             for i in e.issues {
                 let sig = format!("{}: {}", i.key, i.rule);
                 if seen.contains(&sig) {
@@ -571,7 +671,7 @@ pub fn load_sweep(path: &Path) -> Result<Sweep, ConfigError> {
                     i.key,
                     format!(
                         "at point {p} ({at}) of scenario {}: {}",
-                        scenario_file.display(),
+                        e.file.display(),
                         i.rule
                     ),
                 ));
@@ -591,8 +691,7 @@ pub fn load_sweep(path: &Path) -> Result<Sweep, ConfigError> {
         file: path.to_path_buf(),
         spec,
         name,
-        scenario_file,
-        base_tree,
+        scenarios,
         axes,
         points: params,
     })
@@ -671,7 +770,7 @@ mod tests {
         let spec = SweepFile {
             name: None,
             description: String::new(),
-            scenario: "x.toml".into(),
+            scenario: Some("x.toml".into()),
             runs: 1,
             seed: 9,
             set: vec![],

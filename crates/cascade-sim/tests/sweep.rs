@@ -462,3 +462,66 @@ fn broken_sweep_files_name_the_file_the_key_and_the_rule() {
     );
     let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn the_scenario_axis_switches_base_scenarios_and_replays() {
+    let d = tmp("scenario-axis");
+    let g1 = common::repo().join("configs/scenarios/gen1.toml");
+    let g3 = common::repo().join("configs/scenarios/gen3.toml");
+    let text = format!(
+        r#"
+runs = 2
+seed = 4
+set = ["chain.duration_s=7200", "agents.2.count=60"]
+[[axis]]
+key = "scenario"
+values = ["{}", "{}"]
+[[axis]]
+key = "assets.ETH.process.noise_sigma"
+values = [0.5, 1.0]
+"#,
+        g1.display(),
+        g3.display()
+    );
+    let p = d.join("gens.toml");
+    std::fs::write(&p, text).unwrap();
+    let sweep = load_sweep(&p).unwrap();
+    assert_eq!(sweep.scenarios.len(), 2);
+    assert_eq!(sweep.points.len(), 4);
+    let out = d.join("s");
+    run_sweep(&sweep, &out, &inv(2), SweepOptions::default(), |_| {}).unwrap();
+    let store = Store::open(&out).unwrap();
+    assert_eq!(store.manifest.scenarios.len(), 2);
+    // Point 0 is gen1, point 2 gen3: their engines differ.
+    let s0 = store.point_scenario(0).unwrap();
+    let s2 = store.point_scenario(2).unwrap();
+    assert_ne!(s0.config.engine, s2.config.engine);
+    assert_eq!(s0.config.name, "gen1");
+    assert_eq!(s2.config.name, "gen3");
+    for p in 0..4 {
+        let s = store.point_scenario(p).unwrap();
+        let row = cascade_sim::runner::run_one(&s, 4, 1, false).unwrap().row;
+        assert_eq!(row, store.row(p, 1).unwrap(), "point {p}");
+    }
+    // A scenario axis of numbers is an error naming the axis.
+    let bad = d.join("bad.toml");
+    std::fs::write(
+        &bad,
+        "runs = 1\n[[axis]]\nkey = \"scenario\"\nvalues = [1, 2]\n",
+    )
+    .unwrap();
+    let e = load_sweep(&bad).unwrap_err().to_string();
+    assert!(
+        e.contains("axis[0].values") && e.contains("scenario file names"),
+        "{e}"
+    );
+    // No base scenario at all.
+    std::fs::write(
+        &bad,
+        "runs = 1\n[[axis]]\nkey = \"gas.congestion_beta\"\nvalues = [1.0]\n",
+    )
+    .unwrap();
+    let e = load_sweep(&bad).unwrap_err().to_string();
+    assert!(e.contains("key `scenario`: is required"), "{e}");
+    let _ = std::fs::remove_dir_all(&d);
+}
