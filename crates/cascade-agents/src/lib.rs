@@ -12,6 +12,7 @@
 pub mod arbitrageur;
 pub mod config;
 pub mod liquidator;
+pub mod manipulation;
 pub mod market_maker;
 pub mod mev;
 pub mod noise;
@@ -19,7 +20,7 @@ pub mod trader;
 pub mod view;
 
 pub use config::{AgentConfig, BuildCtx};
-pub use view::{Receipt, ReceiptStatus, View};
+pub use view::{Receipt, ReceiptStatus, TwapSource, View};
 
 use cascade_core::tx::TxRequest;
 use cascade_core::{AgentId, HolderId, TxId};

@@ -311,3 +311,215 @@ impl Agent for Liquidator {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::view::View;
+    use cascade_core::{AccountId, AssetId, Ledger, rng};
+    use cascade_engine::{
+        BreakerConfig, Engine, EngineConfig, MarginMode, MarginModel, WaterfallStep,
+    };
+    use cascade_market::gas::{GasCosts, fee_in_quote};
+    use cascade_market::mempool::Mempool;
+    use cascade_market::oracle::{FeedConfig, GuardConfig, OracleConfig, Oracles};
+    use cascade_market::venue::{Venue, VenueConfig};
+
+    /// Borrowers of every size, all liquidatable at 1,600, and a liquidator deciding at
+    /// several gas prices: every liquidation it submits is one it expects to gain on at the
+    /// prices in its View, after the fee of its own bid; the ones it leaves are the ones that
+    /// would not pay.
+    #[test]
+    fn a_liquidator_never_submits_a_liquidation_it_expects_to_lose_on() {
+        let mut ledger = Ledger::new(["USD", "ETH"]);
+        let cfg = EngineConfig {
+            margin: MarginModel::Fixed {
+                initial: 0.2,
+                maintenance: 0.1,
+            },
+            liquidation: LiquidationMode::Full { bonus: 0.05 },
+            waterfall: vec![WaterfallStep::Socialize],
+            insurance_fund: 0.0,
+            insurance_fee_share: 1.0,
+            pool_liquidity: 10_000_000.0,
+            margin_mode: MarginMode::Cross,
+            funding_scale: 0.0,
+            funding_cap: 0.0,
+            funding_interval_s: 3600.0,
+            funding_venue: None,
+            perp_fee: 0.0,
+            breakers: BreakerConfig::default(),
+            privacy: false,
+            respect_oracle_guards: true,
+        };
+        let sizes: Vec<f64> = (0..40).map(|i| 0.05 * 1.25f64.powi(i)).collect();
+        let traders: Vec<HolderId> = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, eth)| {
+                let h = ledger.add_holder(format!("t{i}"));
+                ledger
+                    .mint_genesis(h, AssetId(0).token(), Amount::from_whole(*eth))
+                    .unwrap();
+                h
+            })
+            .collect();
+        let pool_h = ledger.add_holder("pool");
+        let owner = ledger.add_holder("owner");
+        let vc = VenueConfig::Cpmm {
+            name: "amm".into(),
+            asset: "ETH".into(),
+            reserve_base: 10_000.0,
+            reserve_quote: 16_000_000.0,
+            fee: 0.003,
+        };
+        let mut venues =
+            vec![Venue::from_config(&vc, &mut ledger, pool_h, owner, AssetId(0), 1600.0).unwrap()];
+        let mut ctx_ledger = ledger;
+        let infos = vec![VenueInfo {
+            name: "amm".into(),
+            asset: AssetId(0),
+            is_clob: false,
+        }];
+        let names = vec!["ETH".to_string()];
+        let lcfg = LiquidatorConfig {
+            count: 1,
+            capital: 1_000_000.0,
+            min_profit: 0.0,
+            latency_blocks: 0,
+            flash: true,
+            inventory_risk: 0.0,
+            tip_gwei: 1.0,
+            bid_share: 0.3,
+            max_fee_gwei: None,
+            max_per_block: 100,
+            venues: vec![],
+        };
+        let mut agent = {
+            let mut ctx = crate::config::BuildCtx::new(
+                &mut ctx_ledger,
+                rng::run_seed(1, 0),
+                &names,
+                &infos,
+                &[1600.0],
+            );
+            Liquidator::build(&lcfg, &mut ctx).pop().unwrap()
+        };
+        let mut engine = Engine::new(
+            &cfg,
+            &mut ctx_ledger,
+            &[2000.0],
+            rng::stream(rng::run_seed(1, 0), "engine", 0),
+        )
+        .unwrap();
+        let mut ledger = ctx_ledger;
+        ledger.seal();
+        // Each borrows 79% of its collateral's value at 2,000 (initial margin allows 80%).
+        for (h, eth) in traders.iter().zip(&sizes) {
+            engine
+                .apply(
+                    &EngineOp::Borrow {
+                        asset: AssetId(0),
+                        collateral: Amount::from_whole(*eth),
+                        borrow: Amount::from_whole(eth * 2000.0 * 0.79),
+                    },
+                    *h,
+                    AgentId(1),
+                    &mut ledger,
+                    &mut venues,
+                )
+                .unwrap();
+        }
+        engine.begin_block(
+            1,
+            12.0,
+            12.0,
+            &[1600.0],
+            &[1600.0],
+            &[true],
+            &[None],
+            &[1600.0],
+        );
+        engine.end_block();
+        assert_eq!(engine.flagged().len(), sizes.len());
+        let oracle = OracleConfig {
+            asset: "ETH".into(),
+            feed: FeedConfig::Twap {
+                venue: "amm".into(),
+                window_s: 600.0,
+            },
+            guards: GuardConfig::default(),
+        };
+        let oracles = Oracles::new(&[(0, oracle)], &[1600.0], &["amm".to_string()]).unwrap();
+        let costs = GasCosts::default();
+        let mempool = Mempool::new(50);
+        let mut skipped_at_high_gas = 0;
+        for base_gwei in [1.0, 20.0, 100.0, 500.0] {
+            let view = View {
+                block: 2,
+                t_s: 24.0,
+                block_time_s: 12.0,
+                base_fee: gwei(base_gwei),
+                native_price: 1600.0,
+                gas_costs: &costs,
+                p_ref: &[1600.0],
+                oracle: &[1600.0],
+                venues: &venues,
+                ledger: &ledger,
+                mempool: &mempool,
+                receipts: &[],
+                watcher: false,
+                engine: Some(&engine),
+                oracles: &oracles,
+                twap_oracles: &[None],
+            };
+            let mut out = Vec::new();
+            agent.act(&view, AgentId(0), &mut out);
+            let mut submitted: Vec<AccountId> = Vec::new();
+            for s in &out {
+                let Submission::Tx(req) = s else {
+                    panic!("a liquidator sends public transactions: {s:?}")
+                };
+                let Action::Engine(EngineOp::Liquidate {
+                    account, sell_on, ..
+                }) = req.action
+                else {
+                    panic!("{req:?}")
+                };
+                // Its expectation at the View's prices, after the fee of its own bid.
+                let plan = engine.plan_liquidation(account).unwrap();
+                let v = sell_on.expect("flash liquidation");
+                let proceeds = venues[v.index()].quote(Side::Sell, plan.seize).amount_out;
+                let fee = fee_in_quote(req.gas_limit, view.base_fee + req.priority_fee, 1600.0);
+                let gain = proceeds - plan.pay + plan.perp_bonus - fee;
+                assert!(
+                    gain.is_positive(),
+                    "{base_gwei} gwei: account {account:?} expected {gain:?}"
+                );
+                submitted.push(account);
+            }
+            // What it left: not worth the gas at this base fee.
+            let gas = view.fee_estimate(GasKind::Liquidation, gwei(1.0));
+            for (i, _) in sizes.iter().enumerate() {
+                let id = AccountId(i as u32);
+                if submitted.contains(&id) {
+                    continue;
+                }
+                let plan = engine.plan_liquidation(id).unwrap();
+                let proceeds = venues[0].quote(Side::Sell, plan.seize).amount_out;
+                assert!(
+                    proceeds - plan.pay - gas <= Amount::ZERO,
+                    "{base_gwei} gwei: skipped a profitable liquidation of {id:?}"
+                );
+                if base_gwei >= 500.0 {
+                    skipped_at_high_gas += 1;
+                }
+            }
+            assert!(
+                !submitted.is_empty(),
+                "{base_gwei} gwei: the large ones pay"
+            );
+        }
+        assert!(skipped_at_high_gas > 5, "{skipped_at_high_gas}");
+    }
+}

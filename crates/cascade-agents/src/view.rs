@@ -5,7 +5,7 @@
 //! agent per block costs nothing. The public mempool is visible only to agents that watch it.
 
 use cascade_core::tx::{GasKind, Tx, TxRequest};
-use cascade_core::{AgentId, Amount, HolderId, Ledger, TokenId, TxId};
+use cascade_core::{AgentId, Amount, HolderId, Ledger, TokenId, TxId, VenueId};
 use cascade_engine::Engine;
 use cascade_market::gas::{GasCosts, fee_in_quote};
 use cascade_market::mempool::Mempool;
@@ -30,6 +30,15 @@ pub struct Receipt {
     pub status: ReceiptStatus,
     /// Gas fee paid, in quote base units.
     pub fee: Amount,
+}
+
+/// Where an asset's oracle price comes from when the engine reads a venue's TWAP directly
+/// (`feed = { kind = "twap", venue, window_s }`): the oracle contract's configuration, public on
+/// chain, which a searcher needs to forecast how moving the venue moves the engine's price.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct TwapSource {
+    pub venue: VenueId,
+    pub window_s: f64,
 }
 
 /// The public state at decision time.
@@ -59,6 +68,8 @@ pub struct View<'a> {
     pub engine: Option<&'a Engine>,
     /// The oracles (public on-chain state).
     pub oracles: &'a Oracles,
+    /// Per asset, the venue TWAP the engine's oracle reads, when it is a plain TWAP feed.
+    pub twap_oracles: &'a [Option<TwapSource>],
 }
 
 impl<'a> View<'a> {

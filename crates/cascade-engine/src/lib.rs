@@ -114,8 +114,8 @@ pub struct Engine {
     snapshot: Option<Account>,
     metrics: EngineMetrics,
     /// Liquidations not yet shown to be exogenous: the account as it stood before the
-    /// liquidation, and the notional.
-    unresolved: Vec<(Account, f64)>,
+    /// liquidation, the notional, and (for the event that reclassifies it) its id and block.
+    unresolved: Vec<(Account, f64, AccountId, u64)>,
     events: Option<Vec<Event>>,
 }
 
@@ -237,12 +237,20 @@ impl Engine {
     pub fn metrics(&self) -> EngineMetrics {
         let mut m = self.metrics.clone();
         m.induced_liquidations = self.unresolved.len() as u64;
-        m.induced_notional = self.unresolved.iter().map(|(_, n)| n).sum();
+        m.induced_notional = self.unresolved.iter().map(|(_, n, _, _)| n).sum();
         m.unresolved_shortfall = self.unresolved_shortfall();
         m
     }
     pub fn insurance_fund(&self) -> Amount {
         self.insurance
+    }
+    /// Open interest: the exposure value of every live account at the engine's prices.
+    pub fn open_interest(&self) -> f64 {
+        self.accounts
+            .iter()
+            .filter(|a| !a.closed)
+            .map(|a| a.exposure_value(&self.prices))
+            .sum()
     }
     pub fn pool_cash(&self) -> Amount {
         self.pool_cash
@@ -440,22 +448,36 @@ impl Engine {
         if !self.unresolved.is_empty() {
             let (cf, margin) = (&self.cf_prices, &self.margin);
             let mut exo = 0.0;
-            self.unresolved.retain(|(acc, n)| {
+            // Only filled when events are recorded (replays), so the block loop stays
+            // allocation-free in sweeps.
+            let mut resolved = Vec::new();
+            let recording = self.events.is_some();
+            self.unresolved.retain(|(acc, n, id, at)| {
                 if acc.health(cf, margin).maintenance < 0.0 {
                     exo += *n;
+                    if recording {
+                        resolved.push((*id, *n, *at));
+                    }
                     false
                 } else {
                     true
                 }
             });
             self.metrics.exogenous_notional += exo;
+            // The final word on a `not_exogenous_yet` liquidation: `value` is the block of
+            // the liquidation it reclassifies. Those never reclassified are the induced ones.
+            for (id, n, at) in resolved {
+                self.event(
+                    "liquidation_exogenous",
+                    Some(id),
+                    None,
+                    Amount::from_whole(n),
+                    at as f64,
+                    format!("the liquidation at block {at} is exogenous"),
+                );
+            }
         }
-        let oi: f64 = self
-            .accounts
-            .iter()
-            .filter(|a| !a.closed)
-            .map(|a| a.exposure_value(&self.prices))
-            .sum();
+        let oi = self.open_interest();
         if oi > self.metrics.max_open_interest {
             self.metrics.max_open_interest = oi;
         }
@@ -1220,7 +1242,7 @@ impl Engine {
         } else if let Some(acc) = self.snapshot.take() {
             // Not liquidatable at the p_exo oracle price now: induced unless the exogenous
             // path liquidates it later in the run (checked at each block end).
-            self.unresolved.push((acc, notional));
+            self.unresolved.push((acc, notional, id, self.block));
         }
         self.snapshot = None;
         let delay = self.block.saturating_sub(flagged_at) as f64;

@@ -1,5 +1,6 @@
 //! The per-block path of runs as CSV (`cascade run --trace`): one row per run and block with
-//! each asset's exogenous, reference and oracle prices, each venue's price, and the gas market.
+//! each asset's exogenous, reference and oracle prices, each venue's price, the gas market and,
+//! with a margin engine, its insurance fund and open interest.
 
 use crate::config::ScenarioConfig;
 use crate::world::BlockRecord;
@@ -25,6 +26,10 @@ pub fn header(cfg: &ScenarioConfig) -> Vec<String> {
         "mempool",
     ] {
         h.push(c.into());
+    }
+    if cfg.engine.is_some() {
+        h.push("insurance_fund".into());
+        h.push("open_interest".into());
     }
     h
 }
@@ -53,6 +58,9 @@ pub fn write_run<W: Write>(w: &mut W, run: u64, records: &[BlockRecord]) -> io::
             ",{},{},{},{},{},{}",
             r.base_fee_gwei, r.gas_used, r.background_gas, r.txs, r.reverted, r.mempool
         );
+        if let (Some(f), Some(oi)) = (r.insurance_fund, r.open_interest) {
+            let _ = write!(line, ",{f},{oi}");
+        }
         writeln!(w, "{line}")?;
     }
     Ok(())

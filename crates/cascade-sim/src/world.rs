@@ -22,7 +22,9 @@ use crate::load::Scenario;
 use crate::metrics::{Accumulator, MetricRow};
 use cascade_agents::arbitrageur::value_gain;
 use cascade_agents::config::BuildCtx;
-use cascade_agents::{Agent, BundleRequest, Receipt, ReceiptStatus, Role, Submission, View};
+use cascade_agents::{
+    Agent, BundleRequest, Receipt, ReceiptStatus, Role, Submission, TwapSource, View,
+};
 use cascade_core::event::{Event, Revert};
 use cascade_core::rng::{self, StreamSeed, streams};
 use cascade_core::tx::{Action, Bundle, BundleItem, EngineOp, Tx, TxRequest};
@@ -33,7 +35,7 @@ use cascade_engine::Engine;
 use cascade_market::gas::{GasConfig, GasMarket, fee_split};
 use cascade_market::mempool::{Mempool, PlannedTx, build_block};
 use cascade_market::oracle::GuardAction;
-use cascade_market::oracle::{OracleConfig, Oracles, Publication};
+use cascade_market::oracle::{FeedConfig, OracleConfig, Oracles, Publication};
 use cascade_market::price::{AssetSpec, PriceModel};
 use cascade_market::venue::{Venue, VenueConfig};
 use rand::RngExt;
@@ -70,6 +72,11 @@ pub struct BlockRecord {
     pub txs: u32,
     pub reverted: u32,
     pub mempool: u32,
+    /// The engine's insurance fund (quote) at the end of the block; `None` without an engine.
+    pub insurance_fund: Option<f64>,
+    /// The engine's open interest (exposure value of live accounts, quote); `None` without
+    /// an engine.
+    pub open_interest: Option<f64>,
 }
 
 /// What can stop a World from being built (a configuration that skipped validation).
@@ -129,6 +136,9 @@ pub struct World {
     /// Per asset, the venue whose price is the perp mark for funding.
     funding_venue: Vec<Option<usize>>,
     cascade_threshold: f64,
+    /// Per asset, the venue TWAP its oracle reads when the feed is a plain `twap` (public
+    /// oracle configuration, shown to agents).
+    twap_oracles: Vec<Option<TwapSource>>,
 }
 
 impl World {
@@ -243,6 +253,19 @@ impl World {
                     .ok_or_else(|| BuildError(format!("oracle for unknown asset {}", o.asset)))
             })
             .collect::<Result<_, _>>()?;
+        let mut twap_oracles: Vec<Option<TwapSource>> = vec![None; n_assets];
+        for (a, o) in &oracle_cfgs {
+            if let FeedConfig::Twap { venue, window_s } = &o.feed {
+                twap_oracles[*a] =
+                    cfg.venues
+                        .iter()
+                        .position(|v| v.name() == venue)
+                        .map(|i| TwapSource {
+                            venue: VenueId(i as u16),
+                            window_s: *window_s,
+                        });
+            }
+        }
         let oracles = Oracles::new(&oracle_cfgs, &p0, &cfg.venue_names())
             .map_err(|e| BuildError(e.to_string()))?;
         let mut feed_publisher = Vec::with_capacity(oracles.n_feeds());
@@ -330,6 +353,7 @@ impl World {
             engine,
             funding_venue,
             cascade_threshold: cfg.metrics.cascade_threshold,
+            twap_oracles,
         })
     }
 
@@ -564,6 +588,7 @@ impl World {
                     watcher: agent.watches_mempool(),
                     engine: self.engine.as_ref(),
                     oracles: &self.oracles,
+                    twap_oracles: &self.twap_oracles,
                 };
                 agent.act(&view, AgentId(ai as u32), &mut subs);
             }
@@ -701,6 +726,8 @@ impl World {
                 txs,
                 reverted,
                 mempool: self.mempool.len() as u32,
+                insurance_fund: self.engine.as_ref().map(|e| e.insurance_fund().to_whole()),
+                open_interest: self.engine.as_ref().map(|e| e.open_interest()),
             });
         }
         if self.check_ledger {

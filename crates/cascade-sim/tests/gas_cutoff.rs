@@ -122,3 +122,27 @@ fn positions_below_the_gas_cutoff_are_left_to_bad_debt() {
     let row = w.metrics();
     assert!(row.get("bad_debt").unwrap() > 0.0);
 }
+
+#[test]
+fn raising_gas_above_the_bonus_of_small_positions_raises_bad_debt() {
+    // The same crash and seed at 1 gwei (D* = 2.8 x 42 / 2 = 17 quote, about 1/40 of the cut-off
+    // at 40 gwei) and at 400 gwei (D* about 6,900): the dearer gas leaves more positions
+    // unliquidated and more bad debt.
+    let run = |base_gwei: f64| {
+        let s = common::from_text(&SCENARIO.replace("BASE", &base_gwei.to_string())).unwrap();
+        let mut w = World::new(&s, 4, 0).unwrap();
+        let row = w.run().unwrap();
+        (
+            row.get("liquidations").unwrap(),
+            row.get("bad_debt").unwrap(),
+        )
+    };
+    let (liq_cheap, bad_cheap) = run(1.0);
+    let (liq_dear, bad_dear) = run(400.0);
+    assert!(
+        liq_dear < liq_cheap,
+        "{liq_dear} vs {liq_cheap} liquidations"
+    );
+    assert!(bad_dear > bad_cheap, "bad debt {bad_dear} vs {bad_cheap}");
+    assert!(bad_dear > 0.0);
+}
