@@ -114,6 +114,35 @@ pub struct Manifest {
     pub finished: Option<String>,
     /// How many times the sweep was resumed.
     pub resumed: u32,
+    /// Set on a shard store (`cascade sweep --shard I/N`); absent on a whole sweep.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardInfo>,
+}
+
+/// Which part of a sweep a shard store holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardInfo {
+    /// This shard, 0-based.
+    pub index: u64,
+    /// Shards in all.
+    pub count: u64,
+    /// The (point, run) pairs it holds, as flat indices `point * runs + run`: `first..end`.
+    pub first_pair: u64,
+    pub end_pair: u64,
+}
+
+impl ShardInfo {
+    /// Shard `index` of `count` of a sweep with `pairs` (point, run) pairs: a contiguous block
+    /// of the pairs in (point, run) order, sizes differing by at most one.
+    pub fn new(index: u64, count: u64, pairs: u64) -> ShardInfo {
+        let at = |i: u64| ((i as u128 * pairs as u128) / count as u128) as u64;
+        ShardInfo {
+            index,
+            count,
+            first_pair: at(index),
+            end_pair: at(index + 1),
+        }
+    }
 }
 
 /// `runs/<p>.bin`.
@@ -229,6 +258,7 @@ impl Manifest {
             started: now_rfc3339(),
             finished: None,
             resumed: 0,
+            shard: None,
         };
         m.config_hash = m.compute_config_hash();
         m
