@@ -90,7 +90,7 @@ pub struct Manifest {
     pub git_commit: String,
     pub name: String,
     pub description: String,
-    /// The sweep file as given on the command line.
+    /// The sweep file (absolute when it could be resolved).
     pub sweep_file: String,
     /// The base scenarios (one, or one per value of the `scenario` axis).
     pub scenarios: Vec<ManifestScenario>,
@@ -241,7 +241,10 @@ impl Manifest {
             git_commit: inv.git_commit.clone(),
             name: sweep.name.clone(),
             description: sweep.spec.description.clone(),
-            sweep_file: sweep.file.display().to_string(),
+            sweep_file: std::fs::canonicalize(&sweep.file)
+                .unwrap_or_else(|_| sweep.file.clone())
+                .display()
+                .to_string(),
             scenarios,
             runs: sweep.spec.runs,
             seed: sweep.spec.seed,

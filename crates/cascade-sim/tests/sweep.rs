@@ -525,3 +525,97 @@ values = [0.5, 1.0]
     assert!(e.contains("key `scenario`: is required"), "{e}");
     let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn shards_merge_into_the_unsharded_store() {
+    use cascade_sim::experiment::merge_shards;
+    let d = tmp("shards");
+    let sweep = load_sweep(&write_sweep(&d, "")).unwrap();
+    let whole = d.join("whole");
+    run_sweep(&sweep, &whole, &inv(2), SweepOptions::default(), |_| {}).unwrap();
+    // 24 pairs in 5 shards: blocks of 4 or 5 pairs, so points (4 runs) straddle shards.
+    let n = 5;
+    let mut dirs = Vec::new();
+    for i in 0..n {
+        let dir = d.join(format!("shard{i}"));
+        let r = run_sweep(
+            &sweep,
+            &dir,
+            &inv(1),
+            SweepOptions {
+                shard: Some((i, n)),
+                threads: 1,
+                ..Default::default()
+            },
+            |_| {},
+        )
+        .unwrap();
+        assert!(r.runs_computed == 4 || r.runs_computed == 5, "{r:?}");
+        assert!(!dir.join("points.bin").exists());
+        dirs.push(dir);
+    }
+    // Any order.
+    let mut shuffled = dirs.clone();
+    shuffled.reverse();
+    let merged = d.join("merged");
+    let r = merge_shards(&shuffled, &merged, &inv(1), false).unwrap();
+    assert_eq!((r.shards, r.points, r.runs), (5, 6, 24));
+    assert_eq!(data_files(&whole), data_files(&merged));
+    let mut a = manifest_core(&whole);
+    let mut b = manifest_core(&merged);
+    a.as_object_mut().unwrap().remove("git_commit");
+    b.as_object_mut().unwrap().remove("git_commit");
+    assert_eq!(a, b);
+    // Refuses to overwrite without force.
+    let e = merge_shards(&dirs, &merged, &inv(1), false).unwrap_err();
+    assert!(e.to_string().contains("--force"), "{e}");
+    // A missing shard, a duplicated one, a whole store, a foreign shard.
+    let e = merge_shards(&dirs[..4], &d.join("m2"), &inv(1), false).unwrap_err();
+    assert!(e.to_string().contains("missing shard(s): 4/5"), "{e}");
+    let mut dup = dirs.clone();
+    dup.push(dirs[2].clone());
+    let e = merge_shards(&dup, &d.join("m2"), &inv(1), false).unwrap_err();
+    assert!(e.to_string().contains("shard 2/5 given 2 times"), "{e}");
+    let mut with_whole = dirs.clone();
+    with_whole.push(whole.clone());
+    let e = merge_shards(&with_whole, &d.join("m2"), &inv(1), false).unwrap_err();
+    assert!(e.to_string().contains("is not a shard store"), "{e}");
+    let mut other = load_sweep(&write_sweep(&d, "")).unwrap();
+    other.spec.seed = 99;
+    let foreign = d.join("foreign");
+    run_sweep(
+        &other,
+        &foreign,
+        &inv(1),
+        SweepOptions {
+            shard: Some((4, 5)),
+            ..Default::default()
+        },
+        |_| {},
+    )
+    .unwrap();
+    let mut mixed = dirs[..4].to_vec();
+    mixed.push(foreign.clone());
+    let e = merge_shards(&mixed, &d.join("m2"), &inv(1), false).unwrap_err();
+    assert!(
+        e.to_string().contains("foreign") && e.to_string().contains("another sweep configuration"),
+        "{e}"
+    );
+    assert!(!d.join("m2").exists(), "nothing written on a refused merge");
+    // A shard count beyond the pairs, and an index beyond the count.
+    for bad in [(0, 25), (5, 5)] {
+        let e = run_sweep(
+            &sweep,
+            &d.join("bad"),
+            &inv(1),
+            SweepOptions {
+                shard: Some(bad),
+                ..Default::default()
+            },
+            |_| {},
+        )
+        .unwrap_err();
+        assert!(matches!(e, SweepError::Usage(_)), "{e}");
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}
