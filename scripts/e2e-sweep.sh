@@ -11,35 +11,9 @@ trap 'rm -rf "$work"' EXIT
 fail() { echo "e2e-sweep: FAIL: $*" >&2; exit 1; }
 sweep=configs/sweeps/quickstart.toml
 
-# Two result stores hold the same results: every .bin file byte for byte, and the manifest
-# apart from the fields that describe one invocation (command line, threads, times).
+# Two result stores hold the same results (scripts/same-store.py).
 same_store() {
-  python3 - "$1" "$2" <<'PY' || fail "stores $1 and $2 differ"
-import json, os, sys
-a, b = sys.argv[1], sys.argv[2]
-def bins(d):
-    out = {}
-    for root, _, files in os.walk(d):
-        for f in files:
-            if f.endswith(".bin"):
-                p = os.path.join(root, f)
-                out[os.path.relpath(p, d)] = open(p, "rb").read()
-    return out
-ba, bb = bins(a), bins(b)
-if sorted(ba) != sorted(bb):
-    sys.exit(f"files differ: {sorted(ba)} vs {sorted(bb)}")
-for k in ba:
-    if ba[k] != bb[k]:
-        sys.exit(f"{k} differs")
-def core(d):
-    m = json.load(open(os.path.join(d, "manifest.json")))
-    for k in ("command_line", "threads", "started", "finished", "resumed"):
-        m.pop(k, None)
-    return m
-if core(a) != core(b):
-    sys.exit("manifests differ")
-print(f"same store: {len(ba)} binary files")
-PY
+  python3 scripts/same-store.py "$1" "$2" || fail "stores $1 and $2 differ"
 }
 
 # The README's main command, on 1 and on 2 threads.

@@ -131,27 +131,6 @@ n=$(find "$work/out/merged.shards" -name manifest.json | wc -l)
 [ "$n" -eq 4 ] || fail "expected 4 shard stores, found $n"
 
 "$bin" sweep configs/sweeps/quickstart.toml --out "$work/local" --threads 2 >/dev/null 2>&1 || fail "local sweep"
-python3 - "$work/local" "$work/out/merged" <<'PY' || fail "the merged store differs from the local one"
-import json, os, sys
-a, b = sys.argv[1], sys.argv[2]
-def bins(d):
-    out = {}
-    for root, _, files in os.walk(d):
-        for f in files:
-            if f.endswith(".bin"):
-                p = os.path.join(root, f)
-                out[os.path.relpath(p, d)] = open(p, "rb").read()
-    return out
-ba, bb = bins(a), bins(b)
-assert sorted(ba) == sorted(bb), (sorted(ba), sorted(bb))
-for k in ba:
-    assert ba[k] == bb[k], f"{k} differs"
-def core(d):
-    m = json.load(open(os.path.join(d, "manifest.json")))
-    for k in ("command_line", "threads", "started", "finished", "resumed"):
-        m.pop(k, None)
-    return m
-assert core(a) == core(b), "manifests differ"
-print(f"slurm-e2e: merged store equals the local one: {len(ba)} binary files byte for byte")
-PY
+python3 scripts/same-store.py "$work/local" "$work/out/merged" \
+  || fail "the merged store differs from the local one"
 echo "slurm-e2e: ok"

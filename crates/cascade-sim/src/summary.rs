@@ -28,32 +28,14 @@ pub fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
 
 /// Statistics of `values` (summed serially in order, so they are reproducible).
 pub fn stat(values: &[f64]) -> Stat {
-    let n = values.len();
-    if n == 0 {
-        return Stat {
-            mean: f64::NAN,
-            se: f64::NAN,
-            p50: f64::NAN,
-            p95: f64::NAN,
-            min: f64::NAN,
-            max: f64::NAN,
-        };
-    }
-    let mean = values.iter().sum::<f64>() / n as f64;
-    let var = if n > 1 {
-        values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1) as f64
-    } else {
-        0.0
-    };
-    let mut s = values.to_vec();
-    s.sort_by(|a, b| a.total_cmp(b));
+    let a = crate::aggregate::metric_agg(values);
     Stat {
-        mean,
-        se: (var / n as f64).sqrt(),
-        p50: quantile_sorted(&s, 0.5),
-        p95: quantile_sorted(&s, 0.95),
-        min: s[0],
-        max: s[n - 1],
+        mean: a.mean,
+        se: a.se,
+        p50: a.p50,
+        p95: a.p95,
+        min: a.min,
+        max: a.max,
     }
 }
 
@@ -104,28 +86,7 @@ pub fn render_table(rows: &[MetricRow]) -> String {
             fmt_num(st.max),
         ]);
     }
-    let widths: Vec<usize> = (0..header.len())
-        .map(|c| lines.iter().map(|l| l[c].len()).max().unwrap_or(0))
-        .collect();
-    let mut out = String::new();
-    for (k, l) in lines.iter().enumerate() {
-        for (c, cell) in l.iter().enumerate() {
-            if c < 2 {
-                out.push_str(&format!("{:<w$}  ", cell, w = widths[c]));
-            } else {
-                out.push_str(&format!("{:>w$}  ", cell, w = widths[c]));
-            }
-        }
-        let trimmed = out.trim_end().len();
-        out.truncate(trimmed);
-        out.push('\n');
-        if k == 0 {
-            let total: usize = widths.iter().sum::<usize>() + 2 * (widths.len() - 1);
-            out.push_str(&"-".repeat(total));
-            out.push('\n');
-        }
-    }
-    out
+    layout(&lines, 2)
 }
 
 /// Lay out rows of cells as an aligned plain-text table (first `left` columns left-aligned).

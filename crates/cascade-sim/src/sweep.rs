@@ -281,21 +281,42 @@ fn issue(key: impl Into<String>, rule: impl Into<String>) -> ConfigIssue {
     }
 }
 
-/// The values an axis takes on a grid.
-fn grid_values(i: usize, a: &AxisSpec, issues: &mut Vec<ConfigIssue>) -> Vec<Value> {
-    let key = format!("axis[{i}]");
+/// Whether the axis has exactly one of `values`, `range`, `log_range`, and no value TOML cannot
+/// store in a result (non-finite floats); reports what is wrong.
+fn one_kind_of_values(i: usize, a: &AxisSpec, issues: &mut Vec<ConfigIssue>) -> bool {
     let given = [a.values.is_some(), a.range.is_some(), a.log_range.is_some()]
         .iter()
         .filter(|b| **b)
         .count();
     if given != 1 {
         issues.push(issue(
-            &key,
+            format!("axis[{i}]"),
             format!(
                 "needs exactly one of `values`, `range`, `log_range` (found {given}) for key `{}`",
                 a.key
             ),
         ));
+        return false;
+    }
+    if let Some(bad) = a
+        .values
+        .iter()
+        .flatten()
+        .find(|v| v.as_float().is_some_and(|f| !f.is_finite()))
+    {
+        issues.push(issue(
+            format!("axis[{i}].values"),
+            format!("must be finite numbers (got {bad})"),
+        ));
+        return false;
+    }
+    true
+}
+
+/// The values an axis takes on a grid.
+fn grid_values(i: usize, a: &AxisSpec, issues: &mut Vec<ConfigIssue>) -> Vec<Value> {
+    let key = format!("axis[{i}]");
+    if !one_kind_of_values(i, a, issues) {
         return Vec::new();
     }
     if let Some(v) = &a.values {
@@ -395,18 +416,7 @@ fn sample_value(a: &AxisSpec, u: f64) -> Value {
 
 fn check_sampled_axis(i: usize, a: &AxisSpec, issues: &mut Vec<ConfigIssue>) {
     let key = format!("axis[{i}]");
-    let given = [a.values.is_some(), a.range.is_some(), a.log_range.is_some()]
-        .iter()
-        .filter(|b| **b)
-        .count();
-    if given != 1 {
-        issues.push(issue(
-            &key,
-            format!(
-                "needs exactly one of `values`, `range`, `log_range` (found {given}) for key `{}`",
-                a.key
-            ),
-        ));
+    if !one_kind_of_values(i, a, issues) {
         return;
     }
     if a.values.as_ref().is_some_and(|v| v.is_empty()) {
