@@ -78,7 +78,7 @@ points_j = pd.read_json(f"{d}/points.json")
 assert len(runs) == 12 * 30, len(runs)
 assert len(points) == 12, len(points)
 assert len(runs_j) == len(runs) and len(points_j) == len(points)
-assert {"point", "run", "engine.liquidation.bonus", "gas.congestion_beta", "has_cascade", "bad_debt"} <= set(runs.columns)
+assert {"point", "run", "engine.liquidation.bonus", "assets.ETH.impact.kappa", "has_cascade", "bad_debt"} <= set(runs.columns)
 assert {"has_cascade_rate", "has_cascade_rate_lo", "has_cascade_rate_hi", "bad_debt_mean", "bad_debt_p99"} <= set(points.columns)
 # The points table agrees with the runs table.
 m = runs.groupby("point")["bad_debt"].mean()

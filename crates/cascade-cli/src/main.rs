@@ -4,6 +4,8 @@
 //! messages that name the file, the key and the rule (exit code 2, nothing written), and writes
 //! outputs atomically.
 
+mod cluster;
+
 use anyhow::Context;
 use cascade_sim::fsutil::AtomicFile;
 use cascade_sim::load::{ConfigError, load_scenario};
@@ -70,9 +72,52 @@ enum Command {
         /// Replace existing results in the directory.
         #[arg(long, conflicts_with = "resume")]
         force: bool,
-        /// Worker threads (default: one per core). Results do not depend on it.
+        /// Worker threads (default: SLURM_CPUS_PER_TASK under Slurm, else one per core).
+        /// Results do not depend on it.
         #[arg(long, default_value_t = 0)]
         threads: usize,
+        /// Compute only shard I of N (0-based) of the sweep's (point, run) pairs into a shard
+        /// store (join them with `cascade merge`). Under a Slurm job array the default is
+        /// SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN of SLURM_ARRAY_TASK_COUNT.
+        #[arg(long, value_name = "I/N")]
+        shard: Option<String>,
+        /// The shard count when the index comes from the environment: JOB_COMPLETION_INDEX
+        /// (Kubernetes Indexed Jobs) or SLURM_ARRAY_TASK_ID.
+        #[arg(long, value_name = "N")]
+        shard_count: Option<u64>,
+    },
+    /// Join the shard stores of a sweep (`cascade sweep --shard I/N`) into one result store.
+    Merge {
+        /// Every shard store of the sweep, in any order.
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+        /// The merged result directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// Replace existing results in the output directory.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print an sbatch script that runs a sweep as a Slurm job array plus a dependent merge job.
+    Slurm {
+        /// The sweep file.
+        sweep: PathBuf,
+        /// Array tasks (shards).
+        #[arg(long)]
+        tasks: u64,
+        /// Slurm partition.
+        #[arg(long)]
+        partition: Option<String>,
+        /// Time limit per task (Slurm syntax, e.g. 02:00:00).
+        #[arg(long)]
+        time: Option<String>,
+        /// CPUs per task (each task runs that many worker threads).
+        #[arg(long, default_value_t = 1)]
+        cpus_per_task: u64,
+        /// The merged result directory (default: results/<sweep name>); shards go to
+        /// <out>.shards/.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Re-run one stored run, check it reproduces its stored row, and write its event trace.
     Replay {
@@ -100,14 +145,67 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Check a scenario file and report every problem, without running anything.
+    /// Draw a chart of a result store (PNG and SVG, into <results>/charts/ by default).
+    Plot {
+        /// A result directory written by `cascade sweep`.
+        results: PathBuf,
+        /// line: a metric against --x, one line per value of --by, 95% band; heatmap: a metric
+        /// over --x and --by; ccdf: per-run loss tails at --points; path: one run (--point,
+        /// --run) replayed; generations: the `scenario` axis side by side on the same shocks.
+        #[arg(long, value_enum, default_value = "line")]
+        kind: PlotKindArg,
+        /// The x axis (a sweep key; default: the first axis).
+        #[arg(long)]
+        x: Option<String>,
+        /// The metric (default: has_cascade, charted as cascade frequency; boolean metrics
+        /// are charted as rates).
+        #[arg(long)]
+        y: Option<String>,
+        /// One line (line) or one row (heatmap) per value of this axis (default: the first
+        /// other axis; `none` for a single line).
+        #[arg(long)]
+        by: Option<String>,
+        /// Hold an axis the chart does not show at a value (repeatable; default: its first).
+        #[arg(long = "at", value_name = "KEY=VALUE")]
+        at: Vec<String>,
+        /// Points for --kind ccdf, comma-separated (default: up to six spread over the sweep).
+        #[arg(long, value_delimiter = ',')]
+        points: Vec<u64>,
+        /// The point for --kind path.
+        #[arg(long)]
+        point: Option<u64>,
+        /// The run for --kind path (and the path shown by --kind generations).
+        #[arg(long)]
+        run: Option<u64>,
+        /// Output: a file stem (both formats), or a path ending in .png or .svg (that format
+        /// only). Default: <results>/charts/<kind>_<metric>_<axes>.{png,svg}.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Write <results>/report.html: the manifest, the axes, every default chart and the
+    /// aggregate table on one self-contained page (charts also go to <results>/charts/).
+    Report {
+        /// A result directory written by `cascade sweep`.
+        results: PathBuf,
+    },
+    /// Check a scenario or sweep file (every point of a sweep) and report every problem,
+    /// without running anything.
     Validate {
-        /// The configuration file (TOML).
+        /// The scenario or sweep file (TOML).
         config: PathBuf,
         /// Overrides to check as well (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         sets: Vec<String>,
     },
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum PlotKindArg {
+    Line,
+    Heatmap,
+    Ccdf,
+    Path,
+    Generations,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -148,7 +246,26 @@ fn main() -> ExitCode {
             resume,
             force,
             threads,
-        } => cmd_sweep(&sweep, out, resume, force, threads),
+            shard,
+            shard_count,
+        } => cluster::resolve_shard(shard.as_deref(), shard_count, |k| std::env::var(k).ok())
+            .and_then(|sh| cmd_sweep(&sweep, out, resume, force, threads, sh)),
+        Command::Merge { shards, out, force } => cluster::cmd_merge(&shards, &out, force),
+        Command::Slurm {
+            sweep,
+            tasks,
+            partition,
+            time,
+            cpus_per_task,
+            out,
+        } => cluster::cmd_slurm(&cluster::SlurmArgs {
+            sweep: &sweep,
+            tasks,
+            partition: partition.as_deref(),
+            time: time.as_deref(),
+            cpus_per_task,
+            out: out.as_deref(),
+        }),
         Command::Replay {
             results,
             point,
@@ -160,6 +277,32 @@ fn main() -> ExitCode {
             format,
             out,
         } => cmd_export(&results, format, out),
+        Command::Plot {
+            results,
+            kind,
+            x,
+            y,
+            by,
+            at,
+            points,
+            point,
+            run,
+            out,
+        } => cmd_plot(
+            &results,
+            kind,
+            PlotArgs {
+                x,
+                y,
+                by,
+                at,
+                points,
+                point,
+                run,
+            },
+            out,
+        ),
+        Command::Report { results } => cmd_report(&results),
         Command::Validate { config, sets } => cmd_validate(&config, &sets),
     };
     match r {
@@ -180,6 +323,27 @@ fn main() -> ExitCode {
 }
 
 fn cmd_validate(path: &Path, sets: &[String]) -> Result<(), Failure> {
+    // A sweep file (it has axes, or names a base scenario) is checked point by point.
+    let tree = cascade_sim::load::read_tree(path).map_err(Failure::Config)?;
+    if tree.contains_key("axis") || tree.get("scenario").is_some_and(|v| v.is_str()) {
+        if !sets.is_empty() {
+            return Err(Failure::Usage(
+                "--set applies to scenario files; a sweep file takes overrides in its `set` list"
+                    .into(),
+            ));
+        }
+        let sw = cascade_sim::sweep::load_sweep(path).map_err(Failure::Config)?;
+        println!(
+            "{}: ok: sweep \"{}\", {} point(s) x {} run(s) over {}, seed {}, every point's scenario valid",
+            path.display(),
+            sw.name,
+            sw.points.len(),
+            sw.spec.runs,
+            sw.axes.join(", "),
+            sw.spec.seed
+        );
+        return Ok(());
+    }
     let s = load_scenario(path, sets).map_err(Failure::Config)?;
     let c = &s.config;
     println!(
@@ -411,11 +575,30 @@ fn cmd_sweep(
     resume: bool,
     force: bool,
     threads: usize,
+    shard: Option<(u64, u64)>,
 ) -> Result<(), Failure> {
     use cascade_sim::experiment::{SweepError, SweepOptions, run_sweep};
     let sweep = cascade_sim::sweep::load_sweep(path).map_err(Failure::Config)?;
-    let dir = out.unwrap_or_else(|| PathBuf::from("results").join(&sweep.name));
-    let runs_total = sweep.points.len() as u64 * sweep.spec.runs;
+    let dir = out.unwrap_or_else(|| match shard {
+        Some((i, n)) => cluster::shard_dir(&sweep.name, i, n),
+        None => PathBuf::from("results").join(&sweep.name),
+    });
+    // Under Slurm, use the CPUs the task was given rather than every core of the node.
+    let threads = match (threads, std::env::var("SLURM_CPUS_PER_TASK").ok()) {
+        (0, Some(c)) => c.trim().parse().unwrap_or(0),
+        (t, _) => t,
+    };
+    let runs_total = match shard {
+        Some((i, n)) => {
+            let pairs = sweep.points.len() as u64 * sweep.spec.runs;
+            let s = cascade_sim::store::ShardInfo::new(i, n, pairs);
+            s.end_pair - s.first_pair
+        }
+        None => sweep.points.len() as u64 * sweep.spec.runs,
+    };
+    if let Some((i, n)) = shard {
+        eprintln!("shard {i}/{n}: {runs_total} of the sweep's (point, run) pairs");
+    }
     eprintln!(
         "sweep \"{}\": {} point(s) x {} run(s) over {} -> {}",
         sweep.name,
@@ -434,6 +617,7 @@ fn cmd_sweep(
             threads,
             resume,
             force,
+            shard,
         },
         |p| progress.update(p),
     );
@@ -457,6 +641,13 @@ fn cmd_sweep(
         },
         report.runs_computed as f64 / secs.max(1e-9)
     );
+    if let Some((i, n)) = shard {
+        println!(
+            "wrote shard {i}/{n} to {}; when every shard is done: cascade merge <the {n} shard dirs> --out <dir>",
+            dir.display()
+        );
+        return Ok(());
+    }
     // A short table of the headline figures per point.
     let store = cascade_sim::store::Store::open(&dir).map_err(|e| Failure::Other(e.into()))?;
     let pf = store.points_file().map_err(|e| Failure::Other(e.into()))?;
@@ -465,6 +656,20 @@ fn cmd_sweep(
         cascade_sim::summary::render_points(&pf, &["has_cascade", "bad_debt", "liquidations"])
     );
     println!("wrote {}", dir.display());
+    // The default charts and report.html.
+    let out = cascade_report::write_report(&store).map_err(|e| {
+        Failure::Other(anyhow::anyhow!(
+            "the sweep is complete in {}, but its charts failed: {e}; retry with `cascade report {}`",
+            dir.display(),
+            dir.display()
+        ))
+    })?;
+    println!(
+        "wrote {} and {} chart file(s) in {}",
+        out.html.display(),
+        out.charts.len(),
+        dir.join("charts").display()
+    );
     Ok(())
 }
 
@@ -592,6 +797,104 @@ fn cmd_export(dir: &Path, format: ExportFormat, out: Option<PathBuf>) -> Result<
             .map(|f| f.display().to_string())
             .collect::<Vec<_>>()
             .join(", ")
+    );
+    Ok(())
+}
+
+/// A chart or report failure with its exit code: requests the results cannot answer and
+/// damaged stores are usage errors (2).
+fn report_failure(e: cascade_report::ReportError) -> Failure {
+    use cascade_report::ReportError as E;
+    match e {
+        E::Invalid(m) => Failure::Usage(m),
+        E::Store(e) => Failure::Usage(e.to_string()),
+        E::Config(e) => Failure::Config(e),
+        other => Failure::Other(anyhow::anyhow!(other)),
+    }
+}
+
+/// `cascade plot` options beside the kind and the output.
+struct PlotArgs {
+    x: Option<String>,
+    y: Option<String>,
+    by: Option<String>,
+    at: Vec<String>,
+    points: Vec<u64>,
+    point: Option<u64>,
+    run: Option<u64>,
+}
+
+fn cmd_plot(
+    dir: &Path,
+    kind: PlotKindArg,
+    a: PlotArgs,
+    out: Option<PathBuf>,
+) -> Result<(), Failure> {
+    use cascade_report::{Formats, PlotKind, PlotRequest};
+    let store = open_store(dir)?;
+    let mut req = PlotRequest::new(match kind {
+        PlotKindArg::Line => PlotKind::Line,
+        PlotKindArg::Heatmap => PlotKind::Heatmap,
+        PlotKindArg::Ccdf => PlotKind::Ccdf,
+        PlotKindArg::Path => PlotKind::Path,
+        PlotKindArg::Generations => PlotKind::Generations,
+    });
+    req.x = a.x;
+    req.y = a.y;
+    req.by = a.by;
+    req.points = a.points;
+    req.point = a.point;
+    req.run = a.run;
+    for kv in &a.at {
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| Failure::Usage(format!("--at {kv}: expected KEY=VALUE")))?;
+        req.at.push((k.trim().to_string(), v.trim().to_string()));
+    }
+    let (fig, stem) = cascade_report::build_figure(&store, &req).map_err(report_failure)?;
+    let (stem, formats) = match out {
+        Some(p) => match p.extension().and_then(|e| e.to_str()) {
+            Some("png") => (
+                p.with_extension(""),
+                Formats {
+                    png: true,
+                    svg: false,
+                },
+            ),
+            Some("svg") => (
+                p.with_extension(""),
+                Formats {
+                    png: false,
+                    svg: true,
+                },
+            ),
+            _ => (p, Formats::BOTH),
+        },
+        None => (dir.join("charts").join(stem), Formats::BOTH),
+    };
+    let files = cascade_report::write_figure(&fig, &stem, formats).map_err(report_failure)?;
+    println!(
+        "wrote {}",
+        files
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(())
+}
+
+fn cmd_report(dir: &Path) -> Result<(), Failure> {
+    let store = open_store(dir)?;
+    let out = cascade_report::write_report(&store).map_err(report_failure)?;
+    for s in &out.skipped {
+        eprintln!("note: not drawn: {s}");
+    }
+    println!(
+        "wrote {} and {} chart file(s) in {}",
+        out.html.display(),
+        out.charts.len(),
+        dir.join("charts").display()
     );
     Ok(())
 }

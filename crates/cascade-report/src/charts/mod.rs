@@ -1,0 +1,195 @@
+//! The chart kinds, and the one entry point that turns a `cascade plot` request on a result
+//! store into a figure.
+//!
+//! Defaults follow the seed question: the quantity is cascade frequency (`has_cascade`), x is
+//! the sweep's first axis and lines (or heatmap rows) go by the first other axis with more
+//! than one value.
+
+pub mod ccdf;
+pub mod generations;
+pub mod heatmap;
+pub mod line;
+pub mod path;
+
+use crate::render::Figure;
+use crate::select::{self, Quantity};
+use crate::{ReportError, invalid};
+use cascade_sim::store::Store;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+/// Which chart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlotKind {
+    Line,
+    Heatmap,
+    Ccdf,
+    Path,
+    Generations,
+}
+
+impl PlotKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            PlotKind::Line => "line",
+            PlotKind::Heatmap => "heatmap",
+            PlotKind::Ccdf => "ccdf",
+            PlotKind::Path => "path",
+            PlotKind::Generations => "generations",
+        }
+    }
+}
+
+/// A `cascade plot` request on a result store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlotRequest {
+    pub kind: PlotKind,
+    /// The x axis (line, heatmap columns); default: the first axis.
+    pub x: Option<String>,
+    /// The metric; default `has_cascade` (charted as cascade frequency).
+    pub y: Option<String>,
+    /// One line per value of this axis (line), or the heatmap's rows; default: the first
+    /// other axis with more than one value; `none` for a single line.
+    pub by: Option<String>,
+    /// Values for axes the chart does not show (`key=value`); default: their first value.
+    pub at: Vec<(String, String)>,
+    /// Points for the CCDF (default: up to six spread over the sweep).
+    pub points: Vec<u64>,
+    /// Point and run for the path; the run for the generations chart.
+    pub point: Option<u64>,
+    pub run: Option<u64>,
+}
+
+impl PlotRequest {
+    pub fn new(kind: PlotKind) -> PlotRequest {
+        PlotRequest {
+            kind,
+            x: None,
+            y: None,
+            by: None,
+            at: Vec::new(),
+            points: Vec::new(),
+            point: None,
+            run: None,
+        }
+    }
+}
+
+/// Any figure (static dispatch over the kinds).
+#[derive(Debug, Clone, PartialEq)]
+pub enum AnyFigure {
+    Line(line::LineChart),
+    Heatmap(heatmap::Heatmap),
+    Ccdf(ccdf::CcdfChart),
+    Path(Box<path::PathChart>),
+    Generations(Box<generations::Generations>),
+}
+
+impl Figure for AnyFigure {
+    fn size(&self) -> (u32, u32) {
+        match self {
+            AnyFigure::Line(f) => f.size(),
+            AnyFigure::Heatmap(f) => f.size(),
+            AnyFigure::Ccdf(f) => f.size(),
+            AnyFigure::Path(f) => f.size(),
+            AnyFigure::Generations(f) => f.size(),
+        }
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), ReportError> {
+        match self {
+            AnyFigure::Line(f) => f.draw(root),
+            AnyFigure::Heatmap(f) => f.draw(root),
+            AnyFigure::Ccdf(f) => f.draw(root),
+            AnyFigure::Path(f) => f.draw(root),
+            AnyFigure::Generations(f) => f.draw(root),
+        }
+    }
+}
+
+/// A file-name-safe form of a key.
+fn safe(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Build the figure a request asks for, and its default file stem (no extension).
+pub fn build_figure(store: &Store, req: &PlotRequest) -> Result<(AnyFigure, String), ReportError> {
+    let m = &store.manifest;
+    match req.kind {
+        PlotKind::Line | PlotKind::Heatmap => {
+            let pf = store.points_file()?;
+            let all = select::axes(&pf);
+            let y = req.y.clone().unwrap_or_else(|| "has_cascade".into());
+            let q = Quantity::parse(&y)?;
+            let x = match &req.x {
+                Some(x) => x.clone(),
+                None => all
+                    .iter()
+                    .find(|a| a.values.len() > 1)
+                    .or(all.first())
+                    .map(|a| a.key.clone())
+                    .ok_or_else(|| {
+                        invalid("the sweep has no axes: there is nothing to plot against")
+                    })?,
+            };
+            let by = match req.by.as_deref() {
+                Some("none") if req.kind == PlotKind::Line => None,
+                Some(b) => Some(b.to_string()),
+                None => all
+                    .iter()
+                    .find(|a| a.key != x && a.values.len() > 1)
+                    .map(|a| a.key.clone()),
+            };
+            if req.kind == PlotKind::Line {
+                let f = line::build(m, &pf, &q, &x, by.as_deref(), &req.at)?;
+                let stem = match &by {
+                    Some(b) => format!("line_{}_{}_by_{}", q.metric, safe(&x), safe(b)),
+                    None => format!("line_{}_{}", q.metric, safe(&x)),
+                };
+                Ok((AnyFigure::Line(f), stem))
+            } else {
+                let Some(by) = by else {
+                    return Err(invalid(format!(
+                        "a heatmap needs a sweep over two axes; this sweep has {}: {}",
+                        all.len(),
+                        select::axis_list(&all)
+                    )));
+                };
+                let f = heatmap::build(m, &pf, &q, &x, &by, &req.at)?;
+                Ok((
+                    AnyFigure::Heatmap(f),
+                    format!("heatmap_{}_{}_{}", q.metric, safe(&x), safe(&by)),
+                ))
+            }
+        }
+        PlotKind::Ccdf => {
+            let pts = (!req.points.is_empty()).then_some(req.points.as_slice());
+            let f = ccdf::build(store, pts)?;
+            Ok((AnyFigure::Ccdf(f), "ccdf".into()))
+        }
+        PlotKind::Path => {
+            let (Some(p), Some(r)) = (req.point, req.run) else {
+                return Err(invalid(format!(
+                    "--kind path needs --point P and --run R (points 0..{}, runs 0..{})",
+                    store.points(),
+                    m.runs
+                )));
+            };
+            let f = path::build(store, p, r)?;
+            Ok((AnyFigure::Path(Box::new(f)), format!("path_p{p}_r{r}")))
+        }
+        PlotKind::Generations => {
+            let f = generations::build(store, &req.at, req.run)?;
+            let stem = format!("generations_r{}", f.run);
+            Ok((AnyFigure::Generations(Box::new(f)), stem))
+        }
+    }
+}

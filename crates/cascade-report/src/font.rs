@@ -1,0 +1,33 @@
+//! The one font every chart uses, compiled into the binary.
+//!
+//! plotters' default text path goes through font-kit and the system's fontconfig and
+//! freetype, which a cluster node or a CI image may lack (and which make PNGs differ from
+//! machine to machine). With the `ab_glyph` feature plotters rasterizes glyphs itself from a
+//! font we register: DejaVu Sans (Bitstream Vera licence, fonts/LICENSE-DejaVu.txt), under the
+//! family name `sans-serif`, the only family the charts ask for.
+
+use plotters::style::FontStyle;
+use std::sync::OnceLock;
+
+/// The bundled TTF.
+pub static DEJAVU_SANS: &[u8] = include_bytes!("../fonts/DejaVuSans.ttf");
+
+/// The family name charts use.
+pub const FAMILY: &str = "sans-serif";
+
+/// Register the bundled font (once per process); charts call this before drawing.
+pub fn ensure_registered() -> Result<(), crate::ReportError> {
+    static DONE: OnceLock<bool> = OnceLock::new();
+    let ok = *DONE.get_or_init(|| {
+        [FontStyle::Normal, FontStyle::Bold]
+            .into_iter()
+            .all(|s| plotters::style::register_font(FAMILY, s, DEJAVU_SANS).is_ok())
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(crate::ReportError::Draw(
+            "the bundled font DejaVuSans.ttf could not be parsed".into(),
+        ))
+    }
+}

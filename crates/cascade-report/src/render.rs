@@ -1,0 +1,479 @@
+//! From a figure to bytes on disk: PNG and SVG rendering, atomic writes, and the visual
+//! vocabulary every chart shares (palette, colour scale, number format, text styles, legends).
+//!
+//! A chart kind only describes how to draw itself on a plotters drawing area ([`Figure`]);
+//! this module draws it twice (bitmap and SVG), so both files always show the same thing. A
+//! failed drawing never leaves a file behind: bytes are produced in memory first and written
+//! under a temporary name, then renamed (cascade-sim's `fsutil`).
+
+use crate::{ReportError, font};
+use cascade_sim::fsutil::write_atomic;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::path::{Path, PathBuf};
+
+pub use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+/// Something that can draw itself on a drawing area of any backend.
+pub trait Figure {
+    /// Width and height in pixels.
+    fn size(&self) -> (u32, u32);
+    /// Draw on `root` (already filled white).
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), ReportError>;
+}
+
+/// A plotters drawing error as ours.
+pub fn draw_err<E: std::error::Error + Send + Sync>(e: DrawingAreaErrorKind<E>) -> ReportError {
+    ReportError::Draw(e.to_string())
+}
+
+/// `?`-friendly conversion of plotters results.
+pub trait OrDraw<T> {
+    fn dr(self) -> Result<T, ReportError>;
+}
+
+impl<T, E: std::error::Error + Send + Sync> OrDraw<T> for Result<T, DrawingAreaErrorKind<E>> {
+    fn dr(self) -> Result<T, ReportError> {
+        self.map_err(draw_err)
+    }
+}
+
+/// Which files to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Formats {
+    pub png: bool,
+    pub svg: bool,
+}
+
+impl Formats {
+    pub const BOTH: Formats = Formats {
+        png: true,
+        svg: true,
+    };
+}
+
+/// The figure as a PNG file's bytes.
+pub fn png_bytes<F: Figure>(fig: &F) -> Result<Vec<u8>, ReportError> {
+    font::ensure_registered()?;
+    let (w, h) = fig.size();
+    let mut buf = vec![255u8; w as usize * h as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+        root.fill(&WHITE).dr()?;
+        fig.draw(&root)?;
+        root.present().dr()?;
+    }
+    let mut out = Vec::new();
+    use image::ImageEncoder;
+    image::codecs::png::PngEncoder::new(&mut out)
+        .write_image(&buf, w, h, image::ColorType::Rgb8)
+        .map_err(|e| ReportError::Draw(format!("PNG encoding: {e}")))?;
+    Ok(out)
+}
+
+/// The figure as an SVG document.
+pub fn svg_string<F: Figure>(fig: &F) -> Result<String, ReportError> {
+    font::ensure_registered()?;
+    let mut s = String::new();
+    {
+        let root = SVGBackend::with_string(&mut s, fig.size()).into_drawing_area();
+        root.fill(&WHITE).dr()?;
+        fig.draw(&root)?;
+        root.present().dr()?;
+    }
+    Ok(s)
+}
+
+/// Write `<stem>.png` and/or `<stem>.svg` atomically; returns the paths written.
+pub fn write_figure<F: Figure>(
+    fig: &F,
+    stem: &Path,
+    formats: Formats,
+) -> Result<Vec<PathBuf>, ReportError> {
+    let mut out = Vec::new();
+    let with_ext = |ext: &str| {
+        let mut name = stem.file_name().unwrap_or_default().to_os_string();
+        name.push(".");
+        name.push(ext);
+        stem.with_file_name(name)
+    };
+    // Draw everything before writing anything.
+    let png = if formats.png {
+        Some(png_bytes(fig)?)
+    } else {
+        None
+    };
+    let svg = if formats.svg {
+        Some(svg_string(fig)?)
+    } else {
+        None
+    };
+    if let Some(b) = png {
+        let p = with_ext("png");
+        write_atomic(&p, &b).map_err(|e| ReportError::Io(p.clone(), e))?;
+        out.push(p);
+    }
+    if let Some(s) = svg {
+        let p = with_ext("svg");
+        write_atomic(&p, s.as_bytes()).map_err(|e| ReportError::Io(p.clone(), e))?;
+        out.push(p);
+    }
+    Ok(out)
+}
+
+/// Standard base64 (RFC 4648, with padding), for images embedded in the report.
+pub fn base64(bytes: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut s = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for c in bytes.chunks(3) {
+        let n = (c[0] as u32) << 16
+            | (*c.get(1).unwrap_or(&0) as u32) << 8
+            | *c.get(2).unwrap_or(&0) as u32;
+        s.push(T[(n >> 18) as usize & 63] as char);
+        s.push(T[(n >> 12) as usize & 63] as char);
+        s.push(if c.len() > 1 {
+            T[(n >> 6) as usize & 63] as char
+        } else {
+            '='
+        });
+        s.push(if c.len() > 2 {
+            T[n as usize & 63] as char
+        } else {
+            '='
+        });
+    }
+    s
+}
+
+/// The Okabe–Ito palette (distinguishable with the common colour-vision deficiencies),
+/// without its yellow, which is unreadable on white.
+pub const PALETTE: [RGBColor; 7] = [
+    RGBColor(0, 114, 178),   // blue
+    RGBColor(213, 94, 0),    // vermillion
+    RGBColor(0, 158, 115),   // bluish green
+    RGBColor(204, 121, 167), // reddish purple
+    RGBColor(230, 159, 0),   // orange
+    RGBColor(86, 180, 233),  // sky blue
+    RGBColor(0, 0, 0),       // black
+];
+
+/// The `i`-th series colour (cycling).
+pub fn color(i: usize) -> RGBColor {
+    PALETTE[i % PALETTE.len()]
+}
+
+/// A neutral grey for reference lines.
+pub const GREY: RGBColor = RGBColor(120, 120, 120);
+
+/// Viridis (perceptually uniform, monotone in lightness): `t` in [0, 1].
+pub fn viridis(t: f64) -> RGBColor {
+    const STOPS: [(u8, u8, u8); 9] = [
+        (68, 1, 84),
+        (71, 44, 122),
+        (59, 81, 139),
+        (44, 113, 142),
+        (33, 144, 141),
+        (39, 173, 129),
+        (92, 200, 99),
+        (170, 220, 50),
+        (253, 231, 37),
+    ];
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let x = t * (STOPS.len() - 1) as f64;
+    let i = (x.floor() as usize).min(STOPS.len() - 2);
+    let f = x - i as f64;
+    let (a, b) = (STOPS[i], STOPS[i + 1]);
+    let mix = |p: u8, q: u8| (p as f64 + (q as f64 - p as f64) * f).round() as u8;
+    RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+}
+
+/// Whether text on `c` should be white (dark background) rather than black.
+pub fn dark(c: RGBColor) -> bool {
+    (0.2126 * c.0 as f64 + 0.7152 * c.1 as f64 + 0.0722 * c.2 as f64) < 128.0
+}
+
+/// A number for ticks and labels: 3 significant digits, thousands as k and millions as M.
+pub fn fmt_num(v: f64) -> String {
+    if !v.is_finite() {
+        return format!("{v}");
+    }
+    let a = v.abs();
+    let (x, suffix) = if a >= 1e9 {
+        (v / 1e9, "G")
+    } else if a >= 1e6 {
+        (v / 1e6, "M")
+    } else if a >= 1e4 {
+        (v / 1e3, "k")
+    } else {
+        (v, "")
+    };
+    let ax = x.abs();
+    let s = if ax == 0.0 {
+        "0".to_string()
+    } else if ax >= 100.0 {
+        format!("{x:.0}")
+    } else if ax >= 10.0 {
+        format!("{x:.1}")
+    } else if ax >= 1.0 {
+        format!("{x:.2}")
+    } else if ax >= 0.001 {
+        format!("{x:.3}")
+    } else {
+        format!("{x:.1e}")
+    };
+    // Trim trailing zeros of a decimal fraction ("0.100" -> "0.1", "2.00" -> "2").
+    let s = if s.contains('.') && !s.contains('e') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    };
+    format!("{s}{suffix}")
+}
+
+/// A tick label on an axis spanning `[lo, hi]`: [`fmt_num`], unless the span is narrow
+/// relative to the values (amplifications near 1), where enough decimals to tell ticks apart.
+pub fn fmt_tick(v: f64, lo: f64, hi: f64) -> String {
+    let span = (hi - lo).abs();
+    let mag = lo.abs().max(hi.abs());
+    if span > 0.0 && span.is_finite() && span < mag * 0.2 && mag < 1e4 {
+        let decimals = ((-(span / 5.0).log10()).ceil() as i32 + 1).clamp(0, 9) as usize;
+        let s = format!("{v:.decimals$}");
+        if s.contains('.') {
+            return s.trim_end_matches('0').trim_end_matches('.').to_string();
+        }
+        return s;
+    }
+    fmt_num(v)
+}
+
+/// Text sizes (pixels).
+pub const TITLE_PX: f64 = 24.0;
+pub const SUBTITLE_PX: f64 = 16.0;
+pub const LABEL_PX: f64 = 17.0;
+pub const TICK_PX: f64 = 14.0;
+pub const LEGEND_PX: f64 = 15.0;
+
+pub fn text(px: f64) -> TextStyle<'static> {
+    (font::FAMILY, px).into_font().color(&BLACK)
+}
+
+pub fn bold(px: f64) -> TextStyle<'static> {
+    (font::FAMILY, px, FontStyle::Bold)
+        .into_font()
+        .color(&BLACK)
+}
+
+/// Draw a title and an optional grey subtitle at the top of `root`; returns the area below.
+pub fn titled<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    subtitle: &str,
+) -> Result<DrawingArea<DB, Shift>, ReportError> {
+    let (w, _) = root.dim_in_pixel();
+    let mut top = 12;
+    root.draw(&Text::new(
+        title.to_string(),
+        (w as i32 / 2, top),
+        bold(TITLE_PX).pos(Pos::new(HPos::Center, VPos::Top)),
+    ))
+    .dr()?;
+    top += TITLE_PX as i32 + 8;
+    if !subtitle.is_empty() {
+        root.draw(&Text::new(
+            subtitle.to_string(),
+            (w as i32 / 2, top),
+            text(SUBTITLE_PX)
+                .color(&RGBColor(80, 80, 80))
+                .pos(Pos::new(HPos::Center, VPos::Top)),
+        ))
+        .dr()?;
+        top += SUBTITLE_PX as i32 + 8;
+    }
+    Ok(root.margin(top as u32 + 4, 0, 0, 0))
+}
+
+/// How a legend entry is drawn.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Swatch {
+    /// A line (width in pixels), optionally dashed.
+    Line { width: u32, dashed: bool },
+    /// A line over a shaded band (a mean with its interval).
+    LineBand,
+    /// A filled circle.
+    Dot,
+    /// A filled triangle.
+    Triangle,
+    /// A filled square.
+    Square,
+}
+
+/// One legend entry.
+#[derive(Debug, Clone)]
+pub struct LegendEntry {
+    pub label: String,
+    pub color: RGBColor,
+    pub swatch: Swatch,
+}
+
+/// Draw a legend (optional bold heading, then one entry per line) in `area`, which the plot
+/// does not cover, so a legend never hides data.
+pub fn draw_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    heading: &str,
+    entries: &[LegendEntry],
+) -> Result<(), ReportError> {
+    let mut y = 8i32;
+    let x0 = 8i32;
+    if !heading.is_empty() {
+        area.draw(&Text::new(
+            heading.to_string(),
+            (x0, y),
+            bold(LEGEND_PX).pos(Pos::new(HPos::Left, VPos::Top)),
+        ))
+        .dr()?;
+        y += LEGEND_PX as i32 + 10;
+    }
+    for e in entries {
+        let cy = y + LEGEND_PX as i32 / 2;
+        draw_swatch(area, e.swatch, e.color, (x0, cy))?;
+        area.draw(&Text::new(
+            e.label.clone(),
+            (x0 + 34, y),
+            text(LEGEND_PX).pos(Pos::new(HPos::Left, VPos::Top)),
+        ))
+        .dr()?;
+        y += LEGEND_PX as i32 + 9;
+    }
+    Ok(())
+}
+
+/// Draw a legend swatch 26 px wide starting at `(x, cy)` (vertical centre).
+pub fn draw_swatch<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    swatch: Swatch,
+    c: RGBColor,
+    (x, cy): (i32, i32),
+) -> Result<(), ReportError> {
+    match swatch {
+        Swatch::Line { width, dashed } => {
+            if dashed {
+                for k in 0..3 {
+                    area.draw(&PathElement::new(
+                        vec![(x + k * 10, cy), (x + k * 10 + 6, cy)],
+                        c.stroke_width(width),
+                    ))
+                    .dr()?;
+                }
+            } else {
+                area.draw(&PathElement::new(
+                    vec![(x, cy), (x + 26, cy)],
+                    c.stroke_width(width),
+                ))
+                .dr()?;
+            }
+        }
+        Swatch::LineBand => {
+            area.draw(&Rectangle::new(
+                [(x, cy - 7), (x + 26, cy + 7)],
+                c.mix(0.2).filled(),
+            ))
+            .dr()?;
+            area.draw(&PathElement::new(
+                vec![(x, cy), (x + 26, cy)],
+                c.stroke_width(3),
+            ))
+            .dr()?;
+        }
+        Swatch::Dot => {
+            area.draw(&Circle::new((x + 13, cy), 5, c.filled())).dr()?;
+        }
+        Swatch::Triangle => {
+            area.draw(&TriangleMarker::new((x + 13, cy), 7, c.filled()))
+                .dr()?;
+        }
+        Swatch::Square => {
+            area.draw(&Rectangle::new(
+                [(x + 7, cy - 6), (x + 19, cy + 6)],
+                c.filled(),
+            ))
+            .dr()?;
+        }
+    }
+    Ok(())
+}
+
+/// A range `[lo, hi]` padded by `pad` of its width on both sides, never empty.
+pub fn padded(lo: f64, hi: f64, pad: f64) -> (f64, f64) {
+    if !(lo.is_finite() && hi.is_finite()) {
+        return (0.0, 1.0);
+    }
+    if hi > lo {
+        let w = hi - lo;
+        (lo - w * pad, hi + w * pad)
+    } else {
+        let d = if lo == 0.0 { 1.0 } else { lo.abs() * 0.1 };
+        (lo - d, hi + d)
+    }
+}
+
+/// The min and max of the finite values (None when there are none).
+pub fn finite_range(vals: impl IntoIterator<Item = f64>) -> Option<(f64, f64)> {
+    vals.into_iter()
+        .filter(|v| v.is_finite())
+        .fold(None, |acc, v| match acc {
+            None => Some((v, v)),
+            Some((a, b)) => Some((a.min(v), b.max(v))),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc4648_vectors() {
+        let cases = [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ];
+        for (i, o) in cases {
+            assert_eq!(base64(i.as_bytes()), o, "{i}");
+        }
+        assert_eq!(base64(&[0xff, 0xfe, 0xfd]), "//79");
+    }
+
+    #[test]
+    fn numbers_read_well() {
+        assert_eq!(fmt_num(0.0), "0");
+        assert_eq!(fmt_num(0.1), "0.1");
+        assert_eq!(fmt_num(0.025), "0.025");
+        assert_eq!(fmt_num(2.0), "2");
+        assert_eq!(fmt_num(12.5), "12.5");
+        assert_eq!(fmt_num(6229.7), "6230");
+        assert_eq!(fmt_num(45_000.0), "45k");
+        assert_eq!(fmt_num(2_500_000.0), "2.5M");
+        assert_eq!(fmt_num(-1500.0), "-1500");
+        assert_eq!(fmt_num(0.00012), "1.2e-4");
+        // Narrow spans keep ticks apart.
+        assert_eq!(fmt_tick(1.015, 1.01, 1.02), "1.015");
+        assert_eq!(fmt_tick(1.02, 1.01, 1.02), "1.02");
+        assert_eq!(fmt_tick(3000.0, 0.0, 7000.0), "3000");
+    }
+
+    #[test]
+    fn viridis_runs_dark_to_light() {
+        assert_eq!(viridis(0.0), RGBColor(68, 1, 84));
+        assert_eq!(viridis(1.0), RGBColor(253, 231, 37));
+        assert!(dark(viridis(0.1)) && !dark(viridis(0.9)));
+        assert_eq!(viridis(f64::NAN), viridis(0.0));
+    }
+}

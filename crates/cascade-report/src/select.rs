@@ -1,0 +1,319 @@
+//! What a chart request names, checked against what a store holds.
+//!
+//! Researchers name metrics and axes as they appear in the sweep file and the metric list; a
+//! typo must get an answer that lists the alternatives, not an empty chart. A boolean metric
+//! (`has_cascade`, `has_bad_debt`) is charted as a rate (share of runs) with its 95% Wilson
+//! interval; any other metric as its mean with mean ± 1.96 standard errors.
+
+use crate::{ReportError, invalid};
+use cascade_sim::aggregate::{PointAgg, Z95, rate_metrics};
+use cascade_sim::metrics::{METRICS, MetricKind, metric_index};
+use cascade_sim::store::{Manifest, PointsFile};
+use cascade_sim::sweep::{Param, Sampling};
+
+/// A charted quantity: a rate of a boolean metric or the mean of another.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Quantity {
+    pub metric: &'static str,
+    pub kind: MetricKind,
+    /// Index in the metric row.
+    pub index: usize,
+    /// Index among the rates, for boolean metrics.
+    pub rate: Option<usize>,
+}
+
+/// Every metric name, comma-separated (for error messages).
+pub fn metric_list() -> String {
+    METRICS
+        .iter()
+        .map(|d| d.name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Quantity {
+    /// The quantity named `name` (a metric of [`METRICS`]).
+    pub fn parse(name: &str) -> Result<Quantity, ReportError> {
+        let index = metric_index(name).ok_or_else(|| {
+            invalid(format!(
+                "unknown metric `{name}`; the metrics are: {}",
+                metric_list()
+            ))
+        })?;
+        let d = &METRICS[index];
+        let rate = rate_metrics().iter().position(|n| *n == d.name);
+        Ok(Quantity {
+            metric: d.name,
+            kind: d.kind,
+            index,
+            rate,
+        })
+    }
+
+    /// The value at a point and its 95% interval.
+    pub fn at(&self, agg: &PointAgg) -> Option<(f64, f64, f64)> {
+        if let Some(r) = self.rate {
+            let r = agg.rates.get(r)?;
+            return Some((r.rate, r.lo, r.hi));
+        }
+        let m = agg.metrics.get(self.index)?;
+        let half = Z95 * m.se;
+        Some((m.mean, m.mean - half, m.mean + half))
+    }
+
+    /// A short name for titles: "cascade frequency" for `has_cascade`, "bad-debt frequency"
+    /// for `has_bad_debt`, "mean <metric>" otherwise.
+    pub fn title(&self) -> String {
+        match (self.metric, self.rate) {
+            ("has_cascade", _) => "Cascade frequency".into(),
+            ("has_bad_debt", _) => "Bad-debt frequency".into(),
+            (m, Some(_)) => format!("Rate of {m}"),
+            (m, None) => format!("Mean {m}"),
+        }
+    }
+
+    /// The axis label with its unit.
+    pub fn axis_label(&self, quote: &str) -> String {
+        match self.rate {
+            Some(_) => format!("{} (share of runs)", self.metric),
+            None => format!("{}, mean ({})", self.metric, unit(self.kind, quote)),
+        }
+    }
+
+    /// What the interval is.
+    pub fn interval_note(&self) -> &'static str {
+        if self.rate.is_some() {
+            "band: 95% Wilson interval"
+        } else {
+            "band: mean ± 1.96 standard errors"
+        }
+    }
+}
+
+/// A metric's unit for labels: quote amounts in the scenario's quote asset.
+pub fn unit(kind: MetricKind, quote: &str) -> String {
+    match kind {
+        MetricKind::Quote => quote.to_string(),
+        MetricKind::Bool => "share of runs".into(),
+        other => other.unit().to_string(),
+    }
+}
+
+/// The name of the quote asset in a manifest's (first) base configuration ("quote" if
+/// absent).
+pub fn quote_name(m: &Manifest) -> String {
+    // Through the configuration type, so an omitted `quote` gets its default.
+    m.scenarios
+        .first()
+        .and_then(|s| serde_json::from_value::<cascade_sim::ScenarioConfig>(s.config.clone()).ok())
+        .map(|c| c.quote)
+        .unwrap_or_else(|| "quote".to_string())
+}
+
+/// How a parameter value is labelled on charts: scenario files by their stem
+/// (`../scenarios/gen1.toml` -> `gen1`), everything else as in tables.
+pub fn value_label(key: &str, v: &Param) -> String {
+    match v {
+        Param::Text(t) if key == cascade_sim::sweep::SCENARIO_AXIS => std::path::Path::new(t)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| t.clone()),
+        other => other.label(),
+    }
+}
+
+/// A sweep axis with its distinct values (numeric ones in increasing order, others in order
+/// of first appearance).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Axis {
+    pub index: usize,
+    pub key: String,
+    pub values: Vec<Param>,
+    pub numeric: bool,
+}
+
+impl Axis {
+    /// The position of `v` among the values.
+    pub fn position(&self, v: &Param) -> Option<usize> {
+        self.values.iter().position(|u| same(u, v))
+    }
+}
+
+/// Parameter equality that treats 0.1 and 0.1 read back from JSON alike.
+pub fn same(a: &Param, b: &Param) -> bool {
+    match (a.as_f64(), b.as_f64()) {
+        (Some(x), Some(y)) => x == y,
+        _ => a.label() == b.label(),
+    }
+}
+
+/// Every axis of a points file.
+pub fn axes(pf: &PointsFile) -> Vec<Axis> {
+    pf.axes
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
+            let mut values: Vec<Param> = Vec::new();
+            for p in &pf.points {
+                if let Some(v) = p.params.get(i)
+                    && !values.iter().any(|u| same(u, v))
+                {
+                    values.push(v.clone());
+                }
+            }
+            let numeric = values
+                .iter()
+                .all(|v| v.as_f64().is_some_and(f64::is_finite));
+            if numeric {
+                values.sort_by(|a, b| {
+                    a.as_f64()
+                        .unwrap_or(0.0)
+                        .total_cmp(&b.as_f64().unwrap_or(0.0))
+                });
+            }
+            Axis {
+                index: i,
+                key: k.clone(),
+                values,
+                numeric,
+            }
+        })
+        .collect()
+}
+
+/// The axis named `key`, or an error listing the axes.
+pub fn axis<'a>(all: &'a [Axis], key: &str, flag: &str) -> Result<&'a Axis, ReportError> {
+    all.iter().find(|a| a.key == key).ok_or_else(|| {
+        invalid(format!(
+            "{flag} {key}: the sweep has no such axis; its axes are: {}",
+            axis_list(all)
+        ))
+    })
+}
+
+/// The axes with their value counts, for messages.
+pub fn axis_list(all: &[Axis]) -> String {
+    if all.is_empty() {
+        return "(none: the sweep has a single point)".into();
+    }
+    all.iter()
+        .map(|a| format!("{} ({} values)", a.key, a.values.len()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A short label for an axis key: its last two path segments (`liquidation.bonus`).
+pub fn short_key(key: &str) -> String {
+    let parts: Vec<&str> = key.split('.').collect();
+    if parts.len() <= 2 {
+        key.to_string()
+    } else {
+        parts[parts.len() - 2..].join(".")
+    }
+}
+
+/// "key = value, key = value" for a point's parameters.
+pub fn point_label(axes: &[String], params: &[Param]) -> String {
+    axes.iter()
+        .zip(params)
+        .map(|(k, v)| format!("{} = {}", short_key(k), value_label(k, v)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Fixed values for axes a chart does not show: `--at key=value` pairs resolved against the
+/// axes; axes neither shown nor fixed take their first value. Returns per axis the fixed
+/// value (None for the shown ones) and a note for the subtitle.
+pub fn fixed_values(
+    all: &[Axis],
+    shown: &[&str],
+    at: &[(String, String)],
+    sampling: Sampling,
+) -> Result<(Vec<Option<Param>>, String), ReportError> {
+    for (k, _) in at {
+        axis(all, k, "--at")?;
+        if shown.contains(&k.as_str()) {
+            return Err(invalid(format!(
+                "--at {k}=...: {k} is already shown on the chart"
+            )));
+        }
+    }
+    let mut fixed = vec![None; all.len()];
+    let mut notes = Vec::new();
+    if sampling != Sampling::Grid {
+        // Sampled points vary every axis at once: nothing to hold fixed.
+        return Ok((fixed, String::new()));
+    }
+    for a in all {
+        if shown.contains(&a.key.as_str()) || a.values.len() < 2 {
+            continue;
+        }
+        let v = match at.iter().find(|(k, _)| *k == a.key) {
+            Some((_, text)) => {
+                let want = cascade_sim::store::param_from_json(
+                    &serde_json::from_str(text)
+                        .unwrap_or_else(|_| serde_json::Value::String(text.clone())),
+                );
+                let pos = a.position(&want).ok_or_else(|| {
+                    invalid(format!(
+                        "--at {}={text}: not a value of that axis; its values are: {}",
+                        a.key,
+                        a.values
+                            .iter()
+                            .map(|v| v.label())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                })?;
+                a.values[pos].clone()
+            }
+            None => a.values[0].clone(),
+        };
+        notes.push(format!(
+            "{} = {}",
+            short_key(&a.key),
+            value_label(&a.key, &v)
+        ));
+        fixed[a.index] = Some(v);
+    }
+    let note = if notes.is_empty() {
+        String::new()
+    } else {
+        format!("at {}", notes.join(", "))
+    };
+    Ok((fixed, note))
+}
+
+/// Whether a point's parameters match the fixed values.
+pub fn matches(params: &[Param], fixed: &[Option<Param>]) -> bool {
+    fixed
+        .iter()
+        .zip(params)
+        .all(|(f, p)| f.as_ref().is_none_or(|f| same(f, p)))
+}
+
+/// The min and max of the positive finite values.
+pub fn finite_pos_range(v: &[f64]) -> Option<(f64, f64)> {
+    crate::render::finite_range(v.iter().copied().filter(|x| *x > 0.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_metric_lists_the_metrics() {
+        let e = Quantity::parse("cascade_freq").unwrap_err().to_string();
+        assert!(e.contains("unknown metric `cascade_freq`"), "{e}");
+        assert!(e.contains("has_cascade") && e.contains("bad_debt"), "{e}");
+        let q = Quantity::parse("has_cascade").unwrap();
+        assert!(q.rate.is_some());
+        assert!(Quantity::parse("bad_debt").unwrap().rate.is_none());
+    }
+
+    #[test]
+    fn short_keys_keep_the_last_two_segments() {
+        assert_eq!(short_key("engine.liquidation.bonus"), "liquidation.bonus");
+        assert_eq!(short_key("gas.congestion_beta"), "gas.congestion_beta");
+    }
+}
