@@ -16,10 +16,12 @@ pub mod manipulation;
 pub mod market_maker;
 pub mod mev;
 pub mod noise;
+pub mod oev;
 pub mod trader;
 pub mod view;
 
 pub use config::{AgentConfig, BuildCtx};
+pub use oev::{OevBid, OevLot};
 pub use view::{Receipt, ReceiptStatus, TwapSource, View};
 
 use cascade_core::tx::TxRequest;
@@ -103,4 +105,11 @@ pub trait Agent: Send {
     }
     /// Observe and decide. `me` is this agent's id (its own transactions carry it).
     fn act(&mut self, view: &View<'_>, me: AgentId, out: &mut Vec<Submission>);
+    /// A sealed bid in an oracle order-flow auction for the right to backrun `lot` (an oracle
+    /// update in `oev_auction` mode), from the agent's own valuation; called before `act` in
+    /// the block of the update, on the same public state. Default: no bid.
+    fn oev_bid(&mut self, view: &View<'_>, lot: &OevLot<'_>) -> Option<OevBid> {
+        let _ = (view, lot);
+        None
+    }
 }

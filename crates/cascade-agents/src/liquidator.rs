@@ -17,6 +17,7 @@
 //! below what the venue pays).
 
 use crate::config::{BuildCtx, VenueInfo, check_venue_list};
+use crate::oev::{BackrunPolicy, OevBid, OevLot, value_backrun};
 use crate::view::{View, gwei};
 use crate::{Agent, Role, Submission};
 use cascade_core::tx::{EngineOp, GasKind, Side};
@@ -158,6 +159,26 @@ impl Agent for Liquidator {
     }
     fn label(&self) -> &str {
         &self.label
+    }
+
+    /// Its bid for an oracle update's backrun: the liquidations the update makes possible,
+    /// each valued by its own rule (venues, flash or keep with inventory risk, minimum profit),
+    /// up to `max_per_block`, at its base tip. Its monitoring latency does not apply: the
+    /// auction hands it the update.
+    fn oev_bid(&mut self, view: &View<'_>, lot: &OevLot<'_>) -> Option<OevBid> {
+        value_backrun(
+            view,
+            lot,
+            &BackrunPolicy {
+                holder: self.holder,
+                venues: &self.venues,
+                flash: self.cfg.flash,
+                inventory_risk: self.cfg.inventory_risk,
+                min_profit: self.cfg.min_profit,
+                tip: self.tip,
+                max_liquidations: self.cfg.max_per_block as usize,
+            },
+        )
     }
 
     fn act(&mut self, view: &View<'_>, me: AgentId, out: &mut Vec<Submission>) {
@@ -449,6 +470,7 @@ mod tests {
                 window_s: 600.0,
             },
             guards: GuardConfig::default(),
+            publication: Default::default(),
         };
         let oracles = Oracles::new(&[(0, oracle)], &[1600.0], &["amm".to_string()]).unwrap();
         let costs = GasCosts::default();

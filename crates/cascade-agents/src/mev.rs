@@ -34,6 +34,7 @@
 
 use crate::config::{BuildCtx, VenueInfo, check_venue_list};
 use crate::manipulation::{forecast_twap, push_cost, restore};
+use crate::oev::{BackrunPolicy, OevBid, OevLot, value_backrun};
 use crate::view::{View, gwei};
 use crate::{Agent, BundleRequest, Role, Submission};
 use cascade_core::tx::{EngineOp, GasKind, Side, Tx};
@@ -330,6 +331,28 @@ impl Agent for MevBot {
         // A manipulating bot offsets its pushes at p_ref, so that a push costs exactly the
         // value it loses on the pool and its inventory never runs dry mid-campaign.
         self.cfg.manipulate
+    }
+
+    /// With `backrun = true` it bids for an oracle update's backrun what its backrun strategy
+    /// would earn: flash liquidations on its venues, at most `MAX_HARVEST` per update, at its
+    /// base tip.
+    fn oev_bid(&mut self, view: &View<'_>, lot: &OevLot<'_>) -> Option<OevBid> {
+        if !self.cfg.backrun {
+            return None;
+        }
+        value_backrun(
+            view,
+            lot,
+            &BackrunPolicy {
+                holder: self.holder,
+                venues: &self.venues,
+                flash: true,
+                inventory_risk: 0.0,
+                min_profit: self.cfg.min_profit,
+                tip: self.tip,
+                max_liquidations: MAX_HARVEST,
+            },
+        )
     }
 
     fn act(&mut self, view: &View<'_>, me: AgentId, out: &mut Vec<Submission>) {

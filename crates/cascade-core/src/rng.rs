@@ -37,6 +37,9 @@ pub mod streams {
     pub const MARKET_MAKERS: &str = "market_makers";
     pub const MEV: &str = "mev";
     pub const ENGINE: &str = "engine";
+    /// Oracle order-flow auctions (`oev_auction` publication): the private route's failure
+    /// and the tie-break among equal bids, two draws per auctioned update.
+    pub const OEV: &str = "oev";
 }
 
 /// The seed of run `run` of an experiment with master seed `master`.

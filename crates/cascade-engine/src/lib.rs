@@ -782,6 +782,25 @@ impl Engine {
         Ok(Outcome::default())
     }
 
+    /// An external payment into the insurance fund (the protocol's share of an oracle
+    /// order-flow auction payment): `amount` quote moves from `from` to the vault and the
+    /// fund's claim grows by exactly that. Atomic: on `Err` nothing changed.
+    pub fn pay_insurance_fund(
+        &mut self,
+        from: HolderId,
+        amount: Amount,
+        ledger: &mut Ledger,
+    ) -> Result<(), Reason> {
+        if amount.is_negative() {
+            return Err("invalid_amount");
+        }
+        ledger
+            .transfer(from, self.vault, TokenId::QUOTE, amount)
+            .map_err(ledger_err)?;
+        self.insurance += amount;
+        Ok(())
+    }
+
     /// A protocol fee or penalty: the insurance share to the fund, the rest to the pool.
     fn book_fee(&mut self, fee: Amount) {
         if !fee.is_positive() {

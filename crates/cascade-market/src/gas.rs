@@ -513,6 +513,83 @@ mod tests {
         assert_eq!(next_base_fee(0, 30_000_000, l, 2), 1);
     }
 
+    /// The EIP's rule transcribed independently from the specification's Python
+    /// (ethereum/EIPs, EIPS/eip-1559.md, `validate_block`), in arbitrary-precision style: no
+    /// saturation, every intermediate checked, division order as written there.
+    fn spec_next_base_fee(
+        parent_base_fee: u128,
+        parent_gas_used: u64,
+        limit: u64,
+        em: u64,
+    ) -> u128 {
+        const BASE_FEE_MAX_CHANGE_DENOMINATOR: u128 = 8;
+        let parent_gas_target = (limit / em) as u128;
+        let used = parent_gas_used as u128;
+        if used == parent_gas_target {
+            parent_base_fee
+        } else if used > parent_gas_target {
+            let gas_used_delta = used - parent_gas_target;
+            let delta = std::cmp::max(
+                parent_base_fee.checked_mul(gas_used_delta).unwrap()
+                    / parent_gas_target
+                    / BASE_FEE_MAX_CHANGE_DENOMINATOR,
+                1,
+            );
+            parent_base_fee.checked_add(delta).unwrap()
+        } else {
+            let gas_used_delta = parent_gas_target - used;
+            let delta = parent_base_fee.checked_mul(gas_used_delta).unwrap()
+                / parent_gas_target
+                / BASE_FEE_MAX_CHANGE_DENOMINATOR;
+            parent_base_fee.checked_sub(delta).unwrap()
+        }
+    }
+
+    /// validation.md section 4: the base-fee path of a `GasMarket` driven by a scripted
+    /// sequence of gas used equals the EIP's rule applied block by block, to the wei: runs of
+    /// full and empty blocks, blocks at the target and one gas either side of it, a ramp, a
+    /// deterministic pseudo-random sequence, and a base fee small enough that the minimum
+    /// increase of 1 wei decides; for elasticity 2 and 4.
+    #[test]
+    fn base_fee_path_follows_the_eip_rule_to_the_wei() {
+        let limit = 30_000_000u64;
+        for (elasticity, start_gwei) in [(2u64, 20.0), (4, 1.0), (2, 0.000_000_007)] {
+            let target = limit / elasticity;
+            let mut script: Vec<u64> = Vec::new();
+            script.extend(std::iter::repeat_n(limit, 40));
+            script.extend(std::iter::repeat_n(0, 60));
+            script.extend([target, target + 1, target - 1, target, 1, limit - 1]);
+            script.extend((0..=50).map(|i| limit / 50 * i));
+            // A linear congruential sequence (Knuth's MMIX constants) in [0, 2 target], centred
+            // on the target so that the fee wanders instead of running away.
+            let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+            for _ in 0..500 {
+                x = x
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                script.push((x >> 33) % (2 * target + 1));
+            }
+            let cfg = GasConfig {
+                elasticity,
+                base_fee_gwei: start_gwei,
+                ..GasConfig::default()
+            };
+            let mut g = GasMarket::new(&cfg);
+            let mut want = gwei_to_wei(start_gwei);
+            assert_eq!(g.base_fee(), want);
+            let mut max = want;
+            for (i, &used) in script.iter().enumerate() {
+                g.end_block(used);
+                want = spec_next_base_fee(want, used, limit, elasticity);
+                max = max.max(want);
+                assert_eq!(g.base_fee(), want, "block {i}, used {used}");
+            }
+            assert_eq!(g.base_fee_max(), max);
+            // The path went somewhere: up 40 blocks in a row, down 60.
+            assert!(max > gwei_to_wei(start_gwei));
+        }
+    }
+
     #[test]
     fn fees_round_up_and_never_overflow() {
         // 100,000 gas at 20 gwei, native at 2000: 2e15 wei = 0.002 ETH = 4 quote.

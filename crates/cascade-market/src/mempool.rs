@@ -217,16 +217,20 @@ pub fn build_block(
         n_bundles += 1;
     }
 
-    // 2. Public transactions against the background, by tip.
-    let mut cands: Vec<(u128, u64, TxId)> = mempool
-        .pending()
+    // 2. Public transactions against the background, by tip. Candidates are named by their
+    // position in the mempool, which does not change until the block is built; the included
+    // ones leave it in one pass at the end (removing them one by one would cost the length of
+    // the mempool each, quadratic in a congested block).
+    let pending = &mempool.txs;
+    let mut cands: Vec<(u128, u64, usize)> = pending
         .iter()
-        .filter_map(|t| t.effective_priority(base_fee).map(|ep| (ep, t.seq, t.id)))
+        .enumerate()
+        .filter_map(|(i, t)| t.effective_priority(base_fee).map(|ep| (ep, t.seq, i)))
         .collect();
     cands.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
     let mut bi = 0usize;
     let buckets = &background.buckets;
-    let mut taken: Vec<TxId> = Vec::new();
+    let mut taken: Vec<(usize, u128)> = Vec::new();
     let mut ci = 0usize;
     while left > 0 && (ci < cands.len() || bi < buckets.len()) {
         // An agent transaction goes before a background bucket of equal tip.
@@ -236,28 +240,46 @@ pub fn build_block(
             (None, _) => false,
         };
         if take_tx {
-            let (ep, _, id) = cands[ci];
+            let (ep, _, i) = cands[ci];
             ci += 1;
-            let t = mempool.get(id).expect("candidate is pending");
+            let t = &pending[i];
             let need = gas_needed(t);
             if need > left || !can_pay(t) {
                 continue;
             }
             left -= need;
             plan.reserved_gas += need;
-            taken.push(id);
-            let t = mempool.remove(id).expect("candidate is pending");
-            plan.items.push(PlannedTx {
-                tx: t,
-                private: false,
-                bundle: None,
-                effective_priority: ep,
-            });
+            taken.push((i, ep));
         } else {
             let g = buckets[bi].1.min(left);
             left -= g;
             plan.background_gas += g;
             bi += 1;
+        }
+    }
+    if !taken.is_empty() {
+        let all = std::mem::take(&mut mempool.txs);
+        let mut is_taken = vec![false; all.len()];
+        for &(i, _) in &taken {
+            is_taken[i] = true;
+        }
+        let mut slots: Vec<Option<Tx>> = Vec::with_capacity(all.len());
+        mempool.txs.reserve(all.len() - taken.len());
+        for (t, take) in all.into_iter().zip(is_taken) {
+            if take {
+                slots.push(Some(t));
+            } else {
+                slots.push(None);
+                mempool.txs.push(t);
+            }
+        }
+        for (i, ep) in taken {
+            plan.items.push(PlannedTx {
+                tx: slots[i].take().expect("each candidate is taken once"),
+                private: false,
+                bundle: None,
+                effective_priority: ep,
+            });
         }
     }
     plan

@@ -151,9 +151,129 @@ pub struct OracleConfig {
     pub feed: FeedConfig,
     #[serde(default)]
     pub guards: GuardConfig,
+    /// How the feeds' updates reach the chain (default: the public mempool). Left out of the
+    /// serialized configuration when public, so existing configurations hash as before.
+    #[serde(default, skip_serializing_if = "PublicationMode::is_public")]
+    pub publication: PublicationMode,
 }
 
+fn default_share_to_protocol() -> f64 {
+    0.6
+}
+fn default_oev_bidders() -> Vec<OevBidder> {
+    vec![OevBidder::Liquidator, OevBidder::MevBot]
+}
+
+/// A population that may bid in an oracle order-flow auction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OevBidder {
+    /// Every `liquidator` agent.
+    Liquidator,
+    /// Every `mev_bot` agent (those with `backrun = true` bid).
+    MevBot,
+}
+
+/// How an oracle's updates are published (serde tag `kind`).
+///
+/// `public`: each update is a transaction in the public mempool (searchers may backrun it).
+/// `oev_auction` (Chainlink SVR, API3 OEV Network, UMA Oval; protocol-mechanics.md 10.7):
+/// each update first goes to a sealed-bid, second-price auction among the `bidders` for the
+/// right to backrun it; the winner's liquidations run in the same block right after the update
+/// and its payment is split between the protocol's insurance fund (`share_to_protocol`) and the
+/// oracle; with no bid, or when the private route fails (`private_route_failure_prob`), the
+/// public update is submitted `fallback_delay_blocks` later.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum PublicationMode {
+    #[default]
+    Public,
+    OevAuction {
+        /// Share of the winning payment paid into the insurance fund; the rest goes to the
+        /// oracle. Default 0.6, SVR's published standard split.
+        #[serde(default = "default_share_to_protocol")]
+        share_to_protocol: f64,
+        /// Blocks after the report at which the public update is submitted when the auction
+        /// does not land it.
+        fallback_delay_blocks: u32,
+        /// Probability that the private route fails for an update (drawn from stream `oev`).
+        #[serde(default)]
+        private_route_failure_prob: f64,
+        /// Populations that bid (default both).
+        #[serde(default = "default_oev_bidders")]
+        bidders: Vec<OevBidder>,
+    },
+}
+
+impl PublicationMode {
+    pub fn is_public(&self) -> bool {
+        matches!(self, PublicationMode::Public)
+    }
+
+    /// Record every broken rule under `c` (the `publication` table); `feed` is the oracle's
+    /// feed, which must publish (push feeds).
+    pub fn validate(&self, c: &mut Check, feed: &FeedConfig) {
+        let PublicationMode::OevAuction {
+            share_to_protocol,
+            fallback_delay_blocks,
+            private_route_failure_prob,
+            bidders,
+        } = self
+        else {
+            return;
+        };
+        c.unit_interval("share_to_protocol", *share_to_protocol);
+        c.unit_interval("private_route_failure_prob", *private_route_failure_prob);
+        if *fallback_delay_blocks > MAX_FALLBACK_DELAY_BLOCKS {
+            c.fail(
+                "fallback_delay_blocks",
+                format!(
+                    "must be at most {MAX_FALLBACK_DELAY_BLOCKS} blocks (got {fallback_delay_blocks})"
+                ),
+            );
+        }
+        for (i, b) in bidders.iter().enumerate() {
+            if bidders[..i].contains(b) {
+                c.fail("bidders", format!("lists {b:?} twice"));
+            }
+        }
+        if !feed.has_push() {
+            c.fail(
+                "kind",
+                "oev_auction needs a feed that publishes updates: a push feed or a median with at least one push feed",
+            );
+        }
+        if feed.has_delayed() {
+            c.fail(
+                "kind",
+                "oev_auction cannot auction OSM pokes (`delayed` feeds): use push feeds",
+            );
+        }
+    }
+}
+
+/// The longest fallback delay accepted (a day of 12-second blocks).
+pub const MAX_FALLBACK_DELAY_BLOCKS: u32 = 7_200;
+
 impl FeedConfig {
+    /// Whether the feed (or one of a median's feeds) is a push feed.
+    pub fn has_push(&self) -> bool {
+        match self {
+            FeedConfig::Push { .. } => true,
+            FeedConfig::Median { feeds } => feeds.iter().any(|f| f.has_push()),
+            FeedConfig::Twap { .. } | FeedConfig::Delayed { .. } => false,
+        }
+    }
+
+    /// Whether the feed is, or contains, an OSM (`delayed`).
+    pub fn has_delayed(&self) -> bool {
+        match self {
+            FeedConfig::Delayed { .. } => true,
+            FeedConfig::Median { feeds } => feeds.iter().any(|f| f.has_delayed()),
+            FeedConfig::Push { .. } | FeedConfig::Twap { .. } => false,
+        }
+    }
+
     /// Record every broken rule under `c`. `venues` are the configured venue names.
     pub fn validate(&self, c: &mut Check, venues: &[String]) {
         match self {
@@ -215,6 +335,8 @@ impl FeedConfig {
 impl OracleConfig {
     pub fn validate(&self, c: &mut Check, venues: &[String]) {
         self.feed.validate(&mut c.at("feed"), venues);
+        self.publication
+            .validate(&mut c.at("publication"), &self.feed);
         let g = &self.guards;
         let mut gc = c.at("guards");
         if let Some(s) = g.max_staleness_s {
@@ -623,6 +745,15 @@ impl Oracles {
         }
     }
 
+    /// Feed `f` has an update of `price` in flight (an auctioned report waiting for its
+    /// public fallback): the publisher compares new observations with it, as with a pending
+    /// public transaction.
+    pub fn mark_pending(&mut self, f: FeedId, price: f64) {
+        if let Some(feed) = self.feeds.get_mut(f.index()) {
+            feed.pending = Some(price);
+        }
+    }
+
     /// A publication of feed `f` expired or was dropped before landing: the publisher will
     /// decide afresh next block.
     pub fn forget_pending(&mut self, f: FeedId) {
@@ -852,6 +983,7 @@ mod tests {
                     asset: "ETH".into(),
                     feed,
                     guards,
+                    publication: PublicationMode::Public,
                 },
             )],
             &[100.0],
@@ -1055,6 +1187,12 @@ mod tests {
                 max_twap_deviation: Some(0.1),
                 ..GuardConfig::default()
             },
+            publication: PublicationMode::OevAuction {
+                share_to_protocol: 1.5,
+                fallback_delay_blocks: 3,
+                private_route_failure_prob: 0.0,
+                bidders: vec![OevBidder::Liquidator, OevBidder::Liquidator],
+            },
         };
         cfg.validate(
             &mut Check::new(&mut issues).at("oracles[0]"),
@@ -1066,6 +1204,45 @@ mod tests {
         assert!(keys.contains(&"oracles[0].feed.feeds[1].deviation"));
         assert!(keys.contains(&"oracles[0].feed.feeds[1].heartbeat_s"));
         assert!(keys.contains(&"oracles[0].guards.twap_venue"));
+        assert!(keys.contains(&"oracles[0].publication.share_to_protocol"));
+        assert!(keys.contains(&"oracles[0].publication.bidders"));
+        assert!(
+            !keys.contains(&"oracles[0].publication.kind"),
+            "a median with a push feed"
+        );
+    }
+
+    #[test]
+    fn oev_auction_needs_push_feeds_and_parses_with_defaults() {
+        let cfg: OracleConfig = toml::from_str(
+            r#"
+asset = "ETH"
+feed = { kind = "twap", venue = "amm" }
+publication = { kind = "oev_auction", fallback_delay_blocks = 2 }
+"#,
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.publication,
+            PublicationMode::OevAuction {
+                share_to_protocol: 0.6,
+                fallback_delay_blocks: 2,
+                private_route_failure_prob: 0.0,
+                bidders: vec![OevBidder::Liquidator, OevBidder::MevBot],
+            }
+        );
+        let mut issues = Vec::new();
+        cfg.validate(
+            &mut Check::new(&mut issues).at("oracles[0]"),
+            &["amm".into()],
+        );
+        let keys: Vec<&str> = issues.iter().map(|i| i.key.as_str()).collect();
+        assert_eq!(keys, ["oracles[0].publication.kind"]);
+        // Public is the default and is left out when serialized.
+        let public: OracleConfig =
+            toml::from_str("asset = \"ETH\"\nfeed = { kind = \"push\" }\n").unwrap();
+        assert!(public.publication.is_public());
+        assert!(!toml::to_string(&public).unwrap().contains("publication"));
     }
 
     #[test]

@@ -309,6 +309,12 @@ impl ScenarioConfig {
         for (i, o) in self.oracles.iter().enumerate() {
             let mut oc = c.at(&format!("oracles[{i}]"));
             o.validate(&mut oc, &venue_names);
+            if !o.publication.is_public() && self.engine.is_none() {
+                oc.at("publication").fail(
+                    "kind",
+                    "oev_auction sells the right to liquidate after an update: it needs a margin engine (add an [engine] section)",
+                );
+            }
             match self.asset_index(&o.asset) {
                 None => oc.fail(
                     "asset",

@@ -199,6 +199,51 @@ pub const METRICS: &[MetricDef] = &[
         "included liquidation, take and redo transactions that reverted",
     ),
     m("breaker_trips", MetricKind::Count, "circuit-breaker trips"),
+    m(
+        "oev_auctions",
+        MetricKind::Count,
+        "oracle updates offered in an order-flow auction (oev_auction publication mode)",
+    ),
+    m(
+        "oev_recaptured",
+        MetricKind::Quote,
+        "auction winners' payments for the right to backrun oracle updates (protocol + oracle shares)",
+    ),
+    m(
+        "oev_fallbacks",
+        MetricKind::Count,
+        "auctioned updates that went the public way fallback_delay_blocks later (no bid, private route failed, bundle not includable)",
+    ),
+    m(
+        "surplus_to_liquidators",
+        MetricKind::Quote,
+        "liquidators' and MEV bots' gains at p_ref from liquidation transactions, net of their gas and auction payments",
+    ),
+    m(
+        "surplus_to_builder",
+        MetricKind::Quote,
+        "priority fees paid by liquidation transactions (to the block builder)",
+    ),
+    m(
+        "surplus_to_protocol",
+        MetricKind::Quote,
+        "share_to_protocol of the auction payments, paid into the insurance fund",
+    ),
+    m(
+        "surplus_to_oracle",
+        MetricKind::Quote,
+        "the rest of the auction payments, to the oracle",
+    ),
+    m(
+        "surplus_burned",
+        MetricKind::Quote,
+        "base fees paid by liquidation transactions (burned)",
+    ),
+    m(
+        "liquidation_delay_from_report_blocks_mean",
+        MetricKind::Blocks,
+        "mean blocks from the oracle report that made an account liquidatable to its liquidation: the delay from the protocol's flag plus that update's lag from report to landing",
+    ),
 ];
 
 /// The index of a metric in a row.
@@ -251,6 +296,18 @@ pub struct Accumulator {
     pub mev_gain: f64,
     pub mev_gas: f64,
     pub failed_liquidation_txs: u64,
+    pub oev_auctions: u64,
+    pub oev_fallbacks: u64,
+    pub oev_recaptured: f64,
+    pub oev_to_protocol: f64,
+    pub oev_to_oracle: f64,
+    /// Liquidation transactions of liquidators and MEV bots: wallet gains net of their fees.
+    pub liq_net: f64,
+    /// Liquidation transactions of anyone: priority fees and base fees.
+    pub liq_tips: f64,
+    pub liq_burn: f64,
+    pub report_delay_sum: f64,
+    pub report_delay_count: u64,
 }
 
 impl Accumulator {
@@ -327,6 +384,19 @@ impl Accumulator {
             self.mev_gain - self.mev_gas,
             self.failed_liquidation_txs as f64,
             e.breaker_trips as f64,
+            self.oev_auctions as f64,
+            self.oev_recaptured,
+            self.oev_fallbacks as f64,
+            self.liq_net - self.oev_recaptured,
+            self.liq_tips,
+            self.oev_to_protocol,
+            self.oev_to_oracle,
+            self.liq_burn,
+            if self.report_delay_count > 0 {
+                self.report_delay_sum / self.report_delay_count as f64
+            } else {
+                0.0
+            },
         ]);
         debug_assert_eq!(v.len(), METRICS.len());
         MetricRow(v)

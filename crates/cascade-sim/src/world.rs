@@ -13,6 +13,15 @@
 //! 8. end of block: the base fee updates, metrics and the trace record, and (in tests) the
 //!    ledger is proven to conserve every token.
 //!
+//! Oracles in `oev_auction` publication mode (an oracle order-flow auction) divert step 4:
+//! each update is offered, sealed, to the liquidator and MEV populations (`Agent::oev_bid`);
+//! the highest bid wins and pays the second-highest (a Vickrey auction: bidding one's value is
+//! dominant; ties are broken by the `oev` stream), its bundle `[update, its liquidations]`
+//! executes at the top of the block before the builder packs the rest, and the payment is
+//! split between the engine's insurance fund and the oracle sink (`sink:oev_oracle`). With no
+//! bid, or when the private route fails (stream `oev`), the update goes to the public mempool
+//! `fallback_delay_blocks` later.
+//!
 //! Gas is charged the Ethereum way: the fee for the transaction's full gas is moved into an
 //! escrow holder before execution, and after it the used part goes to the burn sink (base fee)
 //! and the builder (tip) while the rest returns to the sender; every step is a ledger transfer.
@@ -23,19 +32,23 @@ use crate::metrics::{Accumulator, MetricRow};
 use cascade_agents::arbitrageur::value_gain;
 use cascade_agents::config::BuildCtx;
 use cascade_agents::{
-    Agent, BundleRequest, Receipt, ReceiptStatus, Role, Submission, TwapSource, View,
+    Agent, BundleRequest, OevBid, OevLot, Receipt, ReceiptStatus, Role, Submission, TwapSource,
+    View,
 };
 use cascade_core::event::{Event, Revert};
 use cascade_core::rng::{self, StreamSeed, streams};
 use cascade_core::tx::{Action, Bundle, BundleItem, EngineOp, Tx, TxRequest};
 use cascade_core::{
-    AgentId, Amount, AssetId, HolderId, Ledger, Side, SimRng, TokenId, TxId, VenueId,
+    AccountId, AgentId, Amount, AssetId, FeedId, HolderId, Ledger, Side, SimRng, TokenId, TxId,
+    VenueId,
 };
 use cascade_engine::Engine;
 use cascade_market::gas::{GasConfig, GasMarket, fee_split};
 use cascade_market::mempool::{Mempool, PlannedTx, build_block};
 use cascade_market::oracle::GuardAction;
-use cascade_market::oracle::{FeedConfig, OracleConfig, Oracles, Publication};
+use cascade_market::oracle::{
+    FeedConfig, OevBidder, OracleConfig, Oracles, Publication, PublicationMode,
+};
 use cascade_market::price::{AssetSpec, PriceModel};
 use cascade_market::venue::{Venue, VenueConfig};
 use rand::RngExt;
@@ -83,6 +96,65 @@ pub struct BlockRecord {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("cannot build the world: {0}")]
 pub struct BuildError(pub String);
+
+/// The `oev_auction` settings of one asset's oracle.
+#[derive(Debug, Clone, Copy)]
+struct OevParams {
+    share_to_protocol: f64,
+    fallback_delay_blocks: u64,
+    failure_prob: f64,
+    liquidators: bool,
+    mev: bool,
+}
+
+/// An auctioned report waiting for its public fallback.
+#[derive(Debug, Clone, Copy)]
+struct Fallback {
+    release_block: u64,
+    report_block: u64,
+    feed: FeedId,
+    price: f64,
+}
+
+/// A won auction: the bundle that runs at the top of this block and what the winner pays.
+#[derive(Debug, Clone)]
+struct OevWin {
+    /// The update first, then the winner's liquidations.
+    txs: Vec<Tx>,
+    winner: usize,
+    payment: Amount,
+    share_to_protocol: f64,
+    fallback: Fallback,
+}
+
+/// Oracle order-flow auctions of a run (present only when some oracle uses them).
+struct OevState {
+    /// Per asset, its oracle's auction settings (`None`: public).
+    params: Vec<Option<OevParams>>,
+    /// Where the oracle's share of the payments goes.
+    sink: HolderId,
+    /// Stream `oev`: two draws per auctioned update (route failure, tie-break).
+    rng: SimRng,
+    /// Reports awaiting their public fallback, in report order.
+    queue: Vec<Fallback>,
+    /// Released fallback transactions in the mempool, with their report block.
+    released: Vec<(TxId, u64)>,
+    /// This block's reports, before their auctions.
+    reports: Vec<(FeedId, f64)>,
+    /// This block's winning bundles.
+    wins: Vec<OevWin>,
+}
+
+impl OevState {
+    /// The newest report of `feed` still waiting for its fallback, if any.
+    fn newest_queued(&self, feed: FeedId) -> Option<f64> {
+        self.queue
+            .iter()
+            .rev()
+            .find(|q| q.feed == feed)
+            .map(|q| q.price)
+    }
+}
 
 /// One run in progress.
 pub struct World {
@@ -139,6 +211,11 @@ pub struct World {
     /// Per asset, the venue TWAP its oracle reads when the feed is a plain `twap` (public
     /// oracle configuration, shown to agents).
     twap_oracles: Vec<Option<TwapSource>>,
+    /// Oracle order-flow auctions, when an oracle is in `oev_auction` mode.
+    oev: Option<Box<OevState>>,
+    /// Per asset, the transport lag (blocks from report to landing) of its oracle updates,
+    /// as (landing block, lag) at every change of the lag.
+    report_lag: Vec<Vec<(u64, u64)>>,
 }
 
 impl World {
@@ -288,6 +365,41 @@ impl World {
                 hedges: false,
             });
         }
+        let oev_params: Vec<Option<OevParams>> = (0..n_assets)
+            .map(|a| {
+                oracle_cfgs
+                    .iter()
+                    .find(|(x, _)| *x == a)
+                    .and_then(|(_, o)| match &o.publication {
+                        PublicationMode::Public => None,
+                        PublicationMode::OevAuction {
+                            share_to_protocol,
+                            fallback_delay_blocks,
+                            private_route_failure_prob,
+                            bidders,
+                        } => Some(OevParams {
+                            share_to_protocol: *share_to_protocol,
+                            fallback_delay_blocks: *fallback_delay_blocks as u64,
+                            failure_prob: *private_route_failure_prob,
+                            liquidators: bidders.contains(&OevBidder::Liquidator),
+                            mev: bidders.contains(&OevBidder::MevBot),
+                        }),
+                    })
+            })
+            .collect();
+        let oev = if oev_params.iter().any(|p| p.is_some()) {
+            Some(Box::new(OevState {
+                params: oev_params,
+                sink: ledger.add_holder("sink:oev_oracle"),
+                rng: rng::stream(seed, streams::OEV, 0),
+                queue: Vec::new(),
+                released: Vec::new(),
+                reports: Vec::new(),
+                wins: Vec::new(),
+            }))
+        } else {
+            None
+        };
         ledger.seal();
 
         let mut gas = GasMarket::new(&cfg.gas);
@@ -354,6 +466,8 @@ impl World {
             funding_venue,
             cascade_threshold: cfg.metrics.cascade_threshold,
             twap_oracles,
+            oev,
+            report_lag: vec![Vec::new(); n_assets],
         })
     }
 
@@ -500,6 +614,13 @@ impl World {
         pubs.clear();
         self.oracles.observe(t, &mut self.rng_oracle, &mut pubs);
         for p in &pubs {
+            if let Some(oev) = self.oev.as_mut()
+                && oev.params[self.oracles.feed_asset(p.feed)].is_some()
+            {
+                // Sealed-bid auction first (after the engine's block start, below).
+                oev.reports.push((p.feed, p.price));
+                continue;
+            }
             let publisher = self.feed_publisher[p.feed.index()];
             if p.replaces_pending {
                 let feed = p.feed;
@@ -555,6 +676,10 @@ impl World {
             if let Some(e) = self.engine.as_mut() {
                 e.begin_block(self.block, t, dt, &px, &cf, &ok, &div, &mark);
             }
+        }
+        if self.oev.is_some() {
+            self.oev_auctions(base_fee, t);
+            self.oev_release_fallbacks(base_fee);
         }
 
         // 5. Agents act, in a random arrival order.
@@ -638,6 +763,7 @@ impl World {
             self.acc.txs_expired += 1;
             if let Action::OracleUpdate { feed, .. } = tx.action {
                 self.oracles.forget_pending(feed);
+                self.oev_restore_pending(feed, Some(tx.id));
             }
             if let Some(ev) = self.events.as_mut() {
                 ev.push(Event::TxExpired {
@@ -654,6 +780,12 @@ impl World {
                 fee: Amount::ZERO,
             });
         }
+        // Won order-flow auctions: their bundles open the block.
+        let (oev_gas, oev_txs, oev_reverted, oev_arb) = if self.oev.is_some() {
+            self.oev_execute_wins(base_fee)
+        } else {
+            (0, 0, 0, false)
+        };
         let bundles = std::mem::take(&mut self.bundles);
         let native = self.gas.native_price();
         let ledger = &self.ledger;
@@ -662,7 +794,7 @@ impl World {
             bundles,
             &background,
             base_fee,
-            self.gas_cfg.gas_limit,
+            self.gas_cfg.gas_limit - oev_gas,
             self.block,
             |tx| tx.gas_limit,
             |tx| {
@@ -672,10 +804,10 @@ impl World {
         );
 
         // 7. Execution.
-        let mut gas_used = plan.background_gas;
-        let mut txs = 0u32;
-        let mut reverted = 0u32;
-        let mut arb_traded = false;
+        let mut gas_used = plan.background_gas + oev_gas;
+        let mut txs = oev_txs;
+        let mut reverted = oev_reverted;
+        let mut arb_traded = oev_arb;
         for item in plan.items {
             let (used, rev, arb) = self.execute(item, base_fee);
             gas_used += used;
@@ -785,6 +917,21 @@ impl World {
         }
         let role = self.actors[tx.agent.index()].role;
         let track = matches!(role, Role::Liquidator | Role::Mev);
+        let is_liquidation = matches!(
+            tx.action,
+            Action::Engine(
+                EngineOp::Liquidate { .. } | EngineOp::Take { .. } | EngineOp::Redo { .. }
+            )
+        );
+        // For the delay from the oracle report: when the protocol flagged the account, and
+        // the asset whose oracle decides it.
+        let liq_probe = match (&tx.action, self.engine.as_ref()) {
+            (Action::Engine(EngineOp::Liquidate { account, .. }), Some(e)) => Some((
+                e.flagged().get(account).copied().unwrap_or(self.block),
+                main_asset(e, *account),
+            )),
+            _ => None,
+        };
         let before = if track {
             self.wallet_value(tx.sender)
         } else {
@@ -795,12 +942,21 @@ impl World {
         } else {
             self.apply(&tx)
         };
+        let mut liq_gain = 0.0;
         if track {
             let gain = self.wallet_value(tx.sender) - before;
             match role {
                 Role::Liquidator => self.acc.liquidator_gain += gain,
                 _ => self.acc.mev_gain += gain,
             }
+            liq_gain = gain;
+        }
+        if result.is_ok()
+            && let Some((since, asset)) = liq_probe
+        {
+            let lag = asset.map_or(0, |a| lag_at(&self.report_lag[a], since));
+            self.acc.report_delay_sum += (self.block.saturating_sub(since) + lag) as f64;
+            self.acc.report_delay_count += 1;
         }
         if result.is_err()
             && matches!(
@@ -836,6 +992,13 @@ impl World {
         let fee = burn + tipf;
         self.acc.gas_spent += fee.to_whole();
         self.acc.txs_included += 1;
+        if is_liquidation {
+            self.acc.liq_tips += tipf.to_whole();
+            self.acc.liq_burn += burn.to_whole();
+            if track {
+                self.acc.liq_net += liq_gain - fee.to_whole();
+            }
+        }
         match role {
             Role::Arbitrageur => self.acc.arb_gas += fee.to_whole(),
             Role::Liquidator => self.acc.liquidator_gas += fee.to_whole(),
@@ -993,8 +1156,23 @@ impl World {
                 }
                 self.oracles.apply(*feed, *price, self.t_s);
                 self.refresh_engine_prices();
+                // A released fallback counts from its report, not from its release.
+                let reported = self
+                    .oev
+                    .as_mut()
+                    .and_then(|o| {
+                        let i = o.released.iter().position(|(id, _)| *id == tx.id)?;
+                        Some(o.released.swap_remove(i).1)
+                    })
+                    .unwrap_or(tx.submitted_block);
+                let lag = self.block.saturating_sub(reported);
+                let lags = &mut self.report_lag[self.oracles.feed_asset(*feed)];
+                if lags.last().is_none_or(|(_, l)| *l != lag) {
+                    lags.push((self.block, lag));
+                }
+                self.oev_restore_pending(*feed, None);
                 self.acc.oracle_updates += 1;
-                self.acc.oracle_delay_sum += self.block - tx.submitted_block;
+                self.acc.oracle_delay_sum += lag;
                 if let Some(ev) = self.events.as_mut() {
                     ev.push(Event::OracleUpdate {
                         block: self.block,
@@ -1078,6 +1256,304 @@ impl World {
             }
         }
     }
+}
+
+/// Oracle order-flow auctions (`oev_auction` publication mode).
+impl World {
+    /// Step 4, after the engine's block start: auction each of this block's reports of
+    /// auctioned feeds. The highest sealed bid wins and pays the second-highest (zero when it
+    /// is alone); with no bid, or when the private route fails, the report waits
+    /// `fallback_delay_blocks` for the public mempool.
+    fn oev_auctions(&mut self, base_fee: u128, t: f64) {
+        let Some(mut oev) = self.oev.take() else {
+            return;
+        };
+        let reports = std::mem::take(&mut oev.reports);
+        let mut prices: Vec<f64> = Vec::new();
+        for &(feed, price) in &reports {
+            let asset = self.oracles.feed_asset(feed);
+            let Some(params) = oev.params[asset] else {
+                continue;
+            };
+            self.acc.oev_auctions += 1;
+            // Two draws per auctioned update, always (the stream's own common random numbers).
+            let u_route: f64 = oev.rng.random();
+            let u_tie: f64 = oev.rng.random();
+            let fallback = Fallback {
+                release_block: self.block + params.fallback_delay_blocks,
+                report_block: self.block,
+                feed,
+                price,
+            };
+            let mut bids: Vec<(usize, OevBid)> = Vec::new();
+            if let Some(engine) = self.engine.as_ref() {
+                prices.clear();
+                prices.extend_from_slice(engine.prices());
+                let next = self.oracles.price_if(asset, feed, price, t);
+                if next.is_finite() && next > 0.0 {
+                    prices[asset] = next;
+                    let lot = OevLot {
+                        feed,
+                        asset,
+                        prices: &prices,
+                    };
+                    for ai in 0..self.agents.len() {
+                        let eligible = match self.actors[ai].role {
+                            Role::Liquidator => params.liquidators,
+                            Role::Mev => params.mev,
+                            _ => false,
+                        };
+                        if !eligible {
+                            continue;
+                        }
+                        let agent = &mut self.agents[ai];
+                        let view = View {
+                            block: self.block,
+                            t_s: t,
+                            block_time_s: self.block_time_s,
+                            base_fee,
+                            native_price: self.gas.native_price(),
+                            gas_costs: &self.gas_cfg.costs,
+                            p_ref: &self.p_ref,
+                            oracle: &self.oracle_px,
+                            venues: &self.venues,
+                            ledger: &self.ledger,
+                            mempool: &self.mempool,
+                            receipts: &self.receipts,
+                            watcher: agent.watches_mempool(),
+                            engine: Some(engine),
+                            oracles: &self.oracles,
+                            twap_oracles: &self.twap_oracles,
+                        };
+                        if let Some(b) = agent.oev_bid(&view, &lot)
+                            && b.value.is_positive()
+                            && !b.txs.is_empty()
+                        {
+                            bids.push((ai, b));
+                        }
+                    }
+                }
+            }
+            let Some(top) = bids.iter().map(|(_, b)| b.value).max() else {
+                self.oev_fall_back(&mut oev, fallback);
+                continue;
+            };
+            if u_route < params.failure_prob {
+                self.oev_fall_back(&mut oev, fallback);
+                continue;
+            }
+            let tied: Vec<usize> = (0..bids.len())
+                .filter(|&i| bids[i].1.value == top)
+                .collect();
+            let w = tied[((u_tie * tied.len() as f64) as usize).min(tied.len() - 1)];
+            let payment = (0..bids.len())
+                .filter(|&i| i != w)
+                .map(|i| bids[i].1.value)
+                .max()
+                .unwrap_or(Amount::ZERO);
+            let (winner, bid) = bids.swap_remove(w);
+            // The private update supersedes older reports of the feed still on their way.
+            let publisher = self.feed_publisher[feed.index()];
+            let removed = self.mempool.remove_where(|tx| {
+                tx.agent == publisher
+                    && matches!(tx.action, Action::OracleUpdate { feed: f, .. } if f == feed)
+            });
+            oev.released
+                .retain(|(id, _)| !removed.iter().any(|r| r.id == *id));
+            oev.queue.retain(|q| q.feed != feed);
+            let update = self.oracle_update_tx(feed, price, base_fee);
+            let holder = self.actors[winner].holder;
+            let mut txs = Vec::with_capacity(bid.txs.len() + 1);
+            txs.push(update);
+            for r in bid.txs {
+                txs.push(self.new_tx(AgentId(winner as u32), holder, r));
+            }
+            oev.wins.push(OevWin {
+                txs,
+                winner,
+                payment,
+                share_to_protocol: params.share_to_protocol,
+                fallback,
+            });
+        }
+        oev.reports = reports;
+        oev.reports.clear();
+        self.oev = Some(oev);
+    }
+
+    /// The report goes the public way after its delay.
+    fn oev_fall_back(&mut self, oev: &mut OevState, f: Fallback) {
+        self.acc.oev_fallbacks += 1;
+        oev.queue.push(f);
+        self.oracles.mark_pending(f.feed, f.price);
+    }
+
+    /// Step 4, last: submit the fallbacks due at this block to the public mempool, each
+    /// replacing an older pending update of its feed.
+    fn oev_release_fallbacks(&mut self, base_fee: u128) {
+        let Some(mut oev) = self.oev.take() else {
+            return;
+        };
+        let block = self.block;
+        if oev.queue.iter().any(|q| q.release_block <= block) {
+            let due: Vec<Fallback> = oev
+                .queue
+                .iter()
+                .copied()
+                .filter(|q| q.release_block <= block)
+                .collect();
+            oev.queue.retain(|q| q.release_block > block);
+            for q in due {
+                let publisher = self.feed_publisher[q.feed.index()];
+                let removed = self.mempool.remove_where(|tx| {
+                    tx.agent == publisher
+                        && matches!(tx.action, Action::OracleUpdate { feed: f, .. } if f == q.feed)
+                });
+                oev.released
+                    .retain(|(id, _)| !removed.iter().any(|r| r.id == *id));
+                let tx = self.oracle_update_tx(q.feed, q.price, base_fee);
+                oev.released.push((tx.id, q.report_block));
+                self.mempool.submit(tx);
+            }
+        }
+        self.oev = Some(oev);
+    }
+
+    /// An update transaction of `feed` by its publisher, with the publisher's fee policy.
+    fn oracle_update_tx(&mut self, feed: FeedId, price: f64, base_fee: u128) -> Tx {
+        let publisher = self.feed_publisher[feed.index()];
+        let fees = self.oracles.publisher_fees(feed);
+        let max_fee = base_fee
+            .saturating_mul(2)
+            .saturating_add(fees.tip_wei)
+            .min(fees.max_fee_wei);
+        let req = TxRequest {
+            action: Action::OracleUpdate { feed, price },
+            gas_limit: self.gas_cfg.costs.cost(cascade_core::GasKind::OracleUpdate),
+            max_fee,
+            priority_fee: fees.tip_wei,
+            forced: false,
+        };
+        let holder = self.actors[publisher.index()].holder;
+        self.new_tx(publisher, holder, req)
+    }
+
+    /// Steps 6-7, first: the won bundles execute at the top of the block, all or none (a
+    /// bundle that cannot be included falls back like a failed private route); then the
+    /// winner pays. Returns (gas used, transactions, reverted, an arbitrage traded).
+    fn oev_execute_wins(&mut self, base_fee: u128) -> (u64, u32, u32, bool) {
+        let Some((wins, sink)) = self
+            .oev
+            .as_mut()
+            .map(|o| (std::mem::take(&mut o.wins), o.sink))
+        else {
+            return (0, 0, 0, false);
+        };
+        let native = self.gas.native_price();
+        let (mut used, mut txs, mut reverted, mut arb) = (0u64, 0u32, 0u32, false);
+        for win in wins {
+            let gas: u64 = win.txs.iter().map(|t| t.gas_limit).sum();
+            let includable = used + gas <= self.gas_cfg.gas_limit
+                && win.txs.iter().all(|t| {
+                    let (b, p) = fee_split(t.gas_limit, t.max_fee, 0, native);
+                    t.effective_priority(base_fee).is_some()
+                        && self.ledger.balance(t.sender, TokenId::QUOTE) >= b + p
+                });
+            if !includable {
+                if let Some(mut oev) = self.oev.take() {
+                    self.oev_fall_back(&mut oev, win.fallback);
+                    self.oev = Some(oev);
+                }
+                continue;
+            }
+            for tx in win.txs {
+                let ep = tx.effective_priority(base_fee).unwrap_or(0);
+                let (u, rev, a) = self.execute(
+                    PlannedTx {
+                        tx,
+                        private: true,
+                        bundle: None,
+                        effective_priority: ep,
+                    },
+                    base_fee,
+                );
+                used += u;
+                if u > 0 {
+                    txs += 1;
+                }
+                reverted += rev as u32;
+                arb |= a;
+            }
+            // The payment: whatever the winner holds up to its price, split exactly (the
+            // protocol's share rounded up, as rounding favours the protocol).
+            let holder = self.actors[win.winner].holder;
+            let amount = win
+                .payment
+                .min(self.ledger.balance(holder, TokenId::QUOTE))
+                .max(Amount::ZERO);
+            if amount.is_positive() {
+                let to_oracle = amount.scale_floor(1.0 - win.share_to_protocol);
+                let to_protocol = amount - to_oracle;
+                let paid = self
+                    .ledger
+                    .transfer(holder, sink, TokenId::QUOTE, to_oracle)
+                    .is_ok()
+                    && match self.engine.as_mut() {
+                        Some(e) => e
+                            .pay_insurance_fund(holder, to_protocol, &mut self.ledger)
+                            .is_ok(),
+                        None => self
+                            .ledger
+                            .transfer(holder, sink, TokenId::QUOTE, to_protocol)
+                            .is_ok(),
+                    };
+                debug_assert!(paid, "the payment is capped at the winner's balance");
+                let whole = amount.to_whole();
+                self.acc.oev_recaptured += whole;
+                self.acc.oev_to_protocol += to_protocol.to_whole();
+                self.acc.oev_to_oracle += to_oracle.to_whole();
+                match self.actors[win.winner].role {
+                    Role::Liquidator => self.acc.liquidator_gain -= whole,
+                    _ => self.acc.mev_gain -= whole,
+                }
+            }
+        }
+        (used, txs, reverted, arb)
+    }
+
+    /// After an update of `feed` landed or was dropped (`dropped`: that transaction): the
+    /// publisher still has the newest report waiting for its fallback in flight.
+    fn oev_restore_pending(&mut self, feed: FeedId, dropped: Option<TxId>) {
+        let Some(oev) = self.oev.as_mut() else {
+            return;
+        };
+        if let Some(id) = dropped {
+            oev.released.retain(|(x, _)| *x != id);
+        }
+        if let Some(p) = oev.newest_queued(feed) {
+            self.oracles.mark_pending(feed, p);
+        }
+    }
+}
+
+/// The asset whose oracle decides account `id`: its largest collateral by value, else its
+/// largest perp by notional, at the engine's prices.
+fn main_asset(e: &Engine, id: AccountId) -> Option<usize> {
+    let acc = e.account(id)?;
+    let px = e.prices();
+    let by = |v: &dyn Fn(usize) -> f64| {
+        (0..px.len())
+            .filter(|&a| v(a) > 0.0)
+            .max_by(|&x, &y| v(x).total_cmp(&v(y)))
+    };
+    by(&|a| acc.collateral[a].to_whole() * px[a])
+        .or_else(|| by(&|a| acc.perps[a].size.abs().to_whole() * px[a]))
+}
+
+/// The lag of the asset's latest oracle update landed at or before `block` (0 before any).
+fn lag_at(changes: &[(u64, u64)], block: u64) -> u64 {
+    let i = changes.partition_point(|(b, _)| *b <= block);
+    if i == 0 { 0 } else { changes[i - 1].1 }
 }
 
 fn venue_revert(e: cascade_market::venue::VenueError) -> Revert {
