@@ -11,6 +11,7 @@ use crate::liquidator::{Liquidator, LiquidatorConfig};
 use crate::market_maker::{MarketMaker, MarketMakerConfig};
 use crate::mev::{MevBot, MevConfig};
 use crate::noise::{NoiseTrader, NoiseTraderConfig};
+use crate::options_trader::{OptionTrader, OptionTraderConfig};
 use crate::trader::{Trader, TraderConfig};
 use cascade_core::rng;
 use cascade_core::{
@@ -37,6 +38,7 @@ pub enum AgentConfig {
     Trader(TraderConfig),
     Liquidator(LiquidatorConfig),
     MevBot(MevConfig),
+    OptionTrader(OptionTraderConfig),
 }
 
 impl AgentConfig {
@@ -48,6 +50,7 @@ impl AgentConfig {
             AgentConfig::Trader(_) => "trader",
             AgentConfig::Liquidator(_) => "liquidator",
             AgentConfig::MevBot(_) => "mev_bot",
+            AgentConfig::OptionTrader(_) => "option_trader",
         }
     }
 
@@ -55,7 +58,10 @@ impl AgentConfig {
     pub fn needs_engine(&self) -> bool {
         matches!(
             self,
-            AgentConfig::Trader(_) | AgentConfig::Liquidator(_) | AgentConfig::MevBot(_)
+            AgentConfig::Trader(_)
+                | AgentConfig::Liquidator(_)
+                | AgentConfig::MevBot(_)
+                | AgentConfig::OptionTrader(_)
         )
     }
 
@@ -68,6 +74,7 @@ impl AgentConfig {
             AgentConfig::Trader(a) => a.validate(c, assets),
             AgentConfig::Liquidator(a) => a.validate(c, venues),
             AgentConfig::MevBot(a) => a.validate(c, venues),
+            AgentConfig::OptionTrader(a) => a.validate(c, assets),
         }
     }
 
@@ -80,6 +87,7 @@ impl AgentConfig {
             AgentConfig::Trader(a) => Trader::build(a, ctx),
             AgentConfig::Liquidator(a) => Liquidator::build(a, ctx),
             AgentConfig::MevBot(a) => MevBot::build(a, ctx),
+            AgentConfig::OptionTrader(a) => OptionTrader::build(a, ctx),
         }
     }
 }

@@ -372,6 +372,10 @@ mod tests {
             breakers: BreakerConfig::default(),
             privacy: false,
             respect_oracle_guards: true,
+            options: None,
+            option_margin: Default::default(),
+            risk_update_interval_blocks: 1,
+            max_revaluations_per_block: None,
         };
         let sizes: Vec<f64> = (0..40).map(|i| 0.05 * 1.25f64.powi(i)).collect();
         let traders: Vec<HolderId> = sizes

@@ -40,6 +40,8 @@ pub mod streams {
     /// Oracle order-flow auctions (`oev_auction` publication): the private route's failure
     /// and the tie-break among equal bids, two draws per auctioned update.
     pub const OEV: &str = "oev";
+    /// Option traders (premium sellers and buyers), one stream per trader.
+    pub const OPTION_TRADERS: &str = "option_traders";
 }
 
 /// The seed of run `run` of an experiment with master seed `master`.

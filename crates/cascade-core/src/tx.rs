@@ -160,12 +160,22 @@ pub enum EngineOp {
     },
     /// Restart an auction whose price ran past its tail or cusp.
     Redo { auction: AuctionId },
+    /// Buy (`size > 0`) or sell (`size < 0`) contracts of listed option series `series` from
+    /// the engine's book at its mark plus or minus the spread, depositing `margin` quote from
+    /// the wallet. Reverts if the account would break its initial margin.
+    OptionTrade {
+        series: u32,
+        size: Amount,
+        margin: Amount,
+    },
 }
 
 impl EngineOp {
     pub fn gas_kind(&self) -> GasKind {
         match self {
-            EngineOp::Borrow { .. } | EngineOp::PerpOpen { .. } => GasKind::Open,
+            EngineOp::Borrow { .. } | EngineOp::PerpOpen { .. } | EngineOp::OptionTrade { .. } => {
+                GasKind::Open
+            }
             EngineOp::Deposit { .. } => GasKind::Deposit,
             EngineOp::Close { .. } => GasKind::Close,
             EngineOp::Liquidate { .. } => GasKind::Liquidation,
@@ -181,6 +191,7 @@ impl EngineOp {
             EngineOp::Liquidate { .. } => "liquidate",
             EngineOp::Take { .. } => "take",
             EngineOp::Redo { .. } => "redo",
+            EngineOp::OptionTrade { .. } => "option_trade",
         }
     }
 }

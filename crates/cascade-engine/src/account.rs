@@ -12,6 +12,11 @@
 //! their PnL minus `r` times their notional, debt counts in full, `r` being the initial or
 //! maintenance ratio of the margin model. An account is liquidatable when maintenance
 //! health is negative and bankrupt when its unweighted equity is negative.
+//!
+//! Option positions are one more kind: [`Account::health`] covers collateral, debt and
+//! perps; the engine adds the options' marks and the option margin requirement for accounts
+//! that hold any (`Engine::health`), so an account without options is valued exactly as
+//! before.
 
 use crate::margin::{MarginState, Req};
 use cascade_core::{AgentId, Amount, HolderId};
@@ -44,8 +49,33 @@ pub struct Account {
     pub collateral: Vec<Amount>,
     pub debt: Amount,
     pub perps: Vec<Perp>,
+    /// Option positions: signed contracts (one contract = one unit of the underlying) per
+    /// listed series, positive long. Empty when the scenario lists no options.
+    pub options: Vec<Amount>,
+    /// The market state at the account's last option trade (for the convexity gap).
+    pub opt_ref: Option<OptRef>,
+    /// The option margin requirement as of the account's last revaluation.
+    pub risk: Option<RiskMemo>,
     /// Closed, or handed to an auction or the backstop: no longer a live position.
     pub closed: bool,
+}
+
+/// Where the market stood when an account last traded options: oracle prices, realized
+/// vols and time. Implied vols and Greeks there follow from the model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OptRef {
+    pub prices: Vec<f64>,
+    pub rv: Vec<f64>,
+    pub t_s: f64,
+}
+
+/// An account's cached option requirement: the risk epoch it was computed in and the
+/// (initial, maintenance) figures, whole quote.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RiskMemo {
+    pub epoch: u64,
+    pub initial: f64,
+    pub maintenance: f64,
 }
 
 /// The three health figures of an account, in whole quote units.
@@ -65,6 +95,9 @@ impl Account {
             collateral: vec![Amount::ZERO; n_assets],
             debt: Amount::ZERO,
             perps: vec![Perp::default(); n_assets],
+            options: Vec::new(),
+            opt_ref: None,
+            risk: None,
             closed: false,
         }
     }
@@ -77,7 +110,14 @@ impl Account {
 
     /// Whether the account holds anything at risk.
     pub fn has_positions(&self) -> bool {
-        self.collateral.iter().any(|c| c.is_positive()) || self.perps.iter().any(|p| p.is_open())
+        self.collateral.iter().any(|c| c.is_positive())
+            || self.perps.iter().any(|p| p.is_open())
+            || self.has_options()
+    }
+
+    /// Whether the account holds any option position.
+    pub fn has_options(&self) -> bool {
+        self.options.iter().any(|q| !q.is_zero())
     }
 
     /// Health at `prices` under `margin`.

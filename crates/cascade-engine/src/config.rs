@@ -3,6 +3,7 @@
 //! that keep a configuration meaningful (maintenance below initial, a bonus the maintenance
 //! margin can pay, a non-empty waterfall, a non-negative fund).
 
+use crate::options::{OptionMargin, OptionsConfig};
 use cascade_core::Check;
 use serde::{Deserialize, Serialize};
 
@@ -256,6 +257,24 @@ pub struct EngineConfig {
     /// Whether oracle guard violations block liquidations.
     #[serde(default = "d_true")]
     pub respect_oracle_guards: bool,
+    /// The listed options chain (absent: no options).
+    #[serde(default)]
+    pub options: Option<OptionsConfig>,
+    /// How option books are margined (`standard`, `portfolio`, `delta_gamma`).
+    #[serde(default)]
+    pub option_margin: OptionMargin,
+    /// Margin parameters, implied vols and Greeks are refreshed every this many blocks
+    /// (1 = every block: exact).
+    #[serde(default = "d_interval")]
+    pub risk_update_interval_blocks: u32,
+    /// How many option accounts the engine can revalue per block (absent: all, exact); the
+    /// rest keep their last requirement until their turn.
+    #[serde(default)]
+    pub max_revaluations_per_block: Option<u32>,
+}
+
+fn d_interval() -> u32 {
+    1
 }
 
 impl MarginModel {
@@ -480,6 +499,26 @@ impl EngineConfig {
                 "max_liquidations_per_block",
                 "must be >= 1 (0 would forbid every liquidation)",
             );
+        }
+        self.option_margin.validate(&mut c.at("option_margin"));
+        if self.risk_update_interval_blocks == 0 {
+            c.fail(
+                "risk_update_interval_blocks",
+                "must be >= 1 (1 refreshes risk every block)",
+            );
+        }
+        if self.max_revaluations_per_block == Some(0) {
+            c.fail(
+                "max_revaluations_per_block",
+                "must be >= 1 (0 would never revalue an option account; leave it out for unlimited)",
+            );
+        }
+    }
+
+    /// Rules that need the scenario's asset count (the options chain's underlyings).
+    pub fn validate_assets(&self, c: &mut Check, n_assets: usize) {
+        if let Some(o) = &self.options {
+            o.validate(&mut c.at("options"), n_assets);
         }
     }
 }

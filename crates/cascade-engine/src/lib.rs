@@ -16,13 +16,17 @@ pub mod auction;
 pub mod config;
 pub mod index;
 pub mod margin;
+pub mod options;
 
-pub use account::{Account, Health, Perp};
+pub use account::{Account, Health, OptRef, Perp, RiskMemo};
 pub use config::{
     AdlRanking, AuctionCurve, BreakerConfig, EngineConfig, LiquidationMode, MarginMode,
     MarginModel, VolEstimator, WaterfallStep,
 };
 pub use margin::{MarginState, Req};
+pub use options::{
+    Greeks, IvModel, OptKind, OptionMargin, OptionsConfig, RiskTables, Series, black,
+};
 
 use auction::{Auction, Curve};
 use cascade_core::event::Event;
@@ -78,6 +82,76 @@ pub struct EngineMetrics {
     pub backstop_absorptions: u64,
     /// Unweighted shortfall of accounts still bankrupt and unresolved at the end of the run.
     pub unresolved_shortfall: f64,
+    /// Liquidations (and backstop absorptions) of accounts holding options.
+    pub options_liquidations: u64,
+    /// Sum over those of the loss beyond the margin held: the account's negative equity when
+    /// it was liquidated.
+    pub margin_shortfall_at_liquidation: f64,
+    /// Sum over those of the book's full-revaluation loss minus its delta-gamma-vega-theta
+    /// estimate, for the move from the account's last option trade to the liquidation.
+    pub convexity_gap: f64,
+    /// Forced delta-hedge volume of liquidated option books, quote at the oracle price.
+    pub hedge_flow: f64,
+    /// Net dollar gamma of all accounts (`sum q gamma S^2 / 100`: the change of the books'
+    /// delta value per 1% move), the block-end value of largest magnitude, signed.
+    pub engine_gamma: f64,
+    /// Blocks an option account spent liquidatable under fresh risk figures but not under
+    /// the engine's (stale) ones: the cost of a risk recomputation budget.
+    pub stale_risk_blocks: u64,
+}
+
+/// The engine's options state: the listed chain, the realized-vol estimator fed every block,
+/// the risk tables of the last risk update, and marks at the current oracle prices.
+#[derive(Debug, Clone)]
+struct OptState {
+    cfg: OptionsConfig,
+    chain: Vec<Series>,
+    /// EWMA variance rate of each asset's oracle price (live, every block).
+    var_rate: Vec<f64>,
+    last_price: Vec<f64>,
+    /// The engine's risk view, rebuilt at each risk update.
+    tables: RiskTables,
+    /// Incremented at each risk update.
+    epoch: u64,
+    /// Marks at `marks_prices` with the tables' implied vols, at the current time.
+    marks: Vec<f64>,
+    marks_prices: Vec<f64>,
+    expired: Vec<bool>,
+}
+
+impl OptState {
+    fn rv(&self) -> Vec<f64> {
+        self.var_rate.iter().map(|v| v.max(0.0).sqrt()).collect()
+    }
+    /// The mark of series `i` at `prices` (the tables' implied vol, time `t_s`).
+    fn mark_at(&self, i: usize, prices: &[f64], t_s: f64) -> f64 {
+        if prices == self.marks_prices.as_slice() {
+            return self.marks[i];
+        }
+        let s = &self.chain[i];
+        black(
+            s.kind,
+            prices[s.asset],
+            s.strike,
+            s.tau(t_s),
+            self.tables.series[i].iv,
+        )
+        .price
+    }
+    fn refresh_marks(&mut self, prices: &[f64], t_s: f64) {
+        self.marks_prices.clear();
+        self.marks_prices.extend_from_slice(prices);
+        for (i, s) in self.chain.iter().enumerate() {
+            self.marks[i] = black(
+                s.kind,
+                prices[s.asset],
+                s.strike,
+                s.tau(t_s),
+                self.tables.series[i].iv,
+            )
+            .price;
+        }
+    }
 }
 
 /// The margin engine of one run.
@@ -117,6 +191,13 @@ pub struct Engine {
     /// liquidation, the notional, and (for the event that reclassifies it) its id and block.
     unresolved: Vec<(Account, f64, AccountId, u64)>,
     events: Option<Vec<Event>>,
+    /// Options (absent when the scenario lists none).
+    opts: Option<Box<OptState>>,
+    /// With `risk_update_interval_blocks > 1`: the margin state fed every block, copied into
+    /// `margin` (the engine's view) at each risk update.
+    margin_live: Option<MarginState>,
+    /// Where the round-robin revaluation under `max_revaluations_per_block` resumes.
+    reval_cursor: usize,
 }
 
 /// The collateral a liquidation seizes and the debt it repays (a preview).
@@ -134,12 +215,26 @@ pub struct LiqPlan {
     /// Perp base closed (signed, as held by the account) and its asset.
     pub perp_asset: Option<usize>,
     pub perp_close: Amount,
-    /// Quote bonus the account pays the liquidator for the perp close.
+    /// Quote bonus the account pays the liquidator for the perp and option closes.
     pub perp_bonus: Amount,
+    /// Fraction of every option position closed (0: none).
+    pub opt_frac: f64,
+    /// The options' share of `perp_bonus`: the penalty on the closed options' mark value.
+    pub opt_bonus: Amount,
 }
 
 fn ledger_err(_: LedgerError) -> Reason {
     "insufficient_funds"
+}
+
+/// The part of an option position `q` a liquidation of fraction `f` closes: all of it at
+/// `f >= 1`, else `f` of it rounded down, at least one unit.
+fn option_close(q: Amount, f: f64) -> Amount {
+    if f >= 1.0 {
+        return q;
+    }
+    let c = q.abs().scale_floor(f).max(Amount::ONE_UNIT).min(q.abs());
+    if q.is_positive() { c } else { -c }
 }
 
 impl Engine {
@@ -208,6 +303,29 @@ impl Engine {
             metrics: EngineMetrics::default(),
             unresolved: Vec::new(),
             events: None,
+            opts: cfg.options.as_ref().map(|o| {
+                let chain = options::list_chain(o, prices);
+                let var0 = o.iv.initial_vol * o.iv.initial_vol;
+                let var_rate = vec![var0; n];
+                let rv: Vec<f64> = var_rate.iter().map(|v: &f64| v.sqrt()).collect();
+                let tables = RiskTables::build(&chain, &o.iv, &cfg.option_margin, prices, &rv, 0.0);
+                let mut st = OptState {
+                    cfg: o.clone(),
+                    marks: vec![0.0; chain.len()],
+                    expired: vec![false; chain.len()],
+                    chain,
+                    var_rate,
+                    last_price: prices.to_vec(),
+                    tables,
+                    epoch: 0,
+                    marks_prices: Vec::new(),
+                };
+                st.refresh_marks(prices, 0.0);
+                Box::new(st)
+            }),
+            margin_live: (cfg.risk_update_interval_blocks > 1)
+                .then(|| MarginState::new(&cfg.margin, prices)),
+            reval_cursor: 0,
         })
     }
 
@@ -281,13 +399,155 @@ impl Engine {
     pub fn health(&self, id: AccountId) -> Option<Health> {
         self.accounts
             .get(id.index())
-            .map(|a| a.health(&self.prices, &self.margin))
+            .map(|a| self.health_of(a, &self.prices))
     }
     /// Health at other prices (what a bot computes from a pending oracle update).
     pub fn health_at(&self, id: AccountId, prices: &[f64]) -> Option<Health> {
         self.accounts
             .get(id.index())
-            .map(|a| a.health(prices, &self.margin))
+            .map(|a| self.health_of(a, prices))
+    }
+
+    /// The listed option series (empty without options).
+    pub fn option_series(&self) -> &[Series] {
+        self.opts
+            .as_ref()
+            .map(|o| o.chain.as_slice())
+            .unwrap_or(&[])
+    }
+    /// The options configuration, if any.
+    pub fn options_config(&self) -> Option<&OptionsConfig> {
+        self.opts.as_ref().map(|o| &o.cfg)
+    }
+    /// The mark of series `i` at the engine's prices.
+    pub fn option_mark(&self, i: usize) -> Option<f64> {
+        self.opts.as_ref().and_then(|o| o.marks.get(i).copied())
+    }
+    /// The engine's risk tables (implied vols, Greeks) as of the last risk update.
+    pub fn risk_tables(&self) -> Option<&RiskTables> {
+        self.opts.as_ref().map(|o| &o.tables)
+    }
+    /// Whether series `i` can still be traded (listed and not expired).
+    pub fn option_live(&self, i: usize) -> bool {
+        self.opts
+            .as_ref()
+            .is_some_and(|o| i < o.chain.len() && !o.expired[i] && o.chain[i].expiry_s > self.t_s)
+    }
+    /// The realized vol estimate of asset `a` the options' implied vols follow.
+    pub fn realized_vol(&self, a: usize) -> Option<f64> {
+        self.opts.as_ref().map(|o| o.var_rate[a].max(0.0).sqrt())
+    }
+    /// Time of the current block, seconds.
+    pub fn time_s(&self) -> f64 {
+        self.t_s
+    }
+
+    /// Health of `acc` at `prices`: [`Account::health`], plus, for an account holding
+    /// options, their marks and the option margin requirement. An account without options
+    /// is valued exactly as by [`Account::health`].
+    pub fn health_of(&self, acc: &Account, prices: &[f64]) -> Health {
+        let h = acc.health(prices, &self.margin);
+        match &self.opts {
+            Some(o) if acc.has_options() => {
+                let memo = if self.cfg.max_revaluations_per_block.is_some() {
+                    acc.risk.filter(|m| m.epoch < o.epoch)
+                } else {
+                    None
+                };
+                self.option_health(acc, h, prices, &self.margin, o, &o.tables, memo, true)
+            }
+            _ => h,
+        }
+    }
+
+    /// Add the option book of `acc` to its linear health `h`: values at `prices` with the
+    /// implied vols of `tables`, requirement from `memo` when given, else from `tables`.
+    #[allow(clippy::too_many_arguments)]
+    fn option_health(
+        &self,
+        acc: &Account,
+        mut h: Health,
+        prices: &[f64],
+        margin: &MarginState,
+        o: &OptState,
+        tables: &RiskTables,
+        memo: Option<RiskMemo>,
+        engine_marks: bool,
+    ) -> Health {
+        let mut v = 0.0;
+        for (i, q) in acc.options.iter().enumerate() {
+            if q.is_zero() {
+                continue;
+            }
+            let mark = if engine_marks {
+                o.mark_at(i, prices, self.t_s)
+            } else {
+                let s = &o.chain[i];
+                black(
+                    s.kind,
+                    prices[s.asset],
+                    s.strike,
+                    s.tau(self.t_s),
+                    tables.series[i].iv,
+                )
+                .price
+            };
+            v += q.to_whole() * mark;
+        }
+        let (im, mm) = match memo {
+            Some(m) => (m.initial, m.maintenance),
+            None => self.option_requirement(acc, o, tables),
+        };
+        h.equity += v;
+        h.initial += v - im;
+        h.maintenance += v - mm;
+        if !matches!(self.cfg.option_margin, OptionMargin::Standard) {
+            // The perp in an option underlying is in the risk matrix: its linear requirement
+            // is given back.
+            for &a in &o.cfg.assets {
+                let perp = &acc.perps[a];
+                let holds = acc
+                    .options
+                    .iter()
+                    .enumerate()
+                    .any(|(i, q)| !q.is_zero() && o.chain[i].asset == a);
+                if perp.is_open() && holds {
+                    let notional = perp.size.abs().to_whole() * prices[a];
+                    let size = acc.size(a);
+                    h.initial += notional * margin.ratio(a, size, Req::Initial);
+                    h.maintenance += notional * margin.ratio(a, size, Req::Maintenance);
+                }
+            }
+        }
+        h
+    }
+
+    /// The (initial, maintenance) option requirement of `acc` from `tables`.
+    fn option_requirement(&self, acc: &Account, o: &OptState, tables: &RiskTables) -> (f64, f64) {
+        let qty: Vec<f64> = acc.options.iter().map(|q| q.to_whole()).collect();
+        let perp: Vec<f64> = acc.perps.iter().map(|p| p.size.to_whole()).collect();
+        tables.requirement(&o.chain, &self.cfg.option_margin, &qty, &perp)
+    }
+
+    /// Revalue account `id` now (its own trade or liquidation): under a revaluation budget,
+    /// its cached requirement becomes the current one.
+    fn revalue(&mut self, id: AccountId) {
+        if self.cfg.max_revaluations_per_block.is_none() {
+            return;
+        }
+        let Some(o) = &self.opts else { return };
+        let acc = &self.accounts[id.index()];
+        let memo = if acc.has_options() {
+            let (im, mm) = self.option_requirement(acc, o, &o.tables);
+            Some(RiskMemo {
+                epoch: o.epoch,
+                initial: im,
+                maintenance: mm,
+            })
+        } else {
+            None
+        };
+        self.accounts[id.index()].risk = memo;
     }
     pub fn enable_events(&mut self) {
         self.events = Some(Vec::new());
@@ -350,7 +610,23 @@ impl Engine {
         self.set_prices(prices, cf_prices);
         self.guard_ok.copy_from_slice(guard_ok);
         self.mark.copy_from_slice(mark);
-        self.margin.update(prices, dt_s);
+        // Risk updates: every block by default; with `risk_update_interval_blocks = N` the
+        // margin parameters, implied vols and Greeks the engine uses are refreshed only at
+        // blocks divisible by N (the live estimators still see every block).
+        let n = self.cfg.risk_update_interval_blocks.max(1) as u64;
+        let due = block.is_multiple_of(n);
+        match &mut self.margin_live {
+            None => self.margin.update(prices, dt_s),
+            Some(live) => {
+                live.update(prices, dt_s);
+                if due {
+                    self.margin = live.clone();
+                }
+            }
+        }
+        if self.opts.is_some() {
+            self.options_begin_block(dt_s, due);
+        }
         // Breakers.
         let b = self.cfg.breakers.clone();
         let mut trip = None;
@@ -407,6 +683,129 @@ impl Engine {
                 self.cf_prices[a] = cf_prices[a];
             }
         }
+        if let Some(o) = &mut self.opts {
+            o.refresh_marks(&self.prices, self.t_s);
+        }
+    }
+
+    /// The options' part of the start of a block: feed the realized-vol estimator, settle
+    /// expired series, and (at a risk update) rebuild the risk tables and spend the
+    /// revaluation budget.
+    fn options_begin_block(&mut self, dt_s: f64, due: bool) {
+        let Some(o) = self.opts.as_mut() else { return };
+        let dt = dt_s / cascade_market::SECONDS_PER_YEAR;
+        for &a in &o.cfg.assets {
+            let (p, prev) = (self.prices[a], o.last_price[a]);
+            o.last_price[a] = p;
+            if p > 0.0 && prev > 0.0 && dt > 0.0 {
+                let r = (p / prev).ln();
+                o.var_rate[a] =
+                    margin::ewma_step(o.var_rate[a], r * r / dt, dt_s, o.cfg.iv.half_life_s);
+            }
+        }
+        self.settle_expiries();
+        let o = self.opts.as_mut().expect("options");
+        if due {
+            let rv = o.rv();
+            o.tables = RiskTables::build(
+                &o.chain,
+                &o.cfg.iv,
+                &self.cfg.option_margin,
+                &self.prices,
+                &rv,
+                self.t_s,
+            );
+            o.epoch += 1;
+        }
+        o.refresh_marks(&self.prices, self.t_s);
+        if due && let Some(k) = self.cfg.max_revaluations_per_block {
+            self.revalue_budget(k);
+        }
+    }
+
+    /// Spend the per-block revaluation budget: up to `k` option accounts whose cached
+    /// requirement predates this risk update are revalued, round-robin from where the last
+    /// block stopped, so every account gets its turn.
+    fn revalue_budget(&mut self, k: u32) {
+        let n = self.accounts.len();
+        let Some(o) = &self.opts else { return };
+        let epoch = o.epoch;
+        let (mut done, mut i) = (0u32, 0usize);
+        while i < n && done < k {
+            let idx = (self.reval_cursor + i) % n;
+            i += 1;
+            let acc = &self.accounts[idx];
+            if acc.closed || !acc.has_options() || acc.risk.is_some_and(|m| m.epoch == epoch) {
+                continue;
+            }
+            self.revalue(AccountId(idx as u32));
+            done += 1;
+        }
+        if n > 0 {
+            self.reval_cursor = (self.reval_cursor + i) % n;
+        }
+    }
+
+    /// Cash-settle every series whose expiry has come, at the oracle price, against the
+    /// lenders' pool (the counterparty of every option): a long receives its payoff rounded
+    /// down, a short pays it rounded up. An account left with nothing but a negative balance
+    /// goes through the waterfall.
+    fn settle_expiries(&mut self) {
+        let Some(o) = self.opts.as_mut() else { return };
+        let due: Vec<usize> = (0..o.chain.len())
+            .filter(|&i| !o.expired[i] && o.chain[i].expiry_s <= self.t_s)
+            .collect();
+        if due.is_empty() {
+            return;
+        }
+        let mut touched = Vec::new();
+        let mut settled = Vec::new();
+        for &i in &due {
+            o.expired[i] = true;
+            let s = o.chain[i];
+            let payoff = s.payoff(self.prices[s.asset]);
+            for (j, acc) in self.accounts.iter_mut().enumerate() {
+                let Some(&q) = acc.options.get(i) else {
+                    continue;
+                };
+                if q.is_zero() {
+                    continue;
+                }
+                let amt = if q.is_positive() {
+                    q.value_floor(payoff)
+                } else {
+                    -q.abs().value_ceil(payoff)
+                };
+                acc.quote += amt;
+                acc.options[i] = Amount::ZERO;
+                self.pool_cash -= amt;
+                if touched.last() != Some(&j) {
+                    touched.push(j);
+                }
+            }
+            settled.push((i, payoff, self.prices[s.asset]));
+        }
+        for (i, payoff, p) in settled {
+            self.event(
+                "option_expiry",
+                None,
+                None,
+                Amount::ZERO,
+                payoff,
+                format!("series {i} settled at {p}"),
+            );
+        }
+        touched.sort_unstable();
+        touched.dedup();
+        for j in touched {
+            let id = AccountId(j as u32);
+            let acc = &self.accounts[j];
+            if !acc.closed && !acc.has_positions() && acc.quote < acc.debt {
+                self.settle_bankrupt(id, None);
+            }
+            self.revalue(id);
+            self.reindex(id);
+        }
     }
 
     /// Funding settlement: longs pay shorts `acc` per unit of base (negative: shorts pay),
@@ -446,14 +845,15 @@ impl Engine {
         // Causal measure: a liquidation not (yet) explained by p_exo becomes exogenous as
         // soon as the exogenous oracle price would have made the account liquidatable.
         if !self.unresolved.is_empty() {
-            let (cf, margin) = (&self.cf_prices, &self.margin);
+            let mut unresolved = std::mem::take(&mut self.unresolved);
+            let cf = &self.cf_prices;
             let mut exo = 0.0;
             // Only filled when events are recorded (replays), so the block loop stays
             // allocation-free in sweeps.
             let mut resolved = Vec::new();
             let recording = self.events.is_some();
-            self.unresolved.retain(|(acc, n, id, at)| {
-                if acc.health(cf, margin).maintenance < 0.0 {
+            unresolved.retain(|(acc, n, id, at)| {
+                if self.health_of(acc, cf).maintenance < 0.0 {
                     exo += *n;
                     if recording {
                         resolved.push((*id, *n, *at));
@@ -463,6 +863,7 @@ impl Engine {
                     true
                 }
             });
+            self.unresolved = unresolved;
             self.metrics.exogenous_notional += exo;
             // The final word on a `not_exogenous_yet` liquidation: `value` is the block of
             // the liquidation it reclassifies. Those never reclassified are the induced ones.
@@ -481,6 +882,9 @@ impl Engine {
         if oi > self.metrics.max_open_interest {
             self.metrics.max_open_interest = oi;
         }
+        if self.opts.is_some() {
+            self.options_end_block();
+        }
         let now = self.liquidatable_now();
         // Accounts no longer liquidatable leave the flagged set.
         let keep: BTreeMap<AccountId, u64> = self
@@ -493,7 +897,7 @@ impl Engine {
         for id in now {
             if !self.flagged.contains_key(&id) {
                 // Newly liquidatable: did it go straight from healthy to bankrupt?
-                let h = self.accounts[id.index()].health(&self.prices, &self.margin);
+                let h = self.health_of(&self.accounts[id.index()], &self.prices);
                 if h.equity < 0.0 {
                     self.metrics.gap_through_count += 1;
                 }
@@ -504,13 +908,65 @@ impl Engine {
             let ids: Vec<AccountId> = self.flagged.keys().copied().collect();
             for id in ids {
                 let acc = &self.accounts[id.index()];
-                let h = acc.health(&self.prices, &self.margin);
+                let h = self.health_of(acc, &self.prices);
                 let req = h.equity - h.maintenance; // the maintenance requirement
                 if h.equity < trigger * req {
                     self.absorb(id);
                 }
             }
         }
+    }
+
+    /// Options at the end of a block: the net gamma of all books and, under a risk budget,
+    /// the accounts liquidatable under fresh figures that the engine's stale ones miss.
+    fn options_end_block(&mut self) {
+        let Some(o) = &self.opts else { return };
+        let mut net = vec![0.0; o.chain.len()];
+        for acc in &self.accounts {
+            if acc.closed {
+                continue;
+            }
+            for (i, q) in acc.options.iter().enumerate() {
+                if !q.is_zero() {
+                    net[i] += q.to_whole();
+                }
+            }
+        }
+        let mut gamma = 0.0;
+        for (i, q) in net.iter().enumerate() {
+            let s = self.prices[o.chain[i].asset];
+            gamma += q * o.tables.series[i].g.gamma * s * s / 100.0;
+        }
+        if gamma.abs() > self.metrics.engine_gamma.abs() {
+            self.metrics.engine_gamma = gamma;
+        }
+        let budgeted = self.cfg.risk_update_interval_blocks > 1
+            || self.cfg.max_revaluations_per_block.is_some();
+        if !budgeted {
+            return;
+        }
+        // Fresh figures: tables at the current prices and realized vols, the live margin.
+        let fresh = RiskTables::build(
+            &o.chain,
+            &o.cfg.iv,
+            &self.cfg.option_margin,
+            &self.prices,
+            &o.rv(),
+            self.t_s,
+        );
+        let margin = self.margin_live.as_ref().unwrap_or(&self.margin);
+        let mut stale = 0;
+        for acc in &self.accounts {
+            if acc.closed || !acc.has_options() {
+                continue;
+            }
+            let lin = acc.health(&self.prices, margin);
+            let truth = self.option_health(acc, lin, &self.prices, margin, o, &fresh, None, false);
+            if truth.maintenance < 0.0 && self.health_of(acc, &self.prices).maintenance >= 0.0 {
+                stale += 1;
+            }
+        }
+        self.metrics.stale_risk_blocks += stale;
     }
 
     /// Every liquidatable account, found through the index and confirmed by exact health.
@@ -541,7 +997,7 @@ impl Engine {
         let acc = &self.accounts[id.index()];
         !acc.closed
             && (acc.has_positions() || acc.debt.is_positive())
-            && acc.health(&self.prices, &self.margin).maintenance < 0.0
+            && self.health_of(acc, &self.prices).maintenance < 0.0
     }
 
     /// Recompute where account `id` sits in the index.
@@ -549,6 +1005,9 @@ impl Engine {
         let acc = &self.accounts[id.index()];
         let slot = if acc.closed {
             Slot::None
+        } else if acc.has_options() {
+            // Option books are nonlinear in the price: always checked in full.
+            Slot::Complex
         } else {
             let exposed: Vec<usize> = (0..self.n_assets)
                 .filter(|&a| acc.collateral[a].is_positive() || acc.perps[a].is_open())
@@ -637,6 +1096,11 @@ impl Engine {
                 sender, *auction, *max_lot, *max_price, *sell_on, ledger, venues,
             ),
             EngineOp::Redo { auction } => self.op_redo(sender, *auction, ledger),
+            EngineOp::OptionTrade {
+                series,
+                size,
+                margin,
+            } => self.op_option_trade(sender, agent, *series, *size, *margin, ledger),
         }
     }
 
@@ -701,7 +1165,7 @@ impl Engine {
         }
         acc.collateral[a] += collateral;
         acc.debt += borrow;
-        if acc.health(&self.prices, &self.margin).initial < 0.0 {
+        if self.health_of(&acc, &self.prices).initial < 0.0 {
             return Err("insufficient_margin");
         }
         ledger
@@ -765,7 +1229,7 @@ impl Engine {
             acc.quote += realized;
             acc.perps[a] = Perp::default();
         }
-        if acc.health(&self.prices, &self.margin).initial < 0.0 {
+        if self.health_of(&acc, &self.prices).initial < 0.0 {
             return Err("insufficient_margin");
         }
         ledger
@@ -871,6 +1335,95 @@ impl Engine {
         closed
     }
 
+    /// Sell every option of account `id` back to the pool at mark (longs rounded down,
+    /// shorts bought back rounded up).
+    fn realize_options(&mut self, id: AccountId) {
+        let Some(o) = &self.opts else { return };
+        let acc = &mut self.accounts[id.index()];
+        let mut value = Amount::ZERO;
+        for (i, q) in acc.options.iter_mut().enumerate() {
+            if q.is_zero() {
+                continue;
+            }
+            value += if q.is_positive() {
+                q.value_floor(o.marks[i])
+            } else {
+                -q.abs().value_ceil(o.marks[i])
+            };
+            *q = Amount::ZERO;
+        }
+        acc.quote += value;
+        self.pool_cash -= value;
+    }
+
+    /// Trade `size` contracts of option series `series` with the engine's book (the
+    /// lenders' pool is the counterparty): buys at `mark * (1 + spread)`, sales at
+    /// `mark * (1 - spread)`, the premium settled in the account's quote; `margin` quote comes
+    /// from the wallet. Reverts if the account would break its initial margin.
+    #[allow(clippy::too_many_arguments)]
+    fn op_option_trade(
+        &mut self,
+        sender: HolderId,
+        agent: AgentId,
+        series: u32,
+        size: Amount,
+        margin: Amount,
+        ledger: &mut Ledger,
+    ) -> Result<Outcome, Reason> {
+        let i = series as usize;
+        if !self.option_live(i) {
+            return Err("invalid_series");
+        }
+        if size.is_zero() || margin.is_negative() {
+            return Err("invalid_amount");
+        }
+        if self.is_paused() {
+            return Err("paused");
+        }
+        if ledger.balance(sender, TokenId::QUOTE) < margin {
+            return Err("insufficient_funds");
+        }
+        let o = self.opts.as_ref().expect("options");
+        let n_series = o.chain.len();
+        let (mark, spread) = (o.marks[i], o.cfg.spread);
+        let existing = self.target_account(sender);
+        let mut acc = match existing {
+            Some(id) if !self.accounts[id.index()].closed => self.accounts[id.index()].clone(),
+            _ => Account::new(sender, agent, self.n_assets),
+        };
+        if acc.options.len() < n_series {
+            acc.options.resize(n_series, Amount::ZERO);
+        }
+        let premium = if size.is_positive() {
+            -size.value_ceil(mark * (1.0 + spread))
+        } else {
+            size.abs().value_floor(mark * (1.0 - spread))
+        };
+        acc.quote = acc.quote + margin + premium;
+        acc.options[i] += size;
+        acc.risk = None;
+        acc.opt_ref = Some(OptRef {
+            prices: self.prices.clone(),
+            rv: o.rv(),
+            t_s: self.t_s,
+        });
+        if self.health_of(&acc, &self.prices).initial < 0.0 {
+            return Err("insufficient_margin");
+        }
+        ledger
+            .transfer(sender, self.vault, TokenId::QUOTE, margin)
+            .map_err(ledger_err)?;
+        self.pool_cash -= premium;
+        let id = match existing {
+            Some(id) if !self.accounts[id.index()].closed => id,
+            _ => self.new_account(sender, agent),
+        };
+        self.accounts[id.index()] = acc;
+        self.revalue(id);
+        self.reindex(id);
+        Ok(Outcome::default())
+    }
+
     fn op_close(
         &mut self,
         sender: HolderId,
@@ -901,6 +1454,7 @@ impl Engine {
                 .value_ceil(self.cfg.perp_fee);
         }
         self.realize_perps(id);
+        self.realize_options(id);
         let acc = &mut self.accounts[id.index()];
         acc.quote -= fee;
         if acc.quote.is_negative() {
@@ -962,7 +1516,7 @@ impl Engine {
         if self.cfg.respect_oracle_guards && !self.guard_ok.iter().all(|g| *g) {
             return Err("oracle_guard");
         }
-        let h = acc.health(prices, &self.margin);
+        let h = self.health_of(acc, prices);
         if h.maintenance >= 0.0 {
             return Err("healthy");
         }
@@ -989,6 +1543,8 @@ impl Engine {
             perp_asset,
             perp_close: Amount::ZERO,
             perp_bonus: Amount::ZERO,
+            opt_frac: 0.0,
+            opt_bonus: Amount::ZERO,
         };
         // Fractions of the debt and of the perp position to close.
         let (frac_lend, frac_perp) = match &self.cfg.liquidation {
@@ -1092,7 +1648,33 @@ impl Engine {
             plan.perp_close = close;
             plan.perp_bonus = close.abs().value_floor(prices[a]).value_floor(bonus);
         }
-        if plan.seize.is_zero() && plan.perp_close.is_zero() && plan.repay.is_zero() {
+        if acc.has_options()
+            && let Some(o) = &self.opts
+        {
+            // Options close by the same fraction as perps (the step of incremental mode); the
+            // account pays the bonus on the closed options' mark value.
+            let f = match &self.cfg.liquidation {
+                LiquidationMode::Incremental { step, .. } => *step,
+                _ => frac_perp,
+            };
+            plan.opt_frac = f;
+            for (i, q) in acc.options.iter().enumerate() {
+                if q.is_zero() {
+                    continue;
+                }
+                let close = option_close(*q, f);
+                plan.opt_bonus += close
+                    .abs()
+                    .value_floor(o.mark_at(i, prices, self.t_s))
+                    .value_floor(bonus);
+            }
+            plan.perp_bonus += plan.opt_bonus;
+        }
+        if plan.seize.is_zero()
+            && plan.perp_close.is_zero()
+            && plan.repay.is_zero()
+            && plan.opt_frac == 0.0
+        {
             // Only quote and debt: nothing to seize; settle as bad debt directly.
             plan.asset = None;
         }
@@ -1113,8 +1695,8 @@ impl Engine {
         if self.auctions.iter().any(|x| x.active && x.account == id) {
             return Err("in_auction");
         }
-        let cf_liquidatable = self.accounts[id.index()]
-            .health(&self.cf_prices, &self.margin)
+        let cf_liquidatable = self
+            .health_of(&self.accounts[id.index()], &self.cf_prices)
             .maintenance
             < 0.0;
         self.snapshot = Some(self.accounts[id.index()].clone());
@@ -1227,17 +1809,31 @@ impl Engine {
                 -plan.perp_close.abs().value_ceil(p)
             };
             let pnl = close_value + share_q;
+            let perp_bonus = plan.perp_bonus - plan.opt_bonus;
             acc.perps[a].size = perp.size - plan.perp_close;
             acc.perps[a].quote = perp.quote - share_q;
-            acc.quote = acc.quote + pnl - plan.perp_bonus;
+            acc.quote = acc.quote + pnl - perp_bonus;
             self.pool_cash -= pnl;
             ledger
-                .transfer(self.vault, liquidator, TokenId::QUOTE, plan.perp_bonus)
+                .transfer(self.vault, liquidator, TokenId::QUOTE, perp_bonus)
                 .map_err(ledger_err)?;
             // The pool paid the bonus out of the account's claim: the account's quote went
             // down by the bonus and the vault paid it.
             out.offvenue_flow.push((a, -plan.perp_close.to_whole()));
             notional += plan.perp_close.abs().to_whole() * p;
+        }
+        // Options part: the account's options are bought back (shorts) or sold (longs) at
+        // mark against the pool, the account pays the bonus on their value, and the pool
+        // unwinds the delta hedge of the closed book: forced flow in the underlying.
+        if plan.opt_frac > 0.0 && self.accounts[id.index()].has_options() {
+            let (bonus, flow) = self.liquidate_options(id, plan.opt_frac, self.bonus());
+            ledger
+                .transfer(self.vault, liquidator, TokenId::QUOTE, bonus)
+                .map_err(ledger_err)?;
+            for (a, f) in flow {
+                notional += f.abs() * self.prices[a];
+                out.offvenue_flow.push((a, f));
+            }
         }
         self.liqs_this_block += 1;
         self.record_liquidation(id, notional, cf_liquidatable, flagged_at, liquidator);
@@ -1290,10 +1886,96 @@ impl Engine {
             let perp_side = None;
             self.settle_bankrupt(id, perp_side);
         }
+        self.revalue(id);
         if !self.is_liquidatable(id) {
             self.flagged.remove(&id);
         }
         self.reindex(id);
+    }
+
+    /// Liquidate the option book of `id`: record the options metrics (shortfall, convexity
+    /// gap), then close `frac` of every position at mark with `bonus_rate` of the closed
+    /// value charged to the account. Returns the bonus (for the caller to pay out of the
+    /// vault) and the forced delta-hedge flow per asset (signed whole base units).
+    fn liquidate_options(
+        &mut self,
+        id: AccountId,
+        frac: f64,
+        bonus_rate: f64,
+    ) -> (Amount, Vec<(usize, f64)>) {
+        let Some(o) = &self.opts else {
+            return (Amount::ZERO, Vec::new());
+        };
+        let acc = &self.accounts[id.index()];
+        let h = self.health_of(acc, &self.prices);
+        // Convexity gap: full revaluation of the book from the state at its last trade to
+        // now, minus the Greeks' estimate from that state.
+        let mut gap = 0.0;
+        if let Some(r) = &acc.opt_ref {
+            for (i, q) in acc.options.iter().enumerate() {
+                if q.is_zero() {
+                    continue;
+                }
+                let s = &o.chain[i];
+                let (s0, s1) = (r.prices[s.asset], self.prices[s.asset]);
+                let iv0 = o.cfg.iv.iv(s.strike, s0, r.rv[s.asset]);
+                let g0 = black(s.kind, s0, s.strike, s.tau(r.t_s), iv0);
+                let iv1 = o.tables.series[i].iv;
+                let v1 = o.mark_at(i, &self.prices, self.t_s);
+                let (ds, dv) = (s1 - s0, iv1 - iv0);
+                let dt = (self.t_s - r.t_s) / cascade_market::SECONDS_PER_YEAR;
+                let full = g0.price - v1;
+                let est =
+                    -(g0.delta * ds + 0.5 * g0.gamma * ds * ds + g0.vega * dv + g0.theta * dt);
+                gap += q.to_whole() * (full - est);
+            }
+        }
+        self.metrics.options_liquidations += 1;
+        self.metrics.margin_shortfall_at_liquidation += (-h.equity).max(0.0);
+        self.metrics.convexity_gap += gap;
+        let mut bonus = Amount::ZERO;
+        let mut flow: Vec<(usize, f64)> = Vec::new();
+        let mut value = Amount::ZERO;
+        let n = self.accounts[id.index()].options.len();
+        for i in 0..n {
+            let q = self.accounts[id.index()].options[i];
+            if q.is_zero() {
+                continue;
+            }
+            let o = self.opts.as_ref().expect("options");
+            let (mark, delta, asset) = (o.marks[i], o.tables.series[i].g.delta, o.chain[i].asset);
+            let close = option_close(q, frac);
+            // The account sells longs (proceeds rounded down) and buys back shorts (cost
+            // rounded up).
+            let v = if close.is_positive() {
+                close.value_floor(mark)
+            } else {
+                -close.abs().value_ceil(mark)
+            };
+            value += v;
+            bonus += close.abs().value_floor(mark).value_floor(bonus_rate);
+            self.accounts[id.index()].options[i] -= close;
+            let f = -close.to_whole() * delta;
+            match flow.iter_mut().find(|(a, _)| *a == asset) {
+                Some((_, x)) => *x += f,
+                None => flow.push((asset, f)),
+            }
+        }
+        let acc = &mut self.accounts[id.index()];
+        acc.quote = acc.quote + value - bonus;
+        self.pool_cash -= value;
+        for (a, f) in &flow {
+            self.metrics.hedge_flow += f.abs() * self.prices[*a];
+        }
+        self.event(
+            "option_liquidation",
+            Some(id),
+            None,
+            value,
+            gap,
+            format!("fraction {frac}"),
+        );
+        (bonus, flow)
     }
 
     /// An account with nothing left at risk: its quote pays its debt; any shortfall goes
@@ -1375,7 +2057,7 @@ impl Engine {
                 if pnl <= 0.0 {
                     continue;
                 }
-                let h = acc.health(&self.prices, &self.margin);
+                let h = self.health_of(acc, &self.prices);
                 let notional = perp.size.abs().to_whole() * p;
                 let entry = -perp.quote.to_whole() / perp.size.to_whole();
                 let score = match ranking {
@@ -1424,6 +2106,7 @@ impl Engine {
             left -= take;
             self.metrics.adl_events += 1;
             self.metrics.adl_loss += take.to_whole();
+            self.revalue(id);
             self.event(
                 "adl",
                 Some(id),
@@ -1442,6 +2125,10 @@ impl Engine {
     /// equity goes through the waterfall.
     fn absorb(&mut self, id: AccountId) {
         self.realize_perps(id);
+        if self.accounts[id.index()].has_options() {
+            // The vault takes the option book over at mark: it stays hedged, so no flow.
+            self.liquidate_options(id, 1.0, 0.0);
+        }
         let acc = self.accounts[id.index()].clone();
         let mut value = acc.quote.to_whole() - acc.debt.to_whole();
         for a in 0..self.n_assets {
@@ -1503,6 +2190,13 @@ impl Engine {
                     .total_cmp(&(acc.collateral[y].to_whole() * self.prices[y]))
             });
         let closed = self.realize_perps(id);
+        let mut flow: Vec<(usize, f64)> = closed.iter().map(|(a, s)| (*a, -s.to_whole())).collect();
+        if self.accounts[id.index()].has_options() {
+            // The option book is closed at mark (no penalty: the auction's chop is on the
+            // debt); its delta hedge is forced flow like the perps' close.
+            let (_, f) = self.liquidate_options(id, 1.0, 0.0);
+            flow.extend(f);
+        }
         let acc = self.accounts[id.index()].clone();
         let Some(a) = asset else {
             // Perps only: settled directly.
@@ -1515,7 +2209,7 @@ impl Engine {
             self.after_liquidation(id);
             return Ok(Outcome {
                 liquidation: true,
-                offvenue_flow: closed.iter().map(|(a, s)| (*a, -s.to_whole())).collect(),
+                offvenue_flow: flow.clone(),
                 ..Outcome::default()
             });
         };
@@ -1539,7 +2233,7 @@ impl Engine {
             self.after_liquidation(id);
             return Ok(Outcome {
                 liquidation: true,
-                offvenue_flow: closed.iter().map(|(a, s)| (*a, -s.to_whole())).collect(),
+                offvenue_flow: flow.clone(),
                 ..Outcome::default()
             });
         }
@@ -1583,7 +2277,7 @@ impl Engine {
         self.reindex(id);
         Ok(Outcome {
             liquidation: true,
-            offvenue_flow: closed.iter().map(|(a, s)| (*a, -s.to_whole())).collect(),
+            offvenue_flow: flow,
             ..Outcome::default()
         })
     }
@@ -1853,7 +2547,7 @@ impl Engine {
             if acc.closed {
                 continue;
             }
-            let h = acc.health(&self.prices, &self.margin);
+            let h = self.health_of(acc, &self.prices);
             if h.equity < 0.0 {
                 short += -h.equity;
             }

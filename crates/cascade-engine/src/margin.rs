@@ -13,6 +13,14 @@
 use crate::config::{MarginModel, VolEstimator};
 use cascade_market::SECONDS_PER_YEAR;
 
+/// One step of the EWMA variance-rate estimator: `v + w (sample - v)` with weight
+/// `w = 1 - 0.5^(dt_s / half_life_s)`, `sample = r^2 / dt` the block's squared log return as
+/// an annualized rate. Shared by `vol_adjusted` margin and the options' realized vol.
+pub fn ewma_step(v: f64, sample: f64, dt_s: f64, half_life_s: f64) -> f64 {
+    let w = 1.0 - 0.5f64.powf(dt_s / half_life_s);
+    v + w * (sample - v)
+}
+
 /// Per-asset margin state: the volatility forecast (annualized variance rate) and the
 /// resulting base ratios.
 #[derive(Debug, Clone)]
@@ -93,10 +101,7 @@ impl MarginState {
                 let sample = r * r / dt;
                 let v = self.var_rate[a];
                 self.var_rate[a] = match estimator {
-                    VolEstimator::Ewma { half_life_s } => {
-                        let w = 1.0 - 0.5f64.powf(dt_s / half_life_s);
-                        v + w * (sample - v)
-                    }
+                    VolEstimator::Ewma { half_life_s } => ewma_step(v, sample, dt_s, *half_life_s),
                     VolEstimator::Garch { omega, alpha, beta } => {
                         // Per-block GARCH on variance rates: long-run rate omega/(1-a-b).
                         omega + alpha * sample + beta * v

@@ -38,6 +38,10 @@ fn cfg(liquidation: LiquidationMode, waterfall: Vec<WaterfallStep>) -> EngineCon
         breakers: BreakerConfig::default(),
         privacy: false,
         respect_oracle_guards: true,
+        options: None,
+        option_margin: Default::default(),
+        risk_update_interval_blocks: 1,
+        max_revaluations_per_block: None,
     }
 }
 

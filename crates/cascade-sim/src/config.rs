@@ -361,6 +361,7 @@ impl ScenarioConfig {
         }
         if let Some(e) = &self.engine {
             e.validate(&mut c.at("engine"), &venue_names);
+            e.validate_assets(&mut c.at("engine"), self.assets.len());
         }
         {
             let mut m = c.at("metrics");

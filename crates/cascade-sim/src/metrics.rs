@@ -244,6 +244,36 @@ pub const METRICS: &[MetricDef] = &[
         MetricKind::Blocks,
         "mean blocks from the oracle report that made an account liquidatable to its liquidation: the delay from the protocol's flag plus that update's lag from report to landing",
     ),
+    m(
+        "options_liquidations",
+        MetricKind::Count,
+        "liquidations (and backstop absorptions) of accounts holding options",
+    ),
+    m(
+        "margin_shortfall_at_liquidation",
+        MetricKind::Quote,
+        "loss beyond the margin held: the negative equity of option accounts when liquidated, summed",
+    ),
+    m(
+        "convexity_gap",
+        MetricKind::Quote,
+        "full-revaluation loss minus the delta-gamma (vega, theta) estimate of liquidated option books, from their last trade to the liquidation, summed",
+    ),
+    m(
+        "hedge_flow",
+        MetricKind::Quote,
+        "forced delta-hedge volume of liquidated option books, at the oracle price",
+    ),
+    m(
+        "engine_gamma",
+        MetricKind::Quote,
+        "net dollar gamma of all accounts (sum q gamma S^2 / 100), the block-end value of largest magnitude, signed",
+    ),
+    m(
+        "stale_risk_blocks",
+        MetricKind::Blocks,
+        "account-blocks spent liquidatable under fresh risk figures but not under the engine's (risk recomputation budget)",
+    ),
 ];
 
 /// The index of a metric in a row.
@@ -397,6 +427,12 @@ impl Accumulator {
             } else {
                 0.0
             },
+            e.options_liquidations as f64,
+            e.margin_shortfall_at_liquidation,
+            e.convexity_gap,
+            e.hedge_flow,
+            e.engine_gamma,
+            e.stale_risk_blocks as f64,
         ]);
         debug_assert_eq!(v.len(), METRICS.len());
         MetricRow(v)

@@ -1,0 +1,39 @@
+//! Runs per second of `configs/bench/reference.toml` on 1 and 2 threads (through the same
+//! `run_many` the command line uses), and the floor: the same random draws and account
+//! touches without the model. Parallel efficiency = (runs/s on 2 threads) / (2 x runs/s on 1).
+//! Figures in benches/RESULTS.md.
+
+use cascade_sim::runner::run_many;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use std::hint::black_box;
+use std::time::Duration;
+
+const SEED: u64 = 7;
+
+fn reference(c: &mut Criterion) {
+    let s = cascade_benches::reference(&[]);
+    let mut g = c.benchmark_group("reference");
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(30));
+    g.warm_up_time(Duration::from_secs(1));
+    for threads in [1usize, 2] {
+        // One run per thread per iteration, so both pools are busy for the whole iteration.
+        let runs = threads as u64;
+        g.throughput(Throughput::Elements(runs));
+        g.bench_function(format!("runs_{threads}_threads"), |b| {
+            b.iter(|| {
+                let out = run_many(&s, SEED, runs, false, threads, |_| {}).unwrap();
+                black_box(out.len())
+            })
+        });
+    }
+    let floor = cascade_benches::Floor::of(&s);
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("floor_1_thread", |b| {
+        b.iter(|| black_box(floor.run(SEED, 0)))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, reference);
+criterion_main!(benches);

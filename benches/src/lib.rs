@@ -1,0 +1,158 @@
+//! Shared pieces of cascade's benchmarks: the reference scenario, its scaled variants and the
+//! "floor", a loop that makes the same random draws and touches the same per-account state as
+//! a run of the reference scenario but does no model work. The ratio of a full run to the floor
+//! says how much of a run's time goes to the model itself (target: at most 3); the figures are
+//! in benches/RESULTS.md.
+
+use cascade_agents::Role;
+use cascade_core::rng::{self, SimRng, streams};
+use cascade_sim::load::load_scenario;
+use cascade_sim::{Scenario, World};
+use rand::RngExt;
+use rand_distr::{Distribution, StandardNormal};
+use std::path::PathBuf;
+
+/// `configs/bench/reference.toml`, from the workspace root.
+pub fn reference_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../configs/bench/reference.toml")
+}
+
+/// The index of the trader population in the reference scenario's `[[agents]]`.
+pub const TRADERS: usize = 3;
+
+/// The reference scenario with `--set`-style overrides.
+pub fn reference(sets: &[String]) -> Scenario {
+    load_scenario(&reference_path(), sets).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The reference market with `n` traders who all open a position in the first block and keep
+/// it (no closing, no top-ups), for `blocks` blocks: every block each trader draws and checks
+/// its position, and the engine watches `n` open accounts. The block gas limit grows with `n`
+/// so that every opening fits in the first block (background demand scales with it: the
+/// chain is `n / 2000` times the reference chain).
+pub fn scaled(n: u64, blocks: u64) -> Scenario {
+    let sets = [
+        format!("agents.{TRADERS}.count={n}"),
+        format!("agents.{TRADERS}.open_prob=1.0"),
+        format!("agents.{TRADERS}.close_prob=0.0"),
+        format!("agents.{TRADERS}.topup_prob=0.0"),
+        format!("chain.duration_s={}", 12 * blocks),
+        // Room for every opening transaction in the first block (the default 30M gas would
+        // queue a million openings for thousands of blocks).
+        format!("gas.gas_limit={}", (400_000 * n).max(30_000_000)),
+    ];
+    reference(&sets)
+}
+
+/// Per-account state the floor touches: what a trader reads every block (its wallet and its
+/// account) and writes (its last decision).
+#[derive(Clone, Default)]
+struct Touched {
+    quote: i128,
+    base: i128,
+    debt: i128,
+    last: u64,
+}
+
+/// The shape of a scenario that the floor needs: its agents by role (counted on a built
+/// World, so that every population kind is counted the way the simulator builds it), its
+/// oracle feeds and its blocks.
+#[derive(Debug, Clone, Copy)]
+pub struct Floor {
+    n_agents: usize,
+    n_traders: u32,
+    n_noise: u32,
+    feeds: usize,
+    blocks: u64,
+}
+
+impl Floor {
+    pub fn of(scenario: &Scenario) -> Floor {
+        let w = World::new(scenario, 0, 0).unwrap_or_else(|e| panic!("{e}"));
+        let roles: Vec<Role> = w
+            .actors()
+            .iter()
+            .map(|a| a.role)
+            .filter(|r| *r != Role::OraclePublisher)
+            .collect();
+        let count = |role: Role| roles.iter().filter(|r| **r == role).count() as u32;
+        Floor {
+            n_agents: roles.len(),
+            n_traders: count(Role::Trader),
+            n_noise: count(Role::NoiseTrader),
+            feeds: w.oracles().n_feeds(),
+            blocks: scenario.config.chain.blocks(),
+        }
+    }
+
+    /// The floor of one run: for every block, the draws the World makes whatever happens (one
+    /// normal for the price and one for the gas demand, three per oracle feed, the arrival
+    /// shuffle of every agent, six per trader and four per noise trader from their own
+    /// streams, as the simulator's common-random-numbers rule fixes them), and for every trader
+    /// one read and one write of its per-account state. Returns a checksum so that nothing is
+    /// optimized away.
+    pub fn run(&self, master_seed: u64, run: u64) -> u64 {
+        floor_run(self, master_seed, run)
+    }
+}
+
+fn floor_run(f: &Floor, master_seed: u64, run: u64) -> u64 {
+    let seed = rng::run_seed(master_seed, run);
+    let mut price = rng::stream(seed, streams::PRICE, 0);
+    let mut gas = rng::stream(seed, streams::GAS, 0);
+    let mut oracle = rng::stream(seed, streams::ORACLE, 0);
+    let mut arrival = rng::stream(seed, streams::ARRIVAL, 0);
+    let (n_traders, n_noise, n_agents, feeds) = (f.n_traders, f.n_noise, f.n_agents, f.feeds);
+    let mut traders: Vec<SimRng> = (0..n_traders)
+        .map(|i| rng::stream(seed, streams::TRADERS, i))
+        .collect();
+    let mut noise: Vec<SimRng> = (0..n_noise)
+        .map(|i| rng::stream(seed, streams::NOISE, i))
+        .collect();
+    let mut state = vec![Touched::default(); n_traders as usize];
+    let mut order: Vec<usize> = (0..n_agents).collect();
+    let mut check = 0u64;
+    for block in 0..f.blocks {
+        let e: f64 = StandardNormal.sample(&mut price);
+        let g: f64 = StandardNormal.sample(&mut gas);
+        let mut acc = e + g;
+        for _ in 0..3 * feeds {
+            acc += oracle.random::<f64>();
+        }
+        for i in (1..order.len()).rev() {
+            let j = arrival.random_range(0..=i);
+            order.swap(i, j);
+        }
+        for (r, s) in traders.iter_mut().zip(state.iter_mut()) {
+            let u: f64 = r.random::<f64>()
+                + r.random::<f64>()
+                + r.random::<f64>()
+                + r.random::<f64>()
+                + r.random::<f64>();
+            let z: f64 = StandardNormal.sample(r);
+            // Read the wallet and the account, write the decision.
+            if u + z > s.quote as f64 + s.base as f64 - s.debt as f64 {
+                s.last = block;
+            }
+            s.quote = s.quote.wrapping_add(1);
+        }
+        for r in &mut noise {
+            acc += r.random::<f64>() + r.random::<f64>() + r.random::<f64>();
+            let z: f64 = StandardNormal.sample(r);
+            acc += z;
+        }
+        check = check.wrapping_add(acc.to_bits() ^ order[0] as u64);
+    }
+    state
+        .iter()
+        .fold(check, |c, s| c.wrapping_add(s.last ^ s.quote as u64))
+}
+
+/// The process's peak resident memory (`VmHWM`, kB) on Linux; `None` elsewhere.
+pub fn peak_rss_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
