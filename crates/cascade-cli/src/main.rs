@@ -650,7 +650,9 @@ fn cmd_sweep(
     }
     // A short table of the headline figures per point.
     let store = cascade_sim::store::Store::open(&dir).map_err(|e| Failure::Other(e.into()))?;
-    let pf = store.points_file().map_err(|e| Failure::Other(e.into()))?;
+    let pf = store
+        .labelled_points_file()
+        .map_err(|e| Failure::Other(e.into()))?;
     print!(
         "{}",
         cascade_sim::summary::render_points(&pf, &["has_cascade", "bad_debt", "liquidations"])

@@ -69,9 +69,28 @@ pub fn most_amplified(store: &Store) -> Result<(u64, u64, String), ReportError> 
     Ok((best.0, best.1, why))
 }
 
+/// The metrics a sweep file asks to chart besides the defaults (its `charts` list), known
+/// metrics only, without the defaults.
+pub fn extra_metrics(store: &Store) -> Vec<String> {
+    store
+        .manifest
+        .sweep
+        .get("charts")
+        .and_then(|v| v.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str())
+                .filter(|m| cascade_sim::metrics::metric_index(m).is_some())
+                .filter(|m| !["has_cascade", "bad_debt", "cascade_amplification"].contains(m))
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Draw the default charts into `<dir>/charts/` (PNG and SVG).
 pub fn write_default_charts(store: &Store) -> Result<(Vec<Rendered>, Vec<String>), ReportError> {
-    let pf = store.points_file()?;
+    let pf = store.labelled_points_file()?;
     let dir = charts_dir(&store.dir);
     let mut specs: Vec<(PlotRequest, String)> = Vec::new();
     let axes = select::axes(&pf);
@@ -96,9 +115,31 @@ pub fn write_default_charts(store: &Store) -> Result<(Vec<Rendered>, Vec<String>
             specs.push((r, what.into()));
         }
     }
+    // The sweep file's own `charts`: one line chart each (and a heatmap below).
+    let extra = extra_metrics(store);
+    for y in &extra {
+        if !axes.is_empty() {
+            let mut r = PlotRequest::new(PlotKind::Line);
+            r.y = Some(y.clone());
+            let doc = cascade_sim::metrics::METRICS
+                .iter()
+                .find(|d| d.name == y.as_str())
+                .map(|d| d.doc)
+                .unwrap_or("");
+            specs.push((
+                r,
+                format!("Mean {y}: {doc} (asked for by the sweep file's `charts`)."),
+            ));
+        }
+    }
     let mut skipped = Vec::new();
     if varied >= 2 && pf.points.len() > 1 {
-        for y in ["has_cascade", "bad_debt"] {
+        let heat: Vec<String> = ["has_cascade", "bad_debt"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain(extra.iter().cloned())
+            .collect();
+        for y in heat.iter().map(String::as_str) {
             let mut r = PlotRequest::new(PlotKind::Heatmap);
             r.y = Some(y.into());
             specs.push((
@@ -335,7 +376,7 @@ pub fn render_html(
     for r in &rates {
         let _ = write!(h, "<th>{} rate [95% CI]</th>", esc(r));
     }
-    let headline = [
+    let mut headline: Vec<String> = [
         "liquidations",
         "induced_liquidations",
         "liquidated_notional",
@@ -344,9 +385,17 @@ pub fn render_html(
         "uncovered_bad_debt",
         "liquidation_delay_blocks_mean",
         "max_drawdown",
-    ];
-    for k in headline {
-        let _ = write!(h, "<th>{k}</th>");
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for m in extra_metrics(store) {
+        if !headline.contains(&m) {
+            headline.push(m);
+        }
+    }
+    for k in &headline {
+        let _ = write!(h, "<th>{}</th>", esc(k));
     }
     h.push_str("</tr>\n");
     for p in &pf.points {
@@ -357,7 +406,7 @@ pub fn render_html(
         for ra in &p.agg.rates {
             let _ = write!(h, "<td>{:.3} [{:.3}, {:.3}]</td>", ra.rate, ra.lo, ra.hi);
         }
-        for k in headline {
+        for k in &headline {
             if let Some(a) = metric_index(k).and_then(|i| p.agg.metrics.get(i)) {
                 let _ = write!(h, "<td>{} ± {}</td>", num(a.mean), num(a.se));
             }
@@ -408,7 +457,7 @@ pub fn render_html(
 
 /// Draw the default charts and write `<dir>/report.html`.
 pub fn write_report(store: &Store) -> Result<ReportOutput, ReportError> {
-    let pf = store.points_file()?;
+    let pf = store.labelled_points_file()?;
     let (charts, skipped) = write_default_charts(store)?;
     let html = render_html(store, &pf, &charts, &skipped);
     let path = store.dir.join("report.html");

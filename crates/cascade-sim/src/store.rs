@@ -475,6 +475,43 @@ impl Store {
         Ok(f)
     }
 
+    /// The points file with each axis value shown by its label where the sweep file gives
+    /// `labels` (for charts and tables; the stored parameters are unchanged).
+    pub fn labelled_points_file(&self) -> Result<PointsFile, StoreError> {
+        let mut pf = self.points_file()?;
+        let axes = self
+            .manifest
+            .sweep
+            .get("axis")
+            .and_then(|a| a.as_array())
+            .cloned()
+            .unwrap_or_default();
+        for (i, a) in axes.iter().enumerate() {
+            let (Some(vals), Some(labels)) = (
+                a.get("values").and_then(|v| v.as_array()),
+                a.get("labels").and_then(|v| v.as_array()),
+            ) else {
+                continue;
+            };
+            let map: Vec<(String, String)> = vals
+                .iter()
+                .zip(labels)
+                .filter_map(|(v, l)| {
+                    let tv: toml::Value = serde_json::from_value(v.clone()).ok()?;
+                    Some((Param::from_toml(&tv).label(), l.as_str()?.to_string()))
+                })
+                .collect();
+            for p in &mut pf.points {
+                if let Some(v) = p.params.get_mut(i)
+                    && let Some((_, l)) = map.iter().find(|(k, _)| *k == v.label())
+                {
+                    *v = Param::Text(l.clone());
+                }
+            }
+        }
+        Ok(pf)
+    }
+
     /// The scenario of point `p`, rebuilt from the manifest.
     pub fn point_scenario(&self, p: u64) -> Result<Scenario, ConfigError> {
         let m = &self.manifest;

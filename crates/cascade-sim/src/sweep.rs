@@ -60,6 +60,9 @@ pub struct AxisSpec {
     /// Round generated values to integers (for keys such as `latency_blocks`).
     #[serde(default)]
     pub integer: bool,
+    /// Names for `values` in charts and tables (one per value), e.g. for tables or arrays.
+    #[serde(default)]
+    pub labels: Option<Vec<String>>,
 }
 
 /// A sweep file.
@@ -90,6 +93,10 @@ pub struct SweepFile {
     pub points: Option<u64>,
     #[serde(default, rename = "axis")]
     pub axes: Vec<AxisSpec>,
+    /// Metrics to chart in the report besides the defaults (cascade frequency, bad debt,
+    /// amplification): a line chart each, a heatmap over two axes, a column in the table.
+    #[serde(default)]
+    pub charts: Vec<String>,
 }
 
 fn default_seed() -> u64 {
@@ -297,6 +304,41 @@ fn one_kind_of_values(i: usize, a: &AxisSpec, issues: &mut Vec<ConfigIssue>) -> 
             ),
         ));
         return false;
+    }
+    if let Some(l) = &a.labels {
+        match &a.values {
+            None => {
+                issues.push(issue(
+                    format!("axis[{i}].labels"),
+                    "names `values`; it needs a `values` list",
+                ));
+                return false;
+            }
+            Some(v) if v.len() != l.len() => {
+                issues.push(issue(
+                    format!("axis[{i}].labels"),
+                    format!(
+                        "needs one label per value ({} values, {} labels)",
+                        v.len(),
+                        l.len()
+                    ),
+                ));
+                return false;
+            }
+            Some(_) => {
+                if let Some((k, dup)) = l
+                    .iter()
+                    .enumerate()
+                    .find(|(k, x)| x.trim().is_empty() || l[..*k].contains(x))
+                {
+                    issues.push(issue(
+                        format!("axis[{i}].labels[{k}]"),
+                        format!("must be non-empty and distinct (got \"{dup}\")"),
+                    ));
+                    return false;
+                }
+            }
+        }
     }
     if let Some(bad) = a
         .values
@@ -540,6 +582,21 @@ pub fn load_sweep(path: &Path) -> Result<Sweep, ConfigError> {
             "needs at least one [[axis]] (use `cascade run` for a single scenario)",
         ));
     }
+    for (i, m) in spec.charts.iter().enumerate() {
+        if crate::metrics::metric_index(m).is_none() {
+            issues.push(issue(
+                format!("charts[{i}]"),
+                format!(
+                    "\"{m}\" is not a metric (metrics: {})",
+                    crate::metrics::METRICS
+                        .iter()
+                        .map(|d| d.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+    }
     for (i, a) in spec.axes.iter().enumerate() {
         if a.key.trim().is_empty() {
             issues.push(issue(format!("axis[{i}].key"), "must not be empty"));
@@ -736,6 +793,7 @@ mod tests {
             log_range: None,
             steps: None,
             integer: false,
+            labels: None,
         }
     }
 
@@ -787,6 +845,7 @@ mod tests {
             sampling: Sampling::LatinHypercube,
             points: Some(10),
             axes: vec![a, b],
+            charts: vec![],
         };
         let pts = sample_points(&spec, 10);
         assert_eq!(pts, sample_points(&spec, 10), "deterministic");

@@ -619,3 +619,55 @@ fn shards_merge_into_the_unsharded_store() {
     }
     let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn labels_name_table_values_and_charts_must_be_metrics() {
+    let d = tmp("labels");
+    let g1 = common::repo().join("configs/scenarios/gen1.toml");
+    let text = format!(
+        r#"
+scenario = "{}"
+runs = 1
+seed = 2
+set = ["chain.duration_s=600", "agents.2.count=20"]
+charts = ["liquidator_profit"]
+[[axis]]
+key = "engine.margin"
+values = [{{ kind = "fixed", initial = 0.2, maintenance = 0.1 }}, {{ kind = "fixed", initial = 0.3, maintenance = 0.15 }}]
+labels = ["loose", "tight"]
+"#,
+        g1.display()
+    );
+    let p = d.join("labels.toml");
+    std::fs::write(&p, &text).unwrap();
+    let sweep = load_sweep(&p).unwrap();
+    let out = d.join("s");
+    run_sweep(&sweep, &out, &inv(1), SweepOptions::default(), |_| {}).unwrap();
+    let store = Store::open(&out).unwrap();
+    let raw = store.points_file().unwrap();
+    let shown = store.labelled_points_file().unwrap();
+    assert!(
+        raw.points[0].params[0]
+            .label()
+            .contains("maintenance = 0.1")
+    );
+    assert_eq!(shown.points[0].params[0].label(), "loose");
+    assert_eq!(shown.points[1].params[0].label(), "tight");
+    assert_eq!(raw.points[1].agg, shown.points[1].agg);
+    // Labels must match the values; charts must name metrics.
+    let bad = text.replace("labels = [\"loose\", \"tight\"]", "labels = [\"loose\"]");
+    std::fs::write(&p, bad).unwrap();
+    let e = load_sweep(&p).unwrap_err().to_string();
+    assert!(
+        e.contains("axis[0].labels") && e.contains("one label per value"),
+        "{e}"
+    );
+    let bad = text.replace("liquidator_profit", "liquidator_proft");
+    std::fs::write(&p, bad).unwrap();
+    let e = load_sweep(&p).unwrap_err().to_string();
+    assert!(
+        e.contains("charts[0]") && e.contains("is not a metric"),
+        "{e}"
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}

@@ -61,7 +61,7 @@ pub fn build(
     run: Option<u64>,
 ) -> Result<Generations, ReportError> {
     let m = &store.manifest;
-    let pf = store.points_file()?;
+    let pf = store.labelled_points_file()?;
     let all = select::axes(&pf);
     let Some(sa) = all.iter().find(|a| a.key == SCENARIO_AXIS) else {
         return Err(invalid(format!(

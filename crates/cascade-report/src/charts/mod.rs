@@ -125,7 +125,7 @@ pub fn build_figure(store: &Store, req: &PlotRequest) -> Result<(AnyFigure, Stri
     let m = &store.manifest;
     match req.kind {
         PlotKind::Line | PlotKind::Heatmap => {
-            let pf = store.points_file()?;
+            let pf = store.labelled_points_file()?;
             let all = select::axes(&pf);
             let y = req.y.clone().unwrap_or_else(|| "has_cascade".into());
             let q = Quantity::parse(&y)?;
