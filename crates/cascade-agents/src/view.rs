@@ -84,7 +84,7 @@ impl<'a> View<'a> {
 
     /// The agent's own pending public transactions.
     pub fn my_pending(&self, me: AgentId) -> impl Iterator<Item = &'a Tx> + 'a {
-        self.mempool.pending().iter().filter(move |t| t.agent == me)
+        self.mempool.pending_of(me)
     }
 
     /// The agent's receipts from the previous block.

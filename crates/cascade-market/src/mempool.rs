@@ -18,6 +18,9 @@ use cascade_core::{AgentId, TxId};
 pub struct Mempool {
     txs: Vec<Tx>,
     ttl_blocks: u64,
+    /// Pending transactions per agent (indexed by agent), so an agent with none pending, the
+    /// usual case, learns it without scanning the mempool.
+    per_agent: Vec<u32>,
 }
 
 impl Mempool {
@@ -25,12 +28,33 @@ impl Mempool {
         Mempool {
             txs: Vec::new(),
             ttl_blocks: ttl_blocks.max(1),
+            per_agent: Vec::new(),
         }
+    }
+
+    fn count_in(&mut self, a: AgentId) {
+        let i = a.index();
+        if i >= self.per_agent.len() {
+            self.per_agent.resize(i + 1, 0);
+        }
+        self.per_agent[i] += 1;
+    }
+
+    fn count_out(&mut self, a: AgentId) {
+        let c = &mut self.per_agent[a.index()];
+        debug_assert!(*c > 0, "agent {} had no pending transaction", a.index());
+        *c -= 1;
+    }
+
+    /// How many transactions `agent` has pending.
+    pub fn pending_count(&self, agent: AgentId) -> u32 {
+        self.per_agent.get(agent.index()).copied().unwrap_or(0)
     }
 
     /// Add a transaction (its `seq` must be larger than every pending one's).
     pub fn submit(&mut self, tx: Tx) {
         debug_assert!(self.txs.last().is_none_or(|b| b.seq < tx.seq));
+        self.count_in(tx.agent);
         self.txs.push(tx);
     }
 
@@ -40,7 +64,9 @@ impl Mempool {
 
     pub fn remove(&mut self, id: TxId) -> Option<Tx> {
         let i = self.txs.iter().position(|t| t.id == id)?;
-        Some(self.txs.remove(i))
+        let t = self.txs.remove(i);
+        self.count_out(t.agent);
+        Some(t)
     }
 
     /// The public view, in arrival order.
@@ -48,8 +74,14 @@ impl Mempool {
         &self.txs
     }
 
+    /// `agent`'s pending transactions, in arrival order (no scan when it has none).
     pub fn pending_of(&self, agent: AgentId) -> impl Iterator<Item = &Tx> {
-        self.txs.iter().filter(move |t| t.agent == agent)
+        let all = if self.pending_count(agent) == 0 {
+            &self.txs[..0]
+        } else {
+            &self.txs[..]
+        };
+        all.iter().filter(move |t| t.agent == agent)
     }
 
     /// Remove (and return, in arrival order) every transaction matching `pred`.
@@ -64,6 +96,9 @@ impl Mempool {
             }
         }
         self.txs = keep;
+        for t in &out {
+            self.count_out(t.agent);
+        }
         out
     }
 
@@ -267,6 +302,7 @@ pub fn build_block(
         mempool.txs.reserve(all.len() - taken.len());
         for (t, take) in all.into_iter().zip(is_taken) {
             if take {
+                mempool.count_out(t.agent);
                 slots.push(Some(t));
             } else {
                 slots.push(None);
@@ -498,7 +534,9 @@ mod tests {
         ) {
             let mut m = Mempool::new(10);
             for (i, (f, p, g)) in txs.iter().enumerate() {
-                m.submit(tx(i as u64, *f, *p, *g));
+                let mut t = tx(i as u64, *f, *p, *g);
+                t.agent = AgentId((i % 7) as u32);
+                m.submit(t);
             }
             let before: Vec<u64> = m.pending().iter().map(|t| t.id.0).collect();
             let mut own_ids = Vec::new();
@@ -528,12 +566,22 @@ mod tests {
             seen.dedup();
             prop_assert_eq!(seen.len(), n);
             // Public txs are either still pending or included, never both, never lost.
+            let n_left = m.len();
             let mut after: Vec<u64> = m.pending().iter().map(|t| t.id.0).collect();
             after.extend(ids(&p).into_iter().filter(|i| !own_ids.contains(i)));
             after.sort();
             let mut b = before.clone();
             b.sort();
             prop_assert_eq!(after, b);
+            // The per-agent counts follow every insertion and removal.
+            for a in 0..100u32 {
+                let n = m.pending().iter().filter(|t| t.agent == AgentId(a)).count();
+                prop_assert_eq!(m.pending_count(AgentId(a)) as usize, n);
+                prop_assert_eq!(m.pending_of(AgentId(a)).count(), n);
+            }
+            let expired = m.expire(1_000);
+            prop_assert_eq!(expired.len(), n_left);
+            prop_assert!((0..100u32).all(|a| m.pending_count(AgentId(a)) == 0));
         }
     }
 }
