@@ -11,6 +11,7 @@ use crate::liquidator::{Liquidator, LiquidatorConfig};
 use crate::market_maker::{MarketMaker, MarketMakerConfig};
 use crate::mev::{MevBot, MevConfig};
 use crate::noise::{NoiseTrader, NoiseTraderConfig};
+use crate::options_market_maker::{OptionsMarketMaker, OptionsMarketMakerConfig};
 use crate::options_trader::{OptionTrader, OptionTraderConfig};
 use crate::trader::{Trader, TraderConfig};
 use cascade_core::rng;
@@ -39,6 +40,7 @@ pub enum AgentConfig {
     Liquidator(LiquidatorConfig),
     MevBot(MevConfig),
     OptionTrader(OptionTraderConfig),
+    OptionsMarketMaker(OptionsMarketMakerConfig),
 }
 
 impl AgentConfig {
@@ -51,6 +53,7 @@ impl AgentConfig {
             AgentConfig::Liquidator(_) => "liquidator",
             AgentConfig::MevBot(_) => "mev_bot",
             AgentConfig::OptionTrader(_) => "option_trader",
+            AgentConfig::OptionsMarketMaker(_) => "options_market_maker",
         }
     }
 
@@ -62,6 +65,7 @@ impl AgentConfig {
                 | AgentConfig::Liquidator(_)
                 | AgentConfig::MevBot(_)
                 | AgentConfig::OptionTrader(_)
+                | AgentConfig::OptionsMarketMaker(_)
         )
     }
 
@@ -75,6 +79,7 @@ impl AgentConfig {
             AgentConfig::Liquidator(a) => a.validate(c, venues),
             AgentConfig::MevBot(a) => a.validate(c, venues),
             AgentConfig::OptionTrader(a) => a.validate(c, assets),
+            AgentConfig::OptionsMarketMaker(a) => a.validate(c, assets),
         }
     }
 
@@ -88,6 +93,7 @@ impl AgentConfig {
             AgentConfig::Liquidator(a) => Liquidator::build(a, ctx),
             AgentConfig::MevBot(a) => MevBot::build(a, ctx),
             AgentConfig::OptionTrader(a) => OptionTrader::build(a, ctx),
+            AgentConfig::OptionsMarketMaker(a) => OptionsMarketMaker::build(a, ctx),
         }
     }
 }

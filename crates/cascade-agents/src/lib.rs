@@ -17,6 +17,7 @@ pub mod market_maker;
 pub mod mev;
 pub mod noise;
 pub mod oev;
+pub mod options_market_maker;
 pub mod options_trader;
 pub mod trader;
 pub mod view;

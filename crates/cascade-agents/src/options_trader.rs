@@ -6,10 +6,10 @@
 //! notional (lognormal with mean `size_mean`, in quote at the oracle price) and a leverage
 //! (uniform in `[leverage_min, leverage_max]`). A seller sells `notional / S` contracts and
 //! posts `notional / leverage` of margin; a buyer buys that many and posts the premium (plus
-//! the spread). Trades go to the engine's book at its mark plus or minus the spread (the
-//! lenders' pool is the counterparty, as for perps). There is no options market maker agent:
-//! the engine's book is the market, and the pool's delta hedge of a liquidated book is the
-//! forced flow the engine reports.
+//! the spread). Trades go to the best options market maker quote that can fill them
+//! ([`crate::options_market_maker`]), else to the engine's book at its mark plus or minus
+//! the spread (the lenders' pool is the counterparty, as for perps); the pool's delta hedge
+//! of the part of a liquidated book it takes is the forced flow the engine reports.
 //!
 //! Holding a position, it closes with probability `close_prob` per block, and when its
 //! maintenance health falls below `topup_threshold` of its notional it tops up
@@ -248,13 +248,14 @@ impl Agent for OptionTrader {
                 if !contracts.is_positive() {
                     return;
                 }
-                let spread = engine.options_config().map(|o| o.spread).unwrap_or(0.0);
                 let (size, margin) = match self.cfg.side {
                     OptionSide::Sell => (-contracts, Amount::from_whole(notional / lev)),
-                    OptionSide::Buy => (
-                        contracts,
-                        contracts.value_ceil(mark * (1.0 + spread) * 1.01 + 1e-9),
-                    ),
+                    OptionSide::Buy => {
+                        // What the engine would charge: a market maker's ask where one
+                        // quotes, else the pool's mark plus spread.
+                        let ask = engine.option_price(i, contracts).unwrap_or(mark);
+                        (contracts, contracts.value_ceil(ask * 1.01 + 1e-9))
+                    }
                 };
                 let margin = margin.min(quote);
                 if !margin.is_positive() {

@@ -42,6 +42,8 @@ pub mod streams {
     pub const OEV: &str = "oev";
     /// Option traders (premium sellers and buyers), one stream per trader.
     pub const OPTION_TRADERS: &str = "option_traders";
+    /// Options market makers: numbers them only (a market maker draws nothing).
+    pub const OPTIONS_MARKET_MAKERS: &str = "options_market_makers";
 }
 
 /// The seed of run `run` of an experiment with master seed `master`.

@@ -168,6 +168,18 @@ pub enum EngineOp {
         size: Amount,
         margin: Amount,
     },
+    /// An options market maker posts (or replaces) its quotes on every live series of
+    /// `asset`: it buys at `mark * (1 - half_spread)` and sells at `mark * (1 + half_spread)`,
+    /// up to `bid_size` / `ask_size` contracts in all until its next quote (zero sizes: the
+    /// quotes are pulled). `margin` quote moves from the wallet into its account (created if
+    /// absent).
+    OptionQuote {
+        asset: AssetId,
+        half_spread: f64,
+        bid_size: Amount,
+        ask_size: Amount,
+        margin: Amount,
+    },
 }
 
 impl EngineOp {
@@ -176,7 +188,7 @@ impl EngineOp {
             EngineOp::Borrow { .. } | EngineOp::PerpOpen { .. } | EngineOp::OptionTrade { .. } => {
                 GasKind::Open
             }
-            EngineOp::Deposit { .. } => GasKind::Deposit,
+            EngineOp::Deposit { .. } | EngineOp::OptionQuote { .. } => GasKind::Deposit,
             EngineOp::Close { .. } => GasKind::Close,
             EngineOp::Liquidate { .. } => GasKind::Liquidation,
             EngineOp::Take { .. } | EngineOp::Redo { .. } => GasKind::Bid,
@@ -192,6 +204,7 @@ impl EngineOp {
             EngineOp::Take { .. } => "take",
             EngineOp::Redo { .. } => "redo",
             EngineOp::OptionTrade { .. } => "option_trade",
+            EngineOp::OptionQuote { .. } => "option_quote",
         }
     }
 }

@@ -25,7 +25,8 @@ pub use config::{
 };
 pub use margin::{MarginState, Req};
 pub use options::{
-    Greeks, IvModel, OptKind, OptionMargin, OptionsConfig, RiskTables, Series, black,
+    BoundTables, Greeks, IvModel, OptKind, OptionMargin, OptionsConfig, RiskTables, Series,
+    StateBox, black,
 };
 
 use auction::{Auction, Curve};
@@ -198,6 +199,66 @@ pub struct Engine {
     margin_live: Option<MarginState>,
     /// Where the round-robin revaluation under `max_revaluations_per_block` resumes.
     reval_cursor: usize,
+    /// Options market makers' standing quotes, in the order first posted.
+    makers: Vec<MakerQuote>,
+    /// The per-block check's skip of option accounts (ARCHITECTURE.md, "Skipping option
+    /// accounts"): the shared box and its bounds, and each account's guard.
+    guards: Guards,
+}
+
+/// Price band, realized-vol band (absolute) and time span of the skip's state box.
+const GUARD_PRICE_BAND: f64 = 0.01;
+const GUARD_RV_BAND: f64 = 0.05;
+const GUARD_TIME_S: f64 = 600.0;
+/// Relative slack against floating-point rounding (the bound holds in exact arithmetic).
+const GUARD_SLACK: f64 = 1e-9;
+
+/// The skip's state: on unless disabled (tests and benches compare with the full scan).
+#[derive(Debug, Clone)]
+struct Guards {
+    enabled: bool,
+    /// The current box's bounds and its number.
+    bounds: Option<(u64, Box<BoundTables>)>,
+    /// Per account: (box number, lower bound of option value minus option maintenance over
+    /// the box, gross size, the positions it was computed for).
+    of: Vec<Option<OptGuard>>,
+}
+
+#[derive(Debug, Clone)]
+struct OptGuard {
+    box_no: u64,
+    lo: f64,
+    gross: f64,
+    options: Vec<Amount>,
+    perps: Vec<Amount>,
+}
+
+/// One options market maker's standing quote (`EngineOp::OptionQuote`): every live series
+/// of `asset` at the engine's mark plus or minus `half_spread`, `bid_left` / `ask_left`
+/// contracts left until the next quote.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MakerQuote {
+    pub holder: HolderId,
+    pub account: AccountId,
+    pub asset: usize,
+    pub half_spread: f64,
+    pub bid_left: Amount,
+    pub ask_left: Amount,
+}
+
+impl OptGuard {
+    fn perps_match(&self, acc: &Account) -> bool {
+        self.perps.len() == acc.perps.len()
+            && self.perps.iter().zip(&acc.perps).all(|(s, p)| *s == p.size)
+    }
+}
+
+/// A fill a maker can give: the maker's index, the taker's premium (its quote change) and
+/// the maker's account after the fill.
+struct MakerFill {
+    k: usize,
+    premium: Amount,
+    acc: Account,
 }
 
 /// The collateral a liquidation seizes and the debt it repays (a preview).
@@ -326,6 +387,12 @@ impl Engine {
             margin_live: (cfg.risk_update_interval_blocks > 1)
                 .then(|| MarginState::new(&cfg.margin, prices)),
             reval_cursor: 0,
+            makers: Vec::new(),
+            guards: Guards {
+                enabled: true,
+                bounds: None,
+                of: Vec::new(),
+            },
         })
     }
 
@@ -884,6 +951,7 @@ impl Engine {
         }
         if self.opts.is_some() {
             self.options_end_block();
+            self.refresh_guards();
         }
         let now = self.liquidatable_now();
         // Accounts no longer liquidatable leave the flagged set.
@@ -981,8 +1049,153 @@ impl Engine {
         self.index
             .candidates(&lo, &hi)
             .into_iter()
-            .filter(|id| self.is_liquidatable(*id))
+            .filter(|id| !self.guaranteed_healthy(*id) && self.is_liquidatable(*id))
             .collect()
+    }
+
+    /// Turn the skip of option accounts in the per-block check on or off (on by default;
+    /// off, every option account is revalued in full every block).
+    pub fn set_option_guards(&mut self, on: bool) {
+        self.guards.enabled = on;
+        self.guards.bounds = None;
+        self.guards.of.clear();
+    }
+
+    /// (open option accounts, those the per-block check skips now): how much of the
+    /// revaluation the guards save in the current state.
+    pub fn option_guard_counts(&self) -> (usize, usize) {
+        let mut n = (0, 0);
+        for (k, acc) in self.accounts.iter().enumerate() {
+            if !acc.closed && acc.has_options() {
+                n.0 += 1;
+                if self.guaranteed_healthy(AccountId(k as u32)) {
+                    n.1 += 1;
+                }
+            }
+        }
+        n
+    }
+
+    /// Whether the skip can apply: options under `standard` or `portfolio` margin with the
+    /// exact risk defaults (a budget keeps stale requirements the bounds do not describe).
+    fn guards_apply(&self) -> bool {
+        self.guards.enabled
+            && self.opts.is_some()
+            && !matches!(self.cfg.option_margin, OptionMargin::DeltaGamma { .. })
+            && self.cfg.risk_update_interval_blocks <= 1
+            && self.cfg.max_revaluations_per_block.is_none()
+    }
+
+    /// Whether the current state (oracle prices, the tables' prices and realized vols, the
+    /// time) is inside the current box.
+    fn in_box(&self, o: &OptState, b: &BoundTables) -> bool {
+        let t = &o.tables;
+        b.bx.contains(&o.cfg.assets, &self.prices, &t.rv, self.t_s)
+            && b.bx.contains(&o.cfg.assets, &t.prices, &t.rv, t.t_s)
+    }
+
+    /// Start a new box around the current state when it has left the last one, and compute
+    /// the guard of every option account whose guard is missing, from another box, or for
+    /// other positions.
+    fn refresh_guards(&mut self) {
+        if !self.guards_apply() {
+            return;
+        }
+        let o = self.opts.as_ref().expect("options");
+        let inside = match &self.guards.bounds {
+            Some((_, b)) => self.in_box(o, b),
+            None => false,
+        };
+        if !inside {
+            let bx = StateBox::around(
+                &self.prices,
+                &o.tables.rv,
+                self.t_s,
+                GUARD_PRICE_BAND,
+                GUARD_RV_BAND,
+                GUARD_TIME_S,
+            );
+            let no = self.guards.bounds.as_ref().map(|(n, _)| n + 1).unwrap_or(0);
+            let b = BoundTables::build(&o.chain, &o.cfg.iv, &self.cfg.option_margin, bx);
+            self.guards.bounds = Some((no, Box::new(b)));
+        }
+        let Some((no, b)) = &self.guards.bounds else {
+            return;
+        };
+        if !self.in_box(o, b) {
+            // A mid-block move put the tables' and the oracle's prices too far apart.
+            return;
+        }
+        self.guards.of.resize(self.accounts.len(), None);
+        for (k, acc) in self.accounts.iter().enumerate() {
+            if acc.closed || !acc.has_options() {
+                self.guards.of[k] = None;
+                continue;
+            }
+            let fresh = self.guards.of[k]
+                .as_ref()
+                .is_some_and(|g| g.box_no == *no && g.options == acc.options && g.perps_match(acc));
+            if fresh {
+                continue;
+            }
+            let qty: Vec<f64> = acc.options.iter().map(|q| q.to_whole()).collect();
+            let perp: Vec<f64> = acc.perps.iter().map(|p| p.size.to_whole()).collect();
+            self.guards.of[k] = b
+                .option_part_lo(&o.chain, &self.cfg.option_margin, &qty, &perp)
+                .map(|(lo, gross)| OptGuard {
+                    box_no: *no,
+                    lo,
+                    gross,
+                    options: acc.options.clone(),
+                    perps: acc.perps.iter().map(|p| p.size).collect(),
+                });
+        }
+    }
+
+    /// Whether account `id` holds options and is healthy in every state of the current box
+    /// with room to spare: its exact linear maintenance health (and, under `portfolio`, the
+    /// perp's linear requirement given back) plus its guard's lower bound of option value
+    /// minus option maintenance exceeds the rounding slack, the state being inside the box
+    /// and its positions those the guard was computed for. Such an account is not
+    /// liquidatable: the per-block check skips its revaluation.
+    fn guaranteed_healthy(&self, id: AccountId) -> bool {
+        let acc = &self.accounts[id.index()];
+        let Some(o) = &self.opts else { return false };
+        if acc.closed || !acc.has_options() || !self.guards_apply() {
+            return false;
+        }
+        self.guard_holds(acc, o, id)
+    }
+
+    fn guard_holds(&self, acc: &Account, o: &OptState, id: AccountId) -> bool {
+        let Some((no, b)) = &self.guards.bounds else {
+            return false;
+        };
+        let Some(Some(g)) = self.guards.of.get(id.index()) else {
+            return false;
+        };
+        if g.box_no != *no || g.options != acc.options || !g.perps_match(acc) || !self.in_box(o, b)
+        {
+            return false;
+        }
+        let lin = acc.health(&self.prices, &self.margin).maintenance;
+        let mut give = 0.0;
+        if !matches!(self.cfg.option_margin, OptionMargin::Standard) {
+            for &a in &o.cfg.assets {
+                let perp = &acc.perps[a];
+                let holds = acc
+                    .options
+                    .iter()
+                    .enumerate()
+                    .any(|(i, q)| !q.is_zero() && o.chain[i].asset == a);
+                if perp.is_open() && holds {
+                    let notional = perp.size.abs().to_whole() * self.prices[a];
+                    give += notional * self.margin.ratio(a, acc.size(a), Req::Maintenance);
+                }
+            }
+        }
+        let slack = GUARD_SLACK * (g.gross + lin.abs() + give.abs() + 1.0);
+        lin + give + g.lo > slack
     }
 
     /// The full scan the index must agree with.
@@ -1101,6 +1314,21 @@ impl Engine {
                 size,
                 margin,
             } => self.op_option_trade(sender, agent, *series, *size, *margin, ledger),
+            EngineOp::OptionQuote {
+                asset,
+                half_spread,
+                bid_size,
+                ask_size,
+                margin,
+            } => self.op_option_quote(
+                sender,
+                agent,
+                asset.index(),
+                *half_spread,
+                (*bid_size, *ask_size),
+                *margin,
+                ledger,
+            ),
         }
     }
 
@@ -1394,10 +1622,12 @@ impl Engine {
         if acc.options.len() < n_series {
             acc.options.resize(n_series, Amount::ZERO);
         }
-        let premium = if size.is_positive() {
-            -size.value_ceil(mark * (1.0 + spread))
-        } else {
-            size.abs().value_floor(mark * (1.0 - spread))
+        let live = existing.filter(|id| !self.accounts[id.index()].closed);
+        let fill = self.maker_offer(live, i, size);
+        let premium = match &fill {
+            Some(f) => f.premium,
+            None if size.is_positive() => -size.value_ceil(mark * (1.0 + spread)),
+            None => size.abs().value_floor(mark * (1.0 - spread)),
         };
         acc.quote = acc.quote + margin + premium;
         acc.options[i] += size;
@@ -1413,12 +1643,170 @@ impl Engine {
         ledger
             .transfer(sender, self.vault, TokenId::QUOTE, margin)
             .map_err(ledger_err)?;
-        self.pool_cash -= premium;
+        match fill {
+            // The maker pays what the taker receives: no quote leaves the accounts.
+            Some(f) => self.commit_maker(f, size),
+            None => self.pool_cash -= premium,
+        }
         let id = match existing {
             Some(id) if !self.accounts[id.index()].closed => id,
             _ => self.new_account(sender, agent),
         };
         self.accounts[id.index()] = acc;
+        self.revalue(id);
+        self.reindex(id);
+        Ok(Outcome::default())
+    }
+
+    /// The best fill a market maker can give a taker (account `taker`, none for a quote
+    /// request) changing its position in series `i` by `size`: the lowest half-spread among
+    /// the quotes on the series' asset with `|size|` left on the side the taker hits, whose
+    /// account stays within its initial margin after taking `-size` (ties: the quote posted
+    /// first). Buys by the taker cost `mark * (1 + half_spread)` rounded up; its sales earn
+    /// `mark * (1 - half_spread)` rounded down; the maker's quote moves by the opposite.
+    fn maker_offer(&self, taker: Option<AccountId>, i: usize, size: Amount) -> Option<MakerFill> {
+        let o = self.opts.as_ref()?;
+        if size.is_zero() || self.makers.is_empty() || !self.option_live(i) {
+            return None;
+        }
+        let (asset, mark, n) = (o.chain[i].asset, o.marks[i], o.chain.len());
+        let mut order: Vec<usize> = (0..self.makers.len())
+            .filter(|&k| {
+                let m = &self.makers[k];
+                let left = if size.is_positive() {
+                    m.ask_left
+                } else {
+                    m.bid_left
+                };
+                m.asset == asset
+                    && Some(m.account) != taker
+                    && left >= size.abs()
+                    && !self.accounts[m.account.index()].closed
+            })
+            .collect();
+        order.sort_by(|&x, &y| {
+            self.makers[x]
+                .half_spread
+                .total_cmp(&self.makers[y].half_spread)
+                .then(x.cmp(&y))
+        });
+        for k in order {
+            let hs = self.makers[k].half_spread;
+            let premium = if size.is_positive() {
+                -size.value_ceil(mark * (1.0 + hs))
+            } else {
+                size.abs().value_floor(mark * (1.0 - hs))
+            };
+            let mut acc = self.accounts[self.makers[k].account.index()].clone();
+            if acc.options.len() < n {
+                acc.options.resize(n, Amount::ZERO);
+            }
+            acc.options[i] -= size;
+            acc.quote -= premium;
+            acc.risk = None;
+            acc.opt_ref = Some(OptRef {
+                prices: self.prices.clone(),
+                rv: o.rv(),
+                t_s: self.t_s,
+            });
+            if self.health_of(&acc, &self.prices).initial >= 0.0 {
+                return Some(MakerFill { k, premium, acc });
+            }
+        }
+        None
+    }
+
+    /// Book a maker fill of a taker's position change `size`.
+    fn commit_maker(&mut self, f: MakerFill, size: Amount) {
+        let m = &mut self.makers[f.k];
+        if size.is_positive() {
+            m.ask_left -= size;
+        } else {
+            m.bid_left -= size.abs();
+        }
+        let id = m.account;
+        self.accounts[id.index()] = f.acc;
+        self.revalue(id);
+        self.reindex(id);
+    }
+
+    /// What a taker would pay (`size > 0`) or receive (`size < 0`) per contract of series
+    /// `i` now: a maker's quote where one can fill it, else the pool's mark plus or minus
+    /// the spread.
+    pub fn option_price(&self, i: usize, size: Amount) -> Option<f64> {
+        let o = self.opts.as_ref()?;
+        let mark = *o.marks.get(i)?;
+        let hs = match self.maker_offer(None, i, size) {
+            Some(f) => self.makers[f.k].half_spread,
+            None => o.cfg.spread,
+        };
+        Some(if size.is_positive() {
+            mark * (1.0 + hs)
+        } else {
+            mark * (1.0 - hs)
+        })
+    }
+
+    /// The standing quote of market maker `holder`, if it has posted one.
+    pub fn maker_quote(&self, holder: HolderId) -> Option<&MakerQuote> {
+        self.makers.iter().find(|m| m.holder == holder)
+    }
+
+    /// Post or replace `sender`'s option quotes on `asset` (see `EngineOp::OptionQuote`),
+    /// moving `margin` quote from its wallet into its account.
+    #[allow(clippy::too_many_arguments)]
+    fn op_option_quote(
+        &mut self,
+        sender: HolderId,
+        agent: AgentId,
+        a: usize,
+        half_spread: f64,
+        (bid, ask): (Amount, Amount),
+        margin: Amount,
+        ledger: &mut Ledger,
+    ) -> Result<Outcome, Reason> {
+        self.check_asset(a)?;
+        let Some(o) = &self.opts else {
+            return Err("invalid_series");
+        };
+        if !o.cfg.assets.contains(&a) {
+            return Err("invalid_series");
+        }
+        if !(half_spread.is_finite() && (0.0..1.0).contains(&half_spread))
+            || bid.is_negative()
+            || ask.is_negative()
+            || margin.is_negative()
+        {
+            return Err("invalid_amount");
+        }
+        if ledger.balance(sender, TokenId::QUOTE) < margin {
+            return Err("insufficient_funds");
+        }
+        let k = self.makers.iter().position(|m| m.holder == sender);
+        let id = k
+            .map(|k| self.makers[k].account)
+            .or(self.target_account(sender))
+            .filter(|id| !self.accounts[id.index()].closed);
+        ledger
+            .transfer(sender, self.vault, TokenId::QUOTE, margin)
+            .map_err(ledger_err)?;
+        let id = match id {
+            Some(id) => id,
+            None => self.new_account(sender, agent),
+        };
+        self.accounts[id.index()].quote += margin;
+        let q = MakerQuote {
+            holder: sender,
+            account: id,
+            asset: a,
+            half_spread,
+            bid_left: bid,
+            ask_left: ask,
+        };
+        match k {
+            Some(k) => self.makers[k] = q,
+            None => self.makers.push(q),
+        }
         self.revalue(id);
         self.reindex(id);
         Ok(Outcome::default())
@@ -1826,7 +2214,7 @@ impl Engine {
         // mark against the pool, the account pays the bonus on their value, and the pool
         // unwinds the delta hedge of the closed book: forced flow in the underlying.
         if plan.opt_frac > 0.0 && self.accounts[id.index()].has_options() {
-            let (bonus, flow) = self.liquidate_options(id, plan.opt_frac, self.bonus());
+            let (bonus, flow) = self.liquidate_options(id, plan.opt_frac, self.bonus(), true);
             ledger
                 .transfer(self.vault, liquidator, TokenId::QUOTE, bonus)
                 .map_err(ledger_err)?;
@@ -1902,6 +2290,7 @@ impl Engine {
         id: AccountId,
         frac: f64,
         bonus_rate: f64,
+        to_makers: bool,
     ) -> (Amount, Vec<(usize, f64)>) {
         let Some(o) = &self.opts else {
             return (Amount::ZERO, Vec::new());
@@ -1945,15 +2334,29 @@ impl Engine {
             let o = self.opts.as_ref().expect("options");
             let (mark, delta, asset) = (o.marks[i], o.tables.series[i].g.delta, o.chain[i].asset);
             let close = option_close(q, frac);
-            // The account sells longs (proceeds rounded down) and buys back shorts (cost
-            // rounded up).
+            bonus += close.abs().value_floor(mark).value_floor(bonus_rate);
+            // A market maker quoting the series takes the close at its quote (at crash-time
+            // implied vols: the mark is the tables'); it hedges itself, so no forced flow.
+            let fill = if to_makers {
+                self.maker_offer(Some(id), i, -close)
+            } else {
+                None
+            };
+            if let Some(f) = fill {
+                let prem = f.premium;
+                self.commit_maker(f, -close);
+                self.accounts[id.index()].quote += prem;
+                self.accounts[id.index()].options[i] -= close;
+                continue;
+            }
+            // The account sells longs to the pool (proceeds rounded down) and buys back
+            // shorts (cost rounded up).
             let v = if close.is_positive() {
                 close.value_floor(mark)
             } else {
                 -close.abs().value_ceil(mark)
             };
             value += v;
-            bonus += close.abs().value_floor(mark).value_floor(bonus_rate);
             self.accounts[id.index()].options[i] -= close;
             let f = -close.to_whole() * delta;
             match flow.iter_mut().find(|(a, _)| *a == asset) {
@@ -2127,7 +2530,7 @@ impl Engine {
         self.realize_perps(id);
         if self.accounts[id.index()].has_options() {
             // The vault takes the option book over at mark: it stays hedged, so no flow.
-            self.liquidate_options(id, 1.0, 0.0);
+            self.liquidate_options(id, 1.0, 0.0, false);
         }
         let acc = self.accounts[id.index()].clone();
         let mut value = acc.quote.to_whole() - acc.debt.to_whole();
@@ -2194,7 +2597,7 @@ impl Engine {
         if self.accounts[id.index()].has_options() {
             // The option book is closed at mark (no penalty: the auction's chop is on the
             // debt); its delta hedge is forced flow like the perps' close.
-            let (_, f) = self.liquidate_options(id, 1.0, 0.0);
+            let (_, f) = self.liquidate_options(id, 1.0, 0.0, true);
             flow.extend(f);
         }
         let acc = self.accounts[id.index()].clone();

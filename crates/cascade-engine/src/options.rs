@@ -553,6 +553,223 @@ impl RiskTables {
     }
 }
 
+/// A box of risk states: per asset a price range and a realized-vol range, and a time range.
+/// The engine's skip of option accounts (see [`BoundTables`]) holds while the state stays in
+/// one box.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateBox {
+    pub s_lo: Vec<f64>,
+    pub s_hi: Vec<f64>,
+    pub rv_lo: Vec<f64>,
+    pub rv_hi: Vec<f64>,
+    pub t_lo: f64,
+    pub t_hi: f64,
+}
+
+impl StateBox {
+    /// The box `prices (1 +- price_band)`, `rv +- rv_band` (at least 0), `[t, t + time_s]`.
+    pub fn around(
+        prices: &[f64],
+        rv: &[f64],
+        t: f64,
+        price_band: f64,
+        rv_band: f64,
+        time_s: f64,
+    ) -> StateBox {
+        StateBox {
+            s_lo: prices.iter().map(|p| p * (1.0 - price_band)).collect(),
+            s_hi: prices.iter().map(|p| p * (1.0 + price_band)).collect(),
+            rv_lo: rv.iter().map(|v| (v - rv_band).max(0.0)).collect(),
+            rv_hi: rv.iter().map(|v| v + rv_band).collect(),
+            t_lo: t,
+            t_hi: t + time_s,
+        }
+    }
+
+    /// Whether prices `prices`, realized vols `rv` of the `assets` and time `t` are inside.
+    pub fn contains(&self, assets: &[usize], prices: &[f64], rv: &[f64], t: f64) -> bool {
+        t >= self.t_lo
+            && t <= self.t_hi
+            && assets.iter().all(|&a| {
+                prices[a] >= self.s_lo[a]
+                    && prices[a] <= self.s_hi[a]
+                    && rv[a] >= self.rv_lo[a]
+                    && rv[a] <= self.rv_hi[a]
+            })
+    }
+}
+
+/// Bounds of one series over a [`StateBox`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesBounds {
+    /// The mark's range (the engine's mark and the tables' price alike).
+    pub v_lo: f64,
+    pub v_hi: f64,
+    /// Largest standard maintenance requirement of one short contract.
+    pub short_mm_hi: f64,
+    /// Portfolio rule: range of the weighted scenario loss of one long contract.
+    pub scen_lo: Vec<f64>,
+    pub scen_hi: Vec<f64>,
+}
+
+/// Guaranteed bounds, over every state of a [`StateBox`], of what the `standard` and
+/// `portfolio` rules read, so that a lower bound of an account's option value minus its
+/// option maintenance requirement over the whole box costs one pass over its positions.
+///
+/// Why they are bounds: with zero rates an option's Black-Scholes value is nondecreasing in
+/// its total variance `sigma^2 tau` (vega >= 0), nondecreasing in the price for a call and
+/// nonincreasing for a put; the implied vol `clamp(base + beta_rv rv + skew ln(K/S))` is
+/// monotone in `rv` (`beta_rv >= 0`) and in `ln S` before a monotone clamp, so its extremes
+/// over the box are at the corners; a scenario's vol `max(sigma + dv, c)` is monotone in
+/// `sigma`, its price `S (1 + m)` in `S`. Each value is therefore extreme at a corner of the
+/// box, and every term of the rules is a sum, a positive multiple, a `max` or a `max(0, .)`
+/// of such values, bounded term by term. See ARCHITECTURE.md ("Skipping option accounts").
+#[derive(Debug, Clone, PartialEq)]
+pub struct BoundTables {
+    pub bx: StateBox,
+    pub series: Vec<SeriesBounds>,
+    /// Number of portfolio scenarios (zero for other rules).
+    pub n_scen: usize,
+    /// Portfolio scenarios (move, vol shift, weight).
+    pub scen: Vec<(f64, f64, f64)>,
+}
+
+impl BoundTables {
+    pub fn build(chain: &[Series], iv: &IvModel, model: &OptionMargin, bx: StateBox) -> Self {
+        let scen = model.scenarios();
+        let series = chain
+            .iter()
+            .map(|s| {
+                let a = s.asset;
+                let (slo, shi) = (bx.s_lo[a], bx.s_hi[a]);
+                let corners = [
+                    iv.iv(s.strike, slo, bx.rv_lo[a]),
+                    iv.iv(s.strike, slo, bx.rv_hi[a]),
+                    iv.iv(s.strike, shi, bx.rv_lo[a]),
+                    iv.iv(s.strike, shi, bx.rv_hi[a]),
+                ];
+                let vol_lo = corners.iter().copied().fold(f64::INFINITY, f64::min);
+                let vol_hi = corners.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let (tau_lo, tau_hi) = (s.tau(bx.t_hi), s.tau(bx.t_lo));
+                // (lowest, highest) value over prices [lo, hi] and vols [vlo, vhi].
+                let range = |lo: f64, hi: f64, vlo: f64, vhi: f64| match s.kind {
+                    OptKind::Call => (
+                        black(s.kind, lo, s.strike, tau_lo, vlo).price,
+                        black(s.kind, hi, s.strike, tau_hi, vhi).price,
+                    ),
+                    OptKind::Put => (
+                        black(s.kind, hi, s.strike, tau_lo, vlo).price,
+                        black(s.kind, lo, s.strike, tau_hi, vhi).price,
+                    ),
+                };
+                let (v_lo, v_hi) = range(slo, shi, vol_lo, vol_hi);
+                let short_mm_hi = match s.kind {
+                    OptKind::Call => 0.075 * shi + v_hi,
+                    OptKind::Put => (0.075 * shi).max(0.075 * v_hi) + v_hi,
+                };
+                let c = iv.floor.min(0.01);
+                let (mut scen_lo, mut scen_hi) = (Vec::new(), Vec::new());
+                for &(m, dv, w) in &scen {
+                    let (sv_lo, sv_hi) = range(
+                        slo * (1.0 + m),
+                        shi * (1.0 + m),
+                        (vol_lo + dv).max(c),
+                        (vol_hi + dv).max(c),
+                    );
+                    scen_lo.push(w * (v_lo - sv_hi));
+                    scen_hi.push(w * (v_hi - sv_lo));
+                }
+                SeriesBounds {
+                    v_lo,
+                    v_hi,
+                    short_mm_hi,
+                    scen_lo,
+                    scen_hi,
+                }
+            })
+            .collect();
+        BoundTables {
+            bx,
+            series,
+            n_scen: scen.len(),
+            scen,
+        }
+    }
+
+    /// A lower bound, over every state of the box, of the option value of a book minus its
+    /// option maintenance requirement (the perp's linear margin given back under `portfolio`
+    /// is not included), and the gross size of the terms (for the rounding slack). `None`
+    /// for `delta_gamma`, whose Greeks are not bounded here.
+    pub fn option_part_lo(
+        &self,
+        chain: &[Series],
+        model: &OptionMargin,
+        qty: &[f64],
+        perp: &[f64],
+    ) -> Option<(f64, f64)> {
+        let mut value_lo = 0.0;
+        let mut gross = 0.0;
+        for (i, &q) in qty.iter().enumerate() {
+            if q == 0.0 {
+                continue;
+            }
+            let b = &self.series[i];
+            value_lo += if q > 0.0 { q * b.v_lo } else { q * b.v_hi };
+            let a = chain[i].asset;
+            gross += q.abs() * (self.bx.s_hi[a] + chain[i].strike) * (self.n_scen + 2) as f64;
+        }
+        let mm_hi = match model {
+            OptionMargin::Standard => {
+                let mut mm = 0.0;
+                for (i, &q) in qty.iter().enumerate() {
+                    if q > 0.0 {
+                        mm += q * self.series[i].v_hi;
+                    } else if q < 0.0 {
+                        mm += -q * self.series[i].short_mm_hi;
+                    }
+                }
+                mm
+            }
+            OptionMargin::Portfolio {
+                contingency_per_short,
+                ..
+            } => {
+                let mut mm = 0.0;
+                for a in underlyings(chain, qty) {
+                    let mut worst = 0.0f64;
+                    for (j, &(m, _, w)) in self.scen.iter().enumerate() {
+                        // The perp's scenario loss `-w p m` is linear in the price p.
+                        let pl = |p: f64| perp[a] * (-w * p * m);
+                        let mut loss = pl(self.bx.s_lo[a]).max(pl(self.bx.s_hi[a]));
+                        for (i, &q) in qty.iter().enumerate() {
+                            if q != 0.0 && chain[i].asset == a {
+                                let b = &self.series[i];
+                                loss += if q > 0.0 {
+                                    q * b.scen_hi[j]
+                                } else {
+                                    q * b.scen_lo[j]
+                                };
+                            }
+                        }
+                        worst = worst.max(loss);
+                    }
+                    let shorts: f64 = qty
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, q)| **q < 0.0 && chain[*i].asset == a)
+                        .map(|(_, q)| -q)
+                        .sum();
+                    mm += worst + contingency_per_short * self.bx.s_hi[a] * shorts;
+                    gross += perp[a].abs() * self.bx.s_hi[a] * (self.n_scen + 1) as f64;
+                }
+                mm
+            }
+            OptionMargin::DeltaGamma { .. } => return None,
+        };
+        Some((value_lo - mm_hi, gross))
+    }
+}
+
 /// The largest delta-gamma loss `-(d x + g x^2 / 2)` over `|x| <= r` (never below zero): at
 /// an end of the range, or at the vertex `x = -d/g` of a long-gamma book.
 pub fn dg_worst_loss(d: f64, g: f64, r: f64) -> f64 {

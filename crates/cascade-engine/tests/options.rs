@@ -356,3 +356,130 @@ fn short_gamma_books_show_in_engine_gamma() {
     let (m, _) = sellers_through_a_fall(&c);
     assert!(m.engine_gamma < 0.0, "{}", m.engine_gamma);
 }
+
+/// The standard and portfolio rules used by the skip tests.
+fn pm() -> OptionMargin {
+    OptionMargin::Portfolio {
+        price_range: 0.16,
+        price_buckets: 9,
+        vol_up: 0.3,
+        vol_down: 0.2,
+        extended: vec![-0.66, -0.33, 0.5, 1.0],
+        extended_fraction: 0.3,
+        contingency_per_short: 0.01,
+        im_factor: 1.25,
+    }
+}
+
+#[test]
+fn market_maker_quotes_take_trades_and_liquidation_buy_backs_with_exact_accounting() {
+    let c = cfg(LiquidationMode::Full { bonus: 0.05 }, pm());
+    let mut h = harness(&c, 3);
+    h.block(2000.0);
+    let mm = h.traders[2];
+    let quote = |hs: f64, size: f64, margin: f64| EngineOp::OptionQuote {
+        asset: AssetId(0),
+        half_spread: hs,
+        bid_size: Amount::from_whole(size),
+        ask_size: Amount::from_whole(size),
+        margin: Amount::from_whole(margin),
+    };
+    h.op(mm, quote(0.05, 20.0, 90_000.0)).unwrap();
+    let mm_acc = h.engine.maker_quote(mm).unwrap().account;
+    let s = series(1, 0, true) as usize;
+    let mark = h.engine.option_mark(s).unwrap();
+    // A quote request sees the maker's bid; the sale fills against it, not the pool.
+    let bid = h.engine.option_price(s, Amount::from_whole(-10.0)).unwrap();
+    assert!((bid - mark * 0.95).abs() < 1e-9);
+    let q0 = h.engine.account(mm_acc).unwrap().quote;
+    let seller = h.trade(0, s as u32, -10.0, 6_000.0).unwrap();
+    let maker = h.engine.account(mm_acc).unwrap();
+    assert_eq!(maker.options[s], Amount::from_whole(10.0));
+    let paid = Amount::from_whole(10.0).value_floor(mark * 0.95);
+    assert_eq!(q0 - maker.quote, paid);
+    assert_eq!(
+        h.engine.maker_quote(mm).unwrap().bid_left,
+        Amount::from_whole(10.0)
+    );
+    h.check();
+    // Past its size the pool takes the trade.
+    let before = h.engine.account(mm_acc).unwrap().options[s];
+    h.trade(1, s as u32, -15.0, 30_000.0).unwrap();
+    assert_eq!(h.engine.account(mm_acc).unwrap().options[s], before);
+    // A crash: the seller is liquidated and buys its puts back from the maker at its ask.
+    let mut p = 2000.0;
+    while !h.engine.is_liquidatable(seller) {
+        p *= 0.97;
+        h.block(p);
+    }
+    let ask_before = h.engine.maker_quote(mm).unwrap().ask_left;
+    h.liquidate(seller).unwrap();
+    h.check();
+    assert!(h.engine.account(seller).unwrap().options[s].is_zero());
+    assert_eq!(h.engine.account(mm_acc).unwrap().options[s], Amount::ZERO);
+    assert_eq!(
+        ask_before - h.engine.maker_quote(mm).unwrap().ask_left,
+        Amount::from_whole(10.0)
+    );
+    // Pulled quotes (zero sizes) take nothing.
+    h.op(mm, quote(0.05, 0.0, 0.0)).unwrap();
+    h.trade(1, s as u32, -1.0, 0.0).unwrap();
+    assert_eq!(h.engine.account(mm_acc).unwrap().options[s], Amount::ZERO);
+    h.check();
+}
+
+mod skip {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Sellers and buyers of every series at several leverages, then a random path of
+    /// prices: after every block the per-block check (which skips guarded accounts) finds
+    /// exactly the accounts a full revaluation of every account finds.
+    fn run(om: OptionMargin, moves: &[f64]) -> usize {
+        let c = cfg(LiquidationMode::Full { bonus: 0.05 }, om);
+        let mut h = harness(&c, 24);
+        h.block(2000.0);
+        for i in 0..24 {
+            let s = (i % 8) as u32;
+            let size = if i % 3 == 0 {
+                2.0
+            } else {
+                -(1.0 + (i % 5) as f64)
+            };
+            let margin = 250.0 + 150.0 * (i % 7) as f64;
+            let _ = h.trade(i, s, size, margin);
+        }
+        let mut p = 2000.0;
+        let mut skipped = 0;
+        for m in moves {
+            p *= 1.0 + m;
+            h.block(p);
+            assert_eq!(h.engine.liquidatable_now(), h.engine.liquidatable_scan());
+            skipped += h.engine.option_guard_counts().1;
+            // Liquidate what is found, so positions change and guards are recomputed.
+            for id in h.engine.liquidatable_now() {
+                let _ = h.liquidate(id);
+            }
+        }
+        skipped
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        #[test]
+        fn the_skip_is_exact(
+            moves in proptest::collection::vec(-0.03f64..0.03, 20..60),
+            portfolio in any::<bool>(),
+        ) {
+            let om = if portfolio { pm() } else { OptionMargin::Standard };
+            run(om, &moves);
+        }
+    }
+
+    #[test]
+    fn calm_blocks_skip_most_accounts() {
+        let moves = vec![0.0005; 40];
+        let n = run(pm(), &moves) + run(OptionMargin::Standard, &moves);
+        assert!(n > 0, "no account was ever skipped");
+    }
+}
