@@ -357,6 +357,18 @@ impl ScenarioConfig {
                         a.kind()
                     ),
                 );
+            } else if matches!(
+                a,
+                AgentConfig::OptionTrader(_) | AgentConfig::OptionsMarketMaker(_)
+            ) && self.engine.as_ref().is_some_and(|e| e.options.is_none())
+            {
+                c.at(&format!("agents[{i}]")).fail(
+                    "kind",
+                    format!(
+                        "`{}` agents trade listed options: add an [engine.options] chain",
+                        a.kind()
+                    ),
+                );
             }
         }
         if let Some(e) = &self.engine {

@@ -139,3 +139,16 @@ fn missing_replay_file_and_bad_set_are_clear() {
     assert!(e.contains("not valid TOML (line 1)"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn option_agents_need_a_listed_chain() {
+    let gen1 = std::fs::read_to_string(common::repo().join("configs/scenarios/gen1.toml")).unwrap();
+    for kind in ["option_trader", "options_market_maker"] {
+        let text = format!("{gen1}\n[[agents]]\nkind = \"{kind}\"\n");
+        let e = common::from_text(&text).unwrap_err().to_string();
+        assert!(
+            e.contains("agents[4].kind") && e.contains("[engine.options]"),
+            "{kind}: {e}"
+        );
+    }
+}
