@@ -2335,8 +2335,17 @@ impl Engine {
             let (mark, delta, asset) = (o.marks[i], o.tables.series[i].g.delta, o.chain[i].asset);
             let close = option_close(q, frac);
             bonus += close.abs().value_floor(mark).value_floor(bonus_rate);
+            // The delta the closed book's counterparty must now hedge: forced flow in the
+            // underlying whoever takes the close (DESIGN: the hedge of a liquidated options
+            // book feeds the impact channel either way).
+            let hedge = -close.to_whole() * delta;
+            match flow.iter_mut().find(|(a, _)| *a == asset) {
+                Some((_, x)) => *x += hedge,
+                None => flow.push((asset, hedge)),
+            }
             // A market maker quoting the series takes the close at its quote (at crash-time
-            // implied vols: the mark is the tables'); it hedges itself, so no forced flow.
+            // implied vols: the mark is the tables') and hedges that delta with its own perp
+            // trades; the flow above is their market impact.
             let fill = if to_makers {
                 self.maker_offer(Some(id), i, -close)
             } else {
@@ -2358,11 +2367,6 @@ impl Engine {
             };
             value += v;
             self.accounts[id.index()].options[i] -= close;
-            let f = -close.to_whole() * delta;
-            match flow.iter_mut().find(|(a, _)| *a == asset) {
-                Some((_, x)) => *x += f,
-                None => flow.push((asset, f)),
-            }
         }
         let acc = &mut self.accounts[id.index()];
         acc.quote = acc.quote + value - bonus;
