@@ -120,31 +120,18 @@ impl OptionTraderConfig {
         c.unit_interval("open_prob", self.open_prob);
         c.positive("size_mean", self.size_mean);
         c.non_negative("size_sigma", self.size_sigma);
-        if self.leverage_min.is_nan() || self.leverage_min < 1.0 {
-            c.fail(
-                "leverage_min",
-                format!("must be >= 1 (got {})", self.leverage_min),
-            );
-        }
-        if self.leverage_max.is_nan() || self.leverage_max < self.leverage_min {
-            c.fail(
-                "leverage_max",
-                format!(
-                    "must be >= leverage_min ({} < {})",
-                    self.leverage_max, self.leverage_min
-                ),
-            );
-        }
-        c.unit_interval("close_prob", self.close_prob);
-        c.unit_interval("topup_prob", self.topup_prob);
-        c.non_negative("topup_threshold", self.topup_threshold);
-        c.non_negative("topup_fraction", self.topup_fraction);
-        c.non_negative("tip_gwei", self.tip_gwei);
-        if let Some(a) = &self.asset
-            && !assets.iter().any(|n| n == a)
-        {
-            c.fail("asset", format!("names no configured asset (got {a:?})"));
-        }
+        crate::trader::check_leverage(c, self.leverage_min, self.leverage_max);
+        crate::trader::check_position_habits(
+            c,
+            [
+                self.close_prob,
+                self.topup_prob,
+                self.topup_threshold,
+                self.topup_fraction,
+                self.tip_gwei,
+            ],
+        );
+        crate::trader::check_asset(c, self.asset.as_deref(), assets);
     }
 }
 

@@ -115,33 +115,52 @@ impl TraderConfig {
         c.unit_interval("open_prob", self.open_prob);
         c.positive("size_mean", self.size_mean);
         c.non_negative("size_sigma", self.size_sigma);
-        if self.leverage_min.is_nan() || self.leverage_min < 1.0 {
-            c.fail(
-                "leverage_min",
-                format!("must be >= 1 (got {})", self.leverage_min),
-            );
-        }
-        if self.leverage_max.is_nan() || self.leverage_max < self.leverage_min {
-            c.fail(
-                "leverage_max",
-                format!(
-                    "must be >= leverage_min ({} < {})",
-                    self.leverage_max, self.leverage_min
-                ),
-            );
-        }
+        check_leverage(c, self.leverage_min, self.leverage_max);
         c.unit_interval("perp_share", self.perp_share);
         c.unit_interval("long_prob", self.long_prob);
-        c.unit_interval("close_prob", self.close_prob);
-        c.unit_interval("topup_prob", self.topup_prob);
-        c.non_negative("topup_threshold", self.topup_threshold);
-        c.non_negative("topup_fraction", self.topup_fraction);
-        c.non_negative("tip_gwei", self.tip_gwei);
-        if let Some(a) = &self.asset
-            && !assets.iter().any(|n| n == a)
-        {
-            c.fail("asset", format!("names no configured asset (got {a:?})"));
-        }
+        check_position_habits(
+            c,
+            [
+                self.close_prob,
+                self.topup_prob,
+                self.topup_threshold,
+                self.topup_fraction,
+                self.tip_gwei,
+            ],
+        );
+        check_asset(c, self.asset.as_deref(), assets);
+    }
+}
+
+/// The leverage range of a population that opens leveraged positions: `1 <= min <= max`.
+pub(crate) fn check_leverage(c: &mut Check, min: f64, max: f64) {
+    if min.is_nan() || min < 1.0 {
+        c.fail("leverage_min", format!("must be >= 1 (got {min})"));
+    }
+    if max.is_nan() || max < min {
+        c.fail(
+            "leverage_max",
+            format!("must be >= leverage_min ({max} < {min})"),
+        );
+    }
+}
+
+/// `close_prob`, `topup_prob`, `topup_threshold`, `topup_fraction`, `tip_gwei`: the habits
+/// every position-holding population shares.
+pub(crate) fn check_position_habits(c: &mut Check, v: [f64; 5]) {
+    c.unit_interval("close_prob", v[0]);
+    c.unit_interval("topup_prob", v[1]);
+    c.non_negative("topup_threshold", v[2]);
+    c.non_negative("topup_fraction", v[3]);
+    c.non_negative("tip_gwei", v[4]);
+}
+
+/// An optional `asset` must name a configured asset.
+pub(crate) fn check_asset(c: &mut Check, asset: Option<&str>, assets: &[String]) {
+    if let Some(a) = asset
+        && !assets.iter().any(|n| n == a)
+    {
+        c.fail("asset", format!("names no configured asset (got {a:?})"));
     }
 }
 
