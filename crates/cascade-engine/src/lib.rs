@@ -162,7 +162,9 @@ pub struct Engine {
     n_assets: usize,
     vault: HolderId,
     accounts: Vec<Account>,
-    by_owner: BTreeMap<HolderId, AccountId>,
+    /// Each holder's cross-margin account, indexed by holder: a dense table, since every
+    /// trader looks its account up every block.
+    by_owner: Vec<Option<AccountId>>,
     pool_cash: Amount,
     pool_base: Vec<Amount>,
     insurance: Amount,
@@ -338,7 +340,7 @@ impl Engine {
             n_assets: n,
             vault,
             accounts: Vec::new(),
-            by_owner: BTreeMap::new(),
+            by_owner: Vec::new(),
             pool_cash: pool,
             pool_base: vec![Amount::ZERO; n],
             insurance: ins,
@@ -409,7 +411,7 @@ impl Engine {
     }
     /// The account a wallet trades through in cross margin.
     pub fn account_of(&self, owner: HolderId) -> Option<AccountId> {
-        self.by_owner.get(&owner).copied()
+        self.by_owner.get(owner.index()).copied().flatten()
     }
     pub fn prices(&self) -> &[f64] {
         &self.prices
@@ -1334,7 +1336,7 @@ impl Engine {
 
     fn target_account(&self, sender: HolderId) -> Option<AccountId> {
         match self.cfg.margin_mode {
-            MarginMode::Cross => self.by_owner.get(&sender).copied(),
+            MarginMode::Cross => self.account_of(sender),
             MarginMode::Isolated => None,
         }
     }
@@ -1344,7 +1346,11 @@ impl Engine {
         self.accounts
             .push(Account::new(sender, agent, self.n_assets));
         if self.cfg.margin_mode == MarginMode::Cross {
-            self.by_owner.insert(sender, id);
+            let i = sender.index();
+            if i >= self.by_owner.len() {
+                self.by_owner.resize(i + 1, None);
+            }
+            self.by_owner[i] = Some(id);
         }
         id
     }
@@ -1873,8 +1879,8 @@ impl Engine {
         acc.debt = Amount::ZERO;
         acc.collateral.iter_mut().for_each(|c| *c = Amount::ZERO);
         acc.closed = true;
-        if self.by_owner.get(&sender) == Some(&id) {
-            self.by_owner.remove(&sender);
+        if self.account_of(sender) == Some(id) {
+            self.by_owner[sender.index()] = None;
         }
         self.flagged.remove(&id);
         self.reindex(id);
