@@ -45,7 +45,7 @@ impl Amount {
     /// Whole tokens as `f64` (for prices, risk math and reports; not for the ledger).
     #[inline]
     pub fn to_whole(self) -> f64 {
-        self.0 as f64 / SCALE_F
+        raw_f64(self.0) / SCALE_F
     }
 
     #[inline]
@@ -94,12 +94,12 @@ impl Amount {
     /// The quote value of this amount of a risky token at `price` (quote per whole base token),
     /// rounded down. Both tokens share `SCALE`, so the value in base units is `self * price`.
     pub fn value_floor(self, price: f64) -> Amount {
-        Amount(to_units_raw(self.0 as f64 * price, f64::floor))
+        Amount(to_units_raw(raw_f64(self.0) * price, f64::floor))
     }
 
     /// As [`Amount::value_floor`], rounded up.
     pub fn value_ceil(self, price: f64) -> Amount {
-        Amount(to_units_raw(self.0 as f64 * price, f64::ceil))
+        Amount(to_units_raw(raw_f64(self.0) * price, f64::ceil))
     }
 
     /// Multiply by a fraction `num / den` with exact integer arithmetic, rounding down.
@@ -116,7 +116,7 @@ impl Amount {
     /// This amount scaled by an `f64` factor, rounded down (for fees and shares given as
     /// fractions). The result never exceeds `|self|` in magnitude when `0 <= f <= 1`.
     pub fn scale_floor(self, f: f64) -> Amount {
-        let raw = to_units_raw(self.0 as f64 * f, f64::floor);
+        let raw = to_units_raw(raw_f64(self.0) * f, f64::floor);
         if (0.0..=1.0).contains(&f) && self.0 >= 0 {
             Amount(raw.clamp(0, self.0))
         } else {
@@ -127,6 +127,21 @@ impl Amount {
 
 fn to_units(x: f64, round: fn(f64) -> f64) -> i128 {
     to_units_raw(x * SCALE_F, round)
+}
+
+/// `x as f64`, through `i64` when `x` fits: the same correctly rounded value (both casts round
+/// to nearest), but one instruction instead of the software `i128` conversion, which was a
+/// quarter of a reference run's instructions (benches/RESULTS.md).
+#[inline]
+pub fn raw_f64(x: i128) -> f64 {
+    let small = x as i64;
+    if small as i128 == x {
+        // `black_box` keeps LLVM from folding this arm back into the `i128` conversion (it
+        // proves both arms equal, which they are, and keeps the slow one).
+        std::hint::black_box(small) as f64
+    } else {
+        x as f64
+    }
 }
 
 fn to_units_raw(units: f64, round: fn(f64) -> f64) -> i128 {
@@ -195,6 +210,35 @@ impl fmt::Display for Amount {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn fast_conversion_equals_the_cast_at_the_edges() {
+        let m = i64::MAX as i128;
+        for x in [
+            0,
+            1,
+            -1,
+            m,
+            m + 1,
+            -m - 1,
+            -m - 2,
+            (1 << 53) + 1,
+            -(1 << 53) - 1,
+            i128::MAX,
+            i128::MIN,
+        ] {
+            assert_eq!(raw_f64(x).to_bits(), (x as f64).to_bits(), "{x}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn fast_conversion_equals_the_cast(x in any::<i128>(), shift in 0u32..127) {
+            let y = x >> shift;
+            prop_assert_eq!(raw_f64(y).to_bits(), (y as f64).to_bits());
+        }
+    }
 
     #[test]
     fn whole_roundtrip_and_rounding() {
