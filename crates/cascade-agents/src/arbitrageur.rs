@@ -143,7 +143,7 @@ pub fn best_trade(
     }
     let (side, ideal) = match venue {
         Venue::Cpmm(p) => p.arb_trade_to(target)?,
-        Venue::Clob(_) => {
+        Venue::Clob(book) => {
             // Sell if the best bid beats the target, buy if the best ask is below it.
             let price = venue.price();
             if !(price.is_finite() && price > 0.0) {
@@ -154,6 +154,24 @@ pub fn best_trade(
             } else {
                 Side::Buy
             };
+            // No amount gains when the best price on that side is not better than the target
+            // (a seller receives at most `a * best_bid`, a buyer gets at most `a / best_ask`),
+            // nor when the side is empty: the search below would end in `None`, so skip it.
+            // The 1e-9 margin covers the float rounding of prices and values, so the answer
+            // is exactly the search's.
+            let best = match side {
+                Side::Sell => book.best_bid(),
+                Side::Buy => book.best_ask(),
+            }
+            .map(|t| book.price_of(t));
+            let hopeless = match (side, best) {
+                (_, None) => true,
+                (Side::Sell, Some(bid)) => bid * (1.0 + 1e-9) < target,
+                (Side::Buy, Some(ask)) => ask * (1.0 - 1e-9) > target,
+            };
+            if hopeless {
+                return None;
+            }
             let cap = match side {
                 Side::Sell => base_available,
                 Side::Buy => quote_available,

@@ -18,6 +18,7 @@ use crate::view::{View, gwei};
 use crate::{Agent, Role, Submission};
 use cascade_core::tx::{EngineOp, GasKind};
 use cascade_core::{Action, AgentId, Amount, AssetId, Check, HolderId, SimRng, TokenId};
+use cascade_engine::HealthMemo;
 use rand::RngExt;
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
@@ -173,6 +174,9 @@ pub struct Trader {
     tip: u128,
     /// Block at which the trader first saw its health below the top-up threshold.
     low_since: Option<u64>,
+    /// Its account's health as last computed (recomputed only when the account, the prices
+    /// or the margin ratios change).
+    memo: HealthMemo,
 }
 
 impl Trader {
@@ -195,6 +199,7 @@ impl Trader {
                     cfg: cfg.clone(),
                     tip: gwei(cfg.tip_gwei),
                     low_since: None,
+                    memo: HealthMemo::default(),
                 }) as Box<dyn Agent>
             })
             .collect()
@@ -285,8 +290,10 @@ impl Agent for Trader {
                 let Some(acc) = engine.account(id) else {
                     return;
                 };
-                let h = engine.health(id).expect("account exists");
-                let value = acc.exposure_value(engine.prices()).max(1e-9);
+                let Some((h, value)) = engine.health_memo(id, &mut self.memo) else {
+                    return;
+                };
+                let value = value.max(1e-9);
                 if h.maintenance < self.cfg.topup_threshold * value {
                     let since = *self.low_since.get_or_insert(view.block);
                     if view.block >= since + self.cfg.topup_delay_blocks as u64

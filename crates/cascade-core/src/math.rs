@@ -8,6 +8,9 @@ pub fn mul_div_floor_u128(a: u128, b: u128, c: u128) -> Option<u128> {
     if c == 0 {
         return None;
     }
+    if let Some(p) = a.checked_mul(b) {
+        return Some(div_u128(p, c).0);
+    }
     let r = U256::from(a) * U256::from(b) / U256::from(c);
     u128::try_from(r).ok()
 }
@@ -16,6 +19,10 @@ pub fn mul_div_floor_u128(a: u128, b: u128, c: u128) -> Option<u128> {
 pub fn mul_div_ceil_u128(a: u128, b: u128, c: u128) -> Option<u128> {
     if c == 0 {
         return None;
+    }
+    if let Some(p) = a.checked_mul(b) {
+        let (q, r) = div_u128(p, c);
+        return if r == 0 { Some(q) } else { q.checked_add(1) };
     }
     let p = U256::from(a) * U256::from(b);
     let c = U256::from(c);
@@ -28,6 +35,12 @@ pub fn mul_div_ceil_u128(a: u128, b: u128, c: u128) -> Option<u128> {
 pub fn mul_div_floor_i128(a: i128, b: i128, c: i128) -> Option<i128> {
     if c == 0 {
         return None;
+    }
+    if let Some((mut q, r)) = a.checked_mul(b).and_then(|p| div_i128(p, c)) {
+        if r != 0 && ((r < 0) != (c < 0)) {
+            q -= 1;
+        }
+        return Some(q);
     }
     let p = I256::from(a) * I256::from(b);
     let c = I256::from(c);
@@ -43,6 +56,12 @@ pub fn mul_div_ceil_i128(a: i128, b: i128, c: i128) -> Option<i128> {
     if c == 0 {
         return None;
     }
+    if let Some((mut q, r)) = a.checked_mul(b).and_then(|p| div_i128(p, c)) {
+        if r != 0 && ((r < 0) == (c < 0)) {
+            q += 1;
+        }
+        return Some(q);
+    }
     let p = I256::from(a) * I256::from(b);
     let c = I256::from(c);
     let mut q = p / c;
@@ -50,6 +69,30 @@ pub fn mul_div_ceil_i128(a: i128, b: i128, c: i128) -> Option<i128> {
         q += 1;
     }
     i128::try_from(q).ok()
+}
+
+// Fast paths. When `a * b` fits in 128 bits (nearly always: amounts have nine decimals), the
+// quotient and remainder come from native division, on 64-bit operands when both fit, instead
+// of the 256-bit routine; results are the same integers (tested against the wide path below).
+// The remainder has the sign of the dividend, as in the wide path, so the rounding fix-ups
+// above test the sign of `r` where the wide path tests the sign of the product.
+
+/// Truncating quotient and remainder of `p / c`, `c != 0`.
+#[inline]
+fn div_u128(p: u128, c: u128) -> (u128, u128) {
+    match (u64::try_from(p), u64::try_from(c)) {
+        (Ok(p), Ok(c)) => ((p / c) as u128, (p % c) as u128),
+        _ => (p / c, p % c),
+    }
+}
+
+/// Truncating quotient and remainder of `p / c`, `c != 0`; `None` only for `i128::MIN / -1`.
+#[inline]
+fn div_i128(p: i128, c: i128) -> Option<(i128, i128)> {
+    match (i64::try_from(p), i64::try_from(c)) {
+        (Ok(p), Ok(c)) if !(p == i64::MIN && c == -1) => Some(((p / c) as i128, (p % c) as i128)),
+        _ => Some((p.checked_div(c)?, p.checked_rem(c)?)),
+    }
 }
 
 /// Integer square root (floor) of a 256-bit value, returned as `u128`.
@@ -100,7 +143,94 @@ mod tests {
         }
     }
 
+    /// The 256-bit path alone, for comparison with the fast paths.
+    fn wide_floor_i(a: i128, b: i128, c: i128) -> Option<i128> {
+        let p = I256::from(a) * I256::from(b);
+        let c = I256::from(c);
+        let mut q = p / c;
+        if (p % c != I256::ZERO) && ((p < I256::ZERO) != (c < I256::ZERO)) {
+            q -= 1;
+        }
+        i128::try_from(q).ok()
+    }
+    fn wide_ceil_i(a: i128, b: i128, c: i128) -> Option<i128> {
+        let p = I256::from(a) * I256::from(b);
+        let c = I256::from(c);
+        let mut q = p / c;
+        if (p % c != I256::ZERO) && ((p < I256::ZERO) == (c < I256::ZERO)) {
+            q += 1;
+        }
+        i128::try_from(q).ok()
+    }
+    fn wide_floor_u(a: u128, b: u128, c: u128) -> Option<u128> {
+        u128::try_from(U256::from(a) * U256::from(b) / U256::from(c)).ok()
+    }
+    fn wide_ceil_u(a: u128, b: u128, c: u128) -> Option<u128> {
+        let p = U256::from(a) * U256::from(b);
+        let c = U256::from(c);
+        let q = if p % c == U256::ZERO {
+            p / c
+        } else {
+            p / c + 1
+        };
+        u128::try_from(q).ok()
+    }
+
+    #[test]
+    fn fast_paths_at_the_edges() {
+        let e = [
+            0i128,
+            1,
+            -1,
+            2,
+            -7,
+            i64::MAX as i128,
+            i64::MIN as i128,
+            i64::MAX as i128 + 1,
+            i128::MAX,
+            i128::MIN,
+            i128::MIN + 1,
+        ];
+        for &a in &e {
+            for &b in &e {
+                for &c in &e {
+                    if c == 0 {
+                        continue;
+                    }
+                    assert_eq!(
+                        mul_div_floor_i128(a, b, c),
+                        wide_floor_i(a, b, c),
+                        "{a} {b} {c}"
+                    );
+                    assert_eq!(
+                        mul_div_ceil_i128(a, b, c),
+                        wide_ceil_i(a, b, c),
+                        "{a} {b} {c}"
+                    );
+                    let (a, b, c) = (a.unsigned_abs(), b.unsigned_abs(), c.unsigned_abs());
+                    assert_eq!(mul_div_floor_u128(a, b, c), wide_floor_u(a, b, c));
+                    assert_eq!(mul_div_ceil_u128(a, b, c), wide_ceil_u(a, b, c));
+                }
+            }
+        }
+    }
+
     proptest! {
+        #[test]
+        fn fast_paths_equal_the_wide_path(
+            a in any::<i128>(), b in any::<i128>(), c in any::<i128>(),
+            sa in 0u32..127, sb in 0u32..127, sc in 0u32..127,
+        ) {
+            // Shifts spread the operands over every magnitude, small ones included.
+            let (a, b, c) = (a >> sa, b >> sb, c >> sc);
+            prop_assume!(c != 0);
+            prop_assert_eq!(mul_div_floor_i128(a, b, c), wide_floor_i(a, b, c));
+            prop_assert_eq!(mul_div_ceil_i128(a, b, c), wide_ceil_i(a, b, c));
+            let (a, b, c) = (a.unsigned_abs(), b.unsigned_abs(), c.unsigned_abs());
+            prop_assert_eq!(mul_div_floor_u128(a, b, c), wide_floor_u(a, b, c));
+            prop_assert_eq!(mul_div_ceil_u128(a, b, c), wide_ceil_u(a, b, c));
+        }
+
         #[test]
         fn floor_ceil_bracket(a in -1i128<<90..1i128<<90, b in -1i128<<30..1i128<<30, c in 1i128..1i128<<40) {
             let f = mul_div_floor_i128(a, b, c).unwrap();

@@ -12,10 +12,12 @@
 //! of every token.
 
 pub mod account;
+pub mod accounts;
 pub mod auction;
 pub mod config;
 pub mod index;
 pub mod margin;
+pub mod memo;
 pub mod options;
 
 pub use account::{Account, Health, OptRef, Perp, RiskMemo};
@@ -24,6 +26,7 @@ pub use config::{
     MarginModel, VolEstimator, WaterfallStep,
 };
 pub use margin::{MarginState, Req};
+pub use memo::HealthMemo;
 pub use options::{
     BoundTables, Greeks, IvModel, OptKind, OptionMargin, OptionsConfig, RiskTables, Series,
     StateBox, black,
@@ -161,7 +164,7 @@ pub struct Engine {
     cfg: EngineConfig,
     n_assets: usize,
     vault: HolderId,
-    accounts: Vec<Account>,
+    accounts: accounts::Accounts,
     /// Each holder's cross-margin account, indexed by holder: a dense table, since every
     /// trader looks its account up every block.
     by_owner: Vec<Option<AccountId>>,
@@ -339,7 +342,7 @@ impl Engine {
             cfg: cfg.clone(),
             n_assets: n,
             vault,
-            accounts: Vec::new(),
+            accounts: accounts::Accounts::default(),
             by_owner: Vec::new(),
             pool_cash: pool,
             pool_base: vec![Amount::ZERO; n],
@@ -887,10 +890,11 @@ impl Engine {
                 continue;
             }
             for i in 0..self.accounts.len() {
-                let acc = &mut self.accounts[i];
-                if acc.closed || !acc.perps[a].is_open() {
+                // Read first: taking the account for writing advances its stamp.
+                if self.accounts[i].closed || !self.accounts[i].perps[a].is_open() {
                     continue;
                 }
+                let acc = &mut self.accounts[i];
                 // Payment by the account: size * f (long pays when f > 0), rounded in the
                 // pool's favour.
                 let owed = acc.perps[a].size.to_whole() * f;

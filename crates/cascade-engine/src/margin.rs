@@ -30,6 +30,9 @@ pub struct MarginState {
     last_price: Vec<f64>,
     maint: Vec<f64>,
     init: Vec<f64>,
+    /// Counts the changes of the ratios (`maint`, `init`): equal generations of one state's
+    /// history mean equal ratios (for memos of health, `crate::memo`).
+    generation: u64,
 }
 
 /// Which requirement is asked for.
@@ -52,6 +55,7 @@ impl MarginState {
             last_price: prices.to_vec(),
             maint: vec![0.0; n],
             init: vec![0.0; n],
+            generation: 0,
         };
         for a in 0..n {
             s.refresh(a);
@@ -83,8 +87,16 @@ impl MarginState {
                 (m, (m * initial_multiple).min(0.999))
             }
         };
+        if self.maint[a].to_bits() != m.to_bits() || self.init[a].to_bits() != i.to_bits() {
+            self.generation += 1;
+        }
         self.maint[a] = m;
         self.init[a] = i;
+    }
+
+    /// The number of times the ratios have changed (see the field).
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// Feed the block's oracle prices (after `dt_s` seconds). Only `vol_adjusted` changes.

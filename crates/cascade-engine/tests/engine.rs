@@ -427,6 +427,8 @@ enum Op {
     Deposit(usize, f64),
     Close(usize),
     Price(f64),
+    /// A block at an unchanged price (vol-adjusted margins still move).
+    Hold,
     Liquidate(usize, bool),
     Take(f64),
 }
@@ -438,6 +440,7 @@ fn op_strategy() -> impl Strategy<Value = Op> {
         1 => (0usize..6, 1.0f64..5_000.0).prop_map(|(t, a)| Op::Deposit(t, a)),
         1 => (0usize..6).prop_map(Op::Close),
         3 => (1000.0f64..3000.0).prop_map(Op::Price),
+        1 => Just(Op::Hold),
         3 => (0usize..8, any::<bool>()).prop_map(|(a, s)| Op::Liquidate(a, s)),
         1 => (0.0f64..20.0).prop_map(Op::Take),
     ]
@@ -546,6 +549,7 @@ proptest! {
         prop_assert!(issues.is_empty(), "{:?}", issues);
         let mut h = harness(&c, 6);
         let mut p = 2000.0;
+        let mut memos: Vec<HealthMemo> = Vec::new();
         for op in ops {
             match op {
                 Op::Borrow(t, c, l) => {
@@ -580,6 +584,10 @@ proptest! {
                     h.price(p);
                     h.engine.end_block();
                 }
+                Op::Hold => {
+                    h.price(p);
+                    h.engine.end_block();
+                }
                 Op::Liquidate(first, sell) => {
                     // Try every account, starting at `first`.
                     let n = h.engine.accounts().len();
@@ -600,6 +608,19 @@ proptest! {
             h.engine.check_invariants(&h.ledger).map_err(TestCaseError::fail)?;
             h.ledger.check_conservation().map_err(|e| TestCaseError::fail(e.to_string()))?;
             prop_assert_eq!(h.engine.liquidatable_now(), h.engine.liquidatable_scan());
+            // A memo kept across operations answers exactly what a fresh computation does.
+            let n = h.engine.accounts().len();
+            memos.resize_with(n, HealthMemo::default);
+            for (i, memo) in memos.iter_mut().enumerate() {
+                let id = AccountId(i as u32);
+                let fresh = h.engine.health(id).unwrap();
+                let exposure = h.engine.account(id).unwrap().exposure_value(h.engine.prices());
+                let (m, e) = h.engine.health_memo(id, memo).unwrap();
+                prop_assert_eq!(
+                    (m.initial.to_bits(), m.maintenance.to_bits(), m.equity.to_bits(), e.to_bits()),
+                    (fresh.initial.to_bits(), fresh.maintenance.to_bits(), fresh.equity.to_bits(), exposure.to_bits())
+                );
+            }
         }
     }
 }
