@@ -342,7 +342,7 @@ impl Engine {
             cfg: cfg.clone(),
             n_assets: n,
             vault,
-            accounts: accounts::Accounts::default(),
+            accounts: accounts::Accounts::new(n),
             by_owner: Vec::new(),
             pool_cash: pool,
             pool_base: vec![Amount::ZERO; n],
@@ -435,12 +435,10 @@ impl Engine {
         self.insurance
     }
     /// Open interest: the exposure value of every live account at the engine's prices.
+    /// Kept from exact per-asset totals of the accounts' exposures, updated for the accounts
+    /// written since the last block (`accounts.rs`), not by a pass over every account.
     pub fn open_interest(&self) -> f64 {
-        self.accounts
-            .iter()
-            .filter(|a| !a.closed)
-            .map(|a| a.exposure_value(&self.prices))
-            .sum()
+        self.accounts.open_interest(&self.prices)
     }
     pub fn pool_cash(&self) -> Amount {
         self.pool_cash
@@ -951,6 +949,7 @@ impl Engine {
                 );
             }
         }
+        self.accounts.flush();
         let oi = self.open_interest();
         if oi > self.metrics.max_open_interest {
             self.metrics.max_open_interest = oi;

@@ -608,6 +608,12 @@ proptest! {
             h.engine.check_invariants(&h.ledger).map_err(TestCaseError::fail)?;
             h.ledger.check_conservation().map_err(|e| TestCaseError::fail(e.to_string()))?;
             prop_assert_eq!(h.engine.liquidatable_now(), h.engine.liquidatable_scan());
+            // The open interest kept from the written accounts equals a full scan (up to the
+            // float rounding of the scan's sum).
+            let scan: f64 = h.engine.accounts().iter().filter(|a| !a.closed)
+                .map(|a| a.exposure_value(h.engine.prices())).sum();
+            let oi = h.engine.open_interest();
+            prop_assert!((oi - scan).abs() <= 1e-9 * scan.abs().max(1.0), "open interest {} != scan {}", oi, scan);
             // A memo kept across operations answers exactly what a fresh computation does.
             let n = h.engine.accounts().len();
             memos.resize_with(n, HealthMemo::default);
