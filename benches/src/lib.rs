@@ -89,63 +89,95 @@ impl Floor {
     /// normal for the price and one for the gas demand, three per oracle feed, the arrival
     /// shuffle of every agent, six per trader and four per noise trader from their own
     /// streams, as the simulator's common-random-numbers rule fixes them), and for every trader
-    /// one read and one write of its per-account state. Returns a checksum so that nothing is
-    /// optimized away.
+    /// one read and one write of its per-account state, in the shuffled arrival order as in
+    /// the World. Returns a checksum so that nothing is optimized away.
     pub fn run(&self, master_seed: u64, run: u64) -> u64 {
-        floor_run(self, master_seed, run)
+        let mut st = FloorState::new(self, master_seed, run);
+        let mut check = 0u64;
+        for _ in 0..self.blocks {
+            check = check.wrapping_add(st.block());
+        }
+        st.state
+            .iter()
+            .fold(check, |c, s| c.wrapping_add(s.last ^ s.quote as u64))
     }
 }
 
-fn floor_run(f: &Floor, master_seed: u64, run: u64) -> u64 {
-    let seed = rng::run_seed(master_seed, run);
-    let mut price = rng::stream(seed, streams::PRICE, 0);
-    let mut gas = rng::stream(seed, streams::GAS, 0);
-    let mut oracle = rng::stream(seed, streams::ORACLE, 0);
-    let mut arrival = rng::stream(seed, streams::ARRIVAL, 0);
-    let (n_traders, n_noise, n_agents, feeds) = (f.n_traders, f.n_noise, f.n_agents, f.feeds);
-    let mut traders: Vec<SimRng> = (0..n_traders)
-        .map(|i| rng::stream(seed, streams::TRADERS, i))
-        .collect();
-    let mut noise: Vec<SimRng> = (0..n_noise)
-        .map(|i| rng::stream(seed, streams::NOISE, i))
-        .collect();
-    let mut state = vec![Touched::default(); n_traders as usize];
-    let mut order: Vec<usize> = (0..n_agents).collect();
-    let mut check = 0u64;
-    for block in 0..f.blocks {
-        let e: f64 = StandardNormal.sample(&mut price);
-        let g: f64 = StandardNormal.sample(&mut gas);
-        let mut acc = e + g;
-        for _ in 0..3 * feeds {
-            acc += oracle.random::<f64>();
+/// The floor's state between blocks (its streams and per-trader state), so that a single
+/// block can be measured at any population (`scaling` bench).
+pub struct FloorState {
+    price: SimRng,
+    gas: SimRng,
+    oracle: SimRng,
+    arrival: SimRng,
+    feeds: usize,
+    traders: Vec<SimRng>,
+    noise: Vec<SimRng>,
+    state: Vec<Touched>,
+    order: Vec<usize>,
+    block: u64,
+}
+
+impl FloorState {
+    pub fn new(f: &Floor, master_seed: u64, run: u64) -> FloorState {
+        let seed = rng::run_seed(master_seed, run);
+        FloorState {
+            price: rng::stream(seed, streams::PRICE, 0),
+            gas: rng::stream(seed, streams::GAS, 0),
+            oracle: rng::stream(seed, streams::ORACLE, 0),
+            arrival: rng::stream(seed, streams::ARRIVAL, 0),
+            feeds: f.feeds,
+            traders: (0..f.n_traders)
+                .map(|i| rng::stream(seed, streams::TRADERS, i))
+                .collect(),
+            noise: (0..f.n_noise)
+                .map(|i| rng::stream(seed, streams::NOISE, i))
+                .collect(),
+            state: vec![Touched::default(); f.n_traders as usize],
+            // Agents by position: traders first, then noise traders, then the rest.
+            order: (0..f.n_agents).collect(),
+            block: 0,
         }
+    }
+
+    /// One block of the floor; returns a checksum.
+    pub fn block(&mut self) -> u64 {
+        let e: f64 = StandardNormal.sample(&mut self.price);
+        let g: f64 = StandardNormal.sample(&mut self.gas);
+        let mut acc = e + g;
+        for _ in 0..3 * self.feeds {
+            acc += self.oracle.random::<f64>();
+        }
+        let order = &mut self.order;
         for i in (1..order.len()).rev() {
-            let j = arrival.random_range(0..=i);
+            let j = self.arrival.random_range(0..=i);
             order.swap(i, j);
         }
-        for (r, s) in traders.iter_mut().zip(state.iter_mut()) {
-            let u: f64 = r.random::<f64>()
-                + r.random::<f64>()
-                + r.random::<f64>()
-                + r.random::<f64>()
-                + r.random::<f64>();
-            let z: f64 = StandardNormal.sample(r);
-            // Read the wallet and the account, write the decision.
-            if u + z > s.quote as f64 + s.base as f64 - s.debt as f64 {
-                s.last = block;
+        let (nt, nn) = (self.traders.len(), self.noise.len());
+        for &i in order.iter() {
+            if i < nt {
+                let (r, s) = (&mut self.traders[i], &mut self.state[i]);
+                let u: f64 = r.random::<f64>()
+                    + r.random::<f64>()
+                    + r.random::<f64>()
+                    + r.random::<f64>()
+                    + r.random::<f64>();
+                let z: f64 = StandardNormal.sample(r);
+                // Read the wallet and the account, write the decision.
+                if u + z > s.quote as f64 + s.base as f64 - s.debt as f64 {
+                    s.last = self.block;
+                }
+                s.quote = s.quote.wrapping_add(1);
+            } else if i < nt + nn {
+                let r = &mut self.noise[i - nt];
+                acc += r.random::<f64>() + r.random::<f64>() + r.random::<f64>();
+                let z: f64 = StandardNormal.sample(r);
+                acc += z;
             }
-            s.quote = s.quote.wrapping_add(1);
         }
-        for r in &mut noise {
-            acc += r.random::<f64>() + r.random::<f64>() + r.random::<f64>();
-            let z: f64 = StandardNormal.sample(r);
-            acc += z;
-        }
-        check = check.wrapping_add(acc.to_bits() ^ order[0] as u64);
+        self.block += 1;
+        acc.to_bits() ^ self.order[0] as u64
     }
-    state
-        .iter()
-        .fold(check, |c, s| c.wrapping_add(s.last ^ s.quote as u64))
 }
 
 /// The process's peak resident memory (`VmHWM`, kB) on Linux; `None` elsewhere.

@@ -233,10 +233,12 @@ impl Agent for Trader {
         if p.is_nan() || p <= 0.0 {
             return;
         }
-        let account = engine.account_of(self.holder).filter(|id| {
+        // The memo answers without touching the account when nothing changed.
+        let account = engine.account_of(self.holder).and_then(|id| {
             engine
-                .account(*id)
-                .is_some_and(|x| !x.closed && x.has_positions())
+                .health_memo(id, &mut self.memo)
+                .filter(|m| m.live)
+                .map(|m| (id, m))
         });
         match account {
             None => {
@@ -286,14 +288,9 @@ impl Agent for Trader {
                     false,
                 )));
             }
-            Some(id) => {
-                let Some(acc) = engine.account(id) else {
-                    return;
-                };
-                let Some((h, value)) = engine.health_memo(id, &mut self.memo) else {
-                    return;
-                };
-                let value = value.max(1e-9);
+            Some((id, m)) => {
+                let h = m.health;
+                let value = m.exposure.max(1e-9);
                 if h.maintenance < self.cfg.topup_threshold * value {
                     let since = *self.low_since.get_or_insert(view.block);
                     if view.block >= since + self.cfg.topup_delay_blocks as u64
@@ -322,7 +319,8 @@ impl Agent for Trader {
                 self.low_since = None;
                 if u_act < self.cfg.close_prob && h.equity > 0.0 {
                     let fee = view.fee_estimate(GasKind::Close, self.tip);
-                    if view.balance(self.holder, TokenId::QUOTE) - fee >= acc.debt {
+                    let debt = engine.account(id).map_or(Amount::ZERO, |a| a.debt);
+                    if view.balance(self.holder, TokenId::QUOTE) - fee >= debt {
                         out.push(Submission::Tx(view.request(
                             Action::Engine(EngineOp::Close { account: id }),
                             self.tip,

@@ -26,7 +26,7 @@ pub use config::{
     MarginModel, VolEstimator, WaterfallStep,
 };
 pub use margin::{MarginState, Req};
-pub use memo::HealthMemo;
+pub use memo::{HealthMemo, Memoized};
 pub use options::{
     BoundTables, Greeks, IvModel, OptKind, OptionMargin, OptionsConfig, RiskTables, Series,
     StateBox, black,
@@ -174,6 +174,8 @@ pub struct Engine {
     index: LiqIndex,
     margin: MarginState,
     prices: Vec<f64>,
+    /// Advances whenever `set_prices` changes a price (for memos of health, `memo.rs`).
+    price_epoch: u64,
     cf_prices: Vec<f64>,
     prev_prices: Vec<f64>,
     guard_ok: Vec<bool>,
@@ -350,6 +352,7 @@ impl Engine {
             index: LiqIndex::new(n),
             margin: MarginState::new(&cfg.margin, prices),
             prices: prices.to_vec(),
+            price_epoch: 0,
             cf_prices: prices.to_vec(),
             prev_prices: prices.to_vec(),
             guard_ok: vec![true; n],
@@ -747,6 +750,9 @@ impl Engine {
     pub fn set_prices(&mut self, prices: &[f64], cf_prices: &[f64]) {
         for a in 0..self.n_assets {
             if prices[a].is_finite() && prices[a] > 0.0 {
+                if self.prices[a].to_bits() != prices[a].to_bits() {
+                    self.price_epoch += 1;
+                }
                 self.prices[a] = prices[a];
             }
             if cf_prices[a].is_finite() && cf_prices[a] > 0.0 {

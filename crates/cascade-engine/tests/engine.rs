@@ -621,10 +621,13 @@ proptest! {
                 let id = AccountId(i as u32);
                 let fresh = h.engine.health(id).unwrap();
                 let exposure = h.engine.account(id).unwrap().exposure_value(h.engine.prices());
-                let (m, e) = h.engine.health_memo(id, memo).unwrap();
+                let acc = h.engine.account(id).unwrap();
+                let live = !acc.closed && acc.has_positions();
+                let got = h.engine.health_memo(id, memo).unwrap();
+                let m = got.health;
                 prop_assert_eq!(
-                    (m.initial.to_bits(), m.maintenance.to_bits(), m.equity.to_bits(), e.to_bits()),
-                    (fresh.initial.to_bits(), fresh.maintenance.to_bits(), fresh.equity.to_bits(), exposure.to_bits())
+                    (m.initial.to_bits(), m.maintenance.to_bits(), m.equity.to_bits(), got.exposure.to_bits(), got.live),
+                    (fresh.initial.to_bits(), fresh.maintenance.to_bits(), fresh.equity.to_bits(), exposure.to_bits(), live)
                 );
             }
         }
