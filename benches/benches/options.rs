@@ -6,7 +6,7 @@
 //! configs/scenarios/short_vol_crash.toml. Figures in benches/RESULTS.md ("Options").
 
 use cascade_core::tx::EngineOp;
-use cascade_core::{AgentId, Amount, HolderId, Ledger, TokenId, rng};
+use cascade_core::{AgentId, Amount, HolderId, Ledger, TokenId};
 use cascade_engine::{Engine, EngineConfig, RiskTables};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use std::path::Path;
@@ -34,24 +34,8 @@ fn config(model: &str) -> EngineConfig {
 /// buys a call, posting margin for 1-3x leverage on the underlying notional.
 fn engine_with(model: &str, n: usize) -> (Engine, Ledger) {
     let cfg = config(model);
-    let mut ledger = Ledger::new(["USD", "ETH"]);
-    let holders: Vec<HolderId> = (0..n)
-        .map(|i| {
-            let h = ledger.add_holder(format!("t{i}"));
-            ledger
-                .mint_genesis(h, TokenId::QUOTE, Amount::from_whole(100_000.0))
-                .unwrap();
-            h
-        })
-        .collect();
-    let mut e = Engine::new(
-        &cfg,
-        &mut ledger,
-        &[2000.0],
-        rng::stream(rng::run_seed(1, 0), "engine", 0),
-    )
-    .unwrap();
-    ledger.seal();
+    let (mut e, mut ledger, holders) =
+        cascade_benches::engine_with_holders(&cfg, n as u64, &[(TokenId::QUOTE, 100_000.0)]);
     e.begin_block(
         1,
         1.0,

@@ -11,7 +11,7 @@
 //! its cost should not grow with N (O(k + log N) with k = 0). Figures in benches/RESULTS.md.
 
 use cascade_core::tx::EngineOp;
-use cascade_core::{AgentId, Amount, AssetId, Ledger, TokenId, rng};
+use cascade_core::{AgentId, Amount, AssetId, Ledger, TokenId};
 use cascade_engine::Engine;
 use cascade_sim::World;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
@@ -60,24 +60,8 @@ fn engine_with(n: u64) -> (Engine, Ledger) {
         .engine
         .expect("the reference has an engine");
     cfg.pool_liquidity = 2_000.0 * n as f64;
-    let mut ledger = Ledger::new(["USD", "ETH"]);
-    let holders: Vec<_> = (0..n)
-        .map(|i| {
-            let h = ledger.add_holder(format!("t{i}"));
-            ledger
-                .mint_genesis(h, TokenId(1), Amount::from_whole(1.0))
-                .unwrap();
-            h
-        })
-        .collect();
-    let mut e = Engine::new(
-        &cfg,
-        &mut ledger,
-        &[2000.0],
-        rng::stream(rng::run_seed(1, 0), "engine", 0),
-    )
-    .unwrap();
-    ledger.seal();
+    let (mut e, mut ledger, holders) =
+        cascade_benches::engine_with_holders(&cfg, n, &[(TokenId(1), 1.0)]);
     let maint = 0.05;
     for (i, h) in holders.iter().enumerate() {
         let liq_price = 800.0 + 900.0 * i as f64 / n as f64;
@@ -105,7 +89,11 @@ fn engine_check(c: &mut Criterion) {
             b.iter(|| {
                 block += 1;
                 // +-0.3% around 2,000: no account is crossed.
-                let p = if block.is_multiple_of(2) { 2006.0 } else { 1994.0 };
+                let p = if block.is_multiple_of(2) {
+                    2006.0
+                } else {
+                    1994.0
+                };
                 let t = 12.0 * block as f64;
                 e.begin_block(block, t, 12.0, &[p], &[p], &[true], &[None], &[p]);
                 e.end_block();

@@ -6,6 +6,8 @@
 
 use cascade_agents::Role;
 use cascade_core::rng::{self, SimRng, streams};
+use cascade_core::{Amount, HolderId, Ledger, TokenId};
+use cascade_engine::{Engine, EngineConfig};
 use cascade_sim::load::load_scenario;
 use cascade_sim::{Scenario, World};
 use rand::RngExt;
@@ -178,6 +180,37 @@ impl FloorState {
         self.block += 1;
         acc.to_bits() ^ self.order[0] as u64
     }
+}
+
+/// An engine under `cfg` at a price of 2,000 on a two-token ledger (USD, ETH), with `n`
+/// holders each given `genesis` (token, whole units) before the ledger is sealed: the setup of
+/// the benches that drive the engine directly.
+pub fn engine_with_holders(
+    cfg: &EngineConfig,
+    n: u64,
+    genesis: &[(TokenId, f64)],
+) -> (Engine, Ledger, Vec<HolderId>) {
+    let mut ledger = Ledger::new(["USD", "ETH"]);
+    let holders = (0..n)
+        .map(|i| {
+            let h = ledger.add_holder(format!("t{i}"));
+            for &(t, x) in genesis {
+                ledger
+                    .mint_genesis(h, t, Amount::from_whole(x))
+                    .expect("genesis mint");
+            }
+            h
+        })
+        .collect();
+    let e = Engine::new(
+        cfg,
+        &mut ledger,
+        &[2000.0],
+        rng::stream(rng::run_seed(1, 0), "engine", 0),
+    )
+    .unwrap_or_else(|e| panic!("{e:?}"));
+    ledger.seal();
+    (e, ledger, holders)
 }
 
 /// The process's peak resident memory (`VmHWM`, kB) on Linux; `None` elsewhere.

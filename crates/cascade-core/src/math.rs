@@ -11,8 +11,7 @@ pub fn mul_div_floor_u128(a: u128, b: u128, c: u128) -> Option<u128> {
     if let Some(p) = a.checked_mul(b) {
         return Some(div_u128(p, c).0);
     }
-    let r = U256::from(a) * U256::from(b) / U256::from(c);
-    u128::try_from(r).ok()
+    wide_floor_u(a, b, c)
 }
 
 /// `ceil(a * b / c)` for unsigned operands; `None` on `c == 0` or overflow.
@@ -24,11 +23,7 @@ pub fn mul_div_ceil_u128(a: u128, b: u128, c: u128) -> Option<u128> {
         let (q, r) = div_u128(p, c);
         return if r == 0 { Some(q) } else { q.checked_add(1) };
     }
-    let p = U256::from(a) * U256::from(b);
-    let c = U256::from(c);
-    let q = p / c;
-    let r = if p % c == U256::ZERO { q } else { q + 1 };
-    u128::try_from(r).ok()
+    wide_ceil_u(a, b, c)
 }
 
 /// `floor(a * b / c)` for signed operands (rounding towards minus infinity).
@@ -42,13 +37,7 @@ pub fn mul_div_floor_i128(a: i128, b: i128, c: i128) -> Option<i128> {
         }
         return Some(q);
     }
-    let p = I256::from(a) * I256::from(b);
-    let c = I256::from(c);
-    let mut q = p / c;
-    if (p % c != I256::ZERO) && ((p < I256::ZERO) != (c < I256::ZERO)) {
-        q -= 1;
-    }
-    i128::try_from(q).ok()
+    wide_floor_i(a, b, c)
 }
 
 /// `ceil(a * b / c)` for signed operands (rounding towards plus infinity).
@@ -62,18 +51,12 @@ pub fn mul_div_ceil_i128(a: i128, b: i128, c: i128) -> Option<i128> {
         }
         return Some(q);
     }
-    let p = I256::from(a) * I256::from(b);
-    let c = I256::from(c);
-    let mut q = p / c;
-    if (p % c != I256::ZERO) && ((p < I256::ZERO) == (c < I256::ZERO)) {
-        q += 1;
-    }
-    i128::try_from(q).ok()
+    wide_ceil_i(a, b, c)
 }
 
 // Fast paths. When `a * b` fits in 128 bits (nearly always: amounts have nine decimals), the
 // quotient and remainder come from native division, on 64-bit operands when both fit, instead
-// of the 256-bit routine; results are the same integers (tested against the wide path below).
+// of the 256-bit routine; results are the same integers (tested against the 256-bit paths below).
 // The remainder has the sign of the dividend, as in the wide path, so the rounding fix-ups
 // above test the sign of `r` where the wide path tests the sign of the product.
 
@@ -93,6 +76,43 @@ fn div_i128(p: i128, c: i128) -> Option<(i128, i128)> {
         (Ok(p), Ok(c)) if !(p == i64::MIN && c == -1) => Some(((p / c) as i128, (p % c) as i128)),
         _ => Some((p.checked_div(c)?, p.checked_rem(c)?)),
     }
+}
+
+// The 256-bit paths (any operands; `c != 0`).
+
+fn wide_floor_u(a: u128, b: u128, c: u128) -> Option<u128> {
+    u128::try_from(U256::from(a) * U256::from(b) / U256::from(c)).ok()
+}
+
+fn wide_ceil_u(a: u128, b: u128, c: u128) -> Option<u128> {
+    let p = U256::from(a) * U256::from(b);
+    let c = U256::from(c);
+    let q = if p % c == U256::ZERO {
+        p / c
+    } else {
+        p / c + 1
+    };
+    u128::try_from(q).ok()
+}
+
+fn wide_floor_i(a: i128, b: i128, c: i128) -> Option<i128> {
+    let p = I256::from(a) * I256::from(b);
+    let c = I256::from(c);
+    let mut q = p / c;
+    if (p % c != I256::ZERO) && ((p < I256::ZERO) != (c < I256::ZERO)) {
+        q -= 1;
+    }
+    i128::try_from(q).ok()
+}
+
+fn wide_ceil_i(a: i128, b: i128, c: i128) -> Option<i128> {
+    let p = I256::from(a) * I256::from(b);
+    let c = I256::from(c);
+    let mut q = p / c;
+    if (p % c != I256::ZERO) && ((p < I256::ZERO) == (c < I256::ZERO)) {
+        q += 1;
+    }
+    i128::try_from(q).ok()
 }
 
 /// Integer square root (floor) of a 256-bit value, returned as `u128`.
@@ -141,39 +161,6 @@ mod tests {
             assert!(U256::from(r) * U256::from(r) <= U256::from(n));
             assert!(U256::from(r + 1) * U256::from(r + 1) > U256::from(n));
         }
-    }
-
-    /// The 256-bit path alone, for comparison with the fast paths.
-    fn wide_floor_i(a: i128, b: i128, c: i128) -> Option<i128> {
-        let p = I256::from(a) * I256::from(b);
-        let c = I256::from(c);
-        let mut q = p / c;
-        if (p % c != I256::ZERO) && ((p < I256::ZERO) != (c < I256::ZERO)) {
-            q -= 1;
-        }
-        i128::try_from(q).ok()
-    }
-    fn wide_ceil_i(a: i128, b: i128, c: i128) -> Option<i128> {
-        let p = I256::from(a) * I256::from(b);
-        let c = I256::from(c);
-        let mut q = p / c;
-        if (p % c != I256::ZERO) && ((p < I256::ZERO) == (c < I256::ZERO)) {
-            q += 1;
-        }
-        i128::try_from(q).ok()
-    }
-    fn wide_floor_u(a: u128, b: u128, c: u128) -> Option<u128> {
-        u128::try_from(U256::from(a) * U256::from(b) / U256::from(c)).ok()
-    }
-    fn wide_ceil_u(a: u128, b: u128, c: u128) -> Option<u128> {
-        let p = U256::from(a) * U256::from(b);
-        let c = U256::from(c);
-        let q = if p % c == U256::ZERO {
-            p / c
-        } else {
-            p / c + 1
-        };
-        u128::try_from(q).ok()
     }
 
     #[test]
