@@ -15,6 +15,17 @@
 //! In auction mode it is also a keeper (barks flagged accounts when the reward beats the gas,
 //! redoes stale auctions) and a bidder (takes collateral when the auction price plus gas is
 //! below what the venue pays).
+//!
+//! In English auctions (Maker Liquidations 1.2) it bites a flagged account when the lot is
+//! worth more than the gas of biting and bidding (the bite itself pays nothing), and bids
+//! from its reserve, `value - 2 gas - min_profit` (the lot at the venue that pays most, less
+//! `inventory_risk`; the bid and the deal each cost gas; the bid is paid from its capital): it
+//! opens an auction nobody has bid on at `open_bid` of the lot's value (the smallest bid at
+//! 0), and answers a rival's bid with its whole reserve (each bid costs gas, so it does not
+//! creep up by the minimum increment), capped at the tab; once the bid is the tab it offers
+//! the smallest lot still worth the tab to it. It settles (`deal`) the auctions it has won.
+//! So the price an auction clears at is set by the competition that reaches the chain: with
+//! rivals it is about the second reserve, alone it is the opening bid.
 
 use crate::config::{BuildCtx, VenueInfo, check_venue_list};
 use crate::oev::{BackrunPolicy, OevBid, OevLot, value_backrun};
@@ -76,6 +87,10 @@ pub struct LiquidatorConfig {
     /// Venues it may sell on (empty: all).
     #[serde(default)]
     pub venues: Vec<String>,
+    /// English auctions: its opening bid on an auction nobody has bid on, as a fraction of
+    /// the lot's value (0: the smallest bid, one base unit of quote).
+    #[serde(default)]
+    pub open_bid: f64,
 }
 
 impl LiquidatorConfig {
@@ -89,6 +104,7 @@ impl LiquidatorConfig {
             c.positive("max_fee_gwei", m);
         }
         c.positive_int("max_per_block", self.max_per_block as u64);
+        c.unit_interval("open_bid", self.open_bid);
         check_venue_list(c, "venues", &self.venues, venues);
     }
 }
@@ -150,6 +166,81 @@ impl Liquidator {
     }
 }
 
+impl Liquidator {
+    /// English auctions: settle the ones it won, bid on the others (module doc). Every
+    /// transaction here bids only the base tip: an English auction is decided by the bids
+    /// standing when it ends, not by which transaction comes first in a block.
+    fn bid_english(
+        &self,
+        view: &View<'_>,
+        beg: f64,
+        mut budget: Amount,
+        mut sent: u32,
+        out: &mut Vec<Submission>,
+    ) {
+        let Some(engine) = view.engine else { return };
+        let gas = view.fee_estimate(GasKind::Bid, self.tip).to_whole();
+        for (i, auc) in engine.auctions().iter().enumerate() {
+            if !auc.active || sent >= self.cfg.max_per_block {
+                continue;
+            }
+            let aid = AuctionId(i as u32);
+            if auc.english_over(view.t_s) {
+                if auc.guy == Some(self.holder) {
+                    self.submit(view, EngineOp::Deal { auction: aid }, 0.0, out);
+                    sent += 1;
+                }
+                continue;
+            }
+            if auc.guy == Some(self.holder) || !auc.lot.is_positive() {
+                continue;
+            }
+            let Some((_, q)) = self.best_sale(view, auc.asset, auc.lot) else {
+                continue;
+            };
+            let value = q.to_whole() * (1.0 - self.cfg.inventory_risk);
+            let reserve = value - 2.0 * gas - self.cfg.min_profit;
+            let tab = auc.tab();
+            if reserve <= 0.0 {
+                continue;
+            }
+            if auc.in_dent_phase() {
+                // The smallest lot still worth the tab, its gas and its minimum profit.
+                let unit = value / auc.lot.to_whole();
+                let need = (tab.to_whole() + 2.0 * gas + self.cfg.min_profit) / unit;
+                let lot = Amount::from_whole_ceil(need);
+                if !lot.is_positive()
+                    || lot > cascade_engine::auction::max_next_lot(auc.lot, beg)
+                    || budget < tab
+                {
+                    continue;
+                }
+                self.submit(view, EngineOp::Dent { auction: aid, lot }, 0.0, out);
+                budget -= tab;
+            } else {
+                let (bid, floor) = if auc.guy.is_none() {
+                    (
+                        Amount::from_whole_floor(self.cfg.open_bid * value).max(Amount::ONE_UNIT),
+                        Amount::ONE_UNIT,
+                    )
+                } else {
+                    (
+                        Amount::from_whole_floor(reserve),
+                        cascade_engine::auction::min_next_bid(auc.bid, beg),
+                    )
+                };
+                let bid = bid.min(tab);
+                if (bid < floor && bid != tab) || bid <= auc.bid || bid > budget {
+                    continue;
+                }
+                self.submit(view, EngineOp::Tend { auction: aid, bid }, 0.0, out);
+                budget -= bid;
+            }
+            sent += 1;
+        }
+    }
+}
+
 impl Agent for Liquidator {
     fn role(&self) -> Role {
         Role::Liquidator
@@ -187,10 +278,11 @@ impl Agent for Liquidator {
         for t in view.my_pending(me) {
             out.push(Submission::Cancel(t.id));
         }
-        let auction_mode = matches!(
-            engine.config().liquidation,
-            LiquidationMode::DutchAuction { .. }
-        );
+        let auction_mode = engine.config().liquidation.is_auction();
+        let english = match engine.config().liquidation {
+            LiquidationMode::EnglishAuction { beg, .. } => Some(beg),
+            _ => None,
+        };
         let mut budget = view.balance(self.holder, TokenId::QUOTE);
         let mut sent = 0u32;
         for (&id, &since) in engine.flagged() {
@@ -204,6 +296,34 @@ impl Agent for Liquidator {
                 continue;
             };
             let gas = view.fee_estimate(GasKind::Liquidation, self.tip).to_whole();
+            if english.is_some() {
+                // Liquidations 1.2 pays nothing for the bite: bite when the lot is worth the
+                // gas of biting and of bidding on it.
+                let Some(a) = plan.asset else { continue };
+                let lot = engine
+                    .account(id)
+                    .map_or(Amount::ZERO, |acc| acc.collateral[a]);
+                let Some((_, q)) = self.best_sale(view, a, lot) else {
+                    continue;
+                };
+                let value = q.to_whole() * (1.0 - self.cfg.inventory_risk);
+                let bid_gas = view.fee_estimate(GasKind::Bid, self.tip).to_whole();
+                let profit = value - gas - 2.0 * bid_gas;
+                if profit > self.cfg.min_profit {
+                    self.submit(
+                        view,
+                        EngineOp::Liquidate {
+                            account: id,
+                            sell_on: None,
+                            min_profit: Amount::ZERO,
+                        },
+                        0.0,
+                        out,
+                    );
+                    sent += 1;
+                }
+                continue;
+            }
             if auction_mode {
                 // Keeper reward for the bark: tip + chip * tab.
                 if let LiquidationMode::DutchAuction {
@@ -275,6 +395,10 @@ impl Agent for Liquidator {
             sent += 1;
         }
         if !auction_mode {
+            return;
+        }
+        if let Some(beg) = english {
+            self.bid_english(view, beg, budget, sent, out);
             return;
         }
         // Auctions: redo stale ones, take when the sale pays.
@@ -419,6 +543,7 @@ mod tests {
             max_fee_gwei: None,
             max_per_block: 100,
             venues: vec![],
+            open_bid: 0.0,
         };
         let mut agent = {
             let mut ctx = crate::config::BuildCtx::new(

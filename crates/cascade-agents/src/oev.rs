@@ -20,7 +20,6 @@
 use crate::view::View;
 use cascade_core::tx::{EngineOp, GasKind, Side, TxRequest};
 use cascade_core::{AccountId, Action, Amount, FeedId, HolderId, TokenId, VenueId};
-use cascade_engine::LiquidationMode;
 
 /// An oracle update offered in an auction.
 #[derive(Debug, Clone, Copy)]
@@ -62,15 +61,12 @@ pub struct BackrunPolicy<'a> {
 }
 
 /// The bidder's value of backrunning `lot` and the liquidations it would send; `None` when
-/// nothing pays (or health is private, or the engine sells by Dutch auction, where a backrun
-/// earns only keeper rewards).
+/// nothing pays (or health is private, or the engine sells by auction, where a backrun earns
+/// only keeper rewards or the right to bid).
 pub fn value_backrun(view: &View<'_>, lot: &OevLot<'_>, pol: &BackrunPolicy<'_>) -> Option<OevBid> {
     let engine = view.engine?;
     if engine.config().privacy
-        || matches!(
-            engine.config().liquidation,
-            LiquidationMode::DutchAuction { .. }
-        )
+        || engine.config().liquidation.is_auction()
         || pol.max_liquidations == 0
     {
         return None;

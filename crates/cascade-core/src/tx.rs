@@ -160,6 +160,16 @@ pub enum EngineOp {
     },
     /// Restart an auction whose price ran past its tail or cusp.
     Redo { auction: AuctionId },
+    /// English auction, first phase: bid `bid` quote for the whole lot (paid now; the
+    /// outbid bidder is refunded). Must beat the standing bid by the engine's `beg`, or equal
+    /// the tab, and not exceed the tab.
+    Tend { auction: AuctionId, bid: Amount },
+    /// English auction, second phase (the bid has reached the tab): pay the tab for only
+    /// `lot` of the collateral, at most the standing lot over `1 + beg`; the rest goes back to
+    /// the account.
+    Dent { auction: AuctionId, lot: Amount },
+    /// Settle an English auction that is over: the lot to the winner, the bid to the debt.
+    Deal { auction: AuctionId },
     /// Buy (`size > 0`) or sell (`size < 0`) contracts of listed option series `series` from
     /// the engine's book at its mark plus or minus the spread, depositing `margin` quote from
     /// the wallet. Reverts if the account would break its initial margin.
@@ -183,6 +193,20 @@ pub enum EngineOp {
 }
 
 impl EngineOp {
+    /// Liquidation work: a liquidation or kick and every auction operation (counted in
+    /// `failed_liquidation_txs` when it reverts).
+    pub fn is_liquidation(&self) -> bool {
+        matches!(
+            self,
+            EngineOp::Liquidate { .. }
+                | EngineOp::Take { .. }
+                | EngineOp::Redo { .. }
+                | EngineOp::Tend { .. }
+                | EngineOp::Dent { .. }
+                | EngineOp::Deal { .. }
+        )
+    }
+
     pub fn gas_kind(&self) -> GasKind {
         match self {
             EngineOp::Borrow { .. } | EngineOp::PerpOpen { .. } | EngineOp::OptionTrade { .. } => {
@@ -191,7 +215,11 @@ impl EngineOp {
             EngineOp::Deposit { .. } | EngineOp::OptionQuote { .. } => GasKind::Deposit,
             EngineOp::Close { .. } => GasKind::Close,
             EngineOp::Liquidate { .. } => GasKind::Liquidation,
-            EngineOp::Take { .. } | EngineOp::Redo { .. } => GasKind::Bid,
+            EngineOp::Take { .. }
+            | EngineOp::Redo { .. }
+            | EngineOp::Tend { .. }
+            | EngineOp::Dent { .. }
+            | EngineOp::Deal { .. } => GasKind::Bid,
         }
     }
     pub fn name(&self) -> &'static str {
@@ -203,6 +231,9 @@ impl EngineOp {
             EngineOp::Liquidate { .. } => "liquidate",
             EngineOp::Take { .. } => "take",
             EngineOp::Redo { .. } => "redo",
+            EngineOp::Tend { .. } => "tend",
+            EngineOp::Dent { .. } => "dent",
+            EngineOp::Deal { .. } => "deal",
             EngineOp::OptionTrade { .. } => "option_trade",
             EngineOp::OptionQuote { .. } => "option_quote",
         }

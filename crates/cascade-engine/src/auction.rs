@@ -8,9 +8,38 @@
 //! needs a restart ("redo", with a fresh top and a keeper reward) once it has run longer than
 //! `tail` or its price has fallen below `cusp * top`. Intent-based liquidation: nobody has to
 //! sell into a crashing market at a fixed bonus; bidders take when the price pays them.
+//!
+//! English collateral auctions, after Maker's Liquidations 1.2 (`flip.sol`, in force on 12
+//! March 2020), use the same lot and tab: bidders raise a quote bid for the whole lot
+//! (`tend`) until it reaches the tab, then lower the collateral they accept for the tab
+//! (`dent`), each bid beating the standing one by at least `beg`; the auction is over `ttl`
+//! after the last bid or `tau` after the kick, and a bid nobody answers wins however low
+//! (the "zero-bid" auctions of Black Thursday). The bids are held by the engine's vault.
 
 use crate::config::AuctionCurve;
-use cascade_core::{AccountId, Amount};
+use cascade_core::{AccountId, Amount, HolderId};
+
+/// The scale of an English auction's `beg` in exact integer comparisons (parts per billion).
+const BEG_SCALE: i128 = 1_000_000_000;
+
+/// `beg` in parts per billion, rounded up (the rule is never looser than configured).
+fn beg_ppb(beg: f64) -> i128 {
+    (beg * BEG_SCALE as f64).ceil() as i128
+}
+
+/// The smallest bid that beats `standing` by `beg` (rounded up, exact integers).
+pub fn min_next_bid(standing: Amount, beg: f64) -> Amount {
+    standing
+        .mul_div_ceil(BEG_SCALE + beg_ppb(beg), BEG_SCALE)
+        .unwrap_or(Amount::MAX)
+}
+
+/// The largest lot a `dent` may offer against a standing `lot`: `lot / (1 + beg)`, rounded
+/// down.
+pub fn max_next_lot(lot: Amount, beg: f64) -> Amount {
+    lot.mul_div_floor(BEG_SCALE, BEG_SCALE + beg_ppb(beg))
+        .unwrap_or(Amount::ZERO)
+}
 
 /// The price-curve parameters of an auction.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -62,12 +91,31 @@ pub struct Auction {
     pub tic: f64,
     pub kicked_block: u64,
     pub active: bool,
+    /// English auctions: the standing bid (quote, held by the vault; zero in Dutch auctions).
+    pub bid: Amount,
+    /// English auctions: who holds the standing bid.
+    pub guy: Option<HolderId>,
+    /// English auctions: when the standing bid wins unless beaten (Maker `tic`).
+    pub bid_end_s: Option<f64>,
+    /// English auctions: when the auction ends (Maker `end`; infinite for Dutch auctions).
+    pub end_s: f64,
 }
 
 impl Auction {
     /// What is left to raise.
     pub fn tab(&self) -> Amount {
         self.debt + self.penalty
+    }
+
+    /// An English auction that has a winner at time `now_s`: its last bid expired or its
+    /// lifetime ran out with a bid standing.
+    pub fn english_over(&self, now_s: f64) -> bool {
+        self.guy.is_some() && (self.bid_end_s.is_some_and(|t| now_s >= t) || now_s >= self.end_s)
+    }
+
+    /// Whether an English auction is in its second phase (the bid has reached the tab).
+    pub fn in_dent_phase(&self) -> bool {
+        self.guy.is_some() && self.bid >= self.tab()
     }
 }
 
@@ -113,6 +161,18 @@ mod tests {
         t.cusp = 0.0;
         assert!(!t.needs_reset(1000.0, 8400.0));
         assert!(t.needs_reset(1000.0, 8400.5));
+    }
+
+    #[test]
+    fn english_increments_are_exact_integers() {
+        // beg 3%: after a bid of 1,000 the next must be at least 1,030, rounded up.
+        let b = Amount::from_whole(1_000.0);
+        assert_eq!(min_next_bid(b, 0.03), Amount::from_whole(1_030.0));
+        assert_eq!(min_next_bid(Amount::ONE_UNIT, 0.03), Amount(2));
+        // A dent against a lot of 10.3 may offer at most 10.3 / 1.03 = 10.
+        let lot = Amount::from_whole(10.3);
+        assert_eq!(max_next_lot(lot, 0.03), Amount::from_whole(10.0));
+        assert!(max_next_lot(Amount::ONE_UNIT, 0.03).is_zero());
     }
 
     proptest::proptest! {

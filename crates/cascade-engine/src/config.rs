@@ -123,6 +123,24 @@ pub enum LiquidationMode {
         /// Liquidation penalty (Maker `chop - 1`), a fraction of the debt added to the tab.
         chop: f64,
     },
+    /// Maker Liquidations 1.2 (`flip.sol`, the mechanism of 12 March 2020): a keeper's
+    /// `bite` moves the account's collateral (the lot) and its debt plus the penalty `chop`
+    /// (the tab) into an English auction. Bidders first raise the quote bid for the whole lot
+    /// (`tend`) up to the tab, then offer to take less collateral for the full tab (`dent`);
+    /// every bid beats the standing one by at least `beg`, the auction ends `ttl_s` after the
+    /// last bid or `tau_s` after the kick, and the winner's `deal` settles it. A bid that
+    /// nobody answers wins, however low.
+    EnglishAuction {
+        /// Minimum increment of a bid over the standing one (Maker `beg - 1`, e.g. 0.03).
+        beg: f64,
+        /// Bid lifetime: the auction ends this many seconds after the last bid (Maker `ttl`).
+        ttl_s: f64,
+        /// Auction lifetime from the kick (Maker `tau`); an auction that reaches it without a
+        /// bid restarts at the next bid (Maker `tick`).
+        tau_s: f64,
+        /// Liquidation penalty (Maker `chop - 1`), a fraction of the debt added to the tab.
+        chop: f64,
+    },
     /// Hyperliquid-like: liquidators close positions with `bonus` as in `full`; an account
     /// whose equity falls below `trigger` times its maintenance requirement is absorbed by the
     /// protocol's backstop vault at the end of the block.
@@ -366,6 +384,14 @@ impl MarginModel {
 }
 
 impl LiquidationMode {
+    /// Whether liquidations start collateral auctions (Dutch or English).
+    pub fn is_auction(&self) -> bool {
+        matches!(
+            self,
+            LiquidationMode::DutchAuction { .. } | LiquidationMode::EnglishAuction { .. }
+        )
+    }
+
     /// The liquidator's bonus, if the mode has one.
     pub fn bonus(&self) -> Option<f64> {
         match self {
@@ -373,7 +399,7 @@ impl LiquidationMode {
             | LiquidationMode::CloseFactor { bonus, .. }
             | LiquidationMode::Incremental { bonus, .. }
             | LiquidationMode::Backstop { bonus, .. } => Some(*bonus),
-            LiquidationMode::DutchAuction { .. } => None,
+            LiquidationMode::DutchAuction { .. } | LiquidationMode::EnglishAuction { .. } => None,
         }
     }
 
@@ -442,6 +468,18 @@ impl LiquidationMode {
                 c.range_open_hi("cusp", *cusp, 0.0, 1.0);
                 c.non_negative("tip", *tip);
                 c.unit_interval("chip", *chip);
+                c.range_open_hi("chop", *chop, 0.0, 1.0);
+            }
+            LiquidationMode::EnglishAuction {
+                beg,
+                ttl_s,
+                tau_s,
+                chop,
+            } => {
+                c.positive("beg", *beg);
+                c.range_open_hi("beg", *beg, 0.0, 1.0);
+                c.positive("ttl_s", *ttl_s);
+                c.positive("tau_s", *tau_s);
                 c.range_open_hi("chop", *chop, 0.0, 1.0);
             }
             LiquidationMode::Backstop { trigger, .. } => {

@@ -83,6 +83,13 @@ pub struct EngineMetrics {
     pub breaker_trips: u64,
     pub max_open_interest: f64,
     pub auctions: u64,
+    /// Auction sales: Dutch takes and English deals.
+    pub auction_sales: u64,
+    /// Oracle value of the collateral those sales handed over, and what the buyers paid.
+    pub auction_sale_value: f64,
+    pub auction_sale_paid: f64,
+    /// Sales that paid less than 1% of the collateral's oracle value ("zero-bid" auctions).
+    pub auction_near_zero: u64,
     pub backstop_absorptions: u64,
     /// Unweighted shortfall of accounts still bankrupt and unresolved at the end of the run.
     pub unresolved_shortfall: f64,
@@ -1320,6 +1327,9 @@ impl Engine {
                 sender, *auction, *max_lot, *max_price, *sell_on, ledger, venues,
             ),
             EngineOp::Redo { auction } => self.op_redo(sender, *auction, ledger),
+            EngineOp::Tend { auction, bid } => self.op_tend(sender, *auction, *bid, ledger),
+            EngineOp::Dent { auction, lot } => self.op_dent(sender, *auction, *lot, ledger),
+            EngineOp::Deal { auction } => self.op_deal(*auction, ledger),
             EngineOp::OptionTrade {
                 series,
                 size,
@@ -1952,7 +1962,9 @@ impl Engine {
         // Fractions of the debt and of the perp position to close.
         let (frac_lend, frac_perp) = match &self.cfg.liquidation {
             LiquidationMode::Full { .. } | LiquidationMode::Backstop { .. } => (1.0, 1.0),
-            LiquidationMode::DutchAuction { .. } => (1.0, 1.0),
+            LiquidationMode::DutchAuction { .. } | LiquidationMode::EnglishAuction { .. } => {
+                (1.0, 1.0)
+            }
             LiquidationMode::CloseFactor {
                 close_factor,
                 full_close_below,
@@ -2104,7 +2116,7 @@ impl Engine {
             < 0.0;
         self.snapshot = Some(self.accounts[id.index()].clone());
         let flagged_at = self.flagged.get(&id).copied().unwrap_or(self.block);
-        if let LiquidationMode::DutchAuction { .. } = self.cfg.liquidation {
+        if self.cfg.liquidation.is_auction() {
             return self.bark(liquidator, id, cf_liquidatable, flagged_at, ledger);
         }
         let mut out = Outcome {
@@ -2583,9 +2595,10 @@ impl Engine {
         self.reindex(id);
     }
 
-    /// Maker `bark`: move the account's collateral and debt (perps realized first) into an
-    /// auction; the keeper earns `tip + chip * tab`, paid by the insurance fund (then the
-    /// pool), as Maker's `vat.suck` mints it as system debt.
+    /// Maker `bark` (Dutch) or `bite` (English): move the account's collateral and debt
+    /// (perps realized first) into an auction; in a Dutch auction the keeper earns `tip +
+    /// chip * tab`, paid by the insurance fund (then the pool), as Maker's `vat.suck` mints
+    /// it as system debt; Liquidations 1.2 paid the biting keeper nothing.
     fn bark(
         &mut self,
         keeper: HolderId,
@@ -2594,14 +2607,17 @@ impl Engine {
         flagged_at: u64,
         ledger: &mut Ledger,
     ) -> Result<Outcome, Reason> {
-        let (buf, tip, chip, chop) = match &self.cfg.liquidation {
+        let (buf, tip, chip, chop, tau) = match &self.cfg.liquidation {
             LiquidationMode::DutchAuction {
                 start_premium,
                 tip,
                 chip,
                 chop,
                 ..
-            } => (*start_premium, *tip, *chip, *chop),
+            } => (*start_premium, *tip, *chip, *chop, None),
+            LiquidationMode::EnglishAuction { tau_s, chop, .. } => {
+                (1.0, 0.0, 0.0, *chop, Some(*tau_s))
+            }
             _ => return Err("not_auction_mode"),
         };
         let acc = &self.accounts[id.index()];
@@ -2672,6 +2688,10 @@ impl Engine {
             tic: self.t_s,
             kicked_block: self.block,
             active: true,
+            bid: Amount::ZERO,
+            guy: None,
+            bid_end_s: None,
+            end_s: tau.map_or(f64::INFINITY, |t| self.t_s + t),
         };
         let reward = Amount::from_whole(tip) + (debt + penalty).scale_floor(chip);
         let acc = &mut self.accounts[id.index()];
@@ -2679,7 +2699,9 @@ impl Engine {
         acc.debt = Amount::ZERO;
         acc.quote = quote_left;
         // Other collateral stays in the account; the auctioned part is gone from it.
-        self.pay_keeper(keeper, reward, ledger);
+        if reward.is_positive() {
+            self.pay_keeper(keeper, reward, ledger);
+        }
         let aid = AuctionId(self.auctions.len() as u32);
         self.auctions.push(auction);
         self.metrics.auctions += 1;
@@ -2813,6 +2835,7 @@ impl Engine {
         let to_pen = (owe - to_debt).min(auc.penalty);
         self.pool_cash += to_debt;
         self.book_fee(to_pen);
+        self.record_sale(slice, auc.asset, owe);
         let a = &mut self.auctions[aid.index()];
         a.debt -= to_debt;
         a.penalty -= to_pen;
@@ -2908,6 +2931,200 @@ impl Engine {
         Ok(Outcome::default())
     }
 
+    /// An auction sale of `lot` of asset `a` for `paid` quote, against the oracle price.
+    fn record_sale(&mut self, lot: Amount, a: usize, paid: Amount) {
+        let value = lot.to_whole() * self.prices[a];
+        let paid = paid.to_whole();
+        let m = &mut self.metrics;
+        m.auction_sales += 1;
+        m.auction_sale_value += value;
+        m.auction_sale_paid += paid;
+        if paid < 0.01 * value {
+            m.auction_near_zero += 1;
+        }
+    }
+
+    /// The English auction parameters (`beg`, `ttl_s`, `tau_s`), or why not.
+    fn english(&self) -> Result<(f64, f64, f64), Reason> {
+        match &self.cfg.liquidation {
+            LiquidationMode::EnglishAuction {
+                beg, ttl_s, tau_s, ..
+            } => Ok((*beg, *ttl_s, *tau_s)),
+            _ => Err("not_english_auction"),
+        }
+    }
+
+    /// An English auction that still takes bids now (restarting one that reached its
+    /// lifetime without a bid, as Maker's `tick`), or why not.
+    fn english_open(&mut self, aid: AuctionId, tau_s: f64) -> Result<Auction, Reason> {
+        let auc = self.auctions.get(aid.index()).ok_or("no_auction")?.clone();
+        if !auc.active {
+            return Err("auction_over");
+        }
+        if self.is_paused() {
+            return Err("paused");
+        }
+        if auc.guy.is_none() && self.t_s >= auc.end_s {
+            self.auctions[aid.index()].end_s = self.t_s + tau_s;
+            return Ok(self.auctions[aid.index()].clone());
+        }
+        if auc.english_over(self.t_s) {
+            return Err("auction_over");
+        }
+        Ok(auc)
+    }
+
+    /// Pay `amount` into the vault as the new standing bid of `aid` and refund the bid it
+    /// replaces (held by the vault, so the refund cannot fail).
+    fn replace_bid(
+        &mut self,
+        bidder: HolderId,
+        aid: AuctionId,
+        amount: Amount,
+        ledger: &mut Ledger,
+    ) -> Result<(), Reason> {
+        ledger
+            .transfer(bidder, self.vault, TokenId::QUOTE, amount)
+            .map_err(ledger_err)?;
+        let (prev, prev_bid) = {
+            let a = &self.auctions[aid.index()];
+            (a.guy, a.bid)
+        };
+        if let Some(prev) = prev {
+            let refunded = ledger.transfer(self.vault, prev, TokenId::QUOTE, prev_bid);
+            debug_assert!(refunded.is_ok(), "the vault holds the standing bid");
+        }
+        let (_, ttl_s, _) = self.english()?;
+        let a = &mut self.auctions[aid.index()];
+        a.bid = amount;
+        a.guy = Some(bidder);
+        a.bid_end_s = Some(self.t_s + ttl_s);
+        Ok(())
+    }
+
+    /// Maker `tend`: bid `bid` quote for the whole lot.
+    fn op_tend(
+        &mut self,
+        bidder: HolderId,
+        aid: AuctionId,
+        bid: Amount,
+        ledger: &mut Ledger,
+    ) -> Result<Outcome, Reason> {
+        let (beg, _, tau_s) = self.english()?;
+        let auc = self.english_open(aid, tau_s)?;
+        let tab = auc.tab();
+        if auc.in_dent_phase() {
+            return Err("tend_phase_over");
+        }
+        if !bid.is_positive() || bid <= auc.bid {
+            return Err("bid_too_low");
+        }
+        if bid > tab {
+            return Err("bid_above_tab");
+        }
+        if auc.guy.is_some() && bid != tab && bid < auction::min_next_bid(auc.bid, beg) {
+            return Err("bid_below_increment");
+        }
+        self.replace_bid(bidder, aid, bid, ledger)?;
+        self.event(
+            "auction_tend",
+            Some(auc.account),
+            Some(bidder),
+            bid,
+            bid.to_whole() / auc.lot.to_whole().max(1e-18),
+            format!("auction {aid}, lot {}", auc.lot.to_whole()),
+        );
+        Ok(Outcome::default())
+    }
+
+    /// Maker `dent`: pay the whole tab for only `lot` of the collateral; the collateral given
+    /// up goes back to the account.
+    fn op_dent(
+        &mut self,
+        bidder: HolderId,
+        aid: AuctionId,
+        lot: Amount,
+        ledger: &mut Ledger,
+    ) -> Result<Outcome, Reason> {
+        let (beg, _, tau_s) = self.english()?;
+        let auc = self.english_open(aid, tau_s)?;
+        if !auc.in_dent_phase() {
+            return Err("dent_phase_not_started");
+        }
+        if !lot.is_positive() || lot > auction::max_next_lot(auc.lot, beg) {
+            return Err("lot_above_decrement");
+        }
+        self.replace_bid(bidder, aid, auc.bid, ledger)?;
+        let back = auc.lot - lot;
+        self.auctions[aid.index()].lot = lot;
+        self.accounts[auc.account.index()].collateral[auc.asset] += back;
+        self.event(
+            "auction_dent",
+            Some(auc.account),
+            Some(bidder),
+            lot,
+            auc.bid.to_whole() / lot.to_whole(),
+            format!("auction {aid}, {} returned", back.to_whole()),
+        );
+        self.reindex(auc.account);
+        Ok(Outcome::default())
+    }
+
+    /// Maker `deal`: an English auction that is over hands its lot to the winner; the bid
+    /// pays the debt, then the penalty; debt it does not cover is bad debt.
+    fn op_deal(&mut self, aid: AuctionId, ledger: &mut Ledger) -> Result<Outcome, Reason> {
+        self.english()?;
+        let auc = self.auctions.get(aid.index()).ok_or("no_auction")?.clone();
+        if !auc.active {
+            return Err("auction_over");
+        }
+        let Some(winner) = auc.guy else {
+            return Err("no_bid");
+        };
+        if !auc.english_over(self.t_s) {
+            return Err("auction_live");
+        }
+        let token = TokenId(auc.asset as u16 + 1);
+        ledger
+            .transfer(self.vault, winner, token, auc.lot)
+            .map_err(ledger_err)?;
+        let to_debt = auc.bid.min(auc.debt);
+        let to_pen = (auc.bid - to_debt).min(auc.penalty);
+        self.pool_cash += to_debt;
+        self.book_fee(to_pen);
+        self.record_sale(auc.lot, auc.asset, auc.bid);
+        let a = &mut self.auctions[aid.index()];
+        a.debt -= to_debt;
+        a.penalty -= to_pen;
+        a.lot = Amount::ZERO;
+        a.bid = Amount::ZERO;
+        self.event(
+            "auction_deal",
+            Some(auc.account),
+            Some(winner),
+            auc.bid,
+            auc.bid.to_whole() / auc.lot.to_whole().max(1e-18),
+            format!("auction {aid}, lot {}", auc.lot.to_whole()),
+        );
+        self.finish_auction(aid);
+        Ok(Outcome {
+            liquidation: true,
+            ..Outcome::default()
+        })
+    }
+
+    /// Quote `holder` has standing as English-auction bids (held by the vault, refunded if
+    /// outbid): part of its wealth while the auctions run.
+    pub fn escrowed_bids(&self, holder: HolderId) -> Amount {
+        if !matches!(self.cfg.liquidation, LiquidationMode::EnglishAuction { .. }) {
+            return Amount::ZERO;
+        }
+        self.auctions
+            .iter()
+            .filter(|a| a.active && a.guy == Some(holder))
+            .fold(Amount::ZERO, |s, a| s + a.bid)
+    }
+
     // ----- checks and the end of a run -----
 
     /// The engine's claims add up exactly to the vault's balance of every token.
@@ -2915,6 +3132,12 @@ impl Engine {
         let mut quote = self.pool_cash + self.insurance;
         for acc in &self.accounts {
             quote += acc.quote;
+        }
+        for auc in &self.auctions {
+            if auc.bid.is_negative() || (!auc.active && !auc.bid.is_zero()) {
+                return Err("an auction holds a negative bid, or a finished one a bid".into());
+            }
+            quote += auc.bid;
         }
         let held = ledger.balance(self.vault, TokenId::QUOTE);
         if quote != held {

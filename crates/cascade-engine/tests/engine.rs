@@ -309,6 +309,155 @@ fn dutch_auction_kick_take_and_return() {
     h.check();
 }
 
+fn english() -> LiquidationMode {
+    LiquidationMode::EnglishAuction {
+        beg: 0.03,
+        ttl_s: 600.0,
+        tau_s: 3600.0,
+        chop: 0.13,
+    }
+}
+
+fn quote(h: &H, who: HolderId) -> f64 {
+    h.ledger.balance(who, TokenId::QUOTE).to_whole()
+}
+
+/// Maker Liquidations 1.2 (`flip.sol`), by hand: 10 ETH against 15,000 of debt at 1,600 goes
+/// to an English auction with tab 15,000 * 1.13 = 16,950. Bids must beat the standing one by
+/// 3% (or equal the tab), an outbid bidder gets its bid back at once, the tab is reached, the
+/// second phase asks for less collateral (at most the standing lot / 1.03) and returns the rest
+/// to the account; ten minutes after the last bid the winner's `deal` hands it the lot and the
+/// tab pays the debt and the penalty.
+#[test]
+fn english_auction_tend_dent_deal() {
+    let mut h = harness(&cfg(english(), vec![WaterfallStep::InsuranceFund]), 3);
+    let id = h.borrower(0, 10.0, 15_000.0);
+    h.price(1600.0);
+    let liq_q0 = quote(&h, h.liq);
+    h.liquidate(id).unwrap();
+    // Liquidations 1.2 pays nothing for the bite.
+    assert_eq!(quote(&h, h.liq), liq_q0);
+    let auc = h.engine.auctions()[0].clone();
+    assert!(close(auc.tab().to_whole(), 16_950.0));
+    assert_eq!(auc.lot, Amount::from_whole(10.0));
+    assert_eq!(auc.end_s, 12.0 + 3600.0);
+    assert!(auc.guy.is_none());
+    h.check();
+    let (a, b) = (h.liq, h.traders[1]);
+    let aid = AuctionId(0);
+    let tend = |h: &mut H, who, bid: f64| {
+        h.op(
+            who,
+            EngineOp::Tend {
+                auction: aid,
+                bid: Amount::from_whole(bid),
+            },
+        )
+    };
+    tend(&mut h, a, 1_000.0).unwrap();
+    assert_eq!(quote(&h, a), liq_q0 - 1_000.0);
+    assert_eq!(tend(&mut h, b, 1_029.0), Err("bid_below_increment"));
+    let b0 = quote(&h, b);
+    tend(&mut h, b, 1_030.0).unwrap();
+    // The outbid bidder is refunded in full; the vault holds only the standing bid.
+    assert_eq!(quote(&h, a), liq_q0);
+    assert_eq!(quote(&h, b), b0 - 1_030.0);
+    assert_eq!(h.engine.escrowed_bids(b), Amount::from_whole(1_030.0));
+    assert_eq!(h.engine.escrowed_bids(a), Amount::ZERO);
+    h.check();
+    assert_eq!(tend(&mut h, a, 17_000.0), Err("bid_above_tab"));
+    tend(&mut h, a, 16_950.0).unwrap();
+    assert_eq!(quote(&h, b), b0);
+    assert!(h.engine.auctions()[0].in_dent_phase());
+    assert_eq!(tend(&mut h, b, 16_950.0), Err("tend_phase_over"));
+    let dent = |h: &mut H, who, lot: f64| {
+        h.op(
+            who,
+            EngineOp::Dent {
+                auction: aid,
+                lot: Amount::from_whole(lot),
+            },
+        )
+    };
+    // 10 / 1.03 = 9.7087: 9.71 is too much collateral to ask for.
+    assert_eq!(dent(&mut h, b, 9.71), Err("lot_above_decrement"));
+    dent(&mut h, b, 9.7).unwrap();
+    assert_eq!(quote(&h, a), liq_q0);
+    assert!(close(quote(&h, b), b0 - 16_950.0));
+    let acc = h.engine.account(id).unwrap();
+    assert_eq!(acc.collateral[0], Amount::from_whole(0.3));
+    h.check();
+    let deal = |h: &mut H| h.op(h.traders[2], EngineOp::Deal { auction: aid });
+    assert_eq!(deal(&mut h), Err("auction_live"));
+    // The bid was placed at t = 12: it wins at t = 612.
+    h.block(2, 611.0, 1600.0, true, None);
+    assert_eq!(deal(&mut h), Err("auction_live"));
+    h.block(3, 612.0, 1600.0, true, None);
+    assert_eq!(dent(&mut h, a, 9.0), Err("auction_over"));
+    let pool0 = h.engine.pool_cash();
+    let if0 = h.engine.insurance_fund();
+    deal(&mut h).unwrap();
+    // Anyone may deal; the lot goes to the winner.
+    assert_eq!(
+        h.ledger.balance(b, TokenId(1)),
+        Amount::from_whole(100.0 + 9.7)
+    );
+    assert_eq!(h.engine.pool_cash() - pool0, Amount::from_whole(15_000.0));
+    assert_eq!(h.engine.insurance_fund() - if0, Amount::from_whole(1_950.0));
+    assert!(!h.engine.auctions()[0].active);
+    let m = h.engine.metrics();
+    assert_eq!(m.bad_debt, 0.0);
+    assert_eq!(m.auction_sales, 1);
+    assert!(close(m.auction_sale_value, 9.7 * 1600.0));
+    assert!(close(m.auction_sale_paid, 16_950.0));
+    assert_eq!(deal(&mut h), Err("auction_over"));
+    h.check();
+}
+
+/// An auction nobody bids on restarts at its first bid after its lifetime (Maker `tick`), and
+/// a bid nobody answers wins however low: the debt it does not cover is bad debt, taken by
+/// the waterfall (here the 1,000 insurance fund, then socialized).
+#[test]
+fn english_auction_unanswered_bid_wins_and_leaves_bad_debt() {
+    let mut h = harness(
+        &cfg(
+            english(),
+            vec![WaterfallStep::InsuranceFund, WaterfallStep::Socialize],
+        ),
+        2,
+    );
+    let id = h.borrower(0, 10.0, 15_000.0);
+    h.price(1600.0);
+    h.liquidate(id).unwrap();
+    let aid = AuctionId(0);
+    let bidder = h.traders[1];
+    h.block(2, 5_000.0, 1600.0, true, None);
+    assert_eq!(h.op(bidder, EngineOp::Deal { auction: aid }), Err("no_bid"));
+    // Past its 3,600-second lifetime with no bid: the next bid restarts it.
+    h.op(
+        bidder,
+        EngineOp::Tend {
+            auction: aid,
+            bid: Amount::ONE_UNIT,
+        },
+    )
+    .unwrap();
+    assert_eq!(h.engine.auctions()[0].end_s, 5_000.0 + 3_600.0);
+    h.block(3, 5_600.0, 1600.0, true, None);
+    h.op(bidder, EngineOp::Deal { auction: aid }).unwrap();
+    assert_eq!(
+        h.ledger.balance(bidder, TokenId(1)),
+        Amount::from_whole(110.0)
+    );
+    let m = h.engine.metrics();
+    // 15,000 of debt, one base unit raised.
+    assert!(close(m.bad_debt, 15_000.0 - 1e-9), "{}", m.bad_debt);
+    assert!(close(m.insurance_for_debt, 1_000.0));
+    assert!(close(m.socialized_loss, 14_000.0 - 1e-9));
+    assert_eq!(m.auction_near_zero, 1);
+    h.check();
+}
+
 #[test]
 fn adl_takes_the_loss_from_profitable_opposite_positions() {
     let mode = LiquidationMode::Full { bonus: 0.02 };
@@ -431,6 +580,11 @@ enum Op {
     Hold,
     Liquidate(usize, bool),
     Take(f64),
+    /// English auctions: bidder (the liquidator or a trader) and a fraction of the tab to
+    /// bid (tend) or of the lot to ask for (dent); then every finished auction is dealt.
+    Bid(usize, f64),
+    /// Time passes without a price change (auctions age, bids expire).
+    Later(f64),
 }
 
 fn op_strategy() -> impl Strategy<Value = Op> {
@@ -443,6 +597,8 @@ fn op_strategy() -> impl Strategy<Value = Op> {
         1 => Just(Op::Hold),
         3 => (0usize..8, any::<bool>()).prop_map(|(a, s)| Op::Liquidate(a, s)),
         1 => (0.0f64..20.0).prop_map(Op::Take),
+        2 => (0usize..7, 0.0f64..1.2).prop_map(|(w, f)| Op::Bid(w, f)),
+        1 => (1.0f64..2_000.0).prop_map(Op::Later),
     ]
 }
 
@@ -475,6 +631,12 @@ fn modes() -> Vec<LiquidationMode> {
             tip: 5.0,
             chip: 0.001,
             chop: 0.1,
+        },
+        LiquidationMode::EnglishAuction {
+            beg: 0.03,
+            ttl_s: 600.0,
+            tau_s: 3600.0,
+            chop: 0.13,
         },
     ]
 }
@@ -537,7 +699,7 @@ proptest! {
     /// healthy account is liquidated and the index finds exactly what a full scan finds.
     #[test]
     fn random_operations_conserve_value_and_the_index_is_exact(
-        mode in 0usize..5,
+        mode in 0usize..6,
         model in 0usize..4,
         wf in 0usize..3,
         ops in proptest::collection::vec(op_strategy(), 1..60),
@@ -549,6 +711,7 @@ proptest! {
         prop_assert!(issues.is_empty(), "{:?}", issues);
         let mut h = harness(&c, 6);
         let mut p = 2000.0;
+        let (mut blk, mut clock) = (1u64, 12.0);
         let mut memos: Vec<HealthMemo> = Vec::new();
         for op in ops {
             match op {
@@ -581,12 +744,40 @@ proptest! {
                 }
                 Op::Price(q) => {
                     p = q;
-                    h.price(p);
+                    blk += 1;
+                    clock += 12.0;
+                    h.block(blk, clock, p, true, None);
                     h.engine.end_block();
                 }
                 Op::Hold => {
-                    h.price(p);
+                    blk += 1;
+                    clock += 12.0;
+                    h.block(blk, clock, p, true, None);
                     h.engine.end_block();
+                }
+                Op::Later(dt) => {
+                    blk += 1;
+                    clock += dt;
+                    h.block(blk, clock, p, true, None);
+                    h.engine.end_block();
+                }
+                Op::Bid(w, f) => {
+                    let who = if w == 6 { h.liq } else { h.traders[w] };
+                    for i in 0..h.engine.auctions().len() {
+                        let a = h.engine.auctions()[i].clone();
+                        let aid = AuctionId(i as u32);
+                        let op = if a.in_dent_phase() {
+                            EngineOp::Dent { auction: aid, lot: a.lot.scale_floor(f.min(1.0)) }
+                        } else {
+                            EngineOp::Tend { auction: aid, bid: a.tab().scale_floor(f.min(1.0)).max(Amount::ONE_UNIT) }
+                        };
+                        let bid = h.op(who, op);
+                        let deal = h.op(who, EngineOp::Deal { auction: aid });
+                        if std::env::var("ENGINE_PROBE").is_ok() {
+                            eprintln!("bid {} deal {}", bid.is_ok(), deal.is_ok());
+                        }
+                        h.engine.check_invariants(&h.ledger).map_err(TestCaseError::fail)?;
+                    }
                 }
                 Op::Liquidate(first, sell) => {
                     // Try every account, starting at `first`.

@@ -274,6 +274,21 @@ pub const METRICS: &[MetricDef] = &[
         MetricKind::Blocks,
         "account-blocks spent liquidatable under fresh risk figures but not under the engine's (risk recomputation budget)",
     ),
+    m(
+        "auction_sales",
+        MetricKind::Count,
+        "collateral auction sales: Dutch takes and English deals",
+    ),
+    m(
+        "auction_discount",
+        MetricKind::Ratio,
+        "1 - paid / oracle value of the collateral sold by auctions, over all sales (0 without a sale)",
+    ),
+    m(
+        "auction_near_zero_share",
+        MetricKind::Ratio,
+        "share of auction sales that paid under 1% of the collateral's oracle value (zero-bid auctions)",
+    ),
 ];
 
 /// The index of a metric in a row.
@@ -433,6 +448,17 @@ impl Accumulator {
             e.hedge_flow,
             e.engine_gamma,
             e.stale_risk_blocks as f64,
+            e.auction_sales as f64,
+            if e.auction_sale_value > 0.0 {
+                1.0 - e.auction_sale_paid / e.auction_sale_value
+            } else {
+                0.0
+            },
+            if e.auction_sales > 0 {
+                e.auction_near_zero as f64 / e.auction_sales as f64
+            } else {
+                0.0
+            },
         ]);
         debug_assert_eq!(v.len(), METRICS.len());
         MetricRow(v)

@@ -917,12 +917,7 @@ impl World {
         }
         let role = self.actors[tx.agent.index()].role;
         let track = matches!(role, Role::Liquidator | Role::Mev);
-        let is_liquidation = matches!(
-            tx.action,
-            Action::Engine(
-                EngineOp::Liquidate { .. } | EngineOp::Take { .. } | EngineOp::Redo { .. }
-            )
-        );
+        let is_liquidation = matches!(&tx.action, Action::Engine(op) if op.is_liquidation());
         // For the delay from the oracle report: when the protocol flagged the account, and
         // the asset whose oracle decides it.
         let liq_probe = match (&tx.action, self.engine.as_ref()) {
@@ -958,14 +953,7 @@ impl World {
             self.acc.report_delay_sum += (self.block.saturating_sub(since) + lag) as f64;
             self.acc.report_delay_count += 1;
         }
-        if result.is_err()
-            && matches!(
-                tx.action,
-                Action::Engine(
-                    EngineOp::Liquidate { .. } | EngineOp::Take { .. } | EngineOp::Redo { .. }
-                )
-            )
-        {
+        if result.is_err() && is_liquidation {
             self.acc.failed_liquidation_txs += 1;
         }
         let gas_used = match &result {
@@ -1205,6 +1193,10 @@ impl World {
     /// A wallet's value at `p_ref`, whole quote units.
     fn wallet_value(&self, h: HolderId) -> f64 {
         let mut v = self.ledger.balance(h, TokenId::QUOTE).to_whole();
+        // Standing English-auction bids are the bidder's until it is outbid or wins.
+        if let Some(e) = &self.engine {
+            v += e.escrowed_bids(h).to_whole();
+        }
         for (a, p) in self.p_ref.iter().enumerate() {
             v += self.ledger.balance(h, AssetId(a as u16).token()).to_whole() * p;
         }

@@ -66,11 +66,16 @@ fn engine_runs_are_reproducible() {
 
 #[test]
 fn one_thread_and_several_give_byte_identical_results() {
-    // The engine scenario (agents, liquidations, auctions of effort) and the small market:
-    // rows bit for bit, and traces byte for byte, with 1, 2 and 3 threads.
+    // The engine scenarios (agents, liquidations; English collateral auctions with escrowed
+    // bids) and the small market: rows bit for bit, and traces byte for byte, with 1, 2 and 3
+    // threads.
     for s in [
         common::from_text(common::SMALL).unwrap(),
         common::scenario("configs/scenarios/gen1.toml", &["chain.duration_s=7200"]),
+        common::scenario(
+            "configs/scenarios/black_thursday.toml",
+            &["chain.duration_s=7200"],
+        ),
     ] {
         let collect = |threads: usize| {
             let mut bytes = Vec::new();
