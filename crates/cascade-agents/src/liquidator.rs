@@ -32,7 +32,9 @@ use crate::oev::{BackrunPolicy, OevBid, OevLot, value_backrun};
 use crate::view::{View, gwei};
 use crate::{Agent, Role, Submission};
 use cascade_core::tx::{EngineOp, GasKind, Side};
-use cascade_core::{Action, AgentId, Amount, AuctionId, Check, HolderId, TokenId, VenueId};
+use cascade_core::{
+    AccountId, Action, AgentId, Amount, AuctionId, Check, HolderId, TokenId, VenueId,
+};
 use cascade_engine::LiquidationMode;
 use serde::{Deserialize, Serialize};
 
@@ -152,6 +154,16 @@ impl Liquidator {
                 )
             })
             .max_by(|x, y| x.1.cmp(&y.1).then(y.0.cmp(&x.0)))
+    }
+
+    /// Start the auction of `account` (Maker `bark` or `bite`).
+    fn kick(&self, view: &View<'_>, account: AccountId, profit: f64, out: &mut Vec<Submission>) {
+        let op = EngineOp::Liquidate {
+            account,
+            sell_on: None,
+            min_profit: Amount::ZERO,
+        };
+        self.submit(view, op, profit, out);
     }
 
     fn submit(&self, view: &View<'_>, op: EngineOp, profit: f64, out: &mut Vec<Submission>) {
@@ -310,16 +322,8 @@ impl Agent for Liquidator {
                 let bid_gas = view.fee_estimate(GasKind::Bid, self.tip).to_whole();
                 let profit = value - gas - 2.0 * bid_gas;
                 if profit > self.cfg.min_profit {
-                    self.submit(
-                        view,
-                        EngineOp::Liquidate {
-                            account: id,
-                            sell_on: None,
-                            min_profit: Amount::ZERO,
-                        },
-                        0.0,
-                        out,
-                    );
+                    // Its bite bids only the base tip: the auction, not the bite, pays.
+                    self.kick(view, id, 0.0, out);
                     sent += 1;
                 }
                 continue;
@@ -334,16 +338,7 @@ impl Agent for Liquidator {
                     let reward = tip + chip * tab;
                     let profit = reward - gas;
                     if profit > self.cfg.min_profit {
-                        self.submit(
-                            view,
-                            EngineOp::Liquidate {
-                                account: id,
-                                sell_on: None,
-                                min_profit: Amount::ZERO,
-                            },
-                            profit,
-                            out,
-                        );
+                        self.kick(view, id, profit, out);
                         sent += 1;
                     }
                 }
