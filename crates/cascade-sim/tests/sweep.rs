@@ -671,3 +671,21 @@ labels = ["loose", "tight"]
     );
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// Every shipped sweep file loads, and every point's scenario validates (no sweep in
+/// `configs/sweeps/` can rot unnoticed).
+#[test]
+fn every_shipped_sweep_validates() {
+    let dir = common::repo().join("configs/sweeps");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 7, "{files:?}");
+    for f in files {
+        let s = load_sweep(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        assert!(!s.points.is_empty(), "{}", f.display());
+    }
+}

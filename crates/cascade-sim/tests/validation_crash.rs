@@ -282,3 +282,29 @@ fn black_thursday_english_auctions_clear_at_near_zero_bids_under_congestion() {
         assert_eq!(o.bad_debt, 0.0, "{o:?}");
     }
 }
+
+/// The design change Maker made after March 2020, on the same crash, congestion, keepers and
+/// seeds: Liquidations 2.0 Dutch auctions with ETH-A's parameters (reference
+/// protocol-mechanics.md 7.2). Their price falls on its own, so the one keeper that reaches the
+/// chain pays the curve's price, not its own opening bid: under the congestion that leaves
+/// black_thursday's English auctions with near-zero sales and bad debt in every run, no sale is
+/// near zero, the mean discount stays small and no run has bad debt
+/// (`configs/sweeps/auction_design.toml` sweeps the congestion; docs/model.md).
+#[test]
+fn black_thursday_dutch_auctions_clear_near_the_market_under_the_same_congestion() {
+    let dutch = "engine.liquidation={kind=\"dutch_auction\", start_premium=1.2, curve=\"stairstep\", step_s=90.0, cut=0.99, tail_s=8400.0, cusp=0.4, tip=300.0, chip=0.001, chop=0.13}";
+    let runs = auction_runs(&[dutch]);
+    for o in &runs {
+        assert!(o.capped_blocks >= 10, "{o:?}");
+        assert!(o.auction_sales > 0.0);
+        assert_eq!(o.near_zero_share, 0.0, "{o:?}");
+        assert!(o.discount < 0.05, "{o:?}");
+        assert_eq!(o.bad_debt, 0.0, "{o:?}");
+    }
+    println!(
+        "dutch, congested: auction sales {:.1}, discount {:.4}, bad debt {:.0}",
+        runs.iter().map(|o| o.auction_sales).sum::<f64>() / runs.len() as f64,
+        runs.iter().map(|o| o.discount).sum::<f64>() / runs.len() as f64,
+        runs.iter().map(|o| o.bad_debt).sum::<f64>() / runs.len() as f64,
+    );
+}
