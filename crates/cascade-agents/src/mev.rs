@@ -31,6 +31,9 @@
 //!   Accounts that are liquidatable at the engine's price now are liquidated at once, in a
 //!   private bundle. With `engine.privacy = true` it cannot see which accounts are close to
 //!   their liquidation price, so it only liquidates flagged accounts and never pushes.
+//!
+//! In an auction engine (`dutch_auction`, `english_auction`) a liquidation only starts an
+//! auction, with no collateral to flash-sell: the bots leave liquidations to the keepers.
 
 use crate::config::{BuildCtx, VenueInfo, check_venue_list};
 use crate::manipulation::{forecast_twap, push_cost, restore};
@@ -360,6 +363,11 @@ impl Agent for MevBot {
             out.push(Submission::Cancel(t.id));
         }
         let Some(engine) = view.engine else { return };
+        // In an auction engine a liquidation only starts an auction: there is no seized
+        // collateral to flash-sell, so nothing to backrun, copy, sandwich or manipulate for.
+        if engine.config().liquidation.is_auction() {
+            return;
+        }
         let Some(pool) = view.public_mempool() else {
             return;
         };

@@ -19,6 +19,7 @@ use cascade_core::event::Event;
 use cascade_market::gas::next_base_fee;
 use cascade_sim::World;
 use cascade_sim::world::BlockRecord;
+use std::path::Path;
 
 const RUNS: u64 = 10;
 /// The keepers' `max_fee_gwei` in the scenario.
@@ -307,4 +308,45 @@ fn black_thursday_dutch_auctions_clear_near_the_market_under_the_same_congestion
         runs.iter().map(|o| o.discount).sum::<f64>() / runs.len() as f64,
         runs.iter().map(|o| o.bad_debt).sum::<f64>() / runs.len() as f64,
     );
+}
+
+/// MEV bots in an auction engine: a liquidation there only starts an auction (a Dutch bark's
+/// reward is the keepers' business, an English bite pays nothing), so there is no flash
+/// liquidation to backrun, copy or sandwich, and the bots send none; the auctions go on as
+/// without them.
+#[test]
+fn mev_bots_do_not_liquidate_in_auction_engines() {
+    let base =
+        std::fs::read_to_string(common::repo().join("configs/scenarios/black_thursday.toml"))
+            .unwrap();
+    let text = format!(
+        "{base}\n[[agents]]\nkind = \"mev_bot\"\ncount = 2\nbackrun = true\noutbid = true\nsandwich = true\n"
+    );
+    for mode in ["english", "dutch"] {
+        let mut tree: toml::Table = text.parse().unwrap();
+        if mode == "dutch" {
+            let set = "engine.liquidation={kind=\"dutch_auction\", start_premium=1.2, curve=\"stairstep\", step_s=90.0, cut=0.99, tail_s=8400.0, cusp=0.4, tip=300.0, chip=0.001, chop=0.13}";
+            cascade_sim::load::apply_overrides(
+                Path::new("mev.toml"),
+                &mut tree,
+                &[set.to_string()],
+            )
+            .unwrap();
+        }
+        let s = cascade_sim::load::scenario_from_tree(Path::new("mev.toml"), tree).unwrap();
+        let mut w = World::new(&s, s.config.run.seed, 0).unwrap();
+        w.enable_events();
+        let row = w.run().unwrap();
+        let actors = w.actors().to_vec();
+        let mev_liquidations = w
+            .take_events()
+            .into_iter()
+            .filter(|e| {
+                matches!(e, Event::TxIncluded { agent, kind: cascade_core::tx::GasKind::Liquidation, .. }
+                    if actors[agent.index()].label.starts_with("mev_bot"))
+            })
+            .count();
+        assert_eq!(mev_liquidations, 0, "{mode}");
+        assert!(row.get("auction_sales").unwrap() > 0.0, "{mode}");
+    }
 }
