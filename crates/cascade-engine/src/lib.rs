@@ -2954,10 +2954,12 @@ impl Engine {
         }
     }
 
-    /// An English auction that still takes bids now (restarting one that reached its
-    /// lifetime without a bid, as Maker's `tick`), or why not.
-    fn english_open(&mut self, aid: AuctionId, tau_s: f64) -> Result<Auction, Reason> {
-        let auc = self.auctions.get(aid.index()).ok_or("no_auction")?.clone();
+    /// An English auction that still takes bids now, or why not. One that reached its
+    /// lifetime without a bid comes back restarted (Maker's `tick`, which a bid that lands
+    /// commits: the copy's `end_s` is the new end; the stored auction is not touched here, so
+    /// a bid that reverts leaves it as it was).
+    fn english_open(&self, aid: AuctionId, tau_s: f64) -> Result<Auction, Reason> {
+        let mut auc = self.auctions.get(aid.index()).ok_or("no_auction")?.clone();
         if !auc.active {
             return Err("auction_over");
         }
@@ -2965,8 +2967,8 @@ impl Engine {
             return Err("paused");
         }
         if auc.guy.is_none() && self.t_s >= auc.end_s {
-            self.auctions[aid.index()].end_s = self.t_s + tau_s;
-            return Ok(self.auctions[aid.index()].clone());
+            auc.end_s = self.t_s + tau_s;
+            return Ok(auc);
         }
         if auc.english_over(self.t_s) {
             return Err("auction_over");
@@ -2983,6 +2985,7 @@ impl Engine {
         amount: Amount,
         ledger: &mut Ledger,
     ) -> Result<(), Reason> {
+        let (_, ttl_s, _) = self.english()?;
         ledger
             .transfer(bidder, self.vault, TokenId::QUOTE, amount)
             .map_err(ledger_err)?;
@@ -2994,7 +2997,6 @@ impl Engine {
             let refunded = ledger.transfer(self.vault, prev, TokenId::QUOTE, prev_bid);
             debug_assert!(refunded.is_ok(), "the vault holds the standing bid");
         }
-        let (_, ttl_s, _) = self.english()?;
         let a = &mut self.auctions[aid.index()];
         a.bid = amount;
         a.guy = Some(bidder);
@@ -3026,6 +3028,7 @@ impl Engine {
             return Err("bid_below_increment");
         }
         self.replace_bid(bidder, aid, bid, ledger)?;
+        self.auctions[aid.index()].end_s = auc.end_s;
         self.event(
             "auction_tend",
             Some(auc.account),

@@ -433,7 +433,19 @@ fn english_auction_unanswered_bid_wins_and_leaves_bad_debt() {
     let bidder = h.traders[1];
     h.block(2, 5_000.0, 1600.0, true, None);
     assert_eq!(h.op(bidder, EngineOp::Deal { auction: aid }), Err("no_bid"));
-    // Past its 3,600-second lifetime with no bid: the next bid restarts it.
+    // Past its 3,600-second lifetime with no bid: a bid that reverts changes nothing, the
+    // next bid that lands restarts it.
+    assert_eq!(
+        h.op(
+            bidder,
+            EngineOp::Tend {
+                auction: aid,
+                bid: Amount::ZERO,
+            },
+        ),
+        Err("bid_too_low")
+    );
+    assert_eq!(h.engine.auctions()[0].end_s, 12.0 + 3_600.0);
     h.op(
         bidder,
         EngineOp::Tend {
