@@ -156,6 +156,13 @@ impl Liquidator {
             .max_by(|x, y| x.1.cmp(&y.1).then(y.0.cmp(&x.0)))
     }
 
+    /// What an auction lot of `amount` of asset `a` is worth to it: the best venue's price
+    /// for it less `inventory_risk` (it holds the lot before it can sell).
+    fn lot_value(&self, view: &View<'_>, a: usize, amount: Amount) -> Option<f64> {
+        let (_, q) = self.best_sale(view, a, amount)?;
+        Some(q.to_whole() * (1.0 - self.cfg.inventory_risk))
+    }
+
     /// Start the auction of `account` (Maker `bark` or `bite`).
     fn kick(&self, view: &View<'_>, account: AccountId, profit: f64, out: &mut Vec<Submission>) {
         let op = EngineOp::Liquidate {
@@ -176,9 +183,7 @@ impl Liquidator {
             true,
         )));
     }
-}
 
-impl Liquidator {
     /// English auctions: settle the ones it won, bid on the others (module doc). Every
     /// transaction here bids only the base tip: an English auction is decided by the bids
     /// standing when it ends, not by which transaction comes first in a block.
@@ -207,10 +212,9 @@ impl Liquidator {
             if auc.guy == Some(self.holder) || !auc.lot.is_positive() {
                 continue;
             }
-            let Some((_, q)) = self.best_sale(view, auc.asset, auc.lot) else {
+            let Some(value) = self.lot_value(view, auc.asset, auc.lot) else {
                 continue;
             };
-            let value = q.to_whole() * (1.0 - self.cfg.inventory_risk);
             let reserve = value - 2.0 * gas - self.cfg.min_profit;
             let tab = auc.tab();
             if reserve <= 0.0 {
@@ -315,10 +319,9 @@ impl Agent for Liquidator {
                 let lot = engine
                     .account(id)
                     .map_or(Amount::ZERO, |acc| acc.collateral[a]);
-                let Some((_, q)) = self.best_sale(view, a, lot) else {
+                let Some(value) = self.lot_value(view, a, lot) else {
                     continue;
                 };
-                let value = q.to_whole() * (1.0 - self.cfg.inventory_risk);
                 let bid_gas = view.fee_estimate(GasKind::Bid, self.tip).to_whole();
                 let profit = value - gas - 2.0 * bid_gas;
                 if profit > self.cfg.min_profit {
