@@ -2830,16 +2830,7 @@ impl Engine {
                     .map_err(ledger_err)?;
             }
         }
-        // Proceeds pay the debt first, then the penalty.
-        let to_debt = owe.min(auc.debt);
-        let to_pen = (owe - to_debt).min(auc.penalty);
-        self.pool_cash += to_debt;
-        self.book_fee(to_pen);
-        self.record_sale(slice, auc.asset, owe);
-        let a = &mut self.auctions[aid.index()];
-        a.debt -= to_debt;
-        a.penalty -= to_pen;
-        a.lot -= slice;
+        self.sell_from_auction(aid, slice, owe);
         self.event(
             "auction_take",
             Some(auc.account),
@@ -2931,9 +2922,20 @@ impl Engine {
         Ok(Outcome::default())
     }
 
-    /// An auction sale of `lot` of asset `a` for `paid` quote, against the oracle price.
-    fn record_sale(&mut self, lot: Amount, a: usize, paid: Amount) {
-        let value = lot.to_whole() * self.prices[a];
+    /// `slice` of auction `aid`'s lot sold for `paid` quote (a Dutch take, an English deal):
+    /// the proceeds pay the debt first, then the penalty; the sale is recorded against the
+    /// oracle price.
+    fn sell_from_auction(&mut self, aid: AuctionId, slice: Amount, paid: Amount) {
+        let auc = &self.auctions[aid.index()];
+        let (asset, to_debt) = (auc.asset, paid.min(auc.debt));
+        let to_pen = (paid - to_debt).min(auc.penalty);
+        self.pool_cash += to_debt;
+        self.book_fee(to_pen);
+        let a = &mut self.auctions[aid.index()];
+        a.debt -= to_debt;
+        a.penalty -= to_pen;
+        a.lot -= slice;
+        let value = slice.to_whole() * self.prices[asset];
         let paid = paid.to_whole();
         let m = &mut self.metrics;
         m.auction_sales += 1;
@@ -3091,16 +3093,8 @@ impl Engine {
         ledger
             .transfer(self.vault, winner, token, auc.lot)
             .map_err(ledger_err)?;
-        let to_debt = auc.bid.min(auc.debt);
-        let to_pen = (auc.bid - to_debt).min(auc.penalty);
-        self.pool_cash += to_debt;
-        self.book_fee(to_pen);
-        self.record_sale(auc.lot, auc.asset, auc.bid);
-        let a = &mut self.auctions[aid.index()];
-        a.debt -= to_debt;
-        a.penalty -= to_pen;
-        a.lot = Amount::ZERO;
-        a.bid = Amount::ZERO;
+        self.sell_from_auction(aid, auc.lot, auc.bid);
+        self.auctions[aid.index()].bid = Amount::ZERO;
         self.event(
             "auction_deal",
             Some(auc.account),
@@ -3119,7 +3113,7 @@ impl Engine {
     /// Quote `holder` has standing as English-auction bids (held by the vault, refunded if
     /// outbid): part of its wealth while the auctions run.
     pub fn escrowed_bids(&self, holder: HolderId) -> Amount {
-        if !matches!(self.cfg.liquidation, LiquidationMode::EnglishAuction { .. }) {
+        if self.english().is_err() {
             return Amount::ZERO;
         }
         self.auctions
