@@ -639,6 +639,16 @@ impl Engine {
     pub fn index_sizes(&self) -> (usize, usize, usize) {
         self.index.sizes()
     }
+    /// The whole engine state as text, the position of its random stream included: tests
+    /// compare it before and after an operation that reverted (on `Err` nothing changed).
+    pub fn state_dump(&self) -> String {
+        format!(
+            "{self:?}\nrng seed {:?} stream {} word {}",
+            self.rng.get_seed(),
+            self.rng.get_stream(),
+            self.rng.get_word_pos()
+        )
+    }
 
     fn event(
         &mut self,
