@@ -6,7 +6,7 @@
 //! transactions that bid too little (a liquidator's, an oracle's) wait or never land: the Black
 //! Thursday mechanism.
 //!
-//! **Base fee.** Exactly the EIP's integer rule (reference: protocol-mechanics.md 10.1): with
+//! **Base fee.** Exactly the EIP's integer rule (EIP-1559; docs/references.md, R14): with
 //! `target = gas_limit / elasticity`, a parent block that used more than the target raises the
 //! fee by `max(base * (used - target) / target / 8, 1)`, one that used less lowers it by
 //! `base * (target - used) / target / 8` (integer divisions, in that order). In `flat` mode the
@@ -100,8 +100,8 @@ pub struct GasCosts {
 
 impl Default for GasCosts {
     fn default() -> Self {
-        // Orders of magnitude from reference/protocol-mechanics.md 5.6 and 10.2 (Aave v3
-        // liquidationCall ~0.35-0.49M gas in its snapshots) and typical Uniswap v2 swaps.
+        // Orders of magnitude from docs/references.md, R8 (Aave v3 liquidationCall
+        // ~0.35-0.49M gas in its snapshots) and typical Uniswap v2 swaps.
         GasCosts {
             liquidation: 400_000,
             swap: 150_000,
@@ -545,7 +545,7 @@ mod tests {
         }
     }
 
-    /// validation.md section 4: the base-fee path of a `GasMarket` driven by a scripted
+    /// EIP-1559 (docs/references.md, R14): the base-fee path of a `GasMarket` driven by a scripted
     /// sequence of gas used equals the EIP's rule applied block by block, to the wei: runs of
     /// full and empty blocks, blocks at the target and one gas either side of it, a ramp, a
     /// deterministic pseudo-random sequence, and a base fee small enough that the minimum

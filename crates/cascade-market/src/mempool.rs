@@ -2,7 +2,7 @@
 //!
 //! Transactions wait in the public mempool, visible to everyone who watches it, until a builder
 //! includes them or their time to live runs out. Bundles (Flashbots-like, reference:
-//! protocol-mechanics.md 10.3) go privately to the builder for one target block: they are
+//! docs/references.md, R15) go privately to the builder for one target block: they are
 //! placed at the top of the block, atomically (all of their transactions, in their order, or
 //! none), and may pull a pending public transaction into place (the canonical oracle-update
 //! backrun). Then public transactions are packed by effective priority fee, competing with the

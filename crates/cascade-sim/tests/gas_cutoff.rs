@@ -1,4 +1,4 @@
-//! Gas against the liquidation bonus (validation.md section 3): a liquidator gains
+//! Gas against the liquidation bonus (docs/references.md, R26): a liquidator gains
 //! `bonus * debt - gas - slippage`, so below the debt `D* = gas / ((1 + b)(1 - f) - 1)` no
 //! rational liquidator acts, and those positions end as bad debt. The test runs a crash that
 //! makes every borrower liquidatable and checks the cut-off against the analytic one.

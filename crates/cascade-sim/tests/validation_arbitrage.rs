@@ -1,5 +1,5 @@
-//! Validation of the arbitrage substrate against published results (validation.md sections 1
-//! and 2): a constant-product pool under GBM, arbitraged against `p_ref` once per block, with
+//! Validation of the arbitrage substrate against published results (docs/references.md,
+//! R23-R25): a constant-product pool under GBM, arbitraged against `p_ref` once per block, with
 //! zero gas, so that the pool loses exactly what the literature calls loss-versus-rebalancing
 //! (LVR) and arbitrage profit (ARB).
 //!
@@ -109,7 +109,7 @@ fn mean_se(x: &[f64]) -> (f64, f64) {
     (m, (v / n).sqrt())
 }
 
-/// LVR at zero fee (Milionis, Moallemi, Roughgarden, Zhang 2022; validation.md section 1).
+/// LVR at zero fee (Milionis, Moallemi, Roughgarden, Zhang 2022; docs/references.md, R23).
 ///
 /// Formula: with the pool at the market price `P0` and the market moving to `P1 = P0 e^X`,
 /// `X ~ N(-sigma^2 dt / 2, sigma^2 dt)`, the arbitrage back to `P1` costs the pool
@@ -175,7 +175,7 @@ fn lvr_per_block_matches_the_exact_form_and_tends_to_sigma_squared_over_8() {
 }
 
 /// Arbitrage with a fee and Poisson blocks (Milionis, Moallemi, Roughgarden 2023, "Automated
-/// Market Making and Arbitrage Profits in the Presence of Fees"; validation.md section 2).
+/// Market Making and Arbitrage Profits in the Presence of Fees"; docs/references.md, R24).
 ///
 /// Formula: with block rate `lambda` (per year), fee `f` and `gamma = -ln(1 - f)` (the
 /// half-width of the no-trade band in log price: a Uniswap-v2 pool sells at `P (1 - f)` and
@@ -233,8 +233,8 @@ fn poisson_blocks_trade_share_and_arbitrage_profit_match_mmr_2023() {
 }
 
 /// Arbitrage with a fee and fixed block times (Nezlobin and Tassy 2025, "Loss-Versus-Rebalancing
-/// under Deterministic and Generalized block-times", arXiv 2505.05113; validation.md
-/// section 2).
+/// under Deterministic and Generalized block-times", arXiv 2505.05113; docs/references.md,
+/// R25, which records the reading of `s` below).
 ///
 /// Formula: the expected arbitrage loss per block per unit of liquidity is
 /// `sigma_b^2 / (2 + sqrt(2 pi) / |zeta(1/2)| * s / sigma_b)`, `sqrt(2 pi) / |zeta(1/2)| =
@@ -242,11 +242,11 @@ fn poisson_blocks_trade_share_and_arbitrage_profit_match_mmr_2023() {
 /// no-trade band in log price, `2 gamma` with `gamma = -ln(1 - f)` (with `s = gamma` the formula
 /// would give more loss than Poisson blocks, against the paper's own result that fixed blocks
 /// minimize it). One unit of liquidity is `P^2 |x'(P)| = V / 4` for a constant-product pool,
-/// so the loss per block is `V / 4` times the formula (`V sigma_b^2 / 8` at zero fee, section
-/// 1's LVR). The paper gives the error as `O(exp(-c s / sigma_b))` and reports the formula
-/// quasi-exact against large Monte Carlo runs. Tolerance: 3 standard errors (across runs) plus
-/// 0.5% relative. The measured loss is also below the Poisson chain's at the same mean block
-/// time, as the paper proves.
+/// so the loss per block is `V / 4` times the formula (`V sigma_b^2 / 8` at zero fee, the LVR
+/// of docs/references.md, R23). The paper gives the error as `O(exp(-c s / sigma_b))` and
+/// reports the formula quasi-exact against large Monte Carlo runs. Tolerance: 3 standard
+/// errors (across runs) plus 0.5% relative. The measured loss is also below the Poisson
+/// chain's at the same mean block time, as the paper proves.
 #[test]
 fn fixed_blocks_arbitrage_loss_matches_nezlobin_tassy() {
     let cases = [

@@ -1,7 +1,7 @@
-//! Validation of the mechanism of Black Thursday (MakerDAO, 12-13 March 2020; validation.md
-//! section 5) with the shipped `configs/scenarios/black_thursday.toml`, of the same congestion
-//! under fixed-bonus liquidations (`configs/scenarios/keeper_congestion.toml`), and of the
-//! EIP-1559 base fee inside a running World (validation.md section 4).
+//! Validation of the mechanism of Black Thursday (MakerDAO, 12-13 March 2020;
+//! docs/references.md, R27) with the shipped `configs/scenarios/black_thursday.toml`, of the
+//! same congestion under fixed-bonus liquidations (`configs/scenarios/keeper_congestion.toml`),
+//! and of the EIP-1559 base fee inside a running World (docs/references.md, R14).
 //!
 //! The historical mechanism: a crash congests the chain, gas prices rise many-fold, keepers'
 //! transactions stop landing, collateral auctions (Maker Liquidations 1.2, English auctions)
@@ -38,7 +38,7 @@ struct Outcome {
     liquidations_in_capped_blocks: u64,
 }
 
-/// EIP-1559 inside the World (validation.md section 4): each block's base fee is the rule
+/// EIP-1559 inside the World (docs/references.md, R14): each block's base fee is the rule
 /// applied to its parent's base fee and total gas used (background and transactions), to the
 /// wei.
 fn check_eip1559(trace: &[BlockRecord], gas: &cascade_market::gas::GasConfig, run: u64) {
@@ -102,7 +102,7 @@ fn mean(x: &[f64]) -> f64 {
 /// hundred blocks) and every run ends with bad debt. Without congestion, on the same crash and
 /// seeds: the base fee stays far below the cap, liquidations land within a block or two and
 /// the bad debt is under 5% of the congested figure, with most runs at zero. The claims are
-/// qualitative (the mechanism of validation.md section 5): the thresholds separate the two
+/// qualitative (the mechanism of docs/references.md, R27): the thresholds separate the two
 /// regimes and the measured figures are in docs/model.md. The test is deterministic (fixed
 /// seeds), not a statistical test.
 #[test]
@@ -233,7 +233,7 @@ fn auction_runs(sets: &[&str]) -> Vec<AuctionRun> {
 /// deep discount, and every run ends with bad debt. Without congestion, on the same crash and
 /// seeds, the keepers compete, every auction raises its tab (the discount is the few percent
 /// the keepers keep for gas and price risk) and no run has bad debt. The thresholds separate
-/// the two regimes (validation.md section 5: the mechanism matters more than the figure);
+/// the two regimes (docs/references.md, R27: the mechanism matters more than the figure);
 /// the measured figures and the historical ones are in docs/model.md. Deterministic (fixed
 /// seeds), not a statistical test.
 #[test]
@@ -286,7 +286,7 @@ fn black_thursday_english_auctions_clear_at_near_zero_bids_under_congestion() {
 
 /// The design change Maker made after March 2020, on the same crash, congestion, keepers and
 /// seeds: Liquidations 2.0 Dutch auctions with ETH-A's parameters (reference
-/// protocol-mechanics.md 7.2). Their price falls on its own, so the one keeper that reaches the
+/// docs/references.md, R11). Their price falls on its own, so the one keeper that reaches the
 /// chain pays the curve's price, not its own opening bid: under the congestion that leaves
 /// black_thursday's English auctions with near-zero sales and bad debt in every run, no sale is
 /// near zero, the mean discount stays small and no run has bad debt

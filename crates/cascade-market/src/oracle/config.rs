@@ -155,7 +155,7 @@ pub enum OevBidder {
 /// How an oracle's updates are published (serde tag `kind`).
 ///
 /// `public`: each update is a transaction in the public mempool (searchers may backrun it).
-/// `oev_auction` (Chainlink SVR, API3 OEV Network, UMA Oval; protocol-mechanics.md 10.7):
+/// `oev_auction` (Chainlink SVR, API3 OEV Network, UMA Oval; docs/references.md, R18):
 /// each update first goes to a sealed-bid, second-price auction among the `bidders` for the
 /// right to backrun it; the winner's liquidations run in the same block right after the update
 /// and its payment is split between the protocol's insurance fund (`share_to_protocol`) and the
