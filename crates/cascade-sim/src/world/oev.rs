@@ -1,0 +1,362 @@
+//! Oracle order-flow auctions (`oev_auction` publication mode): the sealed-bid auction of
+//! each auctioned report (step 4), the public fallbacks of reports that found no buyer, and
+//! the won bundles that open the block (steps 6-7). Kept apart from the pipeline because an
+//! auctioned report takes a different road from a public one at every step, and all of that
+//! road's state (`OevState`) lives here.
+
+use super::World;
+use cascade_agents::{OevBid, OevLot, Role, View};
+use cascade_core::tx::{Action, Tx, TxRequest};
+use cascade_core::{AgentId, Amount, FeedId, HolderId, SimRng, TokenId, TxId};
+use cascade_market::gas::fee_split;
+use cascade_market::mempool::PlannedTx;
+use rand::RngExt;
+
+/// The `oev_auction` settings of one asset's oracle.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct OevParams {
+    pub(super) share_to_protocol: f64,
+    pub(super) fallback_delay_blocks: u64,
+    pub(super) failure_prob: f64,
+    pub(super) liquidators: bool,
+    pub(super) mev: bool,
+}
+
+/// An auctioned report waiting for its public fallback.
+#[derive(Debug, Clone, Copy)]
+struct Fallback {
+    release_block: u64,
+    report_block: u64,
+    feed: FeedId,
+    price: f64,
+}
+
+/// A won auction: the bundle that runs at the top of this block and what the winner pays.
+#[derive(Debug, Clone)]
+struct OevWin {
+    /// The update first, then the winner's liquidations.
+    txs: Vec<Tx>,
+    winner: usize,
+    payment: Amount,
+    share_to_protocol: f64,
+    fallback: Fallback,
+}
+
+/// Oracle order-flow auctions of a run (present only when some oracle uses them).
+pub(super) struct OevState {
+    /// Per asset, its oracle's auction settings (`None`: public).
+    pub(super) params: Vec<Option<OevParams>>,
+    /// Where the oracle's share of the payments goes.
+    sink: HolderId,
+    /// Stream `oev`: two draws per auctioned update (route failure, tie-break).
+    rng: SimRng,
+    /// Reports awaiting their public fallback, in report order.
+    queue: Vec<Fallback>,
+    /// Released fallback transactions in the mempool, with their report block.
+    pub(super) released: Vec<(TxId, u64)>,
+    /// This block's reports, before their auctions.
+    pub(super) reports: Vec<(FeedId, f64)>,
+    /// This block's winning bundles.
+    wins: Vec<OevWin>,
+}
+
+impl OevState {
+    pub(super) fn new(params: Vec<Option<OevParams>>, sink: HolderId, rng: SimRng) -> OevState {
+        OevState {
+            params,
+            sink,
+            rng,
+            queue: Vec::new(),
+            released: Vec::new(),
+            reports: Vec::new(),
+            wins: Vec::new(),
+        }
+    }
+
+    /// The newest report of `feed` still waiting for its fallback, if any.
+    fn newest_queued(&self, feed: FeedId) -> Option<f64> {
+        self.queue
+            .iter()
+            .rev()
+            .find(|q| q.feed == feed)
+            .map(|q| q.price)
+    }
+}
+
+/// Oracle order-flow auctions (`oev_auction` publication mode).
+impl World {
+    /// Step 4, after the engine's block start: auction each of this block's reports of
+    /// auctioned feeds. The highest sealed bid wins and pays the second-highest (zero when it
+    /// is alone); with no bid, or when the private route fails, the report waits
+    /// `fallback_delay_blocks` for the public mempool.
+    pub(super) fn oev_auctions(&mut self, base_fee: u128, t: f64) {
+        let Some(mut oev) = self.oev.take() else {
+            return;
+        };
+        let reports = std::mem::take(&mut oev.reports);
+        let mut prices: Vec<f64> = Vec::new();
+        for &(feed, price) in &reports {
+            let asset = self.oracles.feed_asset(feed);
+            let Some(params) = oev.params[asset] else {
+                continue;
+            };
+            self.acc.oev_auctions += 1;
+            // Two draws per auctioned update, always (the stream's own common random numbers).
+            let u_route: f64 = oev.rng.random();
+            let u_tie: f64 = oev.rng.random();
+            let fallback = Fallback {
+                release_block: self.block + params.fallback_delay_blocks,
+                report_block: self.block,
+                feed,
+                price,
+            };
+            let mut bids: Vec<(usize, OevBid)> = Vec::new();
+            if let Some(engine) = self.engine.as_ref() {
+                prices.clear();
+                prices.extend_from_slice(engine.prices());
+                let next = self.oracles.price_if(asset, feed, price, t);
+                if next.is_finite() && next > 0.0 {
+                    prices[asset] = next;
+                    let lot = OevLot {
+                        feed,
+                        asset,
+                        prices: &prices,
+                    };
+                    for ai in 0..self.agents.len() {
+                        let eligible = match self.actors[ai].role {
+                            Role::Liquidator => params.liquidators,
+                            Role::Mev => params.mev,
+                            _ => false,
+                        };
+                        if !eligible {
+                            continue;
+                        }
+                        let agent = &mut self.agents[ai];
+                        let view = View {
+                            block: self.block,
+                            t_s: t,
+                            block_time_s: self.block_time_s,
+                            base_fee,
+                            native_price: self.gas.native_price(),
+                            gas_costs: &self.gas_cfg.costs,
+                            p_ref: &self.p_ref,
+                            oracle: &self.oracle_px,
+                            venues: &self.venues,
+                            ledger: &self.ledger,
+                            mempool: &self.mempool,
+                            receipts: &self.receipts,
+                            watcher: agent.watches_mempool(),
+                            engine: Some(engine),
+                            oracles: &self.oracles,
+                            twap_oracles: &self.twap_oracles,
+                        };
+                        if let Some(b) = agent.oev_bid(&view, &lot)
+                            && b.value.is_positive()
+                            && !b.txs.is_empty()
+                        {
+                            bids.push((ai, b));
+                        }
+                    }
+                }
+            }
+            let Some(top) = bids.iter().map(|(_, b)| b.value).max() else {
+                self.oev_fall_back(&mut oev, fallback);
+                continue;
+            };
+            if u_route < params.failure_prob {
+                self.oev_fall_back(&mut oev, fallback);
+                continue;
+            }
+            let tied: Vec<usize> = (0..bids.len())
+                .filter(|&i| bids[i].1.value == top)
+                .collect();
+            let w = tied[((u_tie * tied.len() as f64) as usize).min(tied.len() - 1)];
+            let payment = (0..bids.len())
+                .filter(|&i| i != w)
+                .map(|i| bids[i].1.value)
+                .max()
+                .unwrap_or(Amount::ZERO);
+            let (winner, bid) = bids.swap_remove(w);
+            // The private update supersedes older reports of the feed still on their way.
+            let publisher = self.feed_publisher[feed.index()];
+            let removed = self.mempool.remove_where(|tx| {
+                tx.agent == publisher
+                    && matches!(tx.action, Action::OracleUpdate { feed: f, .. } if f == feed)
+            });
+            oev.released
+                .retain(|(id, _)| !removed.iter().any(|r| r.id == *id));
+            oev.queue.retain(|q| q.feed != feed);
+            let update = self.oracle_update_tx(feed, price, base_fee);
+            let holder = self.actors[winner].holder;
+            let mut txs = Vec::with_capacity(bid.txs.len() + 1);
+            txs.push(update);
+            for r in bid.txs {
+                txs.push(self.new_tx(AgentId(winner as u32), holder, r));
+            }
+            oev.wins.push(OevWin {
+                txs,
+                winner,
+                payment,
+                share_to_protocol: params.share_to_protocol,
+                fallback,
+            });
+        }
+        oev.reports = reports;
+        oev.reports.clear();
+        self.oev = Some(oev);
+    }
+
+    /// The report goes the public way after its delay.
+    fn oev_fall_back(&mut self, oev: &mut OevState, f: Fallback) {
+        self.acc.oev_fallbacks += 1;
+        oev.queue.push(f);
+        self.oracles.mark_pending(f.feed, f.price);
+    }
+
+    /// Step 4, last: submit the fallbacks due at this block to the public mempool, each
+    /// replacing an older pending update of its feed.
+    pub(super) fn oev_release_fallbacks(&mut self, base_fee: u128) {
+        let Some(mut oev) = self.oev.take() else {
+            return;
+        };
+        let block = self.block;
+        if oev.queue.iter().any(|q| q.release_block <= block) {
+            let due: Vec<Fallback> = oev
+                .queue
+                .iter()
+                .copied()
+                .filter(|q| q.release_block <= block)
+                .collect();
+            oev.queue.retain(|q| q.release_block > block);
+            for q in due {
+                let publisher = self.feed_publisher[q.feed.index()];
+                let removed = self.mempool.remove_where(|tx| {
+                    tx.agent == publisher
+                        && matches!(tx.action, Action::OracleUpdate { feed: f, .. } if f == q.feed)
+                });
+                oev.released
+                    .retain(|(id, _)| !removed.iter().any(|r| r.id == *id));
+                let tx = self.oracle_update_tx(q.feed, q.price, base_fee);
+                oev.released.push((tx.id, q.report_block));
+                self.mempool.submit(tx);
+            }
+        }
+        self.oev = Some(oev);
+    }
+
+    /// An update transaction of `feed` by its publisher, with the publisher's fee policy.
+    fn oracle_update_tx(&mut self, feed: FeedId, price: f64, base_fee: u128) -> Tx {
+        let publisher = self.feed_publisher[feed.index()];
+        let fees = self.oracles.publisher_fees(feed);
+        let max_fee = base_fee
+            .saturating_mul(2)
+            .saturating_add(fees.tip_wei)
+            .min(fees.max_fee_wei);
+        let req = TxRequest {
+            action: Action::OracleUpdate { feed, price },
+            gas_limit: self.gas_cfg.costs.cost(cascade_core::GasKind::OracleUpdate),
+            max_fee,
+            priority_fee: fees.tip_wei,
+            forced: false,
+        };
+        let holder = self.actors[publisher.index()].holder;
+        self.new_tx(publisher, holder, req)
+    }
+
+    /// Steps 6-7, first: the won bundles execute at the top of the block, all or none (a
+    /// bundle that cannot be included falls back like a failed private route); then the
+    /// winner pays. Returns (gas used, transactions, reverted, an arbitrage traded).
+    pub(super) fn oev_execute_wins(&mut self, base_fee: u128) -> (u64, u32, u32, bool) {
+        let Some((wins, sink)) = self
+            .oev
+            .as_mut()
+            .map(|o| (std::mem::take(&mut o.wins), o.sink))
+        else {
+            return (0, 0, 0, false);
+        };
+        let native = self.gas.native_price();
+        let (mut used, mut txs, mut reverted, mut arb) = (0u64, 0u32, 0u32, false);
+        for win in wins {
+            let gas: u64 = win.txs.iter().map(|t| t.gas_limit).sum();
+            let includable = used + gas <= self.gas_cfg.gas_limit
+                && win.txs.iter().all(|t| {
+                    let (b, p) = fee_split(t.gas_limit, t.max_fee, 0, native);
+                    t.effective_priority(base_fee).is_some()
+                        && self.ledger.balance(t.sender, TokenId::QUOTE) >= b + p
+                });
+            if !includable {
+                if let Some(mut oev) = self.oev.take() {
+                    self.oev_fall_back(&mut oev, win.fallback);
+                    self.oev = Some(oev);
+                }
+                continue;
+            }
+            for tx in win.txs {
+                let ep = tx.effective_priority(base_fee).unwrap_or(0);
+                let (u, rev, a) = self.execute(
+                    PlannedTx {
+                        tx,
+                        private: true,
+                        bundle: None,
+                        effective_priority: ep,
+                    },
+                    base_fee,
+                );
+                used += u;
+                if u > 0 {
+                    txs += 1;
+                }
+                reverted += rev as u32;
+                arb |= a;
+            }
+            // The payment: whatever the winner holds up to its price, split exactly (the
+            // protocol's share rounded up, as rounding favours the protocol).
+            let holder = self.actors[win.winner].holder;
+            let amount = win
+                .payment
+                .min(self.ledger.balance(holder, TokenId::QUOTE))
+                .max(Amount::ZERO);
+            if amount.is_positive() {
+                let to_oracle = amount.scale_floor(1.0 - win.share_to_protocol);
+                let to_protocol = amount - to_oracle;
+                let paid = self
+                    .ledger
+                    .transfer(holder, sink, TokenId::QUOTE, to_oracle)
+                    .is_ok()
+                    && match self.engine.as_mut() {
+                        Some(e) => e
+                            .pay_insurance_fund(holder, to_protocol, &mut self.ledger)
+                            .is_ok(),
+                        None => self
+                            .ledger
+                            .transfer(holder, sink, TokenId::QUOTE, to_protocol)
+                            .is_ok(),
+                    };
+                debug_assert!(paid, "the payment is capped at the winner's balance");
+                let whole = amount.to_whole();
+                self.acc.oev_recaptured += whole;
+                self.acc.oev_to_protocol += to_protocol.to_whole();
+                self.acc.oev_to_oracle += to_oracle.to_whole();
+                match self.actors[win.winner].role {
+                    Role::Liquidator => self.acc.liquidator_gain -= whole,
+                    _ => self.acc.mev_gain -= whole,
+                }
+            }
+        }
+        (used, txs, reverted, arb)
+    }
+
+    /// After an update of `feed` landed or was dropped (`dropped`: that transaction): the
+    /// publisher still has the newest report waiting for its fallback in flight.
+    pub(super) fn oev_restore_pending(&mut self, feed: FeedId, dropped: Option<TxId>) {
+        let Some(oev) = self.oev.as_mut() else {
+            return;
+        };
+        if let Some(id) = dropped {
+            oev.released.retain(|(x, _)| *x != id);
+        }
+        if let Some(p) = oev.newest_queued(feed) {
+            self.oracles.mark_pending(feed, p);
+        }
+    }
+}
