@@ -27,38 +27,28 @@
 //! and the builder (tip) while the rest returns to the sender; every step is a ledger transfer.
 
 use crate::config::BlockTimeDist;
-use crate::load::Scenario;
 use crate::metrics::{Accumulator, MetricRow};
-use cascade_agents::config::BuildCtx;
 use cascade_agents::{
     Agent, BundleRequest, Receipt, ReceiptStatus, Role, Submission, TwapSource, View,
 };
 use cascade_core::event::Event;
-use cascade_core::rng::{self, StreamSeed, streams};
 use cascade_core::tx::{Action, Bundle, BundleItem, Tx, TxRequest};
 use cascade_core::{AgentId, Amount, HolderId, Ledger, SimRng, TokenId, TxId, VenueId};
 use cascade_engine::Engine;
 use cascade_market::gas::{GasConfig, GasMarket, fee_split};
 use cascade_market::mempool::{Mempool, build_block};
 use cascade_market::oracle::GuardAction;
-use cascade_market::oracle::{
-    FeedConfig, OevBidder, OracleConfig, Oracles, Publication, PublicationMode,
-};
-use cascade_market::price::{AssetSpec, PriceModel};
-use cascade_market::venue::{Venue, VenueConfig};
+use cascade_market::oracle::{Oracles, Publication};
+use cascade_market::price::PriceModel;
+use cascade_market::venue::Venue;
 use rand::RngExt;
 use rand_distr::{Distribution, Exp1};
 
+mod build;
 mod exec;
 mod oev;
 
-use oev::{OevParams, OevState};
-
-/// Whole units of every token held by the off-chain market at genesis.
-const OFFCHAIN_DEPTH: f64 = 1e12;
-
-/// Quote minted to each oracle publisher at genesis, for gas (whole units).
-const PUBLISHER_GAS_BUDGET: f64 = 1e12;
+use oev::OevState;
 
 /// Who an actor is (agents first, then oracle publishers).
 #[derive(Debug, Clone)]
@@ -97,6 +87,17 @@ pub struct BlockRecord {
 #[error("cannot build the world: {0}")]
 pub struct BuildError(pub String);
 
+/// The random streams the pipeline draws from, one per source of randomness (named in
+/// `cascade_core::rng::streams`), so that a change in one source leaves the others' draws alone.
+struct Streams {
+    price: SimRng,
+    jumps: SimRng,
+    gas: SimRng,
+    oracle: SimRng,
+    arrival: SimRng,
+    chain: SimRng,
+}
+
 /// One run in progress.
 pub struct World {
     gas_cfg: GasConfig,
@@ -106,12 +107,7 @@ pub struct World {
     duration_s: f64,
     block: u64,
     t_s: f64,
-    rng_price: SimRng,
-    rng_jumps: SimRng,
-    rng_gas: SimRng,
-    rng_oracle: SimRng,
-    rng_arrival: SimRng,
-    rng_chain: SimRng,
+    rng: Streams,
     prices: PriceModel,
     gas: GasMarket,
     native_asset: Option<usize>,
@@ -160,254 +156,6 @@ pub struct World {
 }
 
 impl World {
-    /// Build run `run` of `scenario` with master seed `master_seed`.
-    pub fn new(scenario: &Scenario, master_seed: u64, run: u64) -> Result<World, BuildError> {
-        let cfg = &scenario.config;
-        let seed: StreamSeed = rng::run_seed(master_seed, run);
-        let n_assets = cfg.assets.len();
-        let mut tokens = vec![cfg.quote.clone()];
-        tokens.extend(cfg.assets.iter().map(|a| a.name.clone()));
-        let mut ledger = Ledger::new(tokens);
-        let burn = ledger.add_holder("sink:burn");
-        let builder = ledger.add_holder("builder");
-        let escrow = ledger.add_holder("gas_escrow");
-        // The off-chain reference market (a CEX), deep enough never to run dry: hedging
-        // arbitrageurs trade against it at p_ref.
-        let offchain = ledger.add_holder("market:offchain");
-        for t in 0..=cfg.assets.len() {
-            ledger
-                .mint_genesis(
-                    offchain,
-                    TokenId(t as u16),
-                    Amount::from_whole(OFFCHAIN_DEPTH),
-                )
-                .map_err(|e| BuildError(e.to_string()))?;
-        }
-
-        // Prices first: venues and oracles start at the assets' initial prices.
-        let specs: Vec<AssetSpec> = cfg
-            .assets
-            .iter()
-            .map(|a| AssetSpec {
-                name: a.name.clone(),
-                initial_price: a.price,
-                process: a.process.clone(),
-                impact: a.impact.clone(),
-            })
-            .collect();
-        let prices = PriceModel::new(specs, cfg.correlation.clone(), scenario.replay.clone())
-            .map_err(|e| BuildError(e.to_string()))?;
-        let p0: Vec<f64> = (0..n_assets).map(|i| prices.p_ref(i)).collect();
-
-        // Venues.
-        let mut venues = Vec::with_capacity(cfg.venues.len());
-        let mut venue_is_cpmm = Vec::with_capacity(cfg.venues.len());
-        for v in &cfg.venues {
-            let asset = cfg
-                .asset_index(v.asset())
-                .ok_or_else(|| BuildError(format!("venue {} has an unknown asset", v.name())))?;
-            let holder = ledger.add_holder(format!("venue:{}", v.name()));
-            let owner = ledger.add_holder(format!("venue:{}:genesis_maker", v.name()));
-            let venue = Venue::from_config(v, &mut ledger, holder, owner, asset, p0[asset.index()])
-                .map_err(|e| BuildError(format!("venue {}: {e}", v.name())))?;
-            venue_is_cpmm.push(matches!(v, VenueConfig::Cpmm { .. }));
-            venues.push(venue);
-        }
-
-        // Agents, in configuration order.
-        let infos = cfg.venue_infos();
-        let asset_names = cfg.asset_names();
-        let mut agents: Vec<Box<dyn Agent>> = Vec::new();
-        {
-            let mut ctx = BuildCtx::new(&mut ledger, seed, &asset_names, &infos, &p0);
-            for a in &cfg.agents {
-                agents.extend(a.build(&mut ctx));
-            }
-        }
-        let mut actors: Vec<Actor> = agents
-            .iter()
-            .map(|a| Actor {
-                holder: a.holder(),
-                role: a.role(),
-                label: a.label().to_string(),
-                hedges: a.hedges_off_chain(),
-            })
-            .collect();
-
-        // The margin engine: its vault holds the lenders' pool and the insurance fund.
-        let engine = match &cfg.engine {
-            Some(e) => {
-                let eng = Engine::new(e, &mut ledger, &p0, rng::stream(seed, streams::ENGINE, 0))
-                    .map_err(BuildError)?;
-                Some(eng)
-            }
-            None => None,
-        };
-        let funding_venue: Vec<Option<usize>> = (0..n_assets)
-            .map(|a| {
-                let named = cfg
-                    .engine
-                    .as_ref()
-                    .and_then(|e| e.funding_venue.as_ref())
-                    .and_then(|n| cfg.venues.iter().position(|v| v.name() == n))
-                    .filter(|&i| {
-                        cfg.asset_index(cfg.venues[i].asset()).map(|x| x.index()) == Some(a)
-                    });
-                named.or_else(|| {
-                    cfg.venues
-                        .iter()
-                        .position(|v| cfg.asset_index(v.asset()).map(|x| x.index()) == Some(a))
-                })
-            })
-            .collect();
-
-        // Oracles and their publishers.
-        let oracle_cfgs: Vec<(usize, OracleConfig)> = cfg
-            .oracles
-            .iter()
-            .map(|o| {
-                cfg.asset_index(&o.asset)
-                    .map(|a| (a.index(), o.clone()))
-                    .ok_or_else(|| BuildError(format!("oracle for unknown asset {}", o.asset)))
-            })
-            .collect::<Result<_, _>>()?;
-        let mut twap_oracles: Vec<Option<TwapSource>> = vec![None; n_assets];
-        for (a, o) in &oracle_cfgs {
-            if let FeedConfig::Twap { venue, window_s } = &o.feed {
-                twap_oracles[*a] =
-                    cfg.venues
-                        .iter()
-                        .position(|v| v.name() == venue)
-                        .map(|i| TwapSource {
-                            venue: VenueId(i as u16),
-                            window_s: *window_s,
-                        });
-            }
-        }
-        let oracles = Oracles::new(&oracle_cfgs, &p0, &cfg.venue_names())
-            .map_err(|e| BuildError(e.to_string()))?;
-        let mut feed_publisher = Vec::with_capacity(oracles.n_feeds());
-        for f in 0..oracles.n_feeds() {
-            let asset = oracles.feed_asset(cascade_core::FeedId(f as u16));
-            let label = format!("oracle:{}:{f}", cfg.assets[asset].name);
-            let holder = ledger.add_holder(&label);
-            ledger
-                .mint_genesis(
-                    holder,
-                    TokenId::QUOTE,
-                    Amount::from_whole(PUBLISHER_GAS_BUDGET),
-                )
-                .map_err(|e| BuildError(e.to_string()))?;
-            feed_publisher.push(AgentId(actors.len() as u32));
-            actors.push(Actor {
-                holder,
-                role: Role::OraclePublisher,
-                label,
-                hedges: false,
-            });
-        }
-        let oev_params: Vec<Option<OevParams>> = (0..n_assets)
-            .map(|a| {
-                oracle_cfgs
-                    .iter()
-                    .find(|(x, _)| *x == a)
-                    .and_then(|(_, o)| match &o.publication {
-                        PublicationMode::Public => None,
-                        PublicationMode::OevAuction {
-                            share_to_protocol,
-                            fallback_delay_blocks,
-                            private_route_failure_prob,
-                            bidders,
-                        } => Some(OevParams {
-                            share_to_protocol: *share_to_protocol,
-                            fallback_delay_blocks: *fallback_delay_blocks as u64,
-                            failure_prob: *private_route_failure_prob,
-                            liquidators: bidders.contains(&OevBidder::Liquidator),
-                            mev: bidders.contains(&OevBidder::MevBot),
-                        }),
-                    })
-            })
-            .collect();
-        let oev = if oev_params.iter().any(|p| p.is_some()) {
-            Some(Box::new(OevState::new(
-                oev_params,
-                ledger.add_holder("sink:oev_oracle"),
-                rng::stream(seed, streams::OEV, 0),
-            )))
-        } else {
-            None
-        };
-        ledger.seal();
-
-        let mut gas = GasMarket::new(&cfg.gas);
-        let native_asset = cfg
-            .gas
-            .native_asset
-            .as_deref()
-            .and_then(|n| cfg.asset_index(n))
-            .map(|a| a.index());
-        if let Some(a) = native_asset {
-            gas.set_native_price(p0[a]);
-        }
-        let oracle_px: Vec<f64> = (0..n_assets).map(|a| oracles.price(a, 0.0)).collect();
-        let n_venues = venues.len();
-        let n_agents = agents.len();
-        Ok(World {
-            gas_cfg: cfg.gas.clone(),
-            block_time_s: cfg.chain.block_time_s,
-            block_time_dist: cfg.chain.block_time_dist,
-            n_blocks_fixed: cfg.chain.blocks(),
-            duration_s: cfg.chain.duration_s,
-            block: 0,
-            t_s: 0.0,
-            rng_price: rng::stream(seed, streams::PRICE, 0),
-            rng_jumps: rng::stream(seed, streams::PRICE_JUMPS, 0),
-            rng_gas: rng::stream(seed, streams::GAS, 0),
-            rng_oracle: rng::stream(seed, streams::ORACLE, 0),
-            rng_arrival: rng::stream(seed, streams::ARRIVAL, 0),
-            rng_chain: rng::stream(seed, streams::CHAIN, 0),
-            prices,
-            gas,
-            native_asset,
-            reference_asset: cfg.reference_asset().index(),
-            mempool: Mempool::new(cfg.gas.mempool_ttl_blocks),
-            bundles: Vec::new(),
-            oracles,
-            venues,
-            venue_is_cpmm,
-            ledger,
-            agents,
-            actors,
-            feed_publisher,
-            burn,
-            builder,
-            escrow,
-            offchain,
-            next_tx: 0,
-            next_seq: 0,
-            receipts: Vec::new(),
-            p_ref: p0.clone(),
-            oracle_px,
-            acc: Accumulator {
-                ref_peak: p0[cfg.reference_asset().index()],
-                ..Accumulator::default()
-            },
-            trace: None,
-            events: None,
-            check_ledger: false,
-            order: (0..n_agents).collect(),
-            subs: Vec::new(),
-            pubs: Vec::new(),
-            venue_px: vec![0.0; n_venues],
-            engine,
-            funding_venue,
-            cascade_threshold: cfg.metrics.cascade_threshold,
-            twap_oracles,
-            oev,
-            report_lag: vec![Vec::new(); n_assets],
-        })
-    }
-
     /// Record the per-block path (for `--trace`).
     pub fn enable_trace(&mut self) {
         self.trace = Some(Vec::new());
@@ -520,7 +268,7 @@ impl World {
         let dt = match self.block_time_dist {
             BlockTimeDist::Fixed => self.block_time_s,
             BlockTimeDist::Exponential => {
-                let x: f64 = Exp1.sample(&mut self.rng_chain);
+                let x: f64 = Exp1.sample(&mut self.rng.chain);
                 (x * self.block_time_s).max(1e-9)
             }
         };
@@ -529,7 +277,7 @@ impl World {
 
         // 1-2. Exogenous and reference prices.
         self.prices
-            .step(t, dt, &mut self.rng_price, &mut self.rng_jumps);
+            .step(t, dt, &mut self.rng.price, &mut self.rng.jumps);
         for (a, p) in self.p_ref.iter_mut().enumerate() {
             *p = self.prices.p_ref(a);
         }
@@ -539,7 +287,7 @@ impl World {
             self.gas.set_native_price(self.p_ref[a]);
         }
         let abs_r = self.prices.log_return_ref(self.reference_asset).abs();
-        let background = self.gas.begin_block(abs_r, dt, &mut self.rng_gas);
+        let background = self.gas.begin_block(abs_r, dt, &mut self.rng.gas);
         let base_fee = self.gas.base_fee();
 
         // 4. Oracles.
@@ -549,7 +297,7 @@ impl World {
         self.oracles.record(t, &self.p_ref, &self.venue_px);
         let mut pubs = std::mem::take(&mut self.pubs);
         pubs.clear();
-        self.oracles.observe(t, &mut self.rng_oracle, &mut pubs);
+        self.oracles.observe(t, &mut self.rng.oracle, &mut pubs);
         for p in &pubs {
             if let Some(oev) = self.oev.as_mut()
                 && oev.params[self.oracles.feed_asset(p.feed)].is_some()
@@ -625,7 +373,7 @@ impl World {
             self.order[i] = i;
         }
         for i in (1..n).rev() {
-            let j = self.rng_arrival.random_range(0..=i);
+            let j = self.rng.arrival.random_range(0..=i);
             self.order.swap(i, j);
         }
         let mut subs = std::mem::take(&mut self.subs);
