@@ -28,25 +28,21 @@
 
 use crate::config::BlockTimeDist;
 use crate::metrics::{Accumulator, MetricRow};
-use cascade_agents::{
-    Agent, BundleRequest, Receipt, ReceiptStatus, Role, Submission, TwapSource, View,
-};
+use cascade_agents::{Agent, Receipt, Role, Submission, TwapSource, View};
 use cascade_core::event::Event;
-use cascade_core::tx::{Action, Bundle, BundleItem, Tx, TxRequest};
-use cascade_core::{AgentId, Amount, HolderId, Ledger, SimRng, TokenId, TxId, VenueId};
+use cascade_core::tx::{Bundle, Tx, TxRequest};
+use cascade_core::{AgentId, HolderId, Ledger, SimRng, TxId, VenueId};
 use cascade_engine::Engine;
-use cascade_market::gas::{GasConfig, GasMarket, fee_split};
-use cascade_market::mempool::{Mempool, build_block};
-use cascade_market::oracle::GuardAction;
+use cascade_market::gas::{GasConfig, GasMarket};
+use cascade_market::mempool::Mempool;
 use cascade_market::oracle::{Oracles, Publication};
 use cascade_market::price::PriceModel;
 use cascade_market::venue::Venue;
-use rand::RngExt;
-use rand_distr::{Distribution, Exp1};
 
 mod build;
 mod exec;
 mod oev;
+mod phases;
 
 use oev::OevState;
 
@@ -262,314 +258,58 @@ impl World {
         tx
     }
 
-    /// Advance one block.
-    pub fn step(&mut self) -> Result<(), String> {
-        self.block += 1;
-        let dt = match self.block_time_dist {
-            BlockTimeDist::Fixed => self.block_time_s,
-            BlockTimeDist::Exponential => {
-                let x: f64 = Exp1.sample(&mut self.rng.chain);
-                (x * self.block_time_s).max(1e-9)
-            }
-        };
-        self.t_s += dt;
-        let t = self.t_s;
-
-        // 1-2. Exogenous and reference prices.
-        self.prices
-            .step(t, dt, &mut self.rng.price, &mut self.rng.jumps);
-        for (a, p) in self.p_ref.iter_mut().enumerate() {
-            *p = self.prices.p_ref(a);
-        }
-
-        // 3. Gas.
-        if let Some(a) = self.native_asset {
-            self.gas.set_native_price(self.p_ref[a]);
-        }
-        let abs_r = self.prices.log_return_ref(self.reference_asset).abs();
-        let background = self.gas.begin_block(abs_r, dt, &mut self.rng.gas);
-        let base_fee = self.gas.base_fee();
-
-        // 4. Oracles.
-        for (i, v) in self.venues.iter().enumerate() {
-            self.venue_px[i] = v.price();
-        }
-        self.oracles.record(t, &self.p_ref, &self.venue_px);
-        let mut pubs = std::mem::take(&mut self.pubs);
-        pubs.clear();
-        self.oracles.observe(t, &mut self.rng.oracle, &mut pubs);
-        for p in &pubs {
-            if let Some(oev) = self.oev.as_mut()
-                && oev.params[self.oracles.feed_asset(p.feed)].is_some()
-            {
-                // Sealed-bid auction first (after the engine's block start, below).
-                oev.reports.push((p.feed, p.price));
-                continue;
-            }
-            let publisher = self.feed_publisher[p.feed.index()];
-            if p.replaces_pending {
-                let feed = p.feed;
-                self.mempool.remove_where(|tx| {
-                    tx.agent == publisher
-                        && matches!(tx.action, Action::OracleUpdate { feed: f, .. } if f == feed)
-                });
-            }
-            let fees = self.oracles.publisher_fees(p.feed);
-            let max_fee = base_fee
-                .saturating_mul(2)
-                .saturating_add(fees.tip_wei)
-                .min(fees.max_fee_wei);
-            let req = TxRequest {
-                action: Action::OracleUpdate {
-                    feed: p.feed,
-                    price: p.price,
-                },
-                gas_limit: self.gas_cfg.costs.cost(cascade_core::GasKind::OracleUpdate),
-                max_fee,
-                priority_fee: fees.tip_wei,
-                forced: false,
-            };
-            let holder = self.actors[publisher.index()].holder;
-            let tx = self.new_tx(publisher, holder, req);
-            self.mempool.submit(tx);
-        }
-        self.pubs = pubs;
-        if self.engine.is_some() {
-            let n = self.p_ref.len();
-            let mut px = vec![0.0; n];
-            let mut cf = vec![0.0; n];
-            let mut ok = vec![true; n];
-            let mut div = vec![None; n];
-            let mut mark = vec![0.0; n];
-            for a in 0..n {
-                let st = self.oracles.status(a, t);
-                px[a] = st.price;
-                cf[a] = st.price * self.prices.p_exo(a) / self.p_ref[a];
-                match self.oracles.guard_action(a) {
-                    GuardAction::BlockLiquidations => ok[a] = !st.violated(),
-                    GuardAction::TripBreaker => {
-                        if st.violated() {
-                            div[a] = Some(st.twap_deviation.unwrap_or(f64::INFINITY));
-                        }
-                    }
-                }
-                mark[a] = self.funding_venue[a]
-                    .map(|v| self.venues[v].price())
-                    .filter(|p| p.is_finite() && *p > 0.0)
-                    .unwrap_or(px[a]);
-            }
-            if let Some(e) = self.engine.as_mut() {
-                e.begin_block(self.block, t, dt, &px, &cf, &ok, &div, &mark);
-            }
-        }
-        if self.oev.is_some() {
-            self.oev_auctions(base_fee, t);
-            self.oev_release_fallbacks(base_fee);
-        }
-
-        // 5. Agents act, in a random arrival order.
-        let n = self.order.len();
-        for i in 0..n {
-            self.order[i] = i;
-        }
-        for i in (1..n).rev() {
-            let j = self.rng.arrival.random_range(0..=i);
-            self.order.swap(i, j);
-        }
-        let mut subs = std::mem::take(&mut self.subs);
-        for k in 0..n {
-            let ai = self.order[k];
-            subs.clear();
-            {
-                let agent = &mut self.agents[ai];
-                let view = View {
-                    block: self.block,
-                    t_s: t,
-                    block_time_s: self.block_time_s,
-                    base_fee,
-                    native_price: self.gas.native_price(),
-                    gas_costs: &self.gas_cfg.costs,
-                    p_ref: &self.p_ref,
-                    oracle: &self.oracle_px,
-                    venues: &self.venues,
-                    ledger: &self.ledger,
-                    mempool: &self.mempool,
-                    receipts: &self.receipts,
-                    watcher: agent.watches_mempool(),
-                    engine: self.engine.as_ref(),
-                    oracles: &self.oracles,
-                    twap_oracles: &self.twap_oracles,
-                };
-                agent.act(&view, AgentId(ai as u32), &mut subs);
-            }
-            let me = AgentId(ai as u32);
-            let holder = self.actors[ai].holder;
-            for s in subs.drain(..) {
-                match s {
-                    Submission::Tx(r) => {
-                        let tx = self.new_tx(me, holder, r);
-                        self.mempool.submit(tx);
-                    }
-                    Submission::Cancel(id) => {
-                        if self.mempool.get(id).is_some_and(|t| t.agent == me) {
-                            self.mempool.remove(id);
-                        }
-                    }
-                    Submission::Bundle {
-                        items,
-                        target_block,
-                    } => {
-                        let mut out = Vec::with_capacity(items.len());
-                        for it in items {
-                            out.push(match it {
-                                BundleRequest::Own(r) => {
-                                    BundleItem::Own(self.new_tx(me, holder, r))
-                                }
-                                BundleRequest::Pending(id) => BundleItem::Pending(id),
-                            });
-                        }
-                        let seq = self.next_seq;
-                        self.next_seq += 1;
-                        self.bundles.push(Bundle {
-                            agent: me,
-                            items: out,
-                            target_block,
-                            seq,
-                        });
-                    }
-                }
-            }
-        }
-        self.subs = subs;
-        self.receipts.clear();
-
-        // 6. Expiry, then block building.
-        for tx in self.mempool.expire(self.block) {
-            self.acc.txs_expired += 1;
-            if let Action::OracleUpdate { feed, .. } = tx.action {
-                self.oracles.forget_pending(feed);
-                self.oev_restore_pending(feed, Some(tx.id));
-            }
-            if let Some(ev) = self.events.as_mut() {
-                ev.push(Event::TxExpired {
-                    block: self.block,
-                    tx: tx.id,
-                    agent: tx.agent,
-                });
-            }
-            self.receipts.push(Receipt {
-                tx: tx.id,
-                agent: tx.agent,
-                block: self.block,
-                status: ReceiptStatus::Expired,
-                fee: Amount::ZERO,
-            });
-        }
-        // Won order-flow auctions: their bundles open the block.
-        let (oev_gas, oev_txs, oev_reverted, oev_arb) = if self.oev.is_some() {
-            self.oev_execute_wins(base_fee)
-        } else {
-            (0, 0, 0, false)
-        };
-        let bundles = std::mem::take(&mut self.bundles);
-        let native = self.gas.native_price();
-        let ledger = &self.ledger;
-        let plan = build_block(
-            &mut self.mempool,
-            bundles,
-            &background,
+    /// Let agent `ai` see the public state: `f` gets the agent and its view. This is the one
+    /// place a `View` is built, so acting (step 5) and bidding in an order-flow auction
+    /// (step 4) see the public state the same way.
+    fn with_view<R>(
+        &mut self,
+        ai: usize,
+        t: f64,
+        base_fee: u128,
+        f: impl FnOnce(&mut dyn Agent, &View<'_>) -> R,
+    ) -> R {
+        let agent = self.agents[ai].as_mut();
+        let view = View {
+            block: self.block,
+            t_s: t,
+            block_time_s: self.block_time_s,
             base_fee,
-            self.gas_cfg.gas_limit - oev_gas,
-            self.block,
-            |tx| tx.gas_limit,
-            |tx| {
-                let (b, p) = fee_split(tx.gas_limit, tx.max_fee, 0, native);
-                ledger.balance(tx.sender, TokenId::QUOTE) >= b + p
-            },
-        );
+            native_price: self.gas.native_price(),
+            gas_costs: &self.gas_cfg.costs,
+            p_ref: &self.p_ref,
+            oracle: &self.oracle_px,
+            venues: &self.venues,
+            ledger: &self.ledger,
+            mempool: &self.mempool,
+            receipts: &self.receipts,
+            watcher: agent.watches_mempool(),
+            engine: self.engine.as_ref(),
+            oracles: &self.oracles,
+            twap_oracles: &self.twap_oracles,
+        };
+        f(agent, &view)
+    }
 
+    /// Advance one block: the pipeline of the module doc, one call per step.
+    pub fn step(&mut self) -> Result<(), String> {
+        let (t, dt) = self.advance_clock();
+        // 1-2. Exogenous and reference prices.
+        self.move_prices(t, dt);
+        // 3. Gas.
+        let (base_fee, background) = self.open_gas_block(dt);
+        // 4. Oracles; the engine opens its block at their prices; auctioned reports are sold
+        // and the fallbacks due go public.
+        self.publish_oracles(t, base_fee);
+        self.begin_engine_block(t, dt);
+        self.run_oev_auctions(base_fee, t);
+        // 5. Agents act, in a random arrival order.
+        self.agents_act(t, base_fee);
+        // 6. Expiry, won auctions' bundles, then block building.
+        let (txs, mut tally) = self.pack_block(base_fee, &background);
         // 7. Execution.
-        let mut gas_used = plan.background_gas + oev_gas;
-        let mut txs = oev_txs;
-        let mut reverted = oev_reverted;
-        let mut arb_traded = oev_arb;
-        for item in plan.items {
-            let (used, rev, arb) = self.execute(item, base_fee);
-            gas_used += used;
-            if used > 0 {
-                txs += 1;
-            }
-            reverted += rev as u32;
-            arb_traded |= arb;
-        }
-
+        self.execute_block(txs, base_fee, &mut tally);
         // 8. End of block.
-        self.gas.end_block(gas_used);
-        if let Some(e) = self.engine.as_mut() {
-            e.end_block();
-            if let Some(ev) = self.events.as_mut() {
-                ev.extend(e.take_events());
-            } else {
-                e.take_events();
-            }
-        }
-        self.acc.blocks += 1;
-        if arb_traded {
-            self.acc.arb_blocks += 1;
-        }
-        self.acc.base_fee_max_wei = self.acc.base_fee_max_wei.max(base_fee);
-        self.acc.observe_ref(self.p_ref[self.reference_asset]);
-        for a in 0..self.p_ref.len() {
-            let o = self.oracles.price(a, t);
-            self.oracle_px[a] = o;
-            let d = (o - self.p_ref[a]).abs() / self.p_ref[a];
-            if d.is_finite() && d > self.acc.oracle_max_deviation {
-                self.acc.oracle_max_deviation = d;
-            }
-        }
-        if let Some(tr) = self.trace.as_mut() {
-            tr.push(BlockRecord {
-                block: self.block,
-                t_s: t,
-                p_exo: (0..self.p_ref.len())
-                    .map(|a| self.prices.p_exo(a))
-                    .collect(),
-                p_ref: self.p_ref.clone(),
-                oracle: self.oracle_px.clone(),
-                venue_price: self.venues.iter().map(|v| v.price()).collect(),
-                base_fee_gwei: base_fee as f64 / 1e9,
-                gas_used,
-                background_gas: plan.background_gas,
-                txs,
-                reverted,
-                mempool: self.mempool.len() as u32,
-                insurance_fund: self.engine.as_ref().map(|e| e.insurance_fund().to_whole()),
-                open_interest: self.engine.as_ref().map(|e| e.open_interest()),
-            });
-        }
-        if self.check_ledger {
-            if let Some(e) = &self.engine {
-                e.check_invariants(&self.ledger)
-                    .map_err(|m| format!("block {}: engine: {m}", self.block))?;
-            }
-            self.ledger
-                .check_conservation()
-                .map_err(|e| format!("block {}: ledger not conserved: {e}", self.block))?;
-            for (i, v) in self.venues.iter().enumerate() {
-                if let Venue::Cpmm(p) = v {
-                    let h = v.holder();
-                    if self.ledger.balance(h, TokenId::QUOTE) != p.reserve_quote()
-                        || self.ledger.balance(h, p.asset().token()) != p.reserve_base()
-                    {
-                        return Err(format!(
-                            "block {}: venue {i} reserves differ from its ledger balances",
-                            self.block
-                        ));
-                    }
-                }
-            }
-        }
-        Ok(())
+        self.end_block(t, base_fee, &tally)
     }
 }
 

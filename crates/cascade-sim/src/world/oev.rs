@@ -5,7 +5,7 @@
 //! road's state (`OevState`) lives here.
 
 use super::World;
-use cascade_agents::{OevBid, OevLot, Role, View};
+use cascade_agents::{OevBid, OevLot, Role};
 use cascade_core::tx::{Action, Tx, TxRequest};
 use cascade_core::{AgentId, Amount, FeedId, HolderId, SimRng, TokenId, TxId};
 use cascade_market::gas::fee_split;
@@ -85,16 +85,22 @@ impl OevState {
 
 /// Oracle order-flow auctions (`oev_auction` publication mode).
 impl World {
-    /// Step 4, after the engine's block start: auction each of this block's reports of
-    /// auctioned feeds. The highest sealed bid wins and pays the second-highest (zero when it
-    /// is alone); with no bid, or when the private route fails, the report waits
-    /// `fallback_delay_blocks` for the public mempool.
-    pub(super) fn oev_auctions(&mut self, base_fee: u128, t: f64) {
+    /// Step 4, after the engine's block start: the auctions of this block's reports, then the
+    /// fallbacks due at this block.
+    pub(super) fn run_oev_auctions(&mut self, base_fee: u128, t: f64) {
         let Some(mut oev) = self.oev.take() else {
             return;
         };
+        self.oev_auctions(&mut oev, base_fee, t);
+        self.oev_release_fallbacks(&mut oev, base_fee);
+        self.oev = Some(oev);
+    }
+
+    /// Auction each of this block's reports of auctioned feeds. The highest sealed bid wins
+    /// and pays the second-highest (zero when it is alone); with no bid, or when the private
+    /// route fails, the report waits `fallback_delay_blocks` for the public mempool.
+    fn oev_auctions(&mut self, oev: &mut OevState, base_fee: u128, t: f64) {
         let reports = std::mem::take(&mut oev.reports);
-        let mut prices: Vec<f64> = Vec::new();
         for &(feed, price) in &reports {
             let asset = self.oracles.feed_asset(feed);
             let Some(params) = oev.params[asset] else {
@@ -110,72 +116,12 @@ impl World {
                 feed,
                 price,
             };
-            let mut bids: Vec<(usize, OevBid)> = Vec::new();
-            if let Some(engine) = self.engine.as_ref() {
-                prices.clear();
-                prices.extend_from_slice(engine.prices());
-                let next = self.oracles.price_if(asset, feed, price, t);
-                if next.is_finite() && next > 0.0 {
-                    prices[asset] = next;
-                    let lot = OevLot {
-                        feed,
-                        asset,
-                        prices: &prices,
-                    };
-                    for ai in 0..self.agents.len() {
-                        let eligible = match self.actors[ai].role {
-                            Role::Liquidator => params.liquidators,
-                            Role::Mev => params.mev,
-                            _ => false,
-                        };
-                        if !eligible {
-                            continue;
-                        }
-                        let agent = &mut self.agents[ai];
-                        let view = View {
-                            block: self.block,
-                            t_s: t,
-                            block_time_s: self.block_time_s,
-                            base_fee,
-                            native_price: self.gas.native_price(),
-                            gas_costs: &self.gas_cfg.costs,
-                            p_ref: &self.p_ref,
-                            oracle: &self.oracle_px,
-                            venues: &self.venues,
-                            ledger: &self.ledger,
-                            mempool: &self.mempool,
-                            receipts: &self.receipts,
-                            watcher: agent.watches_mempool(),
-                            engine: Some(engine),
-                            oracles: &self.oracles,
-                            twap_oracles: &self.twap_oracles,
-                        };
-                        if let Some(b) = agent.oev_bid(&view, &lot)
-                            && b.value.is_positive()
-                            && !b.txs.is_empty()
-                        {
-                            bids.push((ai, b));
-                        }
-                    }
-                }
-            }
-            let Some(top) = bids.iter().map(|(_, b)| b.value).max() else {
-                self.oev_fall_back(&mut oev, fallback);
-                continue;
-            };
-            if u_route < params.failure_prob {
-                self.oev_fall_back(&mut oev, fallback);
+            let mut bids = self.oev_bids(&params, asset, feed, price, base_fee, t);
+            if bids.is_empty() || u_route < params.failure_prob {
+                self.oev_fall_back(oev, fallback);
                 continue;
             }
-            let tied: Vec<usize> = (0..bids.len())
-                .filter(|&i| bids[i].1.value == top)
-                .collect();
-            let w = tied[((u_tie * tied.len() as f64) as usize).min(tied.len() - 1)];
-            let payment = (0..bids.len())
-                .filter(|&i| i != w)
-                .map(|i| bids[i].1.value)
-                .max()
-                .unwrap_or(Amount::ZERO);
+            let (w, payment) = second_price(&bids, u_tie);
             let (winner, bid) = bids.swap_remove(w);
             // The private update supersedes older reports of the feed still on their way.
             let publisher = self.feed_publisher[feed.index()];
@@ -203,22 +149,58 @@ impl World {
         }
         oev.reports = reports;
         oev.reports.clear();
-        self.oev = Some(oev);
     }
 
-    /// The report goes the public way after its delay.
-    fn oev_fall_back(&mut self, oev: &mut OevState, f: Fallback) {
-        self.acc.oev_fallbacks += 1;
-        oev.queue.push(f);
-        self.oracles.mark_pending(f.feed, f.price);
+    /// The sealed bids for the report `price` of `feed` (an oracle of `asset`) from the
+    /// eligible agents, in agent order: each values the engine's prices once the update has
+    /// landed. None without an engine, or when the update would not move the price.
+    fn oev_bids(
+        &mut self,
+        params: &OevParams,
+        asset: usize,
+        feed: FeedId,
+        price: f64,
+        base_fee: u128,
+        t: f64,
+    ) -> Vec<(usize, OevBid)> {
+        let mut bids: Vec<(usize, OevBid)> = Vec::new();
+        let Some(engine) = self.engine.as_ref() else {
+            return bids;
+        };
+        let mut prices = engine.prices().to_vec();
+        let next = self.oracles.price_if(asset, feed, price, t);
+        if !(next.is_finite() && next > 0.0) {
+            return bids;
+        }
+        prices[asset] = next;
+        let lot = OevLot {
+            feed,
+            asset,
+            prices: &prices,
+        };
+        for ai in 0..self.agents.len() {
+            let eligible = match self.actors[ai].role {
+                Role::Liquidator => params.liquidators,
+                Role::Mev => params.mev,
+                _ => false,
+            };
+            if !eligible {
+                continue;
+            }
+            if let Some(b) =
+                self.with_view(ai, t, base_fee, |agent, view| agent.oev_bid(view, &lot))
+                && b.value.is_positive()
+                && !b.txs.is_empty()
+            {
+                bids.push((ai, b));
+            }
+        }
+        bids
     }
 
     /// Step 4, last: submit the fallbacks due at this block to the public mempool, each
     /// replacing an older pending update of its feed.
-    pub(super) fn oev_release_fallbacks(&mut self, base_fee: u128) {
-        let Some(mut oev) = self.oev.take() else {
-            return;
-        };
+    fn oev_release_fallbacks(&mut self, oev: &mut OevState, base_fee: u128) {
         let block = self.block;
         if oev.queue.iter().any(|q| q.release_block <= block) {
             let due: Vec<Fallback> = oev
@@ -241,7 +223,13 @@ impl World {
                 self.mempool.submit(tx);
             }
         }
-        self.oev = Some(oev);
+    }
+
+    /// The report goes the public way after its delay.
+    fn oev_fall_back(&mut self, oev: &mut OevState, f: Fallback) {
+        self.acc.oev_fallbacks += 1;
+        oev.queue.push(f);
+        self.oracles.mark_pending(f.feed, f.price);
     }
 
     /// An update transaction of `feed` by its publisher, with the publisher's fee policy.
@@ -359,4 +347,25 @@ impl World {
             self.oracles.mark_pending(feed, p);
         }
     }
+}
+
+/// The winner of a sealed-bid second-price auction among `bids` (not empty) and its payment:
+/// the highest bid wins, ties broken by `u_tie` (uniform in [0, 1)), and it pays the highest
+/// other bid (zero when it is alone). Returns the winner's index in `bids`.
+fn second_price(bids: &[(usize, OevBid)], u_tie: f64) -> (usize, Amount) {
+    let top = bids
+        .iter()
+        .map(|(_, b)| b.value)
+        .max()
+        .unwrap_or(Amount::ZERO);
+    let tied: Vec<usize> = (0..bids.len())
+        .filter(|&i| bids[i].1.value == top)
+        .collect();
+    let w = tied[((u_tie * tied.len() as f64) as usize).min(tied.len() - 1)];
+    let payment = (0..bids.len())
+        .filter(|&i| i != w)
+        .map(|i| bids[i].1.value)
+        .max()
+        .unwrap_or(Amount::ZERO);
+    (w, payment)
 }
