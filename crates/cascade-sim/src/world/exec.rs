@@ -8,11 +8,11 @@ use cascade_agents::arbitrageur::value_gain;
 use cascade_agents::{Receipt, ReceiptStatus, Role};
 use cascade_core::event::{Event, Revert};
 use cascade_core::tx::{Action, EngineOp, Tx};
-use cascade_core::{AccountId, Amount, AssetId, HolderId, Side, TokenId};
+use cascade_core::{AccountId, Amount, AssetId, FeedId, HolderId, Side, TokenId, VenueId};
 use cascade_engine::Engine;
 use cascade_market::gas::fee_split;
 use cascade_market::mempool::PlannedTx;
-use cascade_market::venue::Venue;
+use cascade_market::venue::{Fill, Venue};
 
 impl World {
     /// Execute one planned transaction; returns (gas used, reverted, successful arbitrage).
@@ -31,59 +31,11 @@ impl World {
             .is_err()
         {
             // Earlier transactions of this block drained the sender: not includable.
-            self.receipts.push(Receipt {
-                tx: tx.id,
-                agent: tx.agent,
-                block: self.block,
-                status: ReceiptStatus::Dropped("cannot pay gas".into()),
-                fee: Amount::ZERO,
-            });
-            if let Action::OracleUpdate { feed, .. } = tx.action {
-                self.oracles.forget_pending(feed);
-            }
+            self.drop_unpaid(&tx);
             return (0, false, false);
         }
         let role = self.actors[tx.agent.index()].role;
-        let track = matches!(role, Role::Liquidator | Role::Mev);
-        let is_liquidation = matches!(&tx.action, Action::Engine(op) if op.is_liquidation());
-        // For the delay from the oracle report: when the protocol flagged the account, and
-        // the asset whose oracle decides it.
-        let liq_probe = match (&tx.action, self.engine.as_ref()) {
-            (Action::Engine(EngineOp::Liquidate { account, .. }), Some(e)) => Some((
-                e.flagged().get(account).copied().unwrap_or(self.block),
-                main_asset(e, *account),
-            )),
-            _ => None,
-        };
-        let before = if track {
-            self.wallet_value(tx.sender)
-        } else {
-            0.0
-        };
-        let result = if out_of_gas {
-            Err(Revert::OutOfGas)
-        } else {
-            self.apply(&tx)
-        };
-        let mut liq_gain = 0.0;
-        if track {
-            let gain = self.wallet_value(tx.sender) - before;
-            match role {
-                Role::Liquidator => self.acc.liquidator_gain += gain,
-                _ => self.acc.mev_gain += gain,
-            }
-            liq_gain = gain;
-        }
-        if result.is_ok()
-            && let Some((since, asset)) = liq_probe
-        {
-            let lag = asset.map_or(0, |a| lag_at(&self.report_lag[a], since));
-            self.acc.report_delay_sum += (self.block.saturating_sub(since) + lag) as f64;
-            self.acc.report_delay_count += 1;
-        }
-        if result.is_err() && is_liquidation {
-            self.acc.failed_liquidation_txs += 1;
-        }
+        let (result, gain) = self.apply_measured(&tx, role, out_of_gas);
         let gas_used = match &result {
             Ok(_) => cost,
             Err(Revert::OutOfGas) => tx.gas_limit,
@@ -91,36 +43,9 @@ impl World {
         }
         .min(max_gas);
         let (burn, tipf) = fee_split(gas_used, base_fee, tip, native);
-        // The escrow holds b_max + t_max >= burn + tipf (fees are monotone in gas).
-        let refund = (b_max + t_max) - (burn + tipf);
-        let moved = self
-            .ledger
-            .transfer(self.escrow, self.burn, TokenId::QUOTE, burn)
-            .and_then(|_| {
-                self.ledger
-                    .transfer(self.escrow, self.builder, TokenId::QUOTE, tipf)
-            })
-            .and_then(|_| {
-                self.ledger
-                    .transfer(self.escrow, tx.sender, TokenId::QUOTE, refund)
-            });
-        debug_assert!(moved.is_ok(), "gas escrow arithmetic");
+        self.settle_gas(&tx, b_max + t_max, burn, tipf);
         let fee = burn + tipf;
-        self.acc.gas_spent += fee.to_whole();
-        self.acc.txs_included += 1;
-        if is_liquidation {
-            self.acc.liq_tips += tipf.to_whole();
-            self.acc.liq_burn += burn.to_whole();
-            if track {
-                self.acc.liq_net += liq_gain - fee.to_whole();
-            }
-        }
-        match role {
-            Role::Arbitrageur => self.acc.arb_gas += fee.to_whole(),
-            Role::Liquidator => self.acc.liquidator_gas += fee.to_whole(),
-            Role::Mev => self.acc.mev_gas += fee.to_whole(),
-            _ => {}
-        }
+        self.count_fee(&tx, role, burn, tipf, gain);
         let reverted = result.is_err();
         if reverted {
             self.acc.txs_reverted += 1;
@@ -153,6 +78,118 @@ impl World {
         (gas_used, reverted, arb)
     }
 
+    /// A transaction whose sender cannot pay its gas leaves the block, with a receipt.
+    fn drop_unpaid(&mut self, tx: &Tx) {
+        self.receipts.push(Receipt {
+            tx: tx.id,
+            agent: tx.agent,
+            block: self.block,
+            status: ReceiptStatus::Dropped("cannot pay gas".into()),
+            fee: Amount::ZERO,
+        });
+        if let Action::OracleUpdate { feed, .. } = tx.action {
+            self.oracles.forget_pending(feed);
+        }
+    }
+
+    /// Apply `tx` (a revert when it ran out of gas) with the metrics around it: the wallet
+    /// gain of liquidators and MEV bots (returned for them), the delay of a landed
+    /// liquidation from the oracle report, the failed liquidations.
+    fn apply_measured(
+        &mut self,
+        tx: &Tx,
+        role: Role,
+        out_of_gas: bool,
+    ) -> (Result<bool, Revert>, Option<f64>) {
+        let track = matches!(role, Role::Liquidator | Role::Mev);
+        let is_liquidation = matches!(&tx.action, Action::Engine(op) if op.is_liquidation());
+        // For the delay from the oracle report: when the protocol flagged the account, and
+        // the asset whose oracle decides it.
+        let liq_probe = match (&tx.action, self.engine.as_ref()) {
+            (Action::Engine(EngineOp::Liquidate { account, .. }), Some(e)) => Some((
+                e.flagged().get(account).copied().unwrap_or(self.block),
+                main_asset(e, *account),
+            )),
+            _ => None,
+        };
+        let before = if track {
+            self.wallet_value(tx.sender)
+        } else {
+            0.0
+        };
+        let result = if out_of_gas {
+            Err(Revert::OutOfGas)
+        } else {
+            self.apply(tx)
+        };
+        let mut liq_gain = None;
+        if track {
+            let gain = self.wallet_value(tx.sender) - before;
+            match role {
+                Role::Liquidator => self.acc.liquidator_gain += gain,
+                _ => self.acc.mev_gain += gain,
+            }
+            liq_gain = Some(gain);
+        }
+        if result.is_ok()
+            && let Some((since, asset)) = liq_probe
+        {
+            let lag = asset.map_or(0, |a| lag_at(&self.report_lag[a], since));
+            self.acc.report_delay_sum += (self.block.saturating_sub(since) + lag) as f64;
+            self.acc.report_delay_count += 1;
+        }
+        if result.is_err() && is_liquidation {
+            self.acc.failed_liquidation_txs += 1;
+        }
+        (result, liq_gain)
+    }
+
+    /// Empty the gas escrow (`escrowed`, the fee at the transaction's full gas): the base fee
+    /// `burn` to the burn sink, the tip to the builder, the rest back to the sender.
+    fn settle_gas(&mut self, tx: &Tx, escrowed: Amount, burn: Amount, tipf: Amount) {
+        // The escrow holds b_max + t_max >= burn + tipf (fees are monotone in gas).
+        let refund = escrowed - (burn + tipf);
+        let moved = self
+            .ledger
+            .transfer(self.escrow, self.burn, TokenId::QUOTE, burn)
+            .and_then(|_| {
+                self.ledger
+                    .transfer(self.escrow, self.builder, TokenId::QUOTE, tipf)
+            })
+            .and_then(|_| {
+                self.ledger
+                    .transfer(self.escrow, tx.sender, TokenId::QUOTE, refund)
+            });
+        debug_assert!(moved.is_ok(), "gas escrow arithmetic");
+    }
+
+    /// The gas metrics of an included transaction (`liq_gain`: the sender's tracked gain).
+    fn count_fee(
+        &mut self,
+        tx: &Tx,
+        role: Role,
+        burn: Amount,
+        tipf: Amount,
+        liq_gain: Option<f64>,
+    ) {
+        let fee = burn + tipf;
+        self.acc.gas_spent += fee.to_whole();
+        self.acc.txs_included += 1;
+        if matches!(&tx.action, Action::Engine(op) if op.is_liquidation()) {
+            self.acc.liq_tips += tipf.to_whole();
+            self.acc.liq_burn += burn.to_whole();
+            if let Some(gain) = liq_gain {
+                self.acc.liq_net += gain - fee.to_whole();
+            }
+        }
+        match role {
+            Role::Arbitrageur => self.acc.arb_gas += fee.to_whole(),
+            Role::Liquidator => self.acc.liquidator_gas += fee.to_whole(),
+            Role::Mev => self.acc.mev_gas += fee.to_whole(),
+            _ => {}
+        }
+    }
+
     /// Apply a transaction's action. `Ok(true)` when it was a trade.
     fn apply(&mut self, tx: &Tx) -> Result<bool, Revert> {
         match &tx.action {
@@ -161,50 +198,7 @@ impl World {
                 side,
                 amount_in,
                 min_out,
-            } => {
-                let vi = venue.index();
-                let v = self.venues.get_mut(vi).ok_or(Revert::InvalidVenue)?;
-                let asset: AssetId = v.asset();
-                let fill = v
-                    .execute(&mut self.ledger, tx.sender, *side, *amount_in, *min_out)
-                    .map_err(venue_revert)?;
-                let p = self.p_ref[asset.index()];
-                let gain = value_gain(*side, fill.amount_in, fill.amount_out, p).to_whole();
-                let role = self.actors[tx.agent.index()].role;
-                if role == Role::Arbitrageur {
-                    self.acc.arb_gain += gain;
-                }
-                if self.actors[tx.agent.index()].hedges {
-                    self.hedge(tx.sender, asset, *side, fill.amount_in, fill.amount_out, p);
-                }
-                if self.venue_is_cpmm[vi] && role.is_informed() {
-                    // The pool is the counterparty: an informed trader's gain at p_ref is the
-                    // pool's loss versus rebalancing (Milionis et al. 2022). Uninformed flow
-                    // (noise, retail) is fee income, not LVR, and is left out.
-                    self.acc.lvr += gain;
-                }
-                if tx.forced {
-                    let base = match side {
-                        cascade_core::Side::Sell => -fill.amount_in.to_whole(),
-                        cascade_core::Side::Buy => fill.amount_out.to_whole(),
-                    };
-                    self.prices.add_forced_flow(asset.index(), base);
-                }
-                if let Some(ev) = self.events.as_mut() {
-                    ev.push(Event::Swap {
-                        block: self.block,
-                        tx: tx.id,
-                        venue: *venue,
-                        trader: tx.sender,
-                        side: *side,
-                        amount_in: fill.amount_in,
-                        amount_out: fill.amount_out,
-                        price_after: fill.price_after,
-                        forced: tx.forced,
-                    });
-                }
-                Ok(true)
-            }
+            } => self.apply_swap(tx, *venue, *side, *amount_in, *min_out),
             Action::Quote { venue, bids, asks } => match self.venues.get_mut(venue.index()) {
                 Some(Venue::Clob(book)) => {
                     book.replace_quotes(&mut self.ledger, tx.sender, bids, asks)
@@ -221,84 +215,133 @@ impl World {
                 }
                 _ => Err(Revert::InvalidVenue),
             },
-            Action::Engine(op) => {
-                let Some(engine) = self.engine.as_mut() else {
-                    return Err(Revert::Other("no_engine".into()));
-                };
-                let out = engine
-                    .apply(op, tx.sender, tx.agent, &mut self.ledger, &mut self.venues)
-                    .map_err(|r| Revert::Other(r.to_string()))?;
-                let role = self.actors[tx.agent.index()].role;
-                for (v, side, fill) in &out.swaps {
-                    let vi = v.index();
-                    let asset = self.venues[vi].asset();
-                    let p = self.p_ref[asset.index()];
-                    if self.venue_is_cpmm[vi] && role.is_informed() {
-                        self.acc.lvr +=
-                            value_gain(*side, fill.amount_in, fill.amount_out, p).to_whole();
-                    }
-                    let base = match side {
-                        Side::Sell => -fill.amount_in.to_whole(),
-                        Side::Buy => fill.amount_out.to_whole(),
-                    };
-                    self.prices.add_forced_flow(asset.index(), base);
-                    if let Some(ev) = self.events.as_mut() {
-                        ev.push(Event::Swap {
-                            block: self.block,
-                            tx: tx.id,
-                            venue: *v,
-                            trader: tx.sender,
-                            side: *side,
-                            amount_in: fill.amount_in,
-                            amount_out: fill.amount_out,
-                            price_after: fill.price_after,
-                            forced: true,
-                        });
-                    }
-                }
-                for (a, base) in &out.offvenue_flow {
-                    self.prices.add_forced_flow(*a, *base);
-                }
-                if let Some(ev) = self.events.as_mut()
-                    && let Some(e) = self.engine.as_mut()
-                {
-                    ev.extend(e.take_events());
-                }
-                Ok(false)
-            }
-            Action::OracleUpdate { feed, price } => {
-                if self.feed_publisher.get(feed.index()) != Some(&tx.agent) {
-                    return Err(Revert::Other("unauthorized_oracle".into()));
-                }
-                self.oracles.apply(*feed, *price, self.t_s);
-                self.refresh_engine_prices();
-                // A released fallback counts from its report, not from its release.
-                let reported = self
-                    .oev
-                    .as_mut()
-                    .and_then(|o| {
-                        let i = o.released.iter().position(|(id, _)| *id == tx.id)?;
-                        Some(o.released.swap_remove(i).1)
-                    })
-                    .unwrap_or(tx.submitted_block);
-                let lag = self.block.saturating_sub(reported);
-                let lags = &mut self.report_lag[self.oracles.feed_asset(*feed)];
-                if lags.last().is_none_or(|(_, l)| *l != lag) {
-                    lags.push((self.block, lag));
-                }
-                self.oev_restore_pending(*feed, None);
-                self.acc.oracle_updates += 1;
-                self.acc.oracle_delay_sum += lag;
-                if let Some(ev) = self.events.as_mut() {
-                    ev.push(Event::OracleUpdate {
-                        block: self.block,
-                        feed: *feed,
-                        price: *price,
-                    });
-                }
-                Ok(false)
-            }
+            Action::Engine(op) => self.apply_engine_op(tx, op),
+            Action::OracleUpdate { feed, price } => self.apply_oracle_update(tx, *feed, *price),
         }
+    }
+
+    /// A swap on a venue; a hedging trader offsets it off chain.
+    fn apply_swap(
+        &mut self,
+        tx: &Tx,
+        venue: VenueId,
+        side: Side,
+        amount_in: Amount,
+        min_out: Amount,
+    ) -> Result<bool, Revert> {
+        let v = self
+            .venues
+            .get_mut(venue.index())
+            .ok_or(Revert::InvalidVenue)?;
+        let asset: AssetId = v.asset();
+        let fill = v
+            .execute(&mut self.ledger, tx.sender, side, amount_in, min_out)
+            .map_err(venue_revert)?;
+        if self.actors[tx.agent.index()].hedges {
+            let p = self.p_ref[asset.index()];
+            self.hedge(tx.sender, asset, side, fill.amount_in, fill.amount_out, p);
+        }
+        if self.actors[tx.agent.index()].role == Role::Arbitrageur {
+            self.acc.arb_gain += self.fill_gain(venue, side, &fill);
+        }
+        self.fill_landed(tx, venue, side, &fill, tx.forced);
+        Ok(true)
+    }
+
+    /// What a fill on `venue` gained its trader at `p_ref`, whole quote.
+    fn fill_gain(&self, venue: VenueId, side: Side, fill: &Fill) -> f64 {
+        let p = self.p_ref[self.venues[venue.index()].asset().index()];
+        value_gain(side, fill.amount_in, fill.amount_out, p).to_whole()
+    }
+
+    /// A venue fill of `tx` landed (its own swap, or one the engine made for it): the pool's
+    /// loss to an informed trader, the price impact of forced flow, the event.
+    fn fill_landed(&mut self, tx: &Tx, venue: VenueId, side: Side, fill: &Fill, forced: bool) {
+        let vi = venue.index();
+        let asset = self.venues[vi].asset().index();
+        if self.venue_is_cpmm[vi] && self.actors[tx.agent.index()].role.is_informed() {
+            // The pool is the counterparty: an informed trader's gain at p_ref is the
+            // pool's loss versus rebalancing (Milionis et al. 2022). Uninformed flow
+            // (noise, retail) is fee income, not LVR, and is left out.
+            self.acc.lvr += self.fill_gain(venue, side, fill);
+        }
+        if forced {
+            let base = match side {
+                Side::Sell => -fill.amount_in.to_whole(),
+                Side::Buy => fill.amount_out.to_whole(),
+            };
+            self.prices.add_forced_flow(asset, base);
+        }
+        if let Some(ev) = self.events.as_mut() {
+            ev.push(Event::Swap {
+                block: self.block,
+                tx: tx.id,
+                venue,
+                trader: tx.sender,
+                side,
+                amount_in: fill.amount_in,
+                amount_out: fill.amount_out,
+                price_after: fill.price_after,
+                forced,
+            });
+        }
+    }
+
+    /// An engine operation, with the venue trades and off-venue flow it forced.
+    fn apply_engine_op(&mut self, tx: &Tx, op: &EngineOp) -> Result<bool, Revert> {
+        let Some(engine) = self.engine.as_mut() else {
+            return Err(Revert::Other("no_engine".into()));
+        };
+        let out = engine
+            .apply(op, tx.sender, tx.agent, &mut self.ledger, &mut self.venues)
+            .map_err(|r| Revert::Other(r.to_string()))?;
+        for (v, side, fill) in &out.swaps {
+            self.fill_landed(tx, *v, *side, fill, true);
+        }
+        for (a, base) in &out.offvenue_flow {
+            self.prices.add_forced_flow(*a, *base);
+        }
+        if let Some(ev) = self.events.as_mut()
+            && let Some(e) = self.engine.as_mut()
+        {
+            ev.extend(e.take_events());
+        }
+        Ok(false)
+    }
+
+    /// An oracle update by its feed's publisher: the engine's prices follow, and the
+    /// transport lag from the report is recorded.
+    fn apply_oracle_update(&mut self, tx: &Tx, feed: FeedId, price: f64) -> Result<bool, Revert> {
+        if self.feed_publisher.get(feed.index()) != Some(&tx.agent) {
+            return Err(Revert::Other("unauthorized_oracle".into()));
+        }
+        self.oracles.apply(feed, price, self.t_s);
+        self.refresh_engine_prices();
+        // A released fallback counts from its report, not from its release.
+        let reported = self
+            .oev
+            .as_mut()
+            .and_then(|o| {
+                let i = o.released.iter().position(|(id, _)| *id == tx.id)?;
+                Some(o.released.swap_remove(i).1)
+            })
+            .unwrap_or(tx.submitted_block);
+        let lag = self.block.saturating_sub(reported);
+        let lags = &mut self.report_lag[self.oracles.feed_asset(feed)];
+        if lags.last().is_none_or(|(_, l)| *l != lag) {
+            lags.push((self.block, lag));
+        }
+        self.oev_restore_pending(feed, None);
+        self.acc.oracle_updates += 1;
+        self.acc.oracle_delay_sum += lag;
+        if let Some(ev) = self.events.as_mut() {
+            ev.push(Event::OracleUpdate {
+                block: self.block,
+                feed,
+                price,
+            });
+        }
+        Ok(false)
     }
 }
 

@@ -5,10 +5,10 @@
 //! road's state (`OevState`) lives here.
 
 use super::World;
+use super::phases::{BlockTally, can_pay_gas};
 use cascade_agents::{OevBid, OevLot, Role};
-use cascade_core::tx::{Action, Tx, TxRequest};
+use cascade_core::tx::Tx;
 use cascade_core::{AgentId, Amount, FeedId, HolderId, SimRng, TokenId, TxId};
-use cascade_market::gas::fee_split;
 use cascade_market::mempool::PlannedTx;
 use rand::RngExt;
 
@@ -124,13 +124,7 @@ impl World {
             let (w, payment) = second_price(&bids, u_tie);
             let (winner, bid) = bids.swap_remove(w);
             // The private update supersedes older reports of the feed still on their way.
-            let publisher = self.feed_publisher[feed.index()];
-            let removed = self.mempool.remove_where(|tx| {
-                tx.agent == publisher
-                    && matches!(tx.action, Action::OracleUpdate { feed: f, .. } if f == feed)
-            });
-            oev.released
-                .retain(|(id, _)| !removed.iter().any(|r| r.id == *id));
+            self.oev_withdraw_updates(oev, feed);
             oev.queue.retain(|q| q.feed != feed);
             let update = self.oracle_update_tx(feed, price, base_fee);
             let holder = self.actors[winner].holder;
@@ -211,18 +205,19 @@ impl World {
                 .collect();
             oev.queue.retain(|q| q.release_block > block);
             for q in due {
-                let publisher = self.feed_publisher[q.feed.index()];
-                let removed = self.mempool.remove_where(|tx| {
-                    tx.agent == publisher
-                        && matches!(tx.action, Action::OracleUpdate { feed: f, .. } if f == q.feed)
-                });
-                oev.released
-                    .retain(|(id, _)| !removed.iter().any(|r| r.id == *id));
+                self.oev_withdraw_updates(oev, q.feed);
                 let tx = self.oracle_update_tx(q.feed, q.price, base_fee);
                 oev.released.push((tx.id, q.report_block));
                 self.mempool.submit(tx);
             }
         }
+    }
+
+    /// Withdraw the pending updates of `feed` from the mempool, released fallbacks included.
+    fn oev_withdraw_updates(&mut self, oev: &mut OevState, feed: FeedId) {
+        let removed = self.withdraw_updates(feed);
+        oev.released
+            .retain(|(id, _)| !removed.iter().any(|r| r.id == *id));
     }
 
     /// The report goes the public way after its delay.
@@ -232,45 +227,23 @@ impl World {
         self.oracles.mark_pending(f.feed, f.price);
     }
 
-    /// An update transaction of `feed` by its publisher, with the publisher's fee policy.
-    fn oracle_update_tx(&mut self, feed: FeedId, price: f64, base_fee: u128) -> Tx {
-        let publisher = self.feed_publisher[feed.index()];
-        let fees = self.oracles.publisher_fees(feed);
-        let max_fee = base_fee
-            .saturating_mul(2)
-            .saturating_add(fees.tip_wei)
-            .min(fees.max_fee_wei);
-        let req = TxRequest {
-            action: Action::OracleUpdate { feed, price },
-            gas_limit: self.gas_cfg.costs.cost(cascade_core::GasKind::OracleUpdate),
-            max_fee,
-            priority_fee: fees.tip_wei,
-            forced: false,
-        };
-        let holder = self.actors[publisher.index()].holder;
-        self.new_tx(publisher, holder, req)
-    }
-
     /// Steps 6-7, first: the won bundles execute at the top of the block, all or none (a
-    /// bundle that cannot be included falls back like a failed private route); then the
-    /// winner pays. Returns (gas used, transactions, reverted, an arbitrage traded).
-    pub(super) fn oev_execute_wins(&mut self, base_fee: u128) -> (u64, u32, u32, bool) {
+    /// bundle that cannot be included falls back like a failed private route), counted in
+    /// `tally`; then the winner pays.
+    pub(super) fn oev_execute_wins(&mut self, base_fee: u128, tally: &mut BlockTally) {
         let Some((wins, sink)) = self
             .oev
             .as_mut()
             .map(|o| (std::mem::take(&mut o.wins), o.sink))
         else {
-            return (0, 0, 0, false);
+            return;
         };
         let native = self.gas.native_price();
-        let (mut used, mut txs, mut reverted, mut arb) = (0u64, 0u32, 0u32, false);
         for win in wins {
             let gas: u64 = win.txs.iter().map(|t| t.gas_limit).sum();
-            let includable = used + gas <= self.gas_cfg.gas_limit
+            let includable = tally.gas_used + gas <= self.gas_cfg.gas_limit
                 && win.txs.iter().all(|t| {
-                    let (b, p) = fee_split(t.gas_limit, t.max_fee, 0, native);
-                    t.effective_priority(base_fee).is_some()
-                        && self.ledger.balance(t.sender, TokenId::QUOTE) >= b + p
+                    t.effective_priority(base_fee).is_some() && can_pay_gas(&self.ledger, t, native)
                 });
             if !includable {
                 if let Some(mut oev) = self.oev.take() {
@@ -281,57 +254,53 @@ impl World {
             }
             for tx in win.txs {
                 let ep = tx.effective_priority(base_fee).unwrap_or(0);
-                let (u, rev, a) = self.execute(
-                    PlannedTx {
-                        tx,
-                        private: true,
-                        bundle: None,
-                        effective_priority: ep,
-                    },
-                    base_fee,
-                );
-                used += u;
-                if u > 0 {
-                    txs += 1;
-                }
-                reverted += rev as u32;
-                arb |= a;
+                let item = PlannedTx {
+                    tx,
+                    private: true,
+                    bundle: None,
+                    effective_priority: ep,
+                };
+                tally.count(self.execute(item, base_fee));
             }
-            // The payment: whatever the winner holds up to its price, split exactly (the
-            // protocol's share rounded up, as rounding favours the protocol).
-            let holder = self.actors[win.winner].holder;
-            let amount = win
-                .payment
-                .min(self.ledger.balance(holder, TokenId::QUOTE))
-                .max(Amount::ZERO);
-            if amount.is_positive() {
-                let to_oracle = amount.scale_floor(1.0 - win.share_to_protocol);
-                let to_protocol = amount - to_oracle;
-                let paid = self
-                    .ledger
-                    .transfer(holder, sink, TokenId::QUOTE, to_oracle)
-                    .is_ok()
-                    && match self.engine.as_mut() {
-                        Some(e) => e
-                            .pay_insurance_fund(holder, to_protocol, &mut self.ledger)
-                            .is_ok(),
-                        None => self
-                            .ledger
-                            .transfer(holder, sink, TokenId::QUOTE, to_protocol)
-                            .is_ok(),
-                    };
-                debug_assert!(paid, "the payment is capped at the winner's balance");
-                let whole = amount.to_whole();
-                self.acc.oev_recaptured += whole;
-                self.acc.oev_to_protocol += to_protocol.to_whole();
-                self.acc.oev_to_oracle += to_oracle.to_whole();
-                match self.actors[win.winner].role {
-                    Role::Liquidator => self.acc.liquidator_gain -= whole,
-                    _ => self.acc.mev_gain -= whole,
-                }
-            }
+            self.oev_pay(win.winner, win.payment, win.share_to_protocol, sink);
         }
-        (used, txs, reverted, arb)
+    }
+
+    /// The winner's payment: whatever it holds up to its price, split exactly between the
+    /// oracle's sink and the protocol (the protocol's share rounded up, as rounding favours
+    /// the protocol).
+    fn oev_pay(&mut self, winner: usize, payment: Amount, share_to_protocol: f64, sink: HolderId) {
+        let holder = self.actors[winner].holder;
+        let amount = payment
+            .min(self.ledger.balance(holder, TokenId::QUOTE))
+            .max(Amount::ZERO);
+        if !amount.is_positive() {
+            return;
+        }
+        let to_oracle = amount.scale_floor(1.0 - share_to_protocol);
+        let to_protocol = amount - to_oracle;
+        let paid = self
+            .ledger
+            .transfer(holder, sink, TokenId::QUOTE, to_oracle)
+            .is_ok()
+            && match self.engine.as_mut() {
+                Some(e) => e
+                    .pay_insurance_fund(holder, to_protocol, &mut self.ledger)
+                    .is_ok(),
+                None => self
+                    .ledger
+                    .transfer(holder, sink, TokenId::QUOTE, to_protocol)
+                    .is_ok(),
+            };
+        debug_assert!(paid, "the payment is capped at the winner's balance");
+        let whole = amount.to_whole();
+        self.acc.oev_recaptured += whole;
+        self.acc.oev_to_protocol += to_protocol.to_whole();
+        self.acc.oev_to_oracle += to_oracle.to_whole();
+        match self.actors[winner].role {
+            Role::Liquidator => self.acc.liquidator_gain -= whole,
+            _ => self.acc.mev_gain -= whole,
+        }
     }
 
     /// After an update of `feed` landed or was dropped (`dropped`: that transaction): the

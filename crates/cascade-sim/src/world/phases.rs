@@ -7,8 +7,8 @@ use super::{BlockRecord, World};
 use crate::config::BlockTimeDist;
 use cascade_agents::{BundleRequest, Receipt, ReceiptStatus, Submission};
 use cascade_core::event::Event;
-use cascade_core::tx::{Action, Bundle, BundleItem, TxRequest};
-use cascade_core::{AgentId, Amount, TokenId};
+use cascade_core::tx::{Action, Bundle, BundleItem, GasKind, Tx, TxRequest};
+use cascade_core::{AgentId, Amount, FeedId, Ledger, TokenId};
 use cascade_market::gas::{BackgroundDemand, fee_split};
 use cascade_market::mempool::{PlannedTx, build_block};
 use cascade_market::oracle::GuardAction;
@@ -94,34 +94,42 @@ impl World {
                 oev.reports.push((p.feed, p.price));
                 continue;
             }
-            let publisher = self.feed_publisher[p.feed.index()];
             if p.replaces_pending {
-                let feed = p.feed;
-                self.mempool.remove_where(|tx| {
-                    tx.agent == publisher
-                        && matches!(tx.action, Action::OracleUpdate { feed: f, .. } if f == feed)
-                });
+                self.withdraw_updates(p.feed);
             }
-            let fees = self.oracles.publisher_fees(p.feed);
-            let max_fee = base_fee
-                .saturating_mul(2)
-                .saturating_add(fees.tip_wei)
-                .min(fees.max_fee_wei);
-            let req = TxRequest {
-                action: Action::OracleUpdate {
-                    feed: p.feed,
-                    price: p.price,
-                },
-                gas_limit: self.gas_cfg.costs.cost(cascade_core::GasKind::OracleUpdate),
-                max_fee,
-                priority_fee: fees.tip_wei,
-                forced: false,
-            };
-            let holder = self.actors[publisher.index()].holder;
-            let tx = self.new_tx(publisher, holder, req);
+            let tx = self.oracle_update_tx(p.feed, p.price, base_fee);
             self.mempool.submit(tx);
         }
         self.pubs = pubs;
+    }
+
+    /// An update transaction of `feed` by its publisher, with the publisher's fee policy.
+    pub(super) fn oracle_update_tx(&mut self, feed: FeedId, price: f64, base_fee: u128) -> Tx {
+        let publisher = self.feed_publisher[feed.index()];
+        let fees = self.oracles.publisher_fees(feed);
+        let max_fee = base_fee
+            .saturating_mul(2)
+            .saturating_add(fees.tip_wei)
+            .min(fees.max_fee_wei);
+        let req = TxRequest {
+            action: Action::OracleUpdate { feed, price },
+            gas_limit: self.gas_cfg.costs.cost(GasKind::OracleUpdate),
+            max_fee,
+            priority_fee: fees.tip_wei,
+            forced: false,
+        };
+        let holder = self.actors[publisher.index()].holder;
+        self.new_tx(publisher, holder, req)
+    }
+
+    /// Take the pending updates of `feed` out of the mempool (a newer report replaces them);
+    /// returns them.
+    pub(super) fn withdraw_updates(&mut self, feed: FeedId) -> Vec<Tx> {
+        let publisher = self.feed_publisher[feed.index()];
+        self.mempool.remove_where(|tx| {
+            tx.agent == publisher
+                && matches!(tx.action, Action::OracleUpdate { feed: f, .. } if f == feed)
+        })
     }
 
     /// Step 4, then: the engine opens its block at the oracles' prices, with each asset's
@@ -237,11 +245,8 @@ impl World {
         background: &BackgroundDemand,
     ) -> (Vec<PlannedTx>, BlockTally) {
         self.expire_txs();
-        let (oev_gas, oev_txs, oev_reverted, oev_arb) = if self.oev.is_some() {
-            self.oev_execute_wins(base_fee)
-        } else {
-            (0, 0, 0, false)
-        };
+        let mut tally = BlockTally::default();
+        self.oev_execute_wins(base_fee, &mut tally);
         let bundles = std::mem::take(&mut self.bundles);
         let native = self.gas.native_price();
         let ledger = &self.ledger;
@@ -250,21 +255,13 @@ impl World {
             bundles,
             background,
             base_fee,
-            self.gas_cfg.gas_limit - oev_gas,
+            self.gas_cfg.gas_limit - tally.gas_used,
             self.block,
             |tx| tx.gas_limit,
-            |tx| {
-                let (b, p) = fee_split(tx.gas_limit, tx.max_fee, 0, native);
-                ledger.balance(tx.sender, TokenId::QUOTE) >= b + p
-            },
+            |tx| can_pay_gas(ledger, tx, native),
         );
-        let tally = BlockTally {
-            gas_used: plan.background_gas + oev_gas,
-            background_gas: plan.background_gas,
-            txs: oev_txs,
-            reverted: oev_reverted,
-            arb_traded: oev_arb,
-        };
+        tally.gas_used += plan.background_gas;
+        tally.background_gas = plan.background_gas;
         (plan.items, tally)
     }
 
@@ -398,4 +395,11 @@ impl World {
         }
         Ok(())
     }
+}
+
+/// Whether the sender of `tx` holds the quote for its gas at its maximum fee (`native`: quote
+/// per whole native token): the builder's test of includability.
+pub(super) fn can_pay_gas(ledger: &Ledger, tx: &Tx, native: f64) -> bool {
+    let (b, p) = fee_split(tx.gas_limit, tx.max_fee, 0, native);
+    ledger.balance(tx.sender, TokenId::QUOTE) >= b + p
 }
