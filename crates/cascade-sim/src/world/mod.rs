@@ -25,6 +25,10 @@
 //! Gas is charged the Ethereum way: the fee for the transaction's full gas is moved into an
 //! escrow holder before execution, and after it the used part goes to the burn sink (base fee)
 //! and the builder (tip) while the rest returns to the sender; every step is a ledger transfer.
+//!
+//! The code follows the pipeline: `build` makes a World from a scenario, `phases` holds one
+//! function per step (called in order by `World::step`), `exec` executes one transaction
+//! (step 7) and `oev` runs the order-flow auctions.
 
 use crate::config::BlockTimeDist;
 use crate::metrics::{Accumulator, MetricRow};
