@@ -31,7 +31,7 @@ use crate::config::{BuildCtx, VenueInfo, check_venue_list};
 use crate::oev::{BackrunPolicy, OevBid, OevLot, value_backrun};
 use crate::view::{View, gwei};
 use crate::{Agent, Role, Submission};
-use cascade_core::tx::{EngineOp, GasKind, Side};
+use cascade_core::tx::{EngineOp, GasKind};
 use cascade_core::{
     AccountId, Action, AgentId, Amount, AuctionId, Check, HolderId, TokenId, VenueId,
 };
@@ -144,16 +144,7 @@ impl Liquidator {
 
     /// The venue that pays most for `amount` of asset `a`, and what it pays.
     fn best_sale(&self, view: &View<'_>, a: usize, amount: Amount) -> Option<(VenueId, Amount)> {
-        self.venues
-            .iter()
-            .filter(|v| view.venues[v.index()].asset().index() == a)
-            .map(|v| {
-                (
-                    *v,
-                    view.venues[v.index()].quote(Side::Sell, amount).amount_out,
-                )
-            })
-            .max_by(|x, y| x.1.cmp(&y.1).then(y.0.cmp(&x.0)))
+        view.best_sale(&self.venues, a, amount, &[])
     }
 
     /// What an auction lot of `amount` of asset `a` is worth to it: the best venue's price
@@ -459,6 +450,7 @@ impl Agent for Liquidator {
 mod tests {
     use super::*;
     use crate::view::View;
+    use cascade_core::tx::Side;
     use cascade_core::{AccountId, AssetId, Ledger, rng};
     use cascade_engine::{
         BreakerConfig, Engine, EngineConfig, MarginMode, MarginModel, WaterfallStep,

@@ -280,17 +280,9 @@ impl MevBot {
             .collect()
     }
 
+    /// The venue that pays most for `amount` of asset `a`, and what it pays.
     fn best_sale(&self, view: &View<'_>, a: usize, amount: Amount) -> Option<(VenueId, Amount)> {
-        self.venues
-            .iter()
-            .filter(|v| view.venues[v.index()].asset().index() == a)
-            .map(|v| {
-                (
-                    *v,
-                    view.venues[v.index()].quote(Side::Sell, amount).amount_out,
-                )
-            })
-            .max_by(|x, y| x.1.cmp(&y.1).then(y.0.cmp(&x.0)))
+        view.best_sale(&self.venues, a, amount, &[])
     }
 
     /// Expected profit (whole quote, before gas) of liquidating `id` at `prices`.

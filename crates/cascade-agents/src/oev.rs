@@ -18,7 +18,7 @@
 //! the bid is the value, net of gas and of the bidder's own minimum profit per liquidation.
 
 use crate::view::View;
-use cascade_core::tx::{EngineOp, GasKind, Side, TxRequest};
+use cascade_core::tx::{EngineOp, GasKind, TxRequest};
 use cascade_core::{AccountId, Action, Amount, FeedId, HolderId, TokenId, VenueId};
 
 /// An oracle update offered in an auction.
@@ -99,7 +99,7 @@ pub fn value_backrun(view: &View<'_>, lot: &OevLot<'_>, pol: &BackrunPolicy<'_>)
         let (sell_on, proceeds) = match plan.asset {
             Some(a) if plan.seize.is_positive() => {
                 if pol.flash {
-                    match marginal_sale(view, pol.venues, &sold, a, plan.seize) {
+                    match view.best_sale(pol.venues, a, plan.seize, &sold) {
                         Some((v, q)) => (Some(v), q.to_whole()),
                         None => continue,
                     }
@@ -149,34 +149,4 @@ pub fn value_backrun(view: &View<'_>, lot: &OevLot<'_>, pol: &BackrunPolicy<'_>)
     let value = value.min(quote_left.max(0.0));
     let value = Amount::from_whole_floor(value);
     (value.is_positive() && !txs.is_empty()).then_some(OevBid { value, txs })
-}
-
-/// The venue that pays most for `amount` more of asset `a` after the `sold` sales of this
-/// backrun, and what it pays for it.
-fn marginal_sale(
-    view: &View<'_>,
-    venues: &[VenueId],
-    sold: &[(VenueId, Amount)],
-    a: usize,
-    amount: Amount,
-) -> Option<(VenueId, Amount)> {
-    venues
-        .iter()
-        .filter(|v| view.venues[v.index()].asset().index() == a)
-        .map(|v| {
-            let venue = &view.venues[v.index()];
-            let before = sold
-                .iter()
-                .find(|(x, _)| x == v)
-                .map_or(Amount::ZERO, |(_, s)| *s);
-            let out = if before.is_positive() {
-                let all = venue.quote(Side::Sell, before + amount).amount_out;
-                let prior = venue.quote(Side::Sell, before).amount_out;
-                (all - prior).max(Amount::ZERO)
-            } else {
-                venue.quote(Side::Sell, amount).amount_out
-            };
-            (*v, out)
-        })
-        .max_by(|x, y| x.1.cmp(&y.1).then(y.0.cmp(&x.0)))
 }

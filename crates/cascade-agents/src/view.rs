@@ -4,7 +4,7 @@
 //! current block's market price and base fee. It holds references only, so building one per
 //! agent per block costs nothing. The public mempool is visible only to agents that watch it.
 
-use cascade_core::tx::{GasKind, Tx, TxRequest};
+use cascade_core::tx::{GasKind, Side, Tx, TxRequest};
 use cascade_core::{AgentId, Amount, HolderId, Ledger, TokenId, TxId, VenueId};
 use cascade_engine::Engine;
 use cascade_market::gas::{GasCosts, fee_in_quote};
@@ -115,6 +115,39 @@ impl<'a> View<'a> {
     /// gas on top of the current base fee.
     pub fn fee_estimate(&self, kind: GasKind, tip: u128) -> Amount {
         fee_in_quote(self.gas_of(kind), self.base_fee + tip, self.native_price)
+    }
+
+    /// The venue among `venues` that pays most for `amount` more of asset `a`, and what it
+    /// pays: its quote for selling `amount` after the `sold` sales already made on it (base
+    /// per venue, earlier in the same bundle; `&[]` for none), i.e. the marginal quote
+    /// `quote(sold + amount) - quote(sold)`. The largest amount out wins, ties to the lower
+    /// venue id.
+    pub fn best_sale(
+        &self,
+        venues: &[VenueId],
+        a: usize,
+        amount: Amount,
+        sold: &[(VenueId, Amount)],
+    ) -> Option<(VenueId, Amount)> {
+        venues
+            .iter()
+            .filter(|v| self.venues[v.index()].asset().index() == a)
+            .map(|v| {
+                let venue = &self.venues[v.index()];
+                let before = sold
+                    .iter()
+                    .find(|(x, _)| x == v)
+                    .map_or(Amount::ZERO, |(_, s)| *s);
+                let out = if before.is_positive() {
+                    let all = venue.quote(Side::Sell, before + amount).amount_out;
+                    let prior = venue.quote(Side::Sell, before).amount_out;
+                    (all - prior).max(Amount::ZERO)
+                } else {
+                    venue.quote(Side::Sell, amount).amount_out
+                };
+                (*v, out)
+            })
+            .max_by(|x, y| x.1.cmp(&y.1).then(y.0.cmp(&x.0)))
     }
 
     /// A transaction request with the usual wallet fee policy: gas limit = the kind's gas,

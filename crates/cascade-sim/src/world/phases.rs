@@ -1,0 +1,405 @@
+//! The steps of the block pipeline, one function each, in the order `World::step` calls them
+//! (the module doc of `world` says what each step does and why it comes where it does).
+//! Each step reads what the ones before it left, so the order of calls, and within a step the
+//! order of random draws, transactions and events, is part of a run's result.
+
+use super::{BlockRecord, World};
+use crate::config::BlockTimeDist;
+use cascade_agents::{BundleRequest, Receipt, ReceiptStatus, Submission};
+use cascade_core::event::Event;
+use cascade_core::tx::{Action, Bundle, BundleItem, GasKind, Tx, TxRequest};
+use cascade_core::{AgentId, Amount, FeedId, Ledger, TokenId};
+use cascade_market::gas::{BackgroundDemand, fee_split};
+use cascade_market::mempool::{PlannedTx, build_block};
+use cascade_market::oracle::GuardAction;
+use cascade_market::venue::Venue;
+use rand::RngExt;
+use rand_distr::{Distribution, Exp1};
+
+/// What one block's transactions came to, for the metrics and the trace.
+#[derive(Debug, Default)]
+pub(super) struct BlockTally {
+    /// Gas used: background demand, then every included transaction.
+    pub(super) gas_used: u64,
+    pub(super) background_gas: u64,
+    /// Transactions that used gas.
+    pub(super) txs: u32,
+    pub(super) reverted: u32,
+    /// An arbitrageur traded successfully.
+    pub(super) arb_traded: bool,
+}
+
+impl BlockTally {
+    /// Count one executed transaction: `execute`'s (gas used, reverted, arbitrage).
+    pub(super) fn count(&mut self, (used, reverted, arb): (u64, bool, bool)) {
+        self.gas_used += used;
+        if used > 0 {
+            self.txs += 1;
+        }
+        self.reverted += reverted as u32;
+        self.arb_traded |= arb;
+    }
+}
+
+impl World {
+    /// The next block and its time; returns (its end time, its length), both seconds.
+    pub(super) fn advance_clock(&mut self) -> (f64, f64) {
+        self.block += 1;
+        let dt = match self.block_time_dist {
+            BlockTimeDist::Fixed => self.block_time_s,
+            BlockTimeDist::Exponential => {
+                let x: f64 = Exp1.sample(&mut self.rng.chain);
+                (x * self.block_time_s).max(1e-9)
+            }
+        };
+        self.t_s += dt;
+        (self.t_s, dt)
+    }
+
+    /// Steps 1-2: exogenous, then reference prices.
+    pub(super) fn move_prices(&mut self, t: f64, dt: f64) {
+        self.prices
+            .step(t, dt, &mut self.rng.price, &mut self.rng.jumps);
+        for (a, p) in self.p_ref.iter_mut().enumerate() {
+            *p = self.prices.p_ref(a);
+        }
+    }
+
+    /// Step 3: the gas market opens the block; returns the base fee and the background
+    /// demand.
+    pub(super) fn open_gas_block(&mut self, dt: f64) -> (u128, BackgroundDemand) {
+        if let Some(a) = self.native_asset {
+            self.gas.set_native_price(self.p_ref[a]);
+        }
+        let abs_r = self.prices.log_return_ref(self.reference_asset).abs();
+        let background = self.gas.begin_block(abs_r, dt, &mut self.rng.gas);
+        (self.gas.base_fee(), background)
+    }
+
+    /// Step 4, first: the oracles record this block's prices, observe, and their publishers
+    /// submit the publications; reports of auctioned feeds wait for their auction instead.
+    pub(super) fn publish_oracles(&mut self, t: f64, base_fee: u128) {
+        for (i, v) in self.venues.iter().enumerate() {
+            self.venue_px[i] = v.price();
+        }
+        self.oracles.record(t, &self.p_ref, &self.venue_px);
+        let mut pubs = std::mem::take(&mut self.pubs);
+        pubs.clear();
+        self.oracles.observe(t, &mut self.rng.oracle, &mut pubs);
+        for p in &pubs {
+            if let Some(oev) = self.oev.as_mut()
+                && oev.params[self.oracles.feed_asset(p.feed)].is_some()
+            {
+                // Sealed-bid auction first (after the engine's block start, below).
+                oev.reports.push((p.feed, p.price));
+                continue;
+            }
+            if p.replaces_pending {
+                self.withdraw_updates(p.feed);
+            }
+            let tx = self.oracle_update_tx(p.feed, p.price, base_fee);
+            self.mempool.submit(tx);
+        }
+        self.pubs = pubs;
+    }
+
+    /// An update transaction of `feed` by its publisher, with the publisher's fee policy.
+    pub(super) fn oracle_update_tx(&mut self, feed: FeedId, price: f64, base_fee: u128) -> Tx {
+        let publisher = self.feed_publisher[feed.index()];
+        let fees = self.oracles.publisher_fees(feed);
+        let max_fee = base_fee
+            .saturating_mul(2)
+            .saturating_add(fees.tip_wei)
+            .min(fees.max_fee_wei);
+        let req = TxRequest {
+            action: Action::OracleUpdate { feed, price },
+            gas_limit: self.gas_cfg.costs.cost(GasKind::OracleUpdate),
+            max_fee,
+            priority_fee: fees.tip_wei,
+            forced: false,
+        };
+        let holder = self.actors[publisher.index()].holder;
+        self.new_tx(publisher, holder, req)
+    }
+
+    /// Take the pending updates of `feed` out of the mempool (a newer report replaces them);
+    /// returns them.
+    pub(super) fn withdraw_updates(&mut self, feed: FeedId) -> Vec<Tx> {
+        let publisher = self.feed_publisher[feed.index()];
+        self.mempool.remove_where(|tx| {
+            tx.agent == publisher
+                && matches!(tx.action, Action::OracleUpdate { feed: f, .. } if f == feed)
+        })
+    }
+
+    /// Step 4, then: the engine opens its block at the oracles' prices, with each asset's
+    /// guard verdict and funding mark.
+    pub(super) fn begin_engine_block(&mut self, t: f64, dt: f64) {
+        if self.engine.is_none() {
+            return;
+        }
+        let n = self.p_ref.len();
+        let mut px = vec![0.0; n];
+        let mut cf = vec![0.0; n];
+        let mut ok = vec![true; n];
+        let mut div = vec![None; n];
+        let mut mark = vec![0.0; n];
+        for a in 0..n {
+            let st = self.oracles.status(a, t);
+            px[a] = st.price;
+            cf[a] = st.price * self.prices.p_exo(a) / self.p_ref[a];
+            match self.oracles.guard_action(a) {
+                GuardAction::BlockLiquidations => ok[a] = !st.violated(),
+                GuardAction::TripBreaker => {
+                    if st.violated() {
+                        div[a] = Some(st.twap_deviation.unwrap_or(f64::INFINITY));
+                    }
+                }
+            }
+            mark[a] = self.funding_venue[a]
+                .map(|v| self.venues[v].price())
+                .filter(|p| p.is_finite() && *p > 0.0)
+                .unwrap_or(px[a]);
+        }
+        if let Some(e) = self.engine.as_mut() {
+            e.begin_block(self.block, t, dt, &px, &cf, &ok, &div, &mark);
+        }
+    }
+
+    /// Step 5: every agent acts once, in a random arrival order, on its view of the public
+    /// state; what it submits enters the mempool or the bundle list. Last block's receipts
+    /// have then been seen by all.
+    pub(super) fn agents_act(&mut self, t: f64, base_fee: u128) {
+        self.shuffle_arrivals();
+        let mut subs = std::mem::take(&mut self.subs);
+        for k in 0..self.order.len() {
+            let ai = self.order[k];
+            let me = AgentId(ai as u32);
+            subs.clear();
+            self.with_view(ai, t, base_fee, |agent, view| {
+                agent.act(view, me, &mut subs)
+            });
+            for s in subs.drain(..) {
+                self.submit(me, s);
+            }
+        }
+        self.subs = subs;
+        self.receipts.clear();
+    }
+
+    /// This block's arrival order: a Fisher-Yates shuffle from the `arrival` stream.
+    fn shuffle_arrivals(&mut self) {
+        let n = self.order.len();
+        for i in 0..n {
+            self.order[i] = i;
+        }
+        for i in (1..n).rev() {
+            let j = self.rng.arrival.random_range(0..=i);
+            self.order.swap(i, j);
+        }
+    }
+
+    /// One submission of agent `me`.
+    fn submit(&mut self, me: AgentId, s: Submission) {
+        let holder = self.actors[me.index()].holder;
+        match s {
+            Submission::Tx(r) => {
+                let tx = self.new_tx(me, holder, r);
+                self.mempool.submit(tx);
+            }
+            Submission::Cancel(id) => {
+                if self.mempool.get(id).is_some_and(|t| t.agent == me) {
+                    self.mempool.remove(id);
+                }
+            }
+            Submission::Bundle {
+                items,
+                target_block,
+            } => {
+                let mut out = Vec::with_capacity(items.len());
+                for it in items {
+                    out.push(match it {
+                        BundleRequest::Own(r) => BundleItem::Own(self.new_tx(me, holder, r)),
+                        BundleRequest::Pending(id) => BundleItem::Pending(id),
+                    });
+                }
+                let seq = self.next_seq;
+                self.next_seq += 1;
+                self.bundles.push(Bundle {
+                    agent: me,
+                    items: out,
+                    target_block,
+                    seq,
+                });
+            }
+        }
+    }
+
+    /// Step 6: expired transactions leave the mempool; the won order-flow auctions' bundles
+    /// open the block (they execute here); then the builder packs bundles and mempool
+    /// transactions into the gas left. Returns the block's transactions in execution order
+    /// and the tally so far (the auctions' bundles and the background demand).
+    pub(super) fn pack_block(
+        &mut self,
+        base_fee: u128,
+        background: &BackgroundDemand,
+    ) -> (Vec<PlannedTx>, BlockTally) {
+        self.expire_txs();
+        let mut tally = BlockTally::default();
+        self.oev_execute_wins(base_fee, &mut tally);
+        let bundles = std::mem::take(&mut self.bundles);
+        let native = self.gas.native_price();
+        let ledger = &self.ledger;
+        let plan = build_block(
+            &mut self.mempool,
+            bundles,
+            background,
+            base_fee,
+            self.gas_cfg.gas_limit - tally.gas_used,
+            self.block,
+            |tx| tx.gas_limit,
+            |tx| can_pay_gas(ledger, tx, native),
+        );
+        tally.gas_used += plan.background_gas;
+        tally.background_gas = plan.background_gas;
+        (plan.items, tally)
+    }
+
+    /// Step 6, first: transactions past their time to live leave the mempool, with a receipt.
+    fn expire_txs(&mut self) {
+        for tx in self.mempool.expire(self.block) {
+            self.acc.txs_expired += 1;
+            if let Action::OracleUpdate { feed, .. } = tx.action {
+                self.oracles.forget_pending(feed);
+                self.oev_restore_pending(feed, Some(tx.id));
+            }
+            if let Some(ev) = self.events.as_mut() {
+                ev.push(Event::TxExpired {
+                    block: self.block,
+                    tx: tx.id,
+                    agent: tx.agent,
+                });
+            }
+            self.receipts.push(Receipt {
+                tx: tx.id,
+                agent: tx.agent,
+                block: self.block,
+                status: ReceiptStatus::Expired,
+                fee: Amount::ZERO,
+            });
+        }
+    }
+
+    /// Step 7: the packed transactions execute in block order.
+    pub(super) fn execute_block(
+        &mut self,
+        items: Vec<PlannedTx>,
+        base_fee: u128,
+        tally: &mut BlockTally,
+    ) {
+        for item in items {
+            tally.count(self.execute(item, base_fee));
+        }
+    }
+
+    /// Step 8: the base fee updates, the engine closes its block, then the metrics, the trace
+    /// and (in tests) the ledger checks.
+    pub(super) fn end_block(
+        &mut self,
+        t: f64,
+        base_fee: u128,
+        tally: &BlockTally,
+    ) -> Result<(), String> {
+        self.gas.end_block(tally.gas_used);
+        if let Some(e) = self.engine.as_mut() {
+            e.end_block();
+            if let Some(ev) = self.events.as_mut() {
+                ev.extend(e.take_events());
+            } else {
+                e.take_events();
+            }
+        }
+        self.count_block(t, base_fee, tally.arb_traded);
+        self.record_trace(t, base_fee, tally);
+        if self.check_ledger {
+            self.check_block()?;
+        }
+        Ok(())
+    }
+
+    /// The block's metrics, and the oracle prices agents see next block.
+    fn count_block(&mut self, t: f64, base_fee: u128, arb_traded: bool) {
+        self.acc.blocks += 1;
+        if arb_traded {
+            self.acc.arb_blocks += 1;
+        }
+        self.acc.base_fee_max_wei = self.acc.base_fee_max_wei.max(base_fee);
+        self.acc.observe_ref(self.p_ref[self.reference_asset]);
+        for a in 0..self.p_ref.len() {
+            let o = self.oracles.price(a, t);
+            self.oracle_px[a] = o;
+            let d = (o - self.p_ref[a]).abs() / self.p_ref[a];
+            if d.is_finite() && d > self.acc.oracle_max_deviation {
+                self.acc.oracle_max_deviation = d;
+            }
+        }
+    }
+
+    /// The block's row of the per-block path, when it is recorded.
+    fn record_trace(&mut self, t: f64, base_fee: u128, tally: &BlockTally) {
+        let Some(tr) = self.trace.as_mut() else {
+            return;
+        };
+        tr.push(BlockRecord {
+            block: self.block,
+            t_s: t,
+            p_exo: (0..self.p_ref.len())
+                .map(|a| self.prices.p_exo(a))
+                .collect(),
+            p_ref: self.p_ref.clone(),
+            oracle: self.oracle_px.clone(),
+            venue_price: self.venues.iter().map(|v| v.price()).collect(),
+            base_fee_gwei: base_fee as f64 / 1e9,
+            gas_used: tally.gas_used,
+            background_gas: tally.background_gas,
+            txs: tally.txs,
+            reverted: tally.reverted,
+            mempool: self.mempool.len() as u32,
+            insurance_fund: self.engine.as_ref().map(|e| e.insurance_fund().to_whole()),
+            open_interest: self.engine.as_ref().map(|e| e.open_interest()),
+        });
+    }
+
+    /// The engine's invariants, the ledger's conservation, and every pool's reserves equal
+    /// to its ledger balances.
+    fn check_block(&self) -> Result<(), String> {
+        if let Some(e) = &self.engine {
+            e.check_invariants(&self.ledger)
+                .map_err(|m| format!("block {}: engine: {m}", self.block))?;
+        }
+        self.ledger
+            .check_conservation()
+            .map_err(|e| format!("block {}: ledger not conserved: {e}", self.block))?;
+        for (i, v) in self.venues.iter().enumerate() {
+            if let Venue::Cpmm(p) = v {
+                let h = v.holder();
+                if self.ledger.balance(h, TokenId::QUOTE) != p.reserve_quote()
+                    || self.ledger.balance(h, p.asset().token()) != p.reserve_base()
+                {
+                    return Err(format!(
+                        "block {}: venue {i} reserves differ from its ledger balances",
+                        self.block
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether the sender of `tx` holds the quote for its gas at its maximum fee (`native`: quote
+/// per whole native token): the builder's test of includability.
+pub(super) fn can_pay_gas(ledger: &Ledger, tx: &Tx, native: f64) -> bool {
+    let (b, p) = fee_split(tx.gas_limit, tx.max_fee, 0, native);
+    ledger.balance(tx.sender, TokenId::QUOTE) >= b + p
+}
