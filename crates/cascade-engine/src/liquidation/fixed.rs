@@ -1,0 +1,170 @@
+//! Fixed-bonus liquidations (full, close factor, incremental, and the liquidator side of the
+//! backstop mode): the liquidator repays debt and takes collateral and position closes at a
+//! bonus, optionally flash-selling the collateral on a venue in the same transaction.
+
+use crate::ops::ledger_err;
+use crate::{Engine, Outcome, Reason};
+use cascade_core::{AccountId, Amount, HolderId, Ledger, Side, TokenId, VenueId};
+use cascade_market::venue::Venue;
+
+impl Engine {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn op_liquidate(
+        &mut self,
+        liquidator: HolderId,
+        id: AccountId,
+        sell_on: Option<VenueId>,
+        min_profit: Amount,
+        ledger: &mut Ledger,
+        venues: &mut [Venue],
+    ) -> Result<Outcome, Reason> {
+        let plan = self.plan_liquidation(id)?;
+        if self.auctions.iter().any(|x| x.active && x.account == id) {
+            return Err("in_auction");
+        }
+        let cf_liquidatable = self
+            .health_of(&self.accounts[id.index()], &self.cf_prices)
+            .maintenance
+            < 0.0;
+        self.snapshot = Some(self.accounts[id.index()].clone());
+        let flagged_at = self.flagged.get(&id).copied().unwrap_or(self.block);
+        if self.cfg.liquidation.is_auction() {
+            return self.bark(liquidator, id, cf_liquidatable, flagged_at, ledger);
+        }
+        let mut out = Outcome {
+            liquidation: true,
+            ..Outcome::default()
+        };
+        // Lending part: the liquidator pays `pay` quote and receives `seize` collateral.
+        let mut notional = 0.0;
+        if let Some(a) = plan.asset
+            && plan.seize.is_positive()
+        {
+            let token = TokenId(a as u16 + 1);
+            let p = self.prices[a];
+            match sell_on {
+                Some(v) => {
+                    let venue = venues.get(v.index()).ok_or("invalid_venue")?;
+                    if venue.asset().index() != a {
+                        return Err("invalid_venue");
+                    }
+                    let q = venue.quote(Side::Sell, plan.seize);
+                    if let Some(band) = self.cfg.breakers.price_band {
+                        let avg = q.amount_out.to_whole() / plan.seize.to_whole();
+                        if (avg / p - 1.0).abs() > band {
+                            return Err("price_band");
+                        }
+                    }
+                    let have = ledger.balance(liquidator, TokenId::QUOTE);
+                    if q.amount_out + have < plan.pay {
+                        return Err("insufficient_funds");
+                    }
+                    if q.amount_out - plan.pay < min_profit {
+                        return Err("unprofitable");
+                    }
+                    ledger
+                        .transfer(self.vault, liquidator, token, plan.seize)
+                        .map_err(ledger_err)?;
+                    let fill = match venues[v.index()].execute(
+                        ledger,
+                        liquidator,
+                        Side::Sell,
+                        plan.seize,
+                        q.amount_out,
+                    ) {
+                        Ok(f) => f,
+                        Err(_) => {
+                            // Undo the collateral move: the quote was exact, so this is
+                            // unreachable unless the venue state changed in between.
+                            let _ = ledger.transfer(liquidator, self.vault, token, plan.seize);
+                            return Err("venue_failed");
+                        }
+                    };
+                    if let Err(e) =
+                        ledger.transfer(liquidator, self.vault, TokenId::QUOTE, plan.pay)
+                    {
+                        return Err(ledger_err(e));
+                    }
+                    out.swaps.push((v, Side::Sell, fill));
+                }
+                None => {
+                    if ledger.balance(liquidator, TokenId::QUOTE) < plan.pay {
+                        return Err("insufficient_funds");
+                    }
+                    if plan.seize.value_floor(p) - plan.pay < min_profit {
+                        return Err("unprofitable");
+                    }
+                    ledger
+                        .transfer(liquidator, self.vault, TokenId::QUOTE, plan.pay)
+                        .map_err(ledger_err)?;
+                    ledger
+                        .transfer(self.vault, liquidator, token, plan.seize)
+                        .map_err(ledger_err)?;
+                }
+            }
+            let acc = &mut self.accounts[id.index()];
+            acc.collateral[a] -= plan.seize;
+            acc.debt -= plan.repay;
+            self.pool_cash += plan.repay;
+            self.book_fee(plan.fee);
+            notional += plan.repay.to_whole();
+        }
+        // Perp part: closed at the oracle against the pool; the account pays the bonus to
+        // the liquidator in quote; the close is a market order on the wider market.
+        if let Some(a) = plan.perp_asset
+            && !plan.perp_close.is_zero()
+        {
+            let p = self.prices[a];
+            let acc = &mut self.accounts[id.index()];
+            let perp = acc.perps[a];
+            // Realize the closed fraction: its share of the entry quote.
+            let share_q = if plan.perp_close == perp.size {
+                perp.quote
+            } else {
+                Amount(
+                    cascade_core::math::mul_div_floor_i128(
+                        perp.quote.raw(),
+                        plan.perp_close.raw(),
+                        perp.size.raw(),
+                    )
+                    .unwrap_or(perp.quote.raw()),
+                )
+            };
+            let close_value = if plan.perp_close.is_positive() {
+                plan.perp_close.value_floor(p)
+            } else {
+                -plan.perp_close.abs().value_ceil(p)
+            };
+            let pnl = close_value + share_q;
+            let perp_bonus = plan.perp_bonus - plan.opt_bonus;
+            acc.perps[a].size = perp.size - plan.perp_close;
+            acc.perps[a].quote = perp.quote - share_q;
+            acc.quote = acc.quote + pnl - perp_bonus;
+            self.pool_cash -= pnl;
+            ledger
+                .transfer(self.vault, liquidator, TokenId::QUOTE, perp_bonus)
+                .map_err(ledger_err)?;
+            // The pool paid the bonus out of the account's claim: the account's quote went
+            // down by the bonus and the vault paid it.
+            out.offvenue_flow.push((a, -plan.perp_close.to_whole()));
+            notional += plan.perp_close.abs().to_whole() * p;
+        }
+        // Options part: the account's options are bought back (shorts) or sold (longs) at
+        // mark against the pool, the account pays the bonus on their value, and the pool
+        // unwinds the delta hedge of the closed book: forced flow in the underlying.
+        if plan.opt_frac > 0.0 && self.accounts[id.index()].has_options() {
+            let (bonus, flow) = self.liquidate_options(id, plan.opt_frac, self.bonus(), true);
+            ledger
+                .transfer(self.vault, liquidator, TokenId::QUOTE, bonus)
+                .map_err(ledger_err)?;
+            for (a, f) in flow {
+                notional += f.abs() * self.prices[a];
+                out.offvenue_flow.push((a, f));
+            }
+        }
+        self.liqs_this_block += 1;
+        self.record_liquidation(id, notional, cf_liquidatable, flagged_at, liquidator);
+        self.after_liquidation(id);
+        Ok(out)
+    }
+}
