@@ -2,7 +2,6 @@
 //! funding, option expiries, the revaluation budget) and at the end (the causal measure, the
 //! protocol's own liquidation check, the backstop, block-level metrics) of every block.
 
-use crate::config::LiquidationMode;
 use crate::options::RiskTables;
 use crate::{Engine, margin};
 use cascade_core::{AccountId, Amount};
@@ -331,16 +330,8 @@ impl Engine {
                 self.flagged.insert(id, self.block);
             }
         }
-        if let LiquidationMode::Backstop { trigger, .. } = self.cfg.liquidation {
-            let ids: Vec<AccountId> = self.flagged.keys().copied().collect();
-            for id in ids {
-                let acc = &self.accounts[id.index()];
-                let h = self.health_of(acc, &self.prices);
-                let req = h.equity - h.maintenance; // the maintenance requirement
-                if h.equity < trigger * req {
-                    self.absorb(id);
-                }
-            }
+        if let Some(backstop) = self.mechanism.backstop() {
+            self.backstop_sweep(backstop);
         }
     }
 

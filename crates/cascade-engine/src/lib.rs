@@ -26,16 +26,15 @@ mod causal;
 mod guards;
 mod health;
 mod invariants;
-mod liquidation;
+pub mod liquidation;
 mod metrics;
 mod ops;
 mod waterfall;
 
 pub use account::{Account, Health, OptRef, Perp, RiskMemo};
-pub use config::{
-    AdlRanking, AuctionCurve, BreakerConfig, EngineConfig, LiquidationMode, MarginMode,
-    MarginModel, VolEstimator, WaterfallStep,
-};
+// Every configuration type (the whole `config` module is public API).
+pub use config::*;
+pub use liquidation::Mechanism;
 pub use margin::{MarginState, Req};
 pub use memo::{HealthMemo, Memoized};
 pub use metrics::EngineMetrics;
@@ -149,7 +148,8 @@ pub struct Engine {
     funding_acc: Vec<f64>,
     last_funding_t: f64,
     auctions: Vec<Auction>,
-    curve: Option<Curve>,
+    /// The liquidation mechanism, resolved from `cfg.liquidation` once, here.
+    mechanism: Mechanism,
     /// Accounts found liquidatable by the protocol's own check, with the block first seen.
     flagged: BTreeMap<AccountId, u64>,
     paused_until: f64,
@@ -218,25 +218,6 @@ impl Engine {
         ledger
             .mint_genesis(vault, TokenId::QUOTE, pool + ins)
             .map_err(|e| e.to_string())?;
-        let curve = match &cfg.liquidation {
-            LiquidationMode::DutchAuction {
-                curve,
-                step_s,
-                cut,
-                tau_s,
-                tail_s,
-                cusp,
-                ..
-            } => Some(Curve {
-                kind: *curve,
-                tau_s: tau_s.unwrap_or(*tail_s),
-                step_s: *step_s,
-                cut: *cut,
-                tail_s: *tail_s,
-                cusp: *cusp,
-            }),
-            _ => None,
-        };
         Ok(Engine {
             cfg: cfg.clone(),
             n_assets: n,
@@ -257,7 +238,7 @@ impl Engine {
             funding_acc: vec![0.0; n],
             last_funding_t: 0.0,
             auctions: Vec::new(),
-            curve,
+            mechanism: Mechanism::resolve(&cfg.liquidation),
             flagged: BTreeMap::new(),
             paused_until: f64::NEG_INFINITY,
             grace_until: f64::NEG_INFINITY,
@@ -342,13 +323,13 @@ impl Engine {
     }
 
     pub fn auction_curve(&self) -> Option<&Curve> {
-        self.curve.as_ref()
+        self.mechanism.curve()
     }
 
     /// The current price of an auction, quote per whole unit.
     pub fn auction_price(&self, id: AuctionId) -> Option<f64> {
         let a = self.auctions.get(id.index())?;
-        let c = self.curve.as_ref()?;
+        let c = self.mechanism.curve()?;
         Some(c.price(a.top, self.t_s - a.tic))
     }
 

@@ -2,9 +2,25 @@
 //! protocol at the end of the block.
 
 use crate::Engine;
+use crate::liquidation::Backstop;
 use cascade_core::{AccountId, Amount};
 
 impl Engine {
+    /// End of a block in the backstop mode: the vault absorbs every flagged account whose
+    /// equity is below the trigger times its maintenance requirement.
+    pub(crate) fn backstop_sweep(&mut self, backstop: Backstop) {
+        let trigger = backstop.trigger;
+        let ids: Vec<AccountId> = self.flagged.keys().copied().collect();
+        for id in ids {
+            let acc = &self.accounts[id.index()];
+            let h = self.health_of(acc, &self.prices);
+            let req = h.equity - h.maintenance; // the maintenance requirement
+            if h.equity < trigger * req {
+                self.absorb(id);
+            }
+        }
+    }
+
     /// The backstop vault absorbs an account: its collateral goes to the pool's warehouse,
     /// its perps close at the oracle against the pool, its debt is cancelled; a negative
     /// equity goes through the waterfall.

@@ -2,7 +2,7 @@
 //! mode's `bite`), `take` at the falling price, `redo` of a stale auction, keeper rewards.
 
 use crate::auction::Auction;
-use crate::config::LiquidationMode;
+use crate::liquidation::Kick;
 use crate::ops::ledger_err;
 use crate::{Engine, Outcome, Reason};
 use cascade_core::{AccountId, Amount, AuctionId, HolderId, Ledger, Side, TokenId, VenueId};
@@ -17,23 +17,14 @@ impl Engine {
         &mut self,
         keeper: HolderId,
         id: AccountId,
+        kick: Kick,
         cf_liquidatable: bool,
         flagged_at: u64,
         ledger: &mut Ledger,
     ) -> Result<Outcome, Reason> {
-        let (buf, tip, chip, chop, tau) = match &self.cfg.liquidation {
-            LiquidationMode::DutchAuction {
-                start_premium,
-                tip,
-                chip,
-                chop,
-                ..
-            } => (*start_premium, *tip, *chip, *chop, None),
-            LiquidationMode::EnglishAuction { tau_s, chop, .. } => {
-                (1.0, 0.0, 0.0, *chop, Some(*tau_s))
-            }
-            _ => return Err("not_auction_mode"),
-        };
+        let Kick {
+            buf, chop, tau_s, ..
+        } = kick;
         let acc = &self.accounts[id.index()];
         let asset = (0..self.n_assets)
             .filter(|&a| acc.collateral[a].is_positive())
@@ -105,9 +96,9 @@ impl Engine {
             bid: Amount::ZERO,
             guy: None,
             bid_end_s: None,
-            end_s: tau.map_or(f64::INFINITY, |t| self.t_s + t),
+            end_s: tau_s.map_or(f64::INFINITY, |t| self.t_s + t),
         };
-        let reward = Amount::from_whole(tip) + (debt + penalty).scale_floor(chip);
+        let reward = kick.reward(debt + penalty);
         let acc = &mut self.accounts[id.index()];
         acc.collateral[a] = Amount::ZERO;
         acc.debt = Amount::ZERO;
@@ -175,7 +166,7 @@ impl Engine {
         ledger: &mut Ledger,
         venues: &mut [Venue],
     ) -> Result<Outcome, Reason> {
-        let curve = self.curve.ok_or("not_auction_mode")?;
+        let curve = *self.mechanism.curve().ok_or("not_auction_mode")?;
         let auc = self.auctions.get(aid.index()).ok_or("no_auction")?.clone();
         if !auc.active {
             return Err("auction_over");
@@ -268,15 +259,9 @@ impl Engine {
         aid: AuctionId,
         ledger: &mut Ledger,
     ) -> Result<Outcome, Reason> {
-        let curve = self.curve.ok_or("not_auction_mode")?;
-        let (tip, chip) = match &self.cfg.liquidation {
-            LiquidationMode::DutchAuction { tip, chip, .. } => (*tip, *chip),
-            _ => return Err("not_auction_mode"),
-        };
-        let buf = match &self.cfg.liquidation {
-            LiquidationMode::DutchAuction { start_premium, .. } => *start_premium,
-            _ => 1.0,
-        };
+        let dutch = *self.mechanism.dutch().ok_or("not_auction_mode")?;
+        let (curve, kick) = (dutch.curve, dutch.kick());
+        let buf = kick.buf;
         let auc = self.auctions.get(aid.index()).ok_or("no_auction")?.clone();
         if !auc.active {
             return Err("auction_over");
@@ -290,7 +275,7 @@ impl Engine {
         let a = &mut self.auctions[aid.index()];
         a.top = self.prices[auc.asset] * buf;
         a.tic = self.t_s;
-        let reward = Amount::from_whole(tip) + auc.tab().scale_floor(chip);
+        let reward = kick.reward(auc.tab());
         self.pay_keeper(keeper, reward, ledger);
         self.event(
             "auction_redo",

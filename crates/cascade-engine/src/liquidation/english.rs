@@ -2,20 +2,18 @@
 //! held in the vault, and the winner's `deal`.
 
 use crate::auction::Auction;
-use crate::config::LiquidationMode;
+use crate::liquidation::English;
 use crate::ops::ledger_err;
 use crate::{Engine, Outcome, Reason, auction};
 use cascade_core::{Amount, AuctionId, HolderId, Ledger, TokenId};
 
 impl Engine {
-    /// The English auction parameters (`beg`, `ttl_s`, `tau_s`), or why not.
-    pub(crate) fn english(&self) -> Result<(f64, f64, f64), Reason> {
-        match &self.cfg.liquidation {
-            LiquidationMode::EnglishAuction {
-                beg, ttl_s, tau_s, ..
-            } => Ok((*beg, *ttl_s, *tau_s)),
-            _ => Err("not_english_auction"),
-        }
+    /// The English auction parameters, or why not.
+    pub(crate) fn english(&self) -> Result<English, Reason> {
+        self.mechanism
+            .english()
+            .copied()
+            .ok_or("not_english_auction")
     }
 
     /// An English auction that still takes bids now, or why not. One that reached its
@@ -49,7 +47,7 @@ impl Engine {
         amount: Amount,
         ledger: &mut Ledger,
     ) -> Result<(), Reason> {
-        let (_, ttl_s, _) = self.english()?;
+        let ttl_s = self.english()?.ttl_s;
         ledger
             .transfer(bidder, self.vault, TokenId::QUOTE, amount)
             .map_err(ledger_err)?;
@@ -76,7 +74,7 @@ impl Engine {
         bid: Amount,
         ledger: &mut Ledger,
     ) -> Result<Outcome, Reason> {
-        let (beg, _, tau_s) = self.english()?;
+        let English { beg, tau_s, .. } = self.english()?;
         let auc = self.english_open(aid, tau_s)?;
         let tab = auc.tab();
         if auc.in_dent_phase() {
@@ -113,7 +111,7 @@ impl Engine {
         lot: Amount,
         ledger: &mut Ledger,
     ) -> Result<Outcome, Reason> {
-        let (beg, _, tau_s) = self.english()?;
+        let English { beg, tau_s, .. } = self.english()?;
         let auc = self.english_open(aid, tau_s)?;
         if !auc.in_dent_phase() {
             return Err("dent_phase_not_started");

@@ -3,34 +3,27 @@
 //! bonus, optionally flash-selling the collateral on a venue in the same transaction.
 
 use crate::ops::ledger_err;
-use crate::{Engine, Outcome, Reason};
+use crate::{Engine, LiqPlan, Outcome, Reason};
 use cascade_core::{AccountId, Amount, HolderId, Ledger, Side, TokenId, VenueId};
 use cascade_market::venue::Venue;
 
 impl Engine {
+    /// A fixed-bonus liquidation of `id` following `plan`: the liquidator pays the debt
+    /// repaid and takes the collateral (selling it on `sell_on` in the same transaction, when
+    /// given), and the perps and options closed pay it the bonus.
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn op_liquidate(
+    pub(crate) fn liquidate_fixed(
         &mut self,
         liquidator: HolderId,
         id: AccountId,
+        plan: LiqPlan,
         sell_on: Option<VenueId>,
         min_profit: Amount,
+        cf_liquidatable: bool,
+        flagged_at: u64,
         ledger: &mut Ledger,
         venues: &mut [Venue],
     ) -> Result<Outcome, Reason> {
-        let plan = self.plan_liquidation(id)?;
-        if self.auctions.iter().any(|x| x.active && x.account == id) {
-            return Err("in_auction");
-        }
-        let cf_liquidatable = self
-            .health_of(&self.accounts[id.index()], &self.cf_prices)
-            .maintenance
-            < 0.0;
-        self.snapshot = Some(self.accounts[id.index()].clone());
-        let flagged_at = self.flagged.get(&id).copied().unwrap_or(self.block);
-        if self.cfg.liquidation.is_auction() {
-            return self.bark(liquidator, id, cf_liquidatable, flagged_at, ledger);
-        }
         let mut out = Outcome {
             liquidation: true,
             ..Outcome::default()

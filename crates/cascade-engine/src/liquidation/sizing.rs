@@ -1,7 +1,7 @@
 //! Sizing a liquidation: what it seizes, repays and closes (`LiqPlan`), previewed by
 //! liquidators and executed by the engine.
 
-use crate::config::LiquidationMode;
+use crate::liquidation::Sizing;
 use crate::margin::Req;
 use crate::{Engine, LiqPlan, Reason};
 use cascade_core::{AccountId, Amount};
@@ -71,15 +71,12 @@ impl Engine {
             opt_bonus: Amount::ZERO,
         };
         // Fractions of the debt and of the perp position to close.
-        let (frac_lend, frac_perp) = match &self.cfg.liquidation {
-            LiquidationMode::Full { .. } | LiquidationMode::Backstop { .. } => (1.0, 1.0),
-            LiquidationMode::DutchAuction { .. } | LiquidationMode::EnglishAuction { .. } => {
-                (1.0, 1.0)
-            }
-            LiquidationMode::CloseFactor {
+        let sizing = self.mechanism.sizing();
+        let (frac_lend, frac_perp) = match sizing {
+            Sizing::Full => (1.0, 1.0),
+            Sizing::CloseFactor {
                 close_factor,
                 full_close_below,
-                ..
             } => {
                 // Aave's health factor: weighted collateral over liabilities, the perp margin
                 // requirement counted as a liability.
@@ -96,18 +93,16 @@ impl Engine {
                 } else {
                     f64::INFINITY
                 };
-                let f = if hf < *full_close_below {
+                let f = if hf < full_close_below {
                     1.0
                 } else {
-                    *close_factor
+                    close_factor
                 };
                 (f, f)
             }
-            LiquidationMode::Incremental {
-                step, exit_buffer, ..
-            } => {
+            Sizing::Incremental { step, exit_buffer } => {
                 let v = acc.exposure_value(prices).max(1e-12);
-                let buf = *exit_buffer;
+                let buf = exit_buffer;
                 let gap = buf * v - h.maintenance;
                 match (asset, perp_asset) {
                     (Some(a), _) if acc.debt.is_positive() => {
@@ -117,7 +112,7 @@ impl Engine {
                         let m = self.margin.ratio(a, acc.size(a), Req::Maintenance);
                         let k = 1.0 - (1.0 + bonus) * (1.0 - m);
                         let r = gap / (k + buf * (1.0 + bonus));
-                        ((r / acc.debt.to_whole()).clamp(1e-9, *step), 0.0)
+                        ((r / acc.debt.to_whole()).clamp(1e-9, step), 0.0)
                     }
                     (_, Some(a)) => {
                         // Closing notional N frees N m of margin and costs N b of bonus:
@@ -125,7 +120,7 @@ impl Engine {
                         let m = self.margin.ratio(a, acc.size(a), Req::Maintenance);
                         let n = gap / (m - bonus + buf);
                         let notional = acc.perps[a].size.abs().to_whole() * prices[a];
-                        (0.0, (n / notional.max(1e-12)).clamp(1e-9, *step))
+                        (0.0, (n / notional.max(1e-12)).clamp(1e-9, step))
                     }
                     _ => (1.0, 1.0),
                 }
@@ -149,12 +144,12 @@ impl Engine {
                 seize = acc.collateral[a];
                 repay = Amount::from_whole_ceil(seize.to_whole() * p / (1.0 + bonus)).min(acc.debt);
             }
-            let fee = match &self.cfg.liquidation {
-                LiquidationMode::CloseFactor { protocol_fee, .. } => {
+            let fee = match self.mechanism.protocol_fee() {
+                Some(protocol_fee) => {
                     // Aave: a share of the bonus; charged here in quote.
                     Amount::from_whole_ceil(repay.to_whole() * bonus * protocol_fee)
                 }
-                _ => Amount::ZERO,
+                None => Amount::ZERO,
             };
             plan.repay = repay;
             plan.seize = seize;
@@ -179,8 +174,8 @@ impl Engine {
         {
             // Options close by the same fraction as perps (the step of incremental mode); the
             // account pays the bonus on the closed options' mark value.
-            let f = match &self.cfg.liquidation {
-                LiquidationMode::Incremental { step, .. } => *step,
+            let f = match sizing {
+                Sizing::Incremental { step, .. } => step,
                 _ => frac_perp,
             };
             plan.opt_frac = f;
