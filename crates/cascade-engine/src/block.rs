@@ -2,6 +2,7 @@
 //! funding, option expiries, the revaluation budget) and at the end (the causal measure, the
 //! protocol's own liquidation check, the backstop, block-level metrics) of every block.
 
+use crate::account::close_value;
 use crate::options::RiskTables;
 use crate::{Engine, margin};
 use cascade_core::{AccountId, Amount};
@@ -194,11 +195,7 @@ impl Engine {
                 if q.is_zero() {
                     continue;
                 }
-                let amt = if q.is_positive() {
-                    q.value_floor(payoff)
-                } else {
-                    -q.abs().value_ceil(payoff)
-                };
+                let amt = close_value(q, payoff);
                 acc.quote += amt;
                 acc.options[i] = Amount::ZERO;
                 self.pool_cash -= amt;

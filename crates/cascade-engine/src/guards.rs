@@ -184,17 +184,9 @@ impl Engine {
         let lin = acc.health(&self.prices, &self.margin).maintenance;
         let mut give = 0.0;
         if !matches!(self.cfg.option_margin, OptionMargin::Standard) {
-            for &a in &o.cfg.assets {
-                let perp = &acc.perps[a];
-                let holds = acc
-                    .options
-                    .iter()
-                    .enumerate()
-                    .any(|(i, q)| !q.is_zero() && o.chain[i].asset == a);
-                if perp.is_open() && holds {
-                    let notional = perp.size.abs().to_whole() * self.prices[a];
-                    give += notional * self.margin.ratio(a, acc.size(a), Req::Maintenance);
-                }
+            for a in o.hedged_perps(acc) {
+                let notional = acc.perps[a].size.abs().to_whole() * self.prices[a];
+                give += notional * self.margin.ratio(a, acc.size(a), Req::Maintenance);
             }
         }
         let slack = GUARD_SLACK * (g.gross + lin.abs() + give.abs() + 1.0);

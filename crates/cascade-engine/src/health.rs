@@ -86,19 +86,11 @@ impl Engine {
         if !matches!(self.cfg.option_margin, OptionMargin::Standard) {
             // The perp in an option underlying is in the risk matrix: its linear requirement
             // is given back.
-            for &a in &o.cfg.assets {
-                let perp = &acc.perps[a];
-                let holds = acc
-                    .options
-                    .iter()
-                    .enumerate()
-                    .any(|(i, q)| !q.is_zero() && o.chain[i].asset == a);
-                if perp.is_open() && holds {
-                    let notional = perp.size.abs().to_whole() * prices[a];
-                    let size = acc.size(a);
-                    h.initial += notional * margin.ratio(a, size, Req::Initial);
-                    h.maintenance += notional * margin.ratio(a, size, Req::Maintenance);
-                }
+            for a in o.hedged_perps(acc) {
+                let notional = acc.perps[a].size.abs().to_whole() * prices[a];
+                let size = acc.size(a);
+                h.initial += notional * margin.ratio(a, size, Req::Initial);
+                h.maintenance += notional * margin.ratio(a, size, Req::Maintenance);
             }
         }
         h

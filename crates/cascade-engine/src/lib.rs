@@ -107,6 +107,27 @@ impl OptState {
         )
         .price
     }
+    /// The underlyings whose perp in `acc` is in the risk matrix (`portfolio`,
+    /// `delta_gamma`): open perps in an asset the account holds options on. Their linear
+    /// requirement is given back.
+    fn hedged_perps<'a>(&'a self, acc: &'a Account) -> impl Iterator<Item = usize> + 'a {
+        self.cfg.assets.iter().copied().filter(move |&a| {
+            let holds = acc
+                .options
+                .iter()
+                .enumerate()
+                .any(|(i, q)| !q.is_zero() && self.chain[i].asset == a);
+            acc.perps[a].is_open() && holds
+        })
+    }
+    /// Where the market stands now for an option trade: `prices`, the realized vols, `t_s`.
+    fn opt_ref(&self, prices: &[f64], t_s: f64) -> OptRef {
+        OptRef {
+            prices: prices.to_vec(),
+            rv: self.rv(),
+            t_s,
+        }
+    }
     fn refresh_marks(&mut self, prices: &[f64], t_s: f64) {
         self.marks_prices.clear();
         self.marks_prices.extend_from_slice(prices);

@@ -3,7 +3,7 @@
 //! socialization to the lenders' pool).
 
 use crate::Engine;
-use crate::account::Perp;
+use crate::account::{Perp, close_value};
 use crate::config::{AdlRanking, WaterfallStep};
 use cascade_core::{AccountId, Amount};
 use rand::RngExt;
@@ -119,12 +119,7 @@ impl Engine {
             // Close the position at the oracle and take up to its PnL.
             let p = self.prices[a];
             let perp = self.accounts[id.index()].perps[a];
-            let close_value = if perp.size.is_positive() {
-                perp.size.value_floor(p)
-            } else {
-                -perp.size.abs().value_ceil(p)
-            };
-            let pnl = close_value + perp.quote;
+            let pnl = close_value(perp.size, p) + perp.quote;
             if !pnl.is_positive() {
                 continue;
             }

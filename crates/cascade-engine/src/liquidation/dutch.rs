@@ -3,7 +3,6 @@
 
 use crate::auction::Auction;
 use crate::liquidation::Kick;
-use crate::ops::ledger_err;
 use crate::{Engine, Outcome, Reason};
 use cascade_core::{AccountId, Amount, AuctionId, HolderId, Ledger, Side, TokenId, VenueId};
 use cascade_market::venue::Venue;
@@ -25,13 +24,7 @@ impl Engine {
         let Kick {
             buf, chop, tau_s, ..
         } = kick;
-        let acc = &self.accounts[id.index()];
-        let asset = (0..self.n_assets)
-            .filter(|&a| acc.collateral[a].is_positive())
-            .max_by(|&x, &y| {
-                (acc.collateral[x].to_whole() * self.prices[x])
-                    .total_cmp(&(acc.collateral[y].to_whole() * self.prices[y]))
-            });
+        let asset = self.accounts[id.index()].largest_collateral(&self.prices);
         let closed = self.realize_perps(id);
         let mut flow: Vec<(usize, f64)> = closed.iter().map(|(a, s)| (*a, -s.to_whole())).collect();
         if self.accounts[id.index()].has_options() {
@@ -43,18 +36,14 @@ impl Engine {
         let acc = self.accounts[id.index()].clone();
         let Some(a) = asset else {
             // Perps only: settled directly.
-            let notional: f64 = closed
-                .iter()
-                .map(|(a, s)| s.abs().to_whole() * self.prices[*a])
-                .sum();
-            self.liqs_this_block += 1;
-            self.record_liquidation(id, notional, cf_liquidatable, flagged_at, keeper);
-            self.after_liquidation(id);
-            return Ok(Outcome {
-                liquidation: true,
-                offvenue_flow: flow.clone(),
-                ..Outcome::default()
-            });
+            return Ok(self.kick_without_auction(
+                keeper,
+                id,
+                &closed,
+                flow,
+                cf_liquidatable,
+                flagged_at,
+            ));
         };
         // Net the account's quote against its debt first.
         let debt = (acc.debt - acc.quote).max(Amount::ZERO);
@@ -64,21 +53,17 @@ impl Engine {
             // Closing the perps left enough quote to repay the debt: the account is safe
             // and, like Maker's `bark` on a safe vault, nothing is auctioned (an auction with
             // an empty tab could never be taken and would hold the collateral forever).
-            let notional: f64 = closed
-                .iter()
-                .map(|(a, s)| s.abs().to_whole() * self.prices[*a])
-                .sum();
             let acc = &mut self.accounts[id.index()];
             acc.debt = Amount::ZERO;
             acc.quote = quote_left;
-            self.liqs_this_block += 1;
-            self.record_liquidation(id, notional, cf_liquidatable, flagged_at, keeper);
-            self.after_liquidation(id);
-            return Ok(Outcome {
-                liquidation: true,
-                offvenue_flow: flow.clone(),
-                ..Outcome::default()
-            });
+            return Ok(self.kick_without_auction(
+                keeper,
+                id,
+                &closed,
+                flow,
+                cf_liquidatable,
+                flagged_at,
+            ));
         }
         let penalty = debt.scale_floor(chop);
         let lot = acc.collateral[a];
@@ -129,6 +114,31 @@ impl Engine {
             offvenue_flow: flow,
             ..Outcome::default()
         })
+    }
+
+    /// A kick that leaves nothing to auction (no collateral, or closing the positions repaid
+    /// the debt): a liquidation of the closed perps' notional, settled directly.
+    fn kick_without_auction(
+        &mut self,
+        keeper: HolderId,
+        id: AccountId,
+        closed: &[(usize, Amount)],
+        flow: Vec<(usize, f64)>,
+        cf_liquidatable: bool,
+        flagged_at: u64,
+    ) -> Outcome {
+        let notional: f64 = closed
+            .iter()
+            .map(|(a, s)| s.abs().to_whole() * self.prices[*a])
+            .sum();
+        self.liqs_this_block += 1;
+        self.record_liquidation(id, notional, cf_liquidatable, flagged_at, keeper);
+        self.after_liquidation(id);
+        Outcome {
+            liquidation: true,
+            offvenue_flow: flow,
+            ..Outcome::default()
+        }
     }
 
     /// A keeper reward: from the insurance fund, then the pool.
@@ -192,53 +202,15 @@ impl Engine {
         if !slice.is_positive() {
             return Err("invalid_amount");
         }
-        let token = TokenId(auc.asset as u16 + 1);
+        // No price band on a take: the auction's price is the bidder's.
+        let purchase =
+            self.check_purchase(bidder, auc.asset, slice, owe, sell_on, None, ledger, venues)?;
         let mut out = Outcome {
             liquidation: true,
             ..Outcome::default()
         };
-        match sell_on {
-            Some(v) => {
-                let venue = venues.get(v.index()).ok_or("invalid_venue")?;
-                if venue.asset().index() != auc.asset {
-                    return Err("invalid_venue");
-                }
-                let q = venue.quote(Side::Sell, slice);
-                if q.amount_out + ledger.balance(bidder, TokenId::QUOTE) < owe {
-                    return Err("insufficient_funds");
-                }
-                ledger
-                    .transfer(self.vault, bidder, token, slice)
-                    .map_err(ledger_err)?;
-                let fill = match venues[v.index()].execute(
-                    ledger,
-                    bidder,
-                    Side::Sell,
-                    slice,
-                    q.amount_out,
-                ) {
-                    Ok(f) => f,
-                    Err(_) => {
-                        let _ = ledger.transfer(bidder, self.vault, token, slice);
-                        return Err("venue_failed");
-                    }
-                };
-                ledger
-                    .transfer(bidder, self.vault, TokenId::QUOTE, owe)
-                    .map_err(ledger_err)?;
-                out.swaps.push((v, Side::Sell, fill));
-            }
-            None => {
-                if ledger.balance(bidder, TokenId::QUOTE) < owe {
-                    return Err("insufficient_funds");
-                }
-                ledger
-                    .transfer(bidder, self.vault, TokenId::QUOTE, owe)
-                    .map_err(ledger_err)?;
-                ledger
-                    .transfer(self.vault, bidder, token, slice)
-                    .map_err(ledger_err)?;
-            }
+        if let Some((v, fill)) = self.execute_purchase(&purchase, ledger, venues)? {
+            out.swaps.push((v, Side::Sell, fill));
         }
         self.sell_from_auction(aid, slice, owe);
         self.event(

@@ -2,6 +2,7 @@
 //! backstop mode): the liquidator repays debt and takes collateral and position closes at a
 //! bonus, optionally flash-selling the collateral on a venue in the same transaction.
 
+use crate::account::close_value;
 use crate::ops::ledger_err;
 use crate::{Engine, LiqPlan, Outcome, Reason};
 use cascade_core::{AccountId, Amount, HolderId, Ledger, Side, TokenId, VenueId};
@@ -33,67 +34,26 @@ impl Engine {
         if let Some(a) = plan.asset
             && plan.seize.is_positive()
         {
-            let token = TokenId(a as u16 + 1);
-            let p = self.prices[a];
-            match sell_on {
-                Some(v) => {
-                    let venue = venues.get(v.index()).ok_or("invalid_venue")?;
-                    if venue.asset().index() != a {
-                        return Err("invalid_venue");
-                    }
-                    let q = venue.quote(Side::Sell, plan.seize);
-                    if let Some(band) = self.cfg.breakers.price_band {
-                        let avg = q.amount_out.to_whole() / plan.seize.to_whole();
-                        if (avg / p - 1.0).abs() > band {
-                            return Err("price_band");
-                        }
-                    }
-                    let have = ledger.balance(liquidator, TokenId::QUOTE);
-                    if q.amount_out + have < plan.pay {
-                        return Err("insufficient_funds");
-                    }
-                    if q.amount_out - plan.pay < min_profit {
-                        return Err("unprofitable");
-                    }
-                    ledger
-                        .transfer(self.vault, liquidator, token, plan.seize)
-                        .map_err(ledger_err)?;
-                    let fill = match venues[v.index()].execute(
-                        ledger,
-                        liquidator,
-                        Side::Sell,
-                        plan.seize,
-                        q.amount_out,
-                    ) {
-                        Ok(f) => f,
-                        Err(_) => {
-                            // Undo the collateral move: the quote was exact, so this is
-                            // unreachable unless the venue state changed in between.
-                            let _ = ledger.transfer(liquidator, self.vault, token, plan.seize);
-                            return Err("venue_failed");
-                        }
-                    };
-                    if let Err(e) =
-                        ledger.transfer(liquidator, self.vault, TokenId::QUOTE, plan.pay)
-                    {
-                        return Err(ledger_err(e));
-                    }
-                    out.swaps.push((v, Side::Sell, fill));
-                }
-                None => {
-                    if ledger.balance(liquidator, TokenId::QUOTE) < plan.pay {
-                        return Err("insufficient_funds");
-                    }
-                    if plan.seize.value_floor(p) - plan.pay < min_profit {
-                        return Err("unprofitable");
-                    }
-                    ledger
-                        .transfer(liquidator, self.vault, TokenId::QUOTE, plan.pay)
-                        .map_err(ledger_err)?;
-                    ledger
-                        .transfer(self.vault, liquidator, token, plan.seize)
-                        .map_err(ledger_err)?;
-                }
+            let purchase = self.check_purchase(
+                liquidator,
+                a,
+                plan.seize,
+                plan.pay,
+                sell_on,
+                self.cfg.breakers.price_band,
+                ledger,
+                venues,
+            )?;
+            // What the collateral fetches: the sale's proceeds, or its oracle value.
+            let gain = match purchase.sale {
+                Some(sale) => sale.proceeds,
+                None => plan.seize.value_floor(self.prices[a]),
+            };
+            if gain - plan.pay < min_profit {
+                return Err("unprofitable");
+            }
+            if let Some((v, fill)) = self.execute_purchase(&purchase, ledger, venues)? {
+                out.swaps.push((v, Side::Sell, fill));
             }
             let acc = &mut self.accounts[id.index()];
             acc.collateral[a] -= plan.seize;
@@ -123,12 +83,7 @@ impl Engine {
                     .unwrap_or(perp.quote.raw()),
                 )
             };
-            let close_value = if plan.perp_close.is_positive() {
-                plan.perp_close.value_floor(p)
-            } else {
-                -plan.perp_close.abs().value_ceil(p)
-            };
-            let pnl = close_value + share_q;
+            let pnl = close_value(plan.perp_close, p) + share_q;
             let perp_bonus = plan.perp_bonus - plan.opt_bonus;
             acc.perps[a].size = perp.size - plan.perp_close;
             acc.perps[a].quote = perp.quote - share_q;

@@ -23,6 +23,7 @@ mod backstop;
 mod dutch;
 mod english;
 mod fixed;
+mod flash;
 mod options;
 mod sizing;
 

@@ -3,6 +3,7 @@
 //! delta-hedge flow.
 
 use crate::Engine;
+use crate::account::close_value;
 use crate::liquidation::option_close;
 use crate::options::black;
 use cascade_core::{AccountId, Amount};
@@ -87,12 +88,7 @@ impl Engine {
             }
             // The account sells longs to the pool (proceeds rounded down) and buys back
             // shorts (cost rounded up).
-            let v = if close.is_positive() {
-                close.value_floor(mark)
-            } else {
-                -close.abs().value_ceil(mark)
-            };
-            value += v;
+            value += close_value(close, mark);
             self.accounts[id.index()].options[i] -= close;
         }
         let acc = &mut self.accounts[id.index()];

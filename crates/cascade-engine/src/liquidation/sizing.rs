@@ -46,18 +46,8 @@ impl Engine {
         }
         let bonus = self.bonus();
         // The collateral with the largest value is seized first (lending part).
-        let asset = (0..self.n_assets)
-            .filter(|&a| acc.collateral[a].is_positive())
-            .max_by(|&x, &y| {
-                (acc.collateral[x].to_whole() * prices[x])
-                    .total_cmp(&(acc.collateral[y].to_whole() * prices[y]))
-            });
-        let perp_asset = (0..self.n_assets)
-            .filter(|&a| acc.perps[a].is_open())
-            .max_by(|&x, &y| {
-                (acc.perps[x].size.abs().to_whole() * prices[x])
-                    .total_cmp(&(acc.perps[y].size.abs().to_whole() * prices[y]))
-            });
+        let asset = acc.largest_collateral(prices);
+        let perp_asset = acc.largest_perp(prices);
         let mut plan = LiqPlan {
             asset,
             pay: Amount::ZERO,

@@ -1,6 +1,5 @@
 //! Lending operations: borrow against collateral, deposit, and close an account.
 
-use crate::account::Account;
 use crate::ops::ledger_err;
 use crate::{Engine, Outcome, Reason};
 use cascade_core::{AccountId, AgentId, Amount, HolderId, Ledger, TokenId};
@@ -32,14 +31,7 @@ impl Engine {
         if borrow > self.pool_cash {
             return Err("pool_exhausted");
         }
-        let existing = self.target_account(sender);
-        let mut acc = match existing {
-            Some(id) => self.accounts[id.index()].clone(),
-            None => Account::new(sender, agent, self.n_assets),
-        };
-        if acc.closed {
-            acc = Account::new(sender, agent, self.n_assets);
-        }
+        let (live, mut acc) = self.trading_account(sender, agent);
         acc.collateral[a] += collateral;
         acc.debt += borrow;
         if self.health_of(&acc, &self.prices).initial < 0.0 {
@@ -52,11 +44,7 @@ impl Engine {
             .transfer(self.vault, sender, TokenId::QUOTE, borrow)
             .map_err(ledger_err)?;
         self.pool_cash -= borrow;
-        let id = match existing {
-            Some(id) if !self.accounts[id.index()].closed => id,
-            _ => self.new_account(sender, agent),
-        };
-        self.accounts[id.index()] = acc;
+        let id = self.store_account(live, sender, agent, acc);
         self.reindex(id);
         Ok(Outcome::default())
     }

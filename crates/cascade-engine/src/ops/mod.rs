@@ -2,7 +2,7 @@
 //! they share: the account a sender trades through, fee booking, ownership checks and
 //! closing positions against the pool. Every operation is atomic: on `Err` nothing changed.
 
-use crate::account::{Account, Perp};
+use crate::account::{Account, Perp, close_value};
 use crate::config::MarginMode;
 use crate::{Engine, Outcome, Reason};
 use cascade_core::tx::EngineOp;
@@ -92,6 +92,38 @@ impl Engine {
         }
     }
 
+    /// The account `sender` trades through (its open cross-margin account, if any) and a
+    /// copy of it to change, or a new account when it has none.
+    pub(crate) fn trading_account(
+        &self,
+        sender: HolderId,
+        agent: AgentId,
+    ) -> (Option<AccountId>, Account) {
+        match self.target_account(sender) {
+            Some(id) if !self.accounts[id.index()].closed => {
+                (Some(id), self.accounts[id.index()].clone())
+            }
+            _ => (None, Account::new(sender, agent, self.n_assets)),
+        }
+    }
+
+    /// Store `acc` (changed from [`Engine::trading_account`]) over the account `live`, or as
+    /// a new account of `sender`.
+    pub(crate) fn store_account(
+        &mut self,
+        live: Option<AccountId>,
+        sender: HolderId,
+        agent: AgentId,
+        acc: Account,
+    ) -> AccountId {
+        let id = match live {
+            Some(id) => id,
+            None => self.new_account(sender, agent),
+        };
+        self.accounts[id.index()] = acc;
+        id
+    }
+
     pub(crate) fn new_account(&mut self, sender: HolderId, agent: AgentId) -> AccountId {
         let id = AccountId(self.accounts.len() as u32);
         self.accounts
@@ -164,12 +196,7 @@ impl Engine {
             }
             // Closing a long sells `size` at p (proceeds rounded down); a short buys back
             // (cost rounded up).
-            let close_value = if perp.size.is_positive() {
-                perp.size.value_floor(p)
-            } else {
-                -perp.size.abs().value_ceil(p)
-            };
-            let pnl = close_value + perp.quote;
+            let pnl = close_value(perp.size, p) + perp.quote;
             let acc = &mut self.accounts[id.index()];
             acc.quote += pnl;
             acc.perps[a] = Perp::default();
@@ -189,11 +216,7 @@ impl Engine {
             if q.is_zero() {
                 continue;
             }
-            value += if q.is_positive() {
-                q.value_floor(o.marks[i])
-            } else {
-                -q.abs().value_ceil(o.marks[i])
-            };
+            value += close_value(*q, o.marks[i]);
             *q = Amount::ZERO;
         }
         acc.quote += value;

@@ -2,7 +2,7 @@
 //! the makers' quotes. The pricing and margin library is `crate::options`; this module is
 //! what agents do with it.
 
-use crate::account::{Account, OptRef};
+use crate::account::Account;
 use crate::ops::ledger_err;
 use crate::{Engine, Outcome, Reason};
 use cascade_core::{AccountId, AgentId, Amount, HolderId, Ledger, TokenId};
@@ -59,15 +59,10 @@ impl Engine {
         let o = self.opts.as_ref().expect("options");
         let n_series = o.chain.len();
         let (mark, spread) = (o.marks[i], o.cfg.spread);
-        let existing = self.target_account(sender);
-        let mut acc = match existing {
-            Some(id) if !self.accounts[id.index()].closed => self.accounts[id.index()].clone(),
-            _ => Account::new(sender, agent, self.n_assets),
-        };
+        let (live, mut acc) = self.trading_account(sender, agent);
         if acc.options.len() < n_series {
             acc.options.resize(n_series, Amount::ZERO);
         }
-        let live = existing.filter(|id| !self.accounts[id.index()].closed);
         let fill = self.maker_offer(live, i, size);
         let premium = match &fill {
             Some(f) => f.premium,
@@ -77,11 +72,7 @@ impl Engine {
         acc.quote = acc.quote + margin + premium;
         acc.options[i] += size;
         acc.risk = None;
-        acc.opt_ref = Some(OptRef {
-            prices: self.prices.clone(),
-            rv: o.rv(),
-            t_s: self.t_s,
-        });
+        acc.opt_ref = Some(o.opt_ref(&self.prices, self.t_s));
         if self.health_of(&acc, &self.prices).initial < 0.0 {
             return Err("insufficient_margin");
         }
@@ -93,11 +84,7 @@ impl Engine {
             Some(f) => self.commit_maker(f, size),
             None => self.pool_cash -= premium,
         }
-        let id = match existing {
-            Some(id) if !self.accounts[id.index()].closed => id,
-            _ => self.new_account(sender, agent),
-        };
-        self.accounts[id.index()] = acc;
+        let id = self.store_account(live, sender, agent, acc);
         self.revalue(id);
         self.reindex(id);
         Ok(Outcome::default())
@@ -154,11 +141,7 @@ impl Engine {
             acc.options[i] -= size;
             acc.quote -= premium;
             acc.risk = None;
-            acc.opt_ref = Some(OptRef {
-                prices: self.prices.clone(),
-                rv: o.rv(),
-                t_s: self.t_s,
-            });
+            acc.opt_ref = Some(o.opt_ref(&self.prices, self.t_s));
             if self.health_of(&acc, &self.prices).initial >= 0.0 {
                 return Some(MakerFill { k, premium, acc });
             }

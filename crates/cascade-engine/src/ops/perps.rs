@@ -1,7 +1,7 @@
 //! Perpetual futures: opening, adding to, reducing or flattening a position at the oracle
 //! price, with the pool as counterparty.
 
-use crate::account::{Account, Perp};
+use crate::account::Perp;
 use crate::ops::ledger_err;
 use crate::{Engine, Outcome, Reason};
 use cascade_core::{AgentId, Amount, HolderId, Ledger, TokenId};
@@ -27,11 +27,7 @@ impl Engine {
             return Err("insufficient_funds");
         }
         let p = self.prices[a];
-        let existing = self.target_account(sender);
-        let mut acc = match existing {
-            Some(id) if !self.accounts[id.index()].closed => self.accounts[id.index()].clone(),
-            _ => Account::new(sender, agent, self.n_assets),
-        };
+        let (live, mut acc) = self.trading_account(sender, agent);
         // Entry at the oracle price, rounded against the trader.
         let notional_up = size.abs().value_ceil(p);
         let notional_dn = size.abs().value_floor(p);
@@ -60,11 +56,7 @@ impl Engine {
             .map_err(ledger_err)?;
         self.pool_cash -= realized;
         self.book_fee(fee);
-        let id = match existing {
-            Some(id) if !self.accounts[id.index()].closed => id,
-            _ => self.new_account(sender, agent),
-        };
-        self.accounts[id.index()] = acc;
+        let id = self.store_account(live, sender, agent, acc);
         self.reindex(id);
         Ok(Outcome::default())
     }
