@@ -141,6 +141,41 @@ impl Account {
             })
     }
 
+    /// Close every perp at `prices` against the pool ([`close_value`]: PnL rounded down for
+    /// the account) into the account's quote. Returns what the pool pays (negative: receives)
+    /// and the closed sizes.
+    pub fn realize_perps(&mut self, prices: &[f64]) -> (Amount, Vec<(usize, Amount)>) {
+        let mut paid = Amount::ZERO;
+        let mut closed = Vec::new();
+        for (a, &p) in prices.iter().enumerate() {
+            let perp = self.perps[a];
+            if !perp.is_open() {
+                continue;
+            }
+            let pnl = close_value(perp.size, p) + perp.quote;
+            self.quote += pnl;
+            self.perps[a] = Perp::default();
+            paid += pnl;
+            closed.push((a, perp.size));
+        }
+        (paid, closed)
+    }
+
+    /// Sell every option back to the pool at `marks` (per series; [`close_value`]) into the
+    /// account's quote. Returns what the pool pays.
+    pub fn realize_options(&mut self, marks: &[f64]) -> Amount {
+        let mut value = Amount::ZERO;
+        for (i, q) in self.options.iter_mut().enumerate() {
+            if q.is_zero() {
+                continue;
+            }
+            value += close_value(*q, marks[i]);
+            *q = Amount::ZERO;
+        }
+        self.quote += value;
+        value
+    }
+
     /// Whether the account holds anything at risk.
     pub fn has_positions(&self) -> bool {
         self.collateral.iter().any(|c| c.is_positive())

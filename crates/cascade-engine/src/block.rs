@@ -263,42 +263,7 @@ impl Engine {
     /// End of a block: the protocol's own liquidation check (via the index), the backstop,
     /// metrics.
     pub fn end_block(&mut self) {
-        // Causal measure: a liquidation not (yet) explained by p_exo becomes exogenous as
-        // soon as the exogenous oracle price would have made the account liquidatable.
-        if !self.unresolved.is_empty() {
-            let mut unresolved = std::mem::take(&mut self.unresolved);
-            let cf = &self.cf_prices;
-            let mut exo = 0.0;
-            // Only filled when events are recorded (replays), so the block loop stays
-            // allocation-free in sweeps.
-            let mut resolved = Vec::new();
-            let recording = self.events.is_some();
-            unresolved.retain(|(acc, n, id, at)| {
-                if self.health_of(acc, cf).maintenance < 0.0 {
-                    exo += *n;
-                    if recording {
-                        resolved.push((*id, *n, *at));
-                    }
-                    false
-                } else {
-                    true
-                }
-            });
-            self.unresolved = unresolved;
-            self.metrics.exogenous_notional += exo;
-            // The final word on a `not_exogenous_yet` liquidation: `value` is the block of
-            // the liquidation it reclassifies. Those never reclassified are the induced ones.
-            for (id, n, at) in resolved {
-                self.event(
-                    "liquidation_exogenous",
-                    Some(id),
-                    None,
-                    Amount::from_whole(n),
-                    at as f64,
-                    format!("the liquidation at block {at} is exogenous"),
-                );
-            }
-        }
+        self.resolve_exogenous();
         self.accounts.flush();
         let oi = self.open_interest();
         if oi > self.metrics.max_open_interest {

@@ -179,8 +179,6 @@ pub struct Engine {
     block: u64,
     t_s: f64,
     rng: SimRng,
-    /// The account being liquidated, as it stood before (for the causal measure).
-    snapshot: Option<Account>,
     metrics: EngineMetrics,
     /// Liquidations not yet shown to be exogenous: the account as it stood before the
     /// liquidation, the notional, and (for the event that reclassifies it) its id and block.
@@ -267,7 +265,6 @@ impl Engine {
             block: 0,
             t_s: 0.0,
             rng,
-            snapshot: None,
             metrics: EngineMetrics::default(),
             unresolved: Vec::new(),
             events: None,

@@ -2,7 +2,9 @@
 //! mode's `bite`), `take` at the falling price, `redo` of a stale auction, keeper rewards.
 
 use crate::auction::Auction;
+use crate::causal::Before;
 use crate::liquidation::Kick;
+use crate::ops::moves::Moves;
 use crate::{Engine, Outcome, Reason};
 use cascade_core::{AccountId, Amount, AuctionId, HolderId, Ledger, Side, TokenId, VenueId};
 use cascade_market::venue::Venue;
@@ -17,10 +19,9 @@ impl Engine {
         keeper: HolderId,
         id: AccountId,
         kick: Kick,
-        cf_liquidatable: bool,
-        flagged_at: u64,
+        before: Before,
         ledger: &mut Ledger,
-    ) -> Result<Outcome, Reason> {
+    ) -> Outcome {
         let Kick {
             buf, chop, tau_s, ..
         } = kick;
@@ -36,14 +37,7 @@ impl Engine {
         let acc = self.accounts[id.index()].clone();
         let Some(a) = asset else {
             // Perps only: settled directly.
-            return Ok(self.kick_without_auction(
-                keeper,
-                id,
-                &closed,
-                flow,
-                cf_liquidatable,
-                flagged_at,
-            ));
+            return self.kick_without_auction(keeper, id, &closed, flow, before);
         };
         // Net the account's quote against its debt first.
         let debt = (acc.debt - acc.quote).max(Amount::ZERO);
@@ -56,14 +50,7 @@ impl Engine {
             let acc = &mut self.accounts[id.index()];
             acc.debt = Amount::ZERO;
             acc.quote = quote_left;
-            return Ok(self.kick_without_auction(
-                keeper,
-                id,
-                &closed,
-                flow,
-                cf_liquidatable,
-                flagged_at,
-            ));
+            return self.kick_without_auction(keeper, id, &closed, flow, before);
         }
         let penalty = debt.scale_floor(chop);
         let lot = acc.collateral[a];
@@ -96,7 +83,7 @@ impl Engine {
         self.auctions.push(auction);
         self.metrics.auctions += 1;
         self.liqs_this_block += 1;
-        self.record_liquidation(id, notional, cf_liquidatable, flagged_at, keeper);
+        self.record_liquidation(id, notional, before, keeper);
         self.event(
             "auction_kick",
             Some(id),
@@ -109,11 +96,11 @@ impl Engine {
             self.flagged.remove(&id);
         }
         self.reindex(id);
-        Ok(Outcome {
+        Outcome {
             liquidation: true,
             offvenue_flow: flow,
             ..Outcome::default()
-        })
+        }
     }
 
     /// A kick that leaves nothing to auction (no collateral, or closing the positions repaid
@@ -124,15 +111,14 @@ impl Engine {
         id: AccountId,
         closed: &[(usize, Amount)],
         flow: Vec<(usize, f64)>,
-        cf_liquidatable: bool,
-        flagged_at: u64,
+        before: Before,
     ) -> Outcome {
         let notional: f64 = closed
             .iter()
             .map(|(a, s)| s.abs().to_whole() * self.prices[*a])
             .sum();
         self.liqs_this_block += 1;
-        self.record_liquidation(id, notional, cf_liquidatable, flagged_at, keeper);
+        self.record_liquidation(id, notional, before, keeper);
         self.after_liquidation(id);
         Outcome {
             liquidation: true,
@@ -205,11 +191,15 @@ impl Engine {
         // No price band on a take: the auction's price is the bidder's.
         let purchase =
             self.check_purchase(bidder, auc.asset, slice, owe, sell_on, None, ledger, venues)?;
+        let mut moves = Moves::new();
+        purchase.moves(self.vault, &mut moves);
+        moves.check(ledger)?;
+        // Commit: only the sale can still revert, undone.
         let mut out = Outcome {
             liquidation: true,
             ..Outcome::default()
         };
-        if let Some((v, fill)) = self.execute_purchase(&purchase, ledger, venues)? {
+        if let Some((v, fill)) = moves.commit(ledger, venues)? {
             out.swaps.push((v, Side::Sell, fill));
         }
         self.sell_from_auction(aid, slice, owe);

@@ -4,6 +4,7 @@
 use crate::auction::Auction;
 use crate::liquidation::English;
 use crate::ops::ledger_err;
+use crate::ops::moves::Moves;
 use crate::{Engine, Outcome, Reason, auction};
 use cascade_core::{Amount, AuctionId, HolderId, Ledger, TokenId};
 
@@ -38,27 +39,24 @@ impl Engine {
         Ok(auc)
     }
 
-    /// Pay `amount` into the vault as the new standing bid of `aid` and refund the bid it
-    /// replaces (held by the vault, so the refund cannot fail).
+    /// Pay `amount` into the vault as the new standing bid of `aid`, standing `ttl_s`, and
+    /// refund the bid it replaces; both transfers are checked before either is made.
     pub(crate) fn replace_bid(
         &mut self,
         bidder: HolderId,
         aid: AuctionId,
         amount: Amount,
+        ttl_s: f64,
         ledger: &mut Ledger,
     ) -> Result<(), Reason> {
-        let ttl_s = self.english()?.ttl_s;
-        ledger
-            .transfer(bidder, self.vault, TokenId::QUOTE, amount)
-            .map_err(ledger_err)?;
-        let (prev, prev_bid) = {
-            let a = &self.auctions[aid.index()];
-            (a.guy, a.bid)
-        };
-        if let Some(prev) = prev {
-            let refunded = ledger.transfer(self.vault, prev, TokenId::QUOTE, prev_bid);
-            debug_assert!(refunded.is_ok(), "the vault holds the standing bid");
+        let a = &self.auctions[aid.index()];
+        let mut moves = Moves::new();
+        moves.transfer(bidder, self.vault, TokenId::QUOTE, amount);
+        if let Some(prev) = a.guy {
+            moves.transfer(self.vault, prev, TokenId::QUOTE, a.bid);
         }
+        moves.check(ledger)?;
+        moves.commit_transfers(ledger);
         let a = &mut self.auctions[aid.index()];
         a.bid = amount;
         a.guy = Some(bidder);
@@ -74,7 +72,9 @@ impl Engine {
         bid: Amount,
         ledger: &mut Ledger,
     ) -> Result<Outcome, Reason> {
-        let English { beg, tau_s, .. } = self.english()?;
+        let English {
+            beg, ttl_s, tau_s, ..
+        } = self.english()?;
         let auc = self.english_open(aid, tau_s)?;
         let tab = auc.tab();
         if auc.in_dent_phase() {
@@ -89,7 +89,7 @@ impl Engine {
         if auc.guy.is_some() && bid != tab && bid < auction::min_next_bid(auc.bid, beg) {
             return Err("bid_below_increment");
         }
-        self.replace_bid(bidder, aid, bid, ledger)?;
+        self.replace_bid(bidder, aid, bid, ttl_s, ledger)?;
         self.auctions[aid.index()].end_s = auc.end_s;
         self.event(
             "auction_tend",
@@ -111,7 +111,9 @@ impl Engine {
         lot: Amount,
         ledger: &mut Ledger,
     ) -> Result<Outcome, Reason> {
-        let English { beg, tau_s, .. } = self.english()?;
+        let English {
+            beg, ttl_s, tau_s, ..
+        } = self.english()?;
         let auc = self.english_open(aid, tau_s)?;
         if !auc.in_dent_phase() {
             return Err("dent_phase_not_started");
@@ -119,7 +121,7 @@ impl Engine {
         if !lot.is_positive() || lot > auction::max_next_lot(auc.lot, beg) {
             return Err("lot_above_decrement");
         }
-        self.replace_bid(bidder, aid, auc.bid, ledger)?;
+        self.replace_bid(bidder, aid, auc.bid, ttl_s, ledger)?;
         let back = auc.lot - lot;
         self.auctions[aid.index()].lot = lot;
         self.accounts[auc.account.index()].collateral[auc.asset] += back;

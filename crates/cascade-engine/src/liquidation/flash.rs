@@ -3,10 +3,10 @@
 //! the proceeds in the same transaction (so a liquidator needs no capital). One check and one
 //! execution serve both callers.
 
-use crate::ops::ledger_err;
+use crate::ops::moves::Moves;
 use crate::{Engine, Reason};
 use cascade_core::{Amount, HolderId, Ledger, Side, TokenId, VenueId};
-use cascade_market::venue::{Fill, Venue};
+use cascade_market::venue::Venue;
 
 /// A checked purchase: `buyer` pays `pay` quote into the vault and receives `amount` of
 /// `token`, selling it on a venue first when `sale` is set.
@@ -80,44 +80,30 @@ impl Engine {
             sale,
         })
     }
+}
 
-    /// Execute a checked purchase. Returns the venue fill of a flash sale.
-    pub(crate) fn execute_purchase(
-        &self,
-        p: &Purchase,
-        ledger: &mut Ledger,
-        venues: &mut [Venue],
-    ) -> Result<Option<(VenueId, Fill)>, Reason> {
-        let Some(sale) = p.sale else {
-            ledger
-                .transfer(p.buyer, self.vault, TokenId::QUOTE, p.pay)
-                .map_err(ledger_err)?;
-            ledger
-                .transfer(self.vault, p.buyer, p.token, p.amount)
-                .map_err(ledger_err)?;
-            return Ok(None);
-        };
-        ledger
-            .transfer(self.vault, p.buyer, p.token, p.amount)
-            .map_err(ledger_err)?;
-        let fill = match venues[sale.venue.index()].execute(
-            ledger,
-            p.buyer,
-            Side::Sell,
-            p.amount,
-            sale.proceeds,
-        ) {
-            Ok(f) => f,
-            Err(_) => {
-                // Undo the collateral move: the quote was exact, so this is unreachable
-                // unless the venue state changed in between.
-                let _ = ledger.transfer(p.buyer, self.vault, p.token, p.amount);
-                return Err("venue_failed");
+impl Purchase {
+    /// Its ledger moves, paid to or from `vault`: without a sale, the buyer pays and
+    /// receives the collateral; with one, it receives the collateral, sells it and pays.
+    pub(crate) fn moves(&self, vault: HolderId, moves: &mut Moves) {
+        match self.sale {
+            None => {
+                moves
+                    .transfer(self.buyer, vault, TokenId::QUOTE, self.pay)
+                    .transfer(vault, self.buyer, self.token, self.amount);
             }
-        };
-        ledger
-            .transfer(p.buyer, self.vault, TokenId::QUOTE, p.pay)
-            .map_err(ledger_err)?;
-        Ok(Some((sale.venue, fill)))
+            Some(sale) => {
+                moves
+                    .transfer(vault, self.buyer, self.token, self.amount)
+                    .sale(
+                        self.buyer,
+                        sale.venue,
+                        self.token,
+                        self.amount,
+                        sale.proceeds,
+                    )
+                    .transfer(self.buyer, vault, TokenId::QUOTE, self.pay);
+            }
+        }
     }
 }

@@ -319,7 +319,9 @@ impl Engine {
     }
 
     /// A liquidation of `id` by `liquidator`: checked against the plan and the auctions, then
-    /// executed by the mechanism (a fixed-bonus liquidation, or the kick of an auction).
+    /// executed by the mechanism (a fixed-bonus liquidation, or the kick of an auction). The
+    /// account as it stood before is read here, before anything is written, and passed to
+    /// the causal measure.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn op_liquidate(
         &mut self,
@@ -334,24 +336,12 @@ impl Engine {
         if self.auctions.iter().any(|x| x.active && x.account == id) {
             return Err("in_auction");
         }
-        let cf_liquidatable = self
-            .health_of(&self.accounts[id.index()], &self.cf_prices)
-            .maintenance
-            < 0.0;
-        self.snapshot = Some(self.accounts[id.index()].clone());
-        let flagged_at = self.flagged.get(&id).copied().unwrap_or(self.block);
+        let before = self.before_liquidation(id);
         match self.mechanism.kick() {
-            Some(kick) => self.bark(liquidator, id, kick, cf_liquidatable, flagged_at, ledger),
+            // The kick has nothing left to check: it cannot revert.
+            Some(kick) => Ok(self.bark(liquidator, id, kick, before, ledger)),
             None => self.liquidate_fixed(
-                liquidator,
-                id,
-                plan,
-                sell_on,
-                min_profit,
-                cf_liquidatable,
-                flagged_at,
-                ledger,
-                venues,
+                liquidator, id, plan, sell_on, min_profit, before, ledger, venues,
             ),
         }
     }

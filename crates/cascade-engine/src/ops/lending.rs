@@ -1,6 +1,7 @@
 //! Lending operations: borrow against collateral, deposit, and close an account.
 
 use crate::ops::ledger_err;
+use crate::ops::moves::Moves;
 use crate::{Engine, Outcome, Reason};
 use cascade_core::{AccountId, AgentId, Amount, HolderId, Ledger, TokenId};
 
@@ -37,12 +38,12 @@ impl Engine {
         if self.health_of(&acc, &self.prices).initial < 0.0 {
             return Err("insufficient_margin");
         }
-        ledger
+        let mut moves = Moves::new();
+        moves
             .transfer(sender, self.vault, token, collateral)
-            .map_err(ledger_err)?;
-        ledger
-            .transfer(self.vault, sender, TokenId::QUOTE, borrow)
-            .map_err(ledger_err)?;
+            .transfer(self.vault, sender, TokenId::QUOTE, borrow);
+        moves.check(ledger)?;
+        moves.commit_transfers(ledger);
         self.pool_cash -= borrow;
         let id = self.store_account(live, sender, agent, acc);
         self.reindex(id);
@@ -83,11 +84,6 @@ impl Engine {
         if self.auctions.iter().any(|x| x.active && x.account == id) {
             return Err("in_auction");
         }
-        let before = (
-            self.accounts[id.index()].clone(),
-            self.pool_cash,
-            self.insurance,
-        );
         let debt = self.accounts[id.index()].debt;
         if ledger.balance(sender, TokenId::QUOTE) < debt {
             return Err("insufficient_funds");
@@ -102,38 +98,38 @@ impl Engine {
                 .value_ceil(self.prices[a])
                 .value_ceil(self.cfg.perp_fee);
         }
-        self.realize_perps(id);
-        self.realize_options(id);
-        let acc = &mut self.accounts[id.index()];
+        // The account with its perps and options closed against the pool (a copy: nothing
+        // is written before every check has passed), and what the pool pays for them.
+        let mut acc = self.accounts[id.index()].clone();
+        let (perps_paid, _) = acc.realize_perps(&self.prices);
+        let options_paid = match &self.opts {
+            Some(o) => acc.realize_options(&o.marks),
+            None => Amount::ZERO,
+        };
         acc.quote -= fee;
         if acc.quote.is_negative() {
             // Underwater: it must be liquidated, not closed.
-            let (a, p, i) = before;
-            self.accounts[id.index()] = a;
-            self.pool_cash = p;
-            self.insurance = i;
             return Err("insufficient_margin");
         }
-        self.book_fee(fee);
-        let acc = self.accounts[id.index()].clone();
         // Repay, then withdraw everything.
-        ledger
-            .transfer(sender, self.vault, TokenId::QUOTE, debt)
-            .map_err(ledger_err)?;
-        self.pool_cash += debt;
-        ledger
-            .transfer(self.vault, sender, TokenId::QUOTE, acc.quote)
-            .map_err(ledger_err)?;
+        let mut moves = Moves::new();
+        moves.transfer(sender, self.vault, TokenId::QUOTE, debt);
+        moves.transfer(self.vault, sender, TokenId::QUOTE, acc.quote);
         for a in 0..self.n_assets {
-            ledger
-                .transfer(self.vault, sender, TokenId(a as u16 + 1), acc.collateral[a])
-                .map_err(ledger_err)?;
+            moves.transfer(self.vault, sender, TokenId(a as u16 + 1), acc.collateral[a]);
         }
-        let acc = &mut self.accounts[id.index()];
+        moves.check(ledger)?;
+        // Commit.
+        moves.commit_transfers(ledger);
+        self.pool_cash -= perps_paid;
+        self.pool_cash -= options_paid;
+        self.book_fee(fee);
+        self.pool_cash += debt;
         acc.quote = Amount::ZERO;
         acc.debt = Amount::ZERO;
         acc.collateral.iter_mut().for_each(|c| *c = Amount::ZERO);
         acc.closed = true;
+        self.accounts[id.index()] = acc;
         if self.account_of(sender) == Some(id) {
             self.by_owner[sender.index()] = None;
         }

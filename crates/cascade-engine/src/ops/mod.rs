@@ -1,8 +1,15 @@
 //! The operations agents submit (`EngineOp`), dispatched by [`Engine::apply`], and what
 //! they share: the account a sender trades through, fee booking, ownership checks and
-//! closing positions against the pool. Every operation is atomic: on `Err` nothing changed.
+//! closing positions against the pool.
+//!
+//! Every operation is atomic: on `Err` nothing changed (the engine, its event log and random
+//! stream, the ledger, the venues). Each is written as "check everything, then commit": the
+//! checks read only (changed accounts are built as copies), an operation that moves tokens
+//! more than once checks all its moves first (`moves.rs`), and the first write comes after
+//! the last check that can fail. The liquidation operations live in `crate::liquidation`
+//! and follow the same rule.
 
-use crate::account::{Account, Perp, close_value};
+use crate::account::Account;
 use crate::config::MarginMode;
 use crate::{Engine, Outcome, Reason};
 use cascade_core::tx::EngineOp;
@@ -10,6 +17,7 @@ use cascade_core::{AccountId, AgentId, Amount, HolderId, Ledger, LedgerError, To
 use cascade_market::venue::Venue;
 
 mod lending;
+pub(crate) mod moves;
 pub(crate) mod options;
 mod perps;
 
@@ -187,39 +195,8 @@ impl Engine {
     /// Realize every perp of account `id` at the oracle price against the pool (PnL rounded
     /// down for the account). Returns the closed sizes.
     pub(crate) fn realize_perps(&mut self, id: AccountId) -> Vec<(usize, Amount)> {
-        let mut closed = Vec::new();
-        for a in 0..self.n_assets {
-            let p = self.prices[a];
-            let perp = self.accounts[id.index()].perps[a];
-            if !perp.is_open() {
-                continue;
-            }
-            // Closing a long sells `size` at p (proceeds rounded down); a short buys back
-            // (cost rounded up).
-            let pnl = close_value(perp.size, p) + perp.quote;
-            let acc = &mut self.accounts[id.index()];
-            acc.quote += pnl;
-            acc.perps[a] = Perp::default();
-            self.pool_cash -= pnl;
-            closed.push((a, perp.size));
-        }
+        let (paid, closed) = self.accounts[id.index()].realize_perps(&self.prices);
+        self.pool_cash -= paid;
         closed
-    }
-
-    /// Sell every option of account `id` back to the pool at mark (longs rounded down,
-    /// shorts bought back rounded up).
-    pub(crate) fn realize_options(&mut self, id: AccountId) {
-        let Some(o) = &self.opts else { return };
-        let acc = &mut self.accounts[id.index()];
-        let mut value = Amount::ZERO;
-        for (i, q) in acc.options.iter_mut().enumerate() {
-            if q.is_zero() {
-                continue;
-            }
-            value += close_value(*q, o.marks[i]);
-            *q = Amount::ZERO;
-        }
-        acc.quote += value;
-        self.pool_cash -= value;
     }
 }
