@@ -48,34 +48,7 @@ impl Engine {
         if self.opts.is_some() {
             self.options_begin_block(dt_s, due);
         }
-        // Breakers.
-        let b = self.cfg.breakers.clone();
-        let mut trip = None;
-        if let Some(x) = b.max_oracle_move {
-            for a in 0..self.n_assets {
-                let m = (self.prices[a] / self.prev_prices[a] - 1.0).abs();
-                if m > x {
-                    trip = Some(format!("oracle move {m:.4} > {x} on asset {a}"));
-                }
-            }
-        }
-        if let Some(x) = b.max_twap_divergence {
-            for (a, d) in twap_divergence.iter().enumerate() {
-                if let Some(d) = d
-                    && *d > x
-                {
-                    trip = Some(format!("twap divergence {d:.4} > {x} on asset {a}"));
-                }
-            }
-        }
-        if let Some(why) = trip {
-            if !self.is_paused() {
-                self.metrics.breaker_trips += 1;
-                self.event("breaker_trip", None, None, Amount::ZERO, 0.0, why);
-            }
-            self.paused_until = t_s + b.pause_s;
-            self.grace_until = self.paused_until + b.grace_s;
-        }
+        self.check_breakers(t_s, twap_divergence);
         // Funding accrues every block, settles every interval.
         if self.cfg.funding_scale > 0.0 {
             let dt = dt_s / cascade_market::SECONDS_PER_YEAR;

@@ -10,6 +10,16 @@
 //! the insurance fund, the backstop's warehoused collateral, accounts' quote and collateral,
 //! and auction lots. `check_invariants` proves that the claims add up to the vault's balance
 //! of every token.
+//!
+//! Layout: this file holds the [`Engine`] (its state, constructor and accessors) and the
+//! types its operations return; one `impl Engine` block per mechanism lives in its module:
+//! `health` (valuation, the liquidation index) and `guards` (the skip of option accounts),
+//! `block` (what happens at the start and end of a block), `ops` (the operations agents
+//! submit, atomic), `liquidation` (the [`Mechanism`] resolved from the configuration, the
+//! plan, fixed-bonus liquidations, Dutch and English auctions, the backstop), `waterfall`
+//! (bad debt), `breakers`, `causal` (the cascade measure), `invariants` and `metrics`.
+//! `account`, `accounts`, `auction`, `config`, `index`, `margin`, `memo` and `options` are
+//! the data types and libraries they use.
 
 pub mod account;
 pub mod accounts;

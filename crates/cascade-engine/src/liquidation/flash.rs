@@ -1,7 +1,8 @@
 //! Paying for seized collateral, in a fixed-bonus liquidation and in a Dutch take: the buyer
 //! pays the engine from its own quote, or flash-sells the collateral on a venue and pays from
 //! the proceeds in the same transaction (so a liquidator needs no capital). One check and one
-//! execution serve both callers.
+//! list of ledger moves (made by `ops::moves`, which undoes the rest if the sale reverts)
+//! serve both callers.
 
 use crate::ops::moves::Moves;
 use crate::{Engine, Reason};

@@ -29,17 +29,7 @@ impl Engine {
         if acc.closed {
             return Err("account_closed");
         }
-        if self.liquidations_blocked() {
-            return Err("paused");
-        }
-        if let Some(cap) = self.cfg.breakers.max_liquidations_per_block
-            && self.liqs_this_block >= cap
-        {
-            return Err("block_cap");
-        }
-        if self.cfg.respect_oracle_guards && !self.guard_ok.iter().all(|g| *g) {
-            return Err("oracle_guard");
-        }
+        self.liquidation_allowed()?;
         let h = self.health_of(acc, prices);
         if h.maintenance >= 0.0 {
             return Err("healthy");
