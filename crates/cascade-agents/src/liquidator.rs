@@ -35,7 +35,6 @@ use cascade_core::tx::{EngineOp, GasKind};
 use cascade_core::{
     AccountId, Action, AgentId, Amount, AuctionId, Check, HolderId, TokenId, VenueId,
 };
-use cascade_engine::LiquidationMode;
 use serde::{Deserialize, Serialize};
 
 fn one() -> u32 {
@@ -285,11 +284,8 @@ impl Agent for Liquidator {
         for t in view.my_pending(me) {
             out.push(Submission::Cancel(t.id));
         }
-        let auction_mode = engine.config().liquidation.is_auction();
-        let english = match engine.config().liquidation {
-            LiquidationMode::EnglishAuction { beg, .. } => Some(beg),
-            _ => None,
-        };
+        let auction_mode = engine.mechanism().is_auction();
+        let english = engine.mechanism().english().map(|e| e.beg);
         let mut budget = view.balance(self.holder, TokenId::QUOTE);
         let mut sent = 0u32;
         for (&id, &since) in engine.flagged() {
@@ -324,12 +320,9 @@ impl Agent for Liquidator {
             }
             if auction_mode {
                 // Keeper reward for the bark: tip + chip * tab.
-                if let LiquidationMode::DutchAuction {
-                    tip, chip, chop, ..
-                } = &engine.config().liquidation
-                {
-                    let tab = plan.repay.to_whole() * (1.0 + chop);
-                    let reward = tip + chip * tab;
+                if let Some(dutch) = engine.mechanism().dutch() {
+                    let tab = dutch.tab_for(plan.repay.to_whole());
+                    let reward = dutch.keeper_reward(tab);
                     let profit = reward - gas;
                     if profit > self.cfg.min_profit {
                         self.kick(view, id, profit, out);
@@ -402,10 +395,8 @@ impl Agent for Liquidator {
             let elapsed = view.t_s - auc.tic;
             let gas = view.fee_estimate(GasKind::Bid, self.tip).to_whole();
             if curve.needs_reset(auc.top, elapsed) {
-                if let LiquidationMode::DutchAuction { tip, chip, .. } =
-                    &engine.config().liquidation
-                {
-                    let reward = tip + chip * auc.tab().to_whole();
+                if let Some(dutch) = engine.mechanism().dutch() {
+                    let reward = dutch.keeper_reward(auc.tab().to_whole());
                     if reward - gas > self.cfg.min_profit {
                         self.submit(view, EngineOp::Redo { auction: aid }, reward - gas, out);
                         sent += 1;
@@ -453,7 +444,8 @@ mod tests {
     use cascade_core::tx::Side;
     use cascade_core::{AccountId, AssetId, Ledger, rng};
     use cascade_engine::{
-        BreakerConfig, Engine, EngineConfig, MarginMode, MarginModel, WaterfallStep,
+        BreakerConfig, Engine, EngineConfig, LiquidationMode, MarginMode, MarginModel,
+        WaterfallStep,
     };
     use cascade_market::gas::{GasCosts, fee_in_quote};
     use cascade_market::mempool::Mempool;

@@ -30,6 +30,17 @@ pub struct Perp {
     pub quote: Amount,
 }
 
+/// What closing a signed position of `q` units at `price` pays its holder, rounded against
+/// the holder: a long sells (proceeds rounded down), a short buys back (cost rounded up,
+/// negative). Perps close at the oracle price, options at their mark or payoff.
+pub fn close_value(q: Amount, price: f64) -> Amount {
+    if q.is_positive() {
+        q.value_floor(price)
+    } else {
+        -q.abs().value_ceil(price)
+    }
+}
+
 impl Perp {
     /// PnL at price `p`, in whole quote units.
     pub fn pnl(&self, p: f64) -> f64 {
@@ -106,6 +117,63 @@ impl Account {
     /// units.
     pub fn size(&self, a: usize) -> f64 {
         self.collateral[a].to_whole() + self.perps[a].size.abs().to_whole()
+    }
+
+    /// The collateral asset of largest value at `prices` (of equal values, the last), if the
+    /// account holds any collateral: what a liquidation seizes first.
+    pub fn largest_collateral(&self, prices: &[f64]) -> Option<usize> {
+        (0..self.collateral.len())
+            .filter(|&a| self.collateral[a].is_positive())
+            .max_by(|&x, &y| {
+                (self.collateral[x].to_whole() * prices[x])
+                    .total_cmp(&(self.collateral[y].to_whole() * prices[y]))
+            })
+    }
+
+    /// The open perp of largest notional at `prices` (of equal notionals, the last), if any:
+    /// what a liquidation closes.
+    pub fn largest_perp(&self, prices: &[f64]) -> Option<usize> {
+        (0..self.perps.len())
+            .filter(|&a| self.perps[a].is_open())
+            .max_by(|&x, &y| {
+                (self.perps[x].size.abs().to_whole() * prices[x])
+                    .total_cmp(&(self.perps[y].size.abs().to_whole() * prices[y]))
+            })
+    }
+
+    /// Close every perp at `prices` against the pool ([`close_value`]: PnL rounded down for
+    /// the account) into the account's quote. Returns what the pool pays (negative: receives)
+    /// and the closed sizes.
+    pub fn realize_perps(&mut self, prices: &[f64]) -> (Amount, Vec<(usize, Amount)>) {
+        let mut paid = Amount::ZERO;
+        let mut closed = Vec::new();
+        for (a, &p) in prices.iter().enumerate() {
+            let perp = self.perps[a];
+            if !perp.is_open() {
+                continue;
+            }
+            let pnl = close_value(perp.size, p) + perp.quote;
+            self.quote += pnl;
+            self.perps[a] = Perp::default();
+            paid += pnl;
+            closed.push((a, perp.size));
+        }
+        (paid, closed)
+    }
+
+    /// Sell every option back to the pool at `marks` (per series; [`close_value`]) into the
+    /// account's quote. Returns what the pool pays.
+    pub fn realize_options(&mut self, marks: &[f64]) -> Amount {
+        let mut value = Amount::ZERO;
+        for (i, q) in self.options.iter_mut().enumerate() {
+            if q.is_zero() {
+                continue;
+            }
+            value += close_value(*q, marks[i]);
+            *q = Amount::ZERO;
+        }
+        self.quote += value;
+        value
     }
 
     /// Whether the account holds anything at risk.

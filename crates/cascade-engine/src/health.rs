@@ -1,0 +1,215 @@
+//! Valuation and health: what an account is worth at given prices and how far it is from
+//! its margin requirements, for linear positions and option books (marks plus the option
+//! margin rule), the index that finds liquidatable accounts without a full scan, and the
+//! revaluation that refreshes an option account's cached requirement.
+
+use crate::account::{Account, Health, RiskMemo};
+use crate::index::Slot;
+use crate::margin::{MarginState, Req};
+use crate::options::{OptionMargin, RiskTables, black};
+use crate::{Engine, OptState};
+use cascade_core::AccountId;
+
+impl Engine {
+    pub fn health(&self, id: AccountId) -> Option<Health> {
+        self.accounts
+            .get(id.index())
+            .map(|a| self.health_of(a, &self.prices))
+    }
+
+    /// Health at other prices (what a bot computes from a pending oracle update).
+    pub fn health_at(&self, id: AccountId, prices: &[f64]) -> Option<Health> {
+        self.accounts
+            .get(id.index())
+            .map(|a| self.health_of(a, prices))
+    }
+
+    /// Health of `acc` at `prices`: [`Account::health`], plus, for an account holding
+    /// options, their marks and the option margin requirement. An account without options
+    /// is valued exactly as by [`Account::health`].
+    pub fn health_of(&self, acc: &Account, prices: &[f64]) -> Health {
+        let h = acc.health(prices, &self.margin);
+        match &self.opts {
+            Some(o) if acc.has_options() => {
+                let memo = if self.cfg.max_revaluations_per_block.is_some() {
+                    acc.risk.filter(|m| m.epoch < o.epoch)
+                } else {
+                    None
+                };
+                self.option_health(acc, h, prices, &self.margin, o, &o.tables, memo, true)
+            }
+            _ => h,
+        }
+    }
+
+    /// Add the option book of `acc` to its linear health `h`: values at `prices` with the
+    /// implied vols of `tables`, requirement from `memo` when given, else from `tables`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn option_health(
+        &self,
+        acc: &Account,
+        mut h: Health,
+        prices: &[f64],
+        margin: &MarginState,
+        o: &OptState,
+        tables: &RiskTables,
+        memo: Option<RiskMemo>,
+        engine_marks: bool,
+    ) -> Health {
+        let mut v = 0.0;
+        for (i, q) in acc.options.iter().enumerate() {
+            if q.is_zero() {
+                continue;
+            }
+            let mark = if engine_marks {
+                o.mark_at(i, prices, self.t_s)
+            } else {
+                let s = &o.chain[i];
+                black(
+                    s.kind,
+                    prices[s.asset],
+                    s.strike,
+                    s.tau(self.t_s),
+                    tables.series[i].iv,
+                )
+                .price
+            };
+            v += q.to_whole() * mark;
+        }
+        let (im, mm) = match memo {
+            Some(m) => (m.initial, m.maintenance),
+            None => self.option_requirement(acc, o, tables),
+        };
+        h.equity += v;
+        h.initial += v - im;
+        h.maintenance += v - mm;
+        if !matches!(self.cfg.option_margin, OptionMargin::Standard) {
+            // The perp in an option underlying is in the risk matrix: its linear requirement
+            // is given back.
+            for a in o.hedged_perps(acc) {
+                let notional = acc.perps[a].size.abs().to_whole() * prices[a];
+                let size = acc.size(a);
+                h.initial += notional * margin.ratio(a, size, Req::Initial);
+                h.maintenance += notional * margin.ratio(a, size, Req::Maintenance);
+            }
+        }
+        h
+    }
+
+    /// The (initial, maintenance) option requirement of `acc` from `tables`.
+    pub(crate) fn option_requirement(
+        &self,
+        acc: &Account,
+        o: &OptState,
+        tables: &RiskTables,
+    ) -> (f64, f64) {
+        let qty: Vec<f64> = acc.options.iter().map(|q| q.to_whole()).collect();
+        let perp: Vec<f64> = acc.perps.iter().map(|p| p.size.to_whole()).collect();
+        tables.requirement(&o.chain, &self.cfg.option_margin, &qty, &perp)
+    }
+
+    /// Revalue account `id` now (its own trade or liquidation): under a revaluation budget,
+    /// its cached requirement becomes the current one.
+    pub(crate) fn revalue(&mut self, id: AccountId) {
+        if self.cfg.max_revaluations_per_block.is_none() {
+            return;
+        }
+        let Some(o) = &self.opts else { return };
+        let acc = &self.accounts[id.index()];
+        let memo = if acc.has_options() {
+            let (im, mm) = self.option_requirement(acc, o, &o.tables);
+            Some(RiskMemo {
+                epoch: o.epoch,
+                initial: im,
+                maintenance: mm,
+            })
+        } else {
+            None
+        };
+        self.accounts[id.index()].risk = memo;
+    }
+
+    /// Every liquidatable account, found through the index and confirmed by exact health.
+    pub fn liquidatable_now(&self) -> Vec<AccountId> {
+        let mut lo = vec![0.0; self.n_assets];
+        let mut hi = vec![0.0; self.n_assets];
+        for a in 0..self.n_assets {
+            let base = self.margin.base(a, Req::Maintenance);
+            lo[a] = self.prices[a] * (1.0 - base);
+            hi[a] = self.prices[a] * (1.0 + base);
+        }
+        self.index
+            .candidates(&lo, &hi)
+            .into_iter()
+            .filter(|id| !self.guaranteed_healthy(*id) && self.is_liquidatable(*id))
+            .collect()
+    }
+
+    /// The full scan the index must agree with.
+    pub fn liquidatable_scan(&self) -> Vec<AccountId> {
+        (0..self.accounts.len())
+            .map(|i| AccountId(i as u32))
+            .filter(|id| self.is_liquidatable(*id))
+            .collect()
+    }
+
+    pub fn is_liquidatable(&self, id: AccountId) -> bool {
+        let acc = &self.accounts[id.index()];
+        !acc.closed
+            && (acc.has_positions() || acc.debt.is_positive())
+            && self.health_of(acc, &self.prices).maintenance < 0.0
+    }
+
+    /// Recompute where account `id` sits in the index.
+    pub(crate) fn reindex(&mut self, id: AccountId) {
+        let acc = &self.accounts[id.index()];
+        let slot = if acc.closed {
+            Slot::None
+        } else if acc.has_options() {
+            // Option books are nonlinear in the price: always checked in full.
+            Slot::Complex
+        } else {
+            let exposed: Vec<usize> = (0..self.n_assets)
+                .filter(|&a| acc.collateral[a].is_positive() || acc.perps[a].is_open())
+                .collect();
+            match exposed.as_slice() {
+                [] => {
+                    if acc.debt > acc.quote {
+                        Slot::Complex
+                    } else {
+                        Slot::None
+                    }
+                }
+                [a] => {
+                    let a = *a;
+                    let c = acc.collateral[a].to_whole();
+                    let s = acc.perps[a].size.to_whole();
+                    let k =
+                        acc.debt.to_whole() - acc.quote.to_whole() - acc.perps[a].quote.to_whole();
+                    let size = acc.size(a);
+                    let base = self.margin.base(a, Req::Maintenance);
+                    let r = self.margin.ratio(a, size, Req::Maintenance);
+                    if s >= 0.0 {
+                        let e = c + s;
+                        let f = (1.0 - r) / (1.0 - base);
+                        Slot::Long {
+                            asset: a,
+                            key: k / (e * f),
+                        }
+                    } else if c == 0.0 {
+                        let e = -s;
+                        let g = (1.0 + r) / (1.0 + base);
+                        Slot::Short {
+                            asset: a,
+                            key: -k / (e * g),
+                        }
+                    } else {
+                        Slot::Complex
+                    }
+                }
+                _ => Slot::Complex,
+            }
+        };
+        self.index.set(id, slot);
+    }
+}

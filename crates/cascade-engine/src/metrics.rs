@@ -1,0 +1,91 @@
+//! The engine's per-run metrics (`EngineMetrics`) and what is computed from the state when
+//! they are read (induced liquidations, unresolved shortfall).
+
+use crate::Engine;
+
+/// Per-run engine metrics (DESIGN.md section 4), in whole quote units unless counted.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EngineMetrics {
+    pub liquidations: u64,
+    pub liquidated_notional: f64,
+    pub exogenous_notional: f64,
+    pub induced_notional: f64,
+    pub induced_liquidations: u64,
+    pub bad_debt: f64,
+    /// Everything the insurance fund paid out (bad debt and keeper rewards).
+    pub insurance_paid: f64,
+    /// The part of it that covered bad debt.
+    pub insurance_for_debt: f64,
+    pub socialized_loss: f64,
+    pub adl_events: u64,
+    pub adl_loss: f64,
+    pub uncovered_bad_debt: f64,
+    pub delay_sum: f64,
+    pub delay_max: f64,
+    pub delay_count: u64,
+    pub gap_through_count: u64,
+    pub breaker_trips: u64,
+    pub max_open_interest: f64,
+    pub auctions: u64,
+    /// Auction sales: Dutch takes and English deals.
+    pub auction_sales: u64,
+    /// Oracle value of the collateral those sales handed over, and what the buyers paid.
+    pub auction_sale_value: f64,
+    pub auction_sale_paid: f64,
+    /// Sales that paid less than 1% of the collateral's oracle value ("zero-bid" auctions).
+    pub auction_near_zero: u64,
+    pub backstop_absorptions: u64,
+    /// Unweighted shortfall of accounts still bankrupt and unresolved at the end of the run.
+    pub unresolved_shortfall: f64,
+    /// Liquidations (and backstop absorptions) of accounts holding options.
+    pub options_liquidations: u64,
+    /// Sum over those of the loss beyond the margin held: the account's negative equity when
+    /// it was liquidated.
+    pub margin_shortfall_at_liquidation: f64,
+    /// Sum over those of the book's full-revaluation loss minus its delta-gamma-vega-theta
+    /// estimate, for the move from the account's last option trade to the liquidation.
+    pub convexity_gap: f64,
+    /// Forced delta-hedge volume of liquidated option books, quote at the oracle price.
+    pub hedge_flow: f64,
+    /// Net dollar gamma of all accounts (`sum q gamma S^2 / 100`: the change of the books'
+    /// delta value per 1% move), the block-end value of largest magnitude, signed.
+    pub engine_gamma: f64,
+    /// Blocks an option account spent liquidatable under fresh risk figures but not under
+    /// the engine's (stale) ones: the cost of a risk recomputation budget.
+    pub stale_risk_blocks: u64,
+}
+
+impl Engine {
+    /// The metrics so far; liquidations the exogenous path has not explained (yet) count as
+    /// induced.
+    pub fn metrics(&self) -> EngineMetrics {
+        let mut m = self.metrics.clone();
+        m.induced_liquidations = self.unresolved.len() as u64;
+        m.induced_notional = self.unresolved.iter().map(|(_, n, _, _)| n).sum();
+        m.unresolved_shortfall = self.unresolved_shortfall();
+        m
+    }
+
+    /// Bankrupt accounts nobody liquidated: their shortfall is unresolved bad debt (not
+    /// passed through the waterfall: it was never realized).
+    pub fn unresolved_shortfall(&self) -> f64 {
+        let mut short = 0.0;
+        for acc in &self.accounts {
+            if acc.closed {
+                continue;
+            }
+            let h = self.health_of(acc, &self.prices);
+            if h.equity < 0.0 {
+                short += -h.equity;
+            }
+        }
+        short
+    }
+}
+
+impl EngineMetrics {
+    /// Insurance payments toward bad debt (keeper rewards excluded).
+    pub fn insurance_paid_for_debt(&self) -> f64 {
+        self.insurance_for_debt
+    }
+}
