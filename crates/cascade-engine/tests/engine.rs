@@ -2,137 +2,13 @@
 //! protocol's documented rule), the waterfall, and property tests: no value created or
 //! destroyed, healthy accounts never liquidated, the index equal to a full scan.
 
+mod common;
+
 use cascade_core::tx::EngineOp;
-use cascade_core::{
-    AccountId, AgentId, Amount, AssetId, AuctionId, HolderId, Ledger, TokenId, VenueId, rng,
-};
+use cascade_core::{AccountId, Amount, AssetId, AuctionId, HolderId, TokenId, VenueId};
 use cascade_engine::*;
-use cascade_market::venue::{Venue, VenueConfig};
+use common::*;
 use proptest::prelude::*;
-
-struct H {
-    ledger: Ledger,
-    engine: Engine,
-    venues: Vec<Venue>,
-    traders: Vec<HolderId>,
-    liq: HolderId,
-}
-
-fn cfg(liquidation: LiquidationMode, waterfall: Vec<WaterfallStep>) -> EngineConfig {
-    EngineConfig {
-        margin: MarginModel::Fixed {
-            initial: 0.2,
-            maintenance: 0.1,
-        },
-        liquidation,
-        waterfall,
-        insurance_fund: 1_000.0,
-        insurance_fee_share: 1.0,
-        pool_liquidity: 10_000_000.0,
-        margin_mode: MarginMode::Cross,
-        funding_scale: 0.0,
-        funding_cap: 0.0,
-        funding_interval_s: 3600.0,
-        funding_venue: None,
-        perp_fee: 0.0,
-        breakers: BreakerConfig::default(),
-        privacy: false,
-        respect_oracle_guards: true,
-        options: None,
-        option_margin: Default::default(),
-        risk_update_interval_blocks: 1,
-        max_revaluations_per_block: None,
-    }
-}
-
-fn harness(c: &EngineConfig, n_traders: usize) -> H {
-    harness_seeded(c, n_traders, 1)
-}
-
-/// The harness with the engine's random stream (ADL `random` ranking) drawn from `seed`.
-fn harness_seeded(c: &EngineConfig, n_traders: usize, seed: u64) -> H {
-    let mut ledger = Ledger::new(["USD", "ETH"]);
-    let traders: Vec<HolderId> = (0..n_traders)
-        .map(|i| {
-            let h = ledger.add_holder(format!("t{i}"));
-            ledger
-                .mint_genesis(h, TokenId::QUOTE, Amount::from_whole(100_000.0))
-                .unwrap();
-            ledger
-                .mint_genesis(h, TokenId(1), Amount::from_whole(100.0))
-                .unwrap();
-            h
-        })
-        .collect();
-    let liq = ledger.add_holder("liq");
-    ledger
-        .mint_genesis(liq, TokenId::QUOTE, Amount::from_whole(10_000_000.0))
-        .unwrap();
-    let pool = ledger.add_holder("pool");
-    let owner = ledger.add_holder("pool_owner");
-    let vc = VenueConfig::Cpmm {
-        name: "amm".into(),
-        asset: "ETH".into(),
-        reserve_base: 10_000.0,
-        reserve_quote: 20_000_000.0,
-        fee: 0.003,
-    };
-    let venue = Venue::from_config(&vc, &mut ledger, pool, owner, AssetId(0), 2000.0).unwrap();
-    let engine = Engine::new(
-        c,
-        &mut ledger,
-        &[2000.0],
-        rng::stream(rng::run_seed(seed, 0), "engine", 0),
-    )
-    .unwrap();
-    ledger.seal();
-    H {
-        ledger,
-        engine,
-        venues: vec![venue],
-        traders,
-        liq,
-    }
-}
-
-impl H {
-    fn op(&mut self, who: HolderId, op: EngineOp) -> Result<Outcome, Reason> {
-        self.engine
-            .apply(&op, who, AgentId(0), &mut self.ledger, &mut self.venues)
-    }
-    fn price(&mut self, p: f64) {
-        self.engine
-            .begin_block(1, 12.0, 12.0, &[p], &[p], &[true], &[None], &[p]);
-    }
-    fn check(&self) {
-        self.engine.check_invariants(&self.ledger).unwrap();
-        self.ledger.check_conservation().unwrap();
-    }
-    fn borrower(&mut self, i: usize, eth: f64, debt: f64) -> AccountId {
-        let t = self.traders[i];
-        self.op(
-            t,
-            EngineOp::Borrow {
-                asset: AssetId(0),
-                collateral: Amount::from_whole(eth),
-                borrow: Amount::from_whole(debt),
-            },
-        )
-        .unwrap();
-        self.engine.account_of(t).unwrap()
-    }
-    fn liquidate(&mut self, id: AccountId) -> Result<Outcome, Reason> {
-        let liq = self.liq;
-        self.op(
-            liq,
-            EngineOp::Liquidate {
-                account: id,
-                sell_on: None,
-                min_profit: Amount::ZERO,
-            },
-        )
-    }
-}
 
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() < 1e-6 * (1.0 + b.abs())
@@ -614,45 +490,6 @@ fn op_strategy() -> impl Strategy<Value = Op> {
     ]
 }
 
-fn modes() -> Vec<LiquidationMode> {
-    vec![
-        LiquidationMode::Full { bonus: 0.05 },
-        LiquidationMode::CloseFactor {
-            close_factor: 0.5,
-            full_close_below: 0.95,
-            bonus: 0.05,
-            protocol_fee: 0.2,
-        },
-        LiquidationMode::Incremental {
-            step: 0.3,
-            exit_buffer: 0.03,
-            bonus: 0.04,
-        },
-        LiquidationMode::Backstop {
-            bonus: 0.05,
-            trigger: 0.66,
-        },
-        LiquidationMode::DutchAuction {
-            start_premium: 1.1,
-            curve: AuctionCurve::Exponential,
-            step_s: 90.0,
-            cut: 0.9999,
-            tau_s: None,
-            tail_s: 3600.0,
-            cusp: 0.5,
-            tip: 5.0,
-            chip: 0.001,
-            chop: 0.1,
-        },
-        LiquidationMode::EnglishAuction {
-            beg: 0.03,
-            ttl_s: 600.0,
-            tau_s: 3600.0,
-            chop: 0.13,
-        },
-    ]
-}
-
 /// Margin models whose maintenance floor keeps every mode's 5% bonus valid.
 fn margin_models() -> Vec<MarginModel> {
     let vol = |estimator| MarginModel::VolAdjusted {
@@ -838,24 +675,6 @@ proptest! {
 }
 
 // ----- margin modes, breakers, waterfall rankings: worked examples -----
-
-impl H {
-    fn perp(&mut self, i: usize, size: f64, margin: f64) -> Result<Outcome, Reason> {
-        let t = self.traders[i];
-        self.op(
-            t,
-            EngineOp::PerpOpen {
-                asset: AssetId(0),
-                size: Amount::from_whole(size),
-                margin: Amount::from_whole(margin),
-            },
-        )
-    }
-    fn block(&mut self, block: u64, t_s: f64, p: f64, guard_ok: bool, twap_div: Option<f64>) {
-        self.engine
-            .begin_block(block, t_s, 12.0, &[p], &[p], &[guard_ok], &[twap_div], &[p]);
-    }
-}
 
 #[test]
 fn close_factor_collateral_cap_matches_aave_rule() {
