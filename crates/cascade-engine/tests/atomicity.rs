@@ -864,12 +864,16 @@ fn run_case(w: &World, steps: &[Step], tally: &mut Tally) -> Result<(), TestCase
                 if !changed.is_empty() {
                     let what: Vec<&str> = changed.iter().map(|(w, _)| w.as_str()).collect();
                     let key = (k.clone(), reason, what.join(", "));
+                    let books = h.engine.check_invariants(&h.ledger).err();
                     let e = tally.violations.entry(key).or_insert_with(|| {
-                        let detail: Vec<String> = changed
+                        let mut detail: Vec<String> = changed
                             .iter()
                             .filter(|(_, d)| !d.is_empty())
                             .map(|(w, d)| format!("{w} {d}"))
                             .collect();
+                        if let Some(b) = books {
+                            detail.push(format!("and then check_invariants: {b}"));
+                        }
                         (0, format!("mode {mode}, {op:?}; {}", detail.join("; ")))
                     });
                     e.0 += 1;
@@ -891,8 +895,8 @@ fn run_case(w: &World, steps: &[Step], tally: &mut Tally) -> Result<(), TestCase
     Ok(())
 }
 
-/// Apply `op` for `who`: it must revert with `reason` and change nothing (the engine's
-/// dump, every balance, the venues). Returns what it changed, for the caller's message.
+/// Apply `op` for `who`: it must revert with `reason`. Returns what it changed (the engine's
+/// dump, every balance, the venues: nothing, for an atomic revert), for the caller's message.
 fn revert_changes(h: &mut H, who: HolderId, op: EngineOp, reason: Reason) -> Vec<String> {
     let before = Captured {
         engine: h.engine.clone(),
@@ -900,10 +904,17 @@ fn revert_changes(h: &mut H, who: HolderId, op: EngineOp, reason: Reason) -> Vec
         venues: h.venues.clone(),
     };
     assert_eq!(h.op(who, op.clone()), Err(reason), "{op:?}");
-    changes(&before, h, who)
+    let mut changed: Vec<String> = changes(&before, h, who)
         .into_iter()
-        .map(|(w, d)| format!("{w} {d}"))
-        .collect()
+        .map(|(w, d)| format!("{w} {d}").trim_end().to_string())
+        .collect();
+    if !changed.is_empty()
+        && let Err(e) = h.engine.check_invariants(&h.ledger)
+    {
+        // What a half-done operation leaves behind may break the engine's books too.
+        changed.push(format!("and then check_invariants: {e}"));
+    }
+    changed
 }
 
 /// A liquidation of a liquidatable account that fails a later check (invalid venue, the
@@ -943,10 +954,11 @@ fn a_liquidation_failing_its_later_checks_changes_nothing() {
         h.ledger.transfer(t1, liq, TokenId::QUOTE, give).unwrap();
         let who = if poor { t1 } else { liq };
         let changed = revert_changes(&mut h, who, liquidate(sell_on, min_profit), reason);
-        if !changed.is_empty() {
+        if changed.is_empty() {
+            h.check();
+        } else {
             dirty.push(format!("{reason} (sell_on {sell_on:?}): {changed:?}"));
         }
-        h.check();
     }
     assert!(
         dirty.is_empty(),
@@ -1036,31 +1048,64 @@ fn a_borrow_the_vault_cannot_fund_changes_nothing() {
     h.check();
 }
 
-/// A liquidation whose perp bonus the vault cannot pay reverts cleanly: the pool is lent
-/// out, an account with 50 ETH, a debt of 1 and a long of 30 on no margin falls to 800; the
-/// lending part (repay 1, seize its collateral) runs, then the vault lacks the 1,200 bonus.
+/// A liquidation whose bonus the vault cannot pay reverts cleanly. The pool is lent out
+/// (its cash borrowed by trader 0); trader 1 has 50 ETH, a debt of 1 and a long perp of 30
+/// on no margin, or 60 ETH, a debt of 1 and 30 short puts; the price falls (to 800, 900).
+/// The lending part (repay 1, seize its collateral, with or without a flash sale) runs,
+/// then the vault lacks the perp's 1,200 bonus, or the options' bonus.
 #[test]
 fn a_liquidation_whose_bonus_the_vault_cannot_pay_changes_nothing() {
-    let mut c = cfg(
-        LiquidationMode::Full { bonus: 0.05 },
-        vec![WaterfallStep::InsuranceFund],
+    let mut dirty = Vec::new();
+    for (case, sell_on) in [
+        ("perp", None),
+        ("perp, flash sale", Some(VenueId(0))),
+        ("options", None),
+    ] {
+        let mut c = cfg(
+            LiquidationMode::Full { bonus: 0.05 },
+            vec![WaterfallStep::InsuranceFund],
+        );
+        c.pool_liquidity = 100_000.0;
+        if case == "options" {
+            c.options = Some(options_chain());
+        }
+        let mut h = harness(&c, 2);
+        let id = if case == "options" {
+            let id = h.borrower(1, 60.0, 1.0);
+            // Series 5: the 7-day at-the-money put.
+            h.trade(1, 5, -30.0, 0.0).unwrap();
+            id
+        } else {
+            let id = h.borrower(1, 50.0, 1.0);
+            h.perp(1, 30.0, 0.0).unwrap();
+            id
+        };
+        let (t0, liq) = (h.traders[0], h.liq);
+        let drain = EngineOp::Borrow {
+            asset: AssetId(0),
+            collateral: Amount::from_whole(100.0),
+            borrow: h.engine.pool_cash(),
+        };
+        h.op(t0, drain).unwrap();
+        h.price(if case == "options" { 900.0 } else { 800.0 });
+        assert!(h.engine.is_liquidatable(id), "{case}");
+        let op = EngineOp::Liquidate {
+            account: id,
+            sell_on,
+            min_profit: Amount::ZERO,
+        };
+        let changed = revert_changes(&mut h, liq, op, "insufficient_funds");
+        if changed.is_empty() {
+            h.check();
+        } else {
+            dirty.push(format!("{case}: {changed:?}"));
+        }
+    }
+    assert!(
+        dirty.is_empty(),
+        "reverted liquidations changed state:\n{}",
+        dirty.join("\n")
     );
-    c.pool_liquidity = 100_000.0;
-    let mut h = harness(&c, 2);
-    let id = h.borrower(1, 50.0, 1.0);
-    h.perp(1, 30.0, 0.0).unwrap();
-    h.borrower(0, 100.0, 99_999.0);
-    h.price(800.0);
-    assert!(h.engine.is_liquidatable(id));
-    let liq = h.liq;
-    let op = EngineOp::Liquidate {
-        account: id,
-        sell_on: None,
-        min_profit: Amount::ZERO,
-    };
-    let changed = revert_changes(&mut h, liq, op, "insufficient_funds");
-    assert!(changed.is_empty(), "{changed:?}");
-    h.check();
 }
 
 /// Every reverted operation of every kind, under every liquidation mode, leaves the engine
