@@ -3,9 +3,10 @@
 //! accounts, wrong auction phase, unprofitable `min_profit`, invalid venues, finished
 //! auctions, a paused engine, an exhausted pool...), under every liquidation mode, cross and
 //! isolated margin, with funding, circuit breakers and options, while prices and time move
-//! between blocks. Before each operation the engine, the ledger and the venues are captured;
-//! after an `Err` the engine's `state_dump()` (its whole state with the position of its random
-//! stream), the ledger (every balance) and the venues must equal the captured ones.
+//! between blocks. Before each operation the engine, the ledger and the venues are captured
+//! (cloned: each case first checks that a clone's dump is the original's); after an `Err` the
+//! engine's `state_dump()` (its whole state with the position of its random stream), the
+//! ledger's `Debug` (every balance) and the venues' must equal the captured ones.
 //!
 //! A revert that changed something is a violation: it is recorded (operation kind, reason,
 //! what changed), the captured state is put back so the rest of the case runs from a
