@@ -3,76 +3,25 @@
 //! forced flow, and the risk recomputation budget (unlimited = exact; one revaluation per
 //! block leaves liquidatable accounts unseen).
 
-use cascade_core::tx::EngineOp;
-use cascade_core::{AccountId, AgentId, Amount, AssetId, HolderId, Ledger, TokenId, rng};
-use cascade_engine::*;
-use cascade_market::venue::Venue;
+mod common;
 
-struct H {
-    ledger: Ledger,
-    engine: Engine,
-    venues: Vec<Venue>,
-    traders: Vec<HolderId>,
-    liq: HolderId,
-    block: u64,
-}
+use cascade_core::tx::EngineOp;
+use cascade_core::{AccountId, Amount, AssetId};
+use cascade_engine::*;
+use common::*;
 
 const DAY: f64 = 86_400.0;
 
+/// The options tests' engine: the shared configuration with the default waterfall
+/// (insurance fund, then socialized) and the listed chain of [`options_chain`].
 fn cfg(liquidation: LiquidationMode, om: OptionMargin) -> EngineConfig {
-    let mut c: EngineConfig = toml::from_str(
-        r#"
-        margin = { kind = "fixed", initial = 0.2, maintenance = 0.1 }
-        liquidation = { kind = "full", bonus = 0.05 }
-        insurance_fund = 1000.0
-        pool_liquidity = 10000000.0
-        [options]
-        strikes = [-0.1, 0.0]
-        expiries_s = [600.0, 604800.0]
-        spread = 0.01
-        iv = { base = 0.3, beta_rv = 0.5, skew = -0.3, floor = 0.2, cap = 2.0, half_life_s = 600.0, initial_vol = 0.6 }
-        "#,
-    )
-    .unwrap();
-    c.liquidation = liquidation;
+    let mut c = common::cfg(
+        liquidation,
+        vec![WaterfallStep::InsuranceFund, WaterfallStep::Socialize],
+    );
+    c.options = Some(options_chain());
     c.option_margin = om;
     c
-}
-
-fn harness(c: &EngineConfig, n: usize) -> H {
-    let mut ledger = Ledger::new(["USD", "ETH"]);
-    let traders = (0..n)
-        .map(|i| {
-            let h = ledger.add_holder(format!("t{i}"));
-            ledger
-                .mint_genesis(h, TokenId::QUOTE, Amount::from_whole(100_000.0))
-                .unwrap();
-            ledger
-                .mint_genesis(h, TokenId(1), Amount::from_whole(100.0))
-                .unwrap();
-            h
-        })
-        .collect();
-    let liq = ledger.add_holder("liq");
-    ledger
-        .mint_genesis(liq, TokenId::QUOTE, Amount::from_whole(10_000_000.0))
-        .unwrap();
-    let engine = Engine::new(
-        c,
-        &mut ledger,
-        &[2000.0],
-        rng::stream(rng::run_seed(1, 0), "engine", 0),
-    )
-    .unwrap();
-    ledger.seal();
-    H {
-        ledger,
-        engine,
-        venues: Vec::new(),
-        traders,
-        liq,
-        block: 0,
-    }
 }
 
 /// Series index of (expiry index, strike index, put?) in the listed order.
@@ -80,51 +29,9 @@ fn series(e: usize, k: usize, put: bool) -> u32 {
     (e * 4 + k * 2 + put as usize) as u32
 }
 
-impl H {
-    fn op(&mut self, who: HolderId, op: EngineOp) -> Result<Outcome, Reason> {
-        self.engine
-            .apply(&op, who, AgentId(0), &mut self.ledger, &mut self.venues)
-    }
-    fn block(&mut self, p: f64) {
-        self.block += 1;
-        let t = 12.0 * self.block as f64;
-        self.engine
-            .begin_block(self.block, t, 12.0, &[p], &[p], &[true], &[None], &[p]);
-        self.engine.end_block();
-        self.check();
-    }
-    fn check(&self) {
-        self.engine.check_invariants(&self.ledger).unwrap();
-        self.ledger.check_conservation().unwrap();
-    }
-    fn trade(&mut self, i: usize, s: u32, size: f64, margin: f64) -> Result<AccountId, Reason> {
-        let t = self.traders[i];
-        self.op(
-            t,
-            EngineOp::OptionTrade {
-                series: s,
-                size: Amount::from_whole(size),
-                margin: Amount::from_whole(margin),
-            },
-        )?;
-        Ok(self.engine.account_of(t).unwrap())
-    }
-    fn liquidate(&mut self, id: AccountId) -> Result<Outcome, Reason> {
-        let liq = self.liq;
-        self.op(
-            liq,
-            EngineOp::Liquidate {
-                account: id,
-                sell_on: None,
-                min_profit: Amount::ZERO,
-            },
-        )
-    }
-}
-
 #[test]
 fn listed_chain_and_marks() {
-    let h = harness(
+    let h = harness_no_venue(
         &cfg(
             LiquidationMode::Full { bonus: 0.05 },
             OptionMargin::Standard,
@@ -145,7 +52,7 @@ const SECONDS: f64 = cascade_market::SECONDS_PER_YEAR;
 
 #[test]
 fn expiry_settles_exactly_through_the_ledger() {
-    let mut h = harness(
+    let mut h = harness_no_venue(
         &cfg(
             LiquidationMode::Full { bonus: 0.05 },
             OptionMargin::Standard,
@@ -162,7 +69,7 @@ fn expiry_settles_exactly_through_the_ledger() {
     let pool0 = h.engine.pool_cash();
     // The price falls to 1700 and the series expires at block 50 (t = 600 s).
     for _ in 0..50 {
-        h.block(1700.0);
+        h.next_block(1700.0);
     }
     assert!(!h.engine.option_live(s as usize));
     let a0 = h.engine.account(seller).unwrap();
@@ -183,7 +90,7 @@ fn expiry_settles_exactly_through_the_ledger() {
 
 #[test]
 fn initial_margin_is_enforced() {
-    let mut h = harness(
+    let mut h = harness_no_venue(
         &cfg(
             LiquidationMode::Full { bonus: 0.05 },
             OptionMargin::Standard,
@@ -254,7 +161,7 @@ fn liquidating_mixed_books_under_every_mode() {
     ] {
         for mode in &modes {
             let c = cfg(mode.clone(), om.clone());
-            let mut h = harness(&c, 1);
+            let mut h = harness_no_venue(&c, 1);
             let t = h.traders[0];
             h.op(
                 t,
@@ -280,7 +187,7 @@ fn liquidating_mixed_books_under_every_mode() {
             let mut liquidated = false;
             for _ in 0..30 {
                 p *= 0.98;
-                h.block(p);
+                h.next_block(p);
                 if h.engine.flagged().contains_key(&id) {
                     if let Ok(out) = h.liquidate(id) {
                         liquidated = true;
@@ -306,7 +213,7 @@ fn liquidating_mixed_books_under_every_mode() {
 /// Many premium sellers through a fall: the three margin models on the same path, and the
 /// risk recomputation budget.
 fn sellers_through_a_fall(c: &EngineConfig) -> (EngineMetrics, Vec<Vec<AccountId>>) {
-    let mut h = harness(c, 20);
+    let mut h = harness_no_venue(c, 20);
     for i in 0..20 {
         let margin = 3_000.0 + 150.0 * i as f64;
         h.trade(i, series(1, 0, true), -10.0, margin).unwrap();
@@ -315,7 +222,7 @@ fn sellers_through_a_fall(c: &EngineConfig) -> (EngineMetrics, Vec<Vec<AccountId
     let mut p = 2000.0;
     for _ in 0..40 {
         p *= 0.99;
-        h.block(p);
+        h.next_block(p);
         flagged.push(h.engine.flagged().keys().copied().collect());
     }
     (h.engine.metrics(), flagged)
@@ -374,8 +281,8 @@ fn pm() -> OptionMargin {
 #[test]
 fn market_maker_quotes_take_trades_and_liquidation_buy_backs_with_exact_accounting() {
     let c = cfg(LiquidationMode::Full { bonus: 0.05 }, pm());
-    let mut h = harness(&c, 3);
-    h.block(2000.0);
+    let mut h = harness_no_venue(&c, 3);
+    h.next_block(2000.0);
     let mm = h.traders[2];
     let quote = |hs: f64, size: f64, margin: f64| EngineOp::OptionQuote {
         asset: AssetId(0),
@@ -410,7 +317,7 @@ fn market_maker_quotes_take_trades_and_liquidation_buy_backs_with_exact_accounti
     let mut p = 2000.0;
     while !h.engine.is_liquidatable(seller) {
         p *= 0.97;
-        h.block(p);
+        h.next_block(p);
     }
     let ask_before = h.engine.maker_quote(mm).unwrap().ask_left;
     h.liquidate(seller).unwrap();
@@ -437,8 +344,8 @@ mod skip {
     /// exactly the accounts a full revaluation of every account finds.
     fn run(om: OptionMargin, moves: &[f64]) -> usize {
         let c = cfg(LiquidationMode::Full { bonus: 0.05 }, om);
-        let mut h = harness(&c, 24);
-        h.block(2000.0);
+        let mut h = harness_no_venue(&c, 24);
+        h.next_block(2000.0);
         for i in 0..24 {
             let s = (i % 8) as u32;
             let size = if i % 3 == 0 {
@@ -453,7 +360,7 @@ mod skip {
         let mut skipped = 0;
         for m in moves {
             p *= 1.0 + m;
-            h.block(p);
+            h.next_block(p);
             assert_eq!(h.engine.liquidatable_now(), h.engine.liquidatable_scan());
             skipped += h.engine.option_guard_counts().1;
             // Liquidate what is found, so positions change and guards are recomputed.
