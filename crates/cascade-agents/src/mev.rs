@@ -357,7 +357,7 @@ impl Agent for MevBot {
         let Some(engine) = view.engine else { return };
         // In an auction engine a liquidation only starts an auction: there is no seized
         // collateral to flash-sell, so nothing to backrun, copy, sandwich or manipulate for.
-        if engine.config().liquidation.is_auction() {
+        if engine.mechanism().is_auction() {
             return;
         }
         let Some(pool) = view.public_mempool() else {

@@ -1,5 +1,5 @@
 //! Bids in oracle order-flow auctions (OEV recapture: Chainlink SVR, API3 OEV Network, UMA
-//! Oval; protocol-mechanics.md section 10.7).
+//! Oval; docs/references.md, R18).
 //!
 //! With an oracle in `oev_auction` publication mode, every update is first offered, sealed,
 //! to the liquidator and MEV populations: the right to backrun it, i.e. to liquidate right
@@ -65,10 +65,7 @@ pub struct BackrunPolicy<'a> {
 /// only keeper rewards or the right to bid).
 pub fn value_backrun(view: &View<'_>, lot: &OevLot<'_>, pol: &BackrunPolicy<'_>) -> Option<OevBid> {
     let engine = view.engine?;
-    if engine.config().privacy
-        || engine.config().liquidation.is_auction()
-        || pol.max_liquidations == 0
-    {
+    if engine.config().privacy || engine.mechanism().is_auction() || pol.max_liquidations == 0 {
         return None;
     }
     let gas = view.fee_estimate(GasKind::Liquidation, pol.tip).to_whole();

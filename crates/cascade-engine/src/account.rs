@@ -4,10 +4,10 @@
 //! and per-asset perpetual positions. A perp keeps Drift's representation: a signed base
 //! `size` and a signed `quote` amount (minus the entry notional, plus realized PnL and
 //! funding), so that its PnL at price `P` is `size * P + quote` whatever the history of
-//! trades (reference: protocol-mechanics.md 1.1). The lenders' pool is the counterparty of
+//! trades (docs/references.md, R1). The lenders' pool is the counterparty of
 //! every loan and every perp.
 //!
-//! Health is a weighted sum in the style of Mango v4 (protocol-mechanics.md 2.1), at the
+//! Health is a weighted sum in the style of Mango v4 (docs/references.md, R4), at the
 //! engine's oracle prices: collateral counts at `(1 - r)` of its value, perps contribute
 //! their PnL minus `r` times their notional, debt counts in full, `r` being the initial or
 //! maintenance ratio of the margin model. An account is liquidatable when maintenance

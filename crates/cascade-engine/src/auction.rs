@@ -1,5 +1,4 @@
-//! Dutch collateral auctions, after Maker's Liquidations 2.0 (reference:
-//! protocol-mechanics.md 7.2).
+//! Dutch collateral auctions, after Maker's Liquidations 2.0 (docs/references.md, R11).
 //!
 //! A keeper's liquidation ("bark") moves an unsafe account's collateral (the lot) and its
 //! debt plus a penalty (the tab) into an auction that starts at `top = oracle * buf` and
@@ -10,7 +9,7 @@
 //! sell into a crashing market at a fixed bonus; bidders take when the price pays them.
 //!
 //! English collateral auctions, after Maker's Liquidations 1.2 (`flip.sol`, in force on 12
-//! March 2020), use the same lot and tab: bidders raise a quote bid for the whole lot
+//! March 2020; docs/references.md, R12), use the same lot and tab: bidders raise a quote bid for the whole lot
 //! (`tend`) until it reaches the tab, then lower the collateral they accept for the tab
 //! (`dent`), each bid beating the standing one by at least `beg`; the auction is over `ttl`
 //! after the last bid or `tau` after the kick, and a bid nobody answers wins however low

@@ -407,7 +407,7 @@ impl LiquidationMode {
         if let Some(b) = self.bonus() {
             c.non_negative("bonus", b);
             // A liquidation raises health only while bonus < m / (1 - m): past that, each
-            // liquidation leaves the account worse off (validation.md section 3).
+            // liquidation leaves the account worse off (docs/references.md, R26).
             let max = min_maintenance / (1.0 - min_maintenance);
             if b >= max {
                 c.fail(

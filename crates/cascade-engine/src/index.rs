@@ -1,5 +1,6 @@
 //! The liquidation index: which accounts a price move can have made liquidatable, without
-//! scanning every account every block (DESIGN.md section 8).
+//! scanning every account every block (docs/model.md, "The liquidation index"; ARCHITECTURE.md,
+//! "The liquidation index is exact").
 //!
 //! An account exposed to one asset in one direction has a liquidation condition that is
 //! linear in the price. For a long exposure (collateral `c` and long perp `s` of the asset,

@@ -1,10 +1,10 @@
 //! Margin ratios: how much of a position's value must be backed by equity.
 //!
-//! Three models (DESIGN.md section 3): `fixed` ratios; `vol_adjusted`, where the maintenance
+//! Three models (docs/model.md, section 8, "Margin models"): `fixed` ratios; `vol_adjusted`, where the maintenance
 //! ratio follows a forecast of the asset's volatility over a liquidation horizon (the
 //! "volatility-adjusted" and "predictive" margining of the seed), floored and capped; and
 //! `size_premium`, Drift's IMF rule `MR(size) = max(MR, 0.8 MR + imf sqrt(|size|))`
-//! (reference: protocol-mechanics.md 1.1), which charges large positions more because they
+//! (docs/references.md, R2), which charges large positions more because they
 //! take longer to unwind.
 //!
 //! The forecast is updated once per block from the oracle price the engine uses, so margins
@@ -160,7 +160,7 @@ mod tests {
 
     #[test]
     fn drift_size_premium_example() {
-        // protocol-mechanics.md 1.1: base 1000, MR 10%, IMF 0.001 -> 0.08 + 0.0316 = 11.16%.
+        // docs/references.md, R2 (worked check): base 1000, MR 10%, IMF 0.001 -> 0.08 + 0.0316 = 11.16%.
         let m = MarginState::new(
             &MarginModel::SizePremium {
                 initial: 0.1,

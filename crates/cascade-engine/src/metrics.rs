@@ -3,7 +3,7 @@
 
 use crate::Engine;
 
-/// Per-run engine metrics (DESIGN.md section 4), in whole quote units unless counted.
+/// Per-run engine metrics (names and definitions: README.md, "Metrics", and docs/model.md), in whole quote units unless counted.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EngineMetrics {
     pub liquidations: u64,

@@ -1,7 +1,7 @@
 //! European options: pricing, Greeks, the implied-volatility model and the three option
 //! margin rules.
 //!
-//! Margin engines fail on convexity (DESIGN.md section 3, "Options and portfolio margin"):
+//! Margin engines fail on convexity (docs/model.md, "Options and portfolio margin (convexity)"):
 //! margin set for small moves, a book of short options, a crash with a volatility spike.
 //! This module gives the engine what it needs to study that:
 //!
@@ -13,9 +13,9 @@
 //! - [`IvModel`]: `iv = max(floor, min(cap, base + beta_rv * realized_vol + skew * ln(K/S)))`,
 //!   the realized vol being the engine's EWMA estimate of the oracle price (the estimator of
 //!   `vol_adjusted` margin, [`crate::margin::ewma_step`]): a crash raises implied vols.
-//! - [`OptionMargin`]: `standard` (per position, Deribit/Aevo: reference/protocol-mechanics.md
-//!   10b.1), `portfolio` (risk matrix with full revaluation, 10b.2) and `delta_gamma` (Greeks
-//!   approximation, 10b.3). [`RiskTables`] holds, per listed series, what each rule needs at
+//! - [`OptionMargin`]: `standard` (per position, Deribit/Aevo: docs/references.md, R19),
+//!   `portfolio` (risk matrix with full revaluation, R20) and `delta_gamma` (Greeks
+//!   approximation, R21). [`RiskTables`] holds, per listed series, what each rule needs at
 //!   one (price, vol) state, so an account's requirement is a sum over its positions with no
 //!   pricing call: the expensive revaluation is done once per series, not once per account.
 //!
@@ -158,7 +158,7 @@ fn d_assets() -> Vec<usize> {
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 #[derive(Default)]
 pub enum OptionMargin {
-    /// Per position (protocol-mechanics.md 10b.1): longs pay their mark; a short call
+    /// Per position (docs/references.md, R19): longs pay their mark; a short call
     /// `IM = max(0.15 - OTM/S, 0.10) S + mark`, `MM = 0.075 S + mark`; a short put
     /// `IM = max(max(0.15 - OTM/S, 0.10) S + mark, MM)`, `MM = max(0.075 S, 0.075 mark) + mark`.
     #[default]

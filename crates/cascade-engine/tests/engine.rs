@@ -1016,7 +1016,7 @@ fn recorded_property_failures_stay_fixed() {
 
 #[test]
 fn close_factor_collateral_cap_matches_aave_rule() {
-    // Aave v3 (protocol-mechanics.md 5.3): when debt * LB / P exceeds the collateral, all the
+    // Aave v3 (docs/references.md, R6): when debt * LB / P exceeds the collateral, all the
     // collateral goes and the debt repaid is collateral * P / LB. 10 ETH at 1500 against
     // 15,000 (HF 0.9 < 0.95: full close): repay 15,000 / 1.05 = 14,285.714..., the rest
     // (714.285...) is bad debt. The protocol fee (10% of the bonus, 71.43) plus the fund's
@@ -1056,7 +1056,7 @@ fn close_factor_collateral_cap_matches_aave_rule() {
 
 #[test]
 fn a_liquidation_raises_health_only_above_one_plus_bonus() {
-    // validation.md section 3: repaying d and seizing d (1 + b) of collateral raises the
+    // docs/references.md, R26: repaying d and seizing d (1 + b) of collateral raises the
     // health factor c P LT / D exactly while c P / D > 1 + b. LT = 0.9, b = 0.05, half the
     // debt per liquidation.
     let mode = LiquidationMode::CloseFactor {

@@ -64,8 +64,8 @@ impl Engine {
             let close = option_close(q, frac);
             bonus += close.abs().value_floor(mark).value_floor(bonus_rate);
             // The delta the closed book's counterparty must now hedge: forced flow in the
-            // underlying whoever takes the close (DESIGN: the hedge of a liquidated options
-            // book feeds the impact channel either way).
+            // underlying whoever takes the close (docs/references.md, R22: the hedge of a
+            // liquidated options book feeds the impact channel either way).
             let hedge = -close.to_whole() * delta;
             match flow.iter_mut().find(|(a, _)| *a == asset) {
                 Some((_, x)) => *x += hedge,

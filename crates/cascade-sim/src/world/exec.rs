@@ -425,14 +425,8 @@ impl World {
 /// largest perp by notional, at the engine's prices.
 fn main_asset(e: &Engine, id: AccountId) -> Option<usize> {
     let acc = e.account(id)?;
-    let px = e.prices();
-    let by = |v: &dyn Fn(usize) -> f64| {
-        (0..px.len())
-            .filter(|&a| v(a) > 0.0)
-            .max_by(|&x, &y| v(x).total_cmp(&v(y)))
-    };
-    by(&|a| acc.collateral[a].to_whole() * px[a])
-        .or_else(|| by(&|a| acc.perps[a].size.abs().to_whole() * px[a]))
+    acc.largest_collateral(e.prices())
+        .or_else(|| acc.largest_perp(e.prices()))
 }
 
 /// The lag of the asset's latest oracle update landed at or before `block` (0 before any).

@@ -1,6 +1,6 @@
 //! The World: one seeded run of a scenario, advanced block by block.
 //!
-//! `World::step` is the block pipeline of DESIGN.md section 2, in order:
+//! `World::step` is the block pipeline (ARCHITECTURE.md, "Bird's-eye view"), in order:
 //! 1. exogenous prices (`price` and `price_jumps` streams);
 //! 2. reference prices: `p_ref = p_exo * impact` from forced flow;
 //! 3. gas: congestion from the absolute return, background demand (`gas` stream), the base fee
