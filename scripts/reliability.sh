@@ -18,8 +18,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
-started=$SECONDS
 cargo build --profile ci -p cascade-cli || { echo "reliability: FAIL: build" >&2; exit 1; }
+started=$SECONDS
 bin=$repo/target/ci/cascade
 work=$(mktemp -d /tmp/cascade-reliability.XXXXXX)
 mounted=""
@@ -69,7 +69,7 @@ run_case() {
       elif { [ "$rc" -eq 2 ] || { [ "$kind" = error ] && [ "$rc" -eq 1 ]; }; } \
         && tr '\n' ' ' < "$err" | grep -qE -- "$pat"; then
         clear=$((clear + 1))
-        say "refused $name (exit $rc): $msg"
+        if [ "$kind" = refuse ]; then say "refused $name (exit $rc): $msg"; else say "failed  $name (exit $rc): $msg"; fi
       else
         unclear=$((unclear + 1))
         bad "unclear failure in '$name' (exit $rc, wanted /$pat/): $msg"
@@ -393,7 +393,7 @@ say "silent wrong results: $wrong"
 say "data losses: $losses"
 say "unclear failures: $unclear"
 for s in "${skipped[@]}"; do say "skipped: $s"; done
-say "time: $((SECONDS - started)) s"
+say "time: $((SECONDS - started)) s (after the build)"
 if [ "$panics" -gt 0 ] || [ "$wrong" -gt 0 ] || [ "$losses" -gt 0 ] || [ "$unclear" -gt 0 ]; then
   for p in "${problems[@]}"; do echo "reliability: FAIL: $p" >&2; done
   exit 1
