@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Check that two cascade result stores hold the same results: every .bin file byte for byte,
 and manifest.json apart from the fields that describe one invocation (command line, threads,
-start and end time, resume count). Exits non-zero, saying what differs, otherwise."""
+start and end time, resume count) and the list of files the store's commands wrote beside the
+data (`files`: charts, report, exports, replays, which differ with what was run on each).
+Exits non-zero, saying what differs, otherwise."""
 import json
 import os
 import sys
 
-INVOCATION = ("command_line", "threads", "started", "finished", "resumed")
+INVOCATION = ("command_line", "threads", "started", "finished", "resumed", "files")
 
 
 def bins(d):

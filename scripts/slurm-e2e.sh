@@ -133,4 +133,17 @@ n=$(find "$work/out/merged.shards" -name manifest.json | wc -l)
 "$bin" sweep configs/sweeps/quickstart.toml --out "$work/local" --threads 2 >/dev/null 2>&1 || fail "local sweep"
 python3 scripts/same-store.py "$work/local" "$work/out/merged" \
   || fail "the merged store differs from the local one"
+
+# A requeued task 0 runs the script again: it resumes its shard and submits no second merge.
+mark="$work/out/merged.shards/merge-job-$jid"
+[ -s "$mark" ] || fail "no merge-job marker $mark"
+mjob=$(cat "$mark")
+(cd "$work/out" && SLURM_ARRAY_JOB_ID=$jid SLURM_ARRAY_TASK_ID=0 SLURM_ARRAY_TASK_MIN=0 \
+  bash "$work/out/quickstart.sbatch") > "$work/out/requeue.out" 2>&1 \
+  || { cat "$work/out/requeue.out"; fail "task 0 run again failed"; }
+grep -q "merge job $mjob already submitted" "$work/out/requeue.out" \
+  || { cat "$work/out/requeue.out"; fail "task 0 run again did not find its merge job"; }
+[ -z "$(squeue -h --name="cascade-quickstart-merge-$jid" -o %i)" ] || fail "a second merge job was queued"
+[ "$(cat "$mark")" = "$mjob" ] || fail "the marker changed"
+log "task 0 run again: shard resumed, merge job $mjob not submitted twice"
 echo "slurm-e2e: ok"

@@ -149,7 +149,9 @@ pub struct SlurmArgs<'a> {
 }
 
 /// The sbatch script: the array job runs one shard per task; its first task submits the merge
-/// job with `--dependency=afterok` on the whole array.
+/// job with `--dependency=afterok` on the whole array, once per array even when the task is
+/// requeued (a marker file `<shards>/merge-job-<array id>` holds the submitted job's id, and
+/// the job's name carries the array id for a look in the queue).
 pub fn slurm_script(a: &SlurmArgs, name: &str, workdir: &Path, bin: &Path) -> String {
     let out = a
         .out
@@ -202,10 +204,31 @@ pub fn slurm_script(a: &SlurmArgs, name: &str, workdir: &Path, bin: &Path) -> St
     if let Some(t) = a.time {
         merge_opts.push_str(&format!(" --time={}", sh(t)));
     }
+    s.push_str(
+        "  # One merge job per array, however often task 0 runs (a requeued task runs again): the\n  # submitted job id is recorded in a marker file, and the job's name carries the array's\n  # id so a submission whose marker was not yet written is found in the queue.\n",
+    );
+    s.push_str("  mkdir -p \"$SHARDS\"\n");
+    s.push_str("  MARK=\"$SHARDS/merge-job-$SLURM_ARRAY_JOB_ID\"\n");
     s.push_str(&format!(
-        "  dirs=\"\"; for k in $(seq 0 $((N - 1))); do dirs=\"$dirs $SHARDS/$k-of-$N\"; done\n  sbatch --parsable --job-name={} --dependency=afterok:\"$SLURM_ARRAY_JOB_ID\" --ntasks=1 --cpus-per-task=1{merge_opts} \\\n    --chdir=\"$PWD\" --output=%x_%j.out \\\n    --wrap=\"$BIN merge$dirs --out $OUT --force\"\n",
-        sh(&format!("cascade-{name}-merge")),
+        "  MNAME={}-\"$SLURM_ARRAY_JOB_ID\"\n",
+        sh(&format!("cascade-{name}-merge"))
     ));
+    s.push_str("  if [ -s \"$MARK\" ]; then\n");
+    s.push_str(
+        "    echo \"merge job $(cat \"$MARK\") already submitted for array $SLURM_ARRAY_JOB_ID\"\n",
+    );
+    s.push_str(
+        "  elif q=$(squeue -h --name=\"$MNAME\" -o %i 2>/dev/null) && [ -n \"$q\" ]; then\n",
+    );
+    s.push_str("    echo \"$q\" > \"$MARK.tmp.$$\" && mv \"$MARK.tmp.$$\" \"$MARK\"\n");
+    s.push_str("    echo \"merge job $q already queued for array $SLURM_ARRAY_JOB_ID\"\n");
+    s.push_str("  else\n");
+    s.push_str(&format!(
+        "    dirs=\"\"; for k in $(seq 0 $((N - 1))); do dirs=\"$dirs $SHARDS/$k-of-$N\"; done\n    MJOB=$(sbatch --parsable --job-name=\"$MNAME\" --dependency=afterok:\"$SLURM_ARRAY_JOB_ID\" --ntasks=1 --cpus-per-task=1{merge_opts} \\\n      --chdir=\"$PWD\" --output=%x_%j.out \\\n      --wrap=\"$BIN merge$dirs --out $OUT --force\")\n"
+    ));
+    s.push_str("    echo \"$MJOB\" > \"$MARK.tmp.$$\" && mv \"$MARK.tmp.$$\" \"$MARK\"\n");
+    s.push_str("    echo \"submitted merge job $MJOB\"\n");
+    s.push_str("  fi\n");
     s.push_str("fi\n");
     s.push_str("DIR=\"$SHARDS/$I-of-$N\"\n");
     s.push_str("RESUME=\"\"\n");
@@ -315,6 +338,9 @@ mod tests {
             "cd '/work dir'\n",
             "--dependency=afterok:\"$SLURM_ARRAY_JOB_ID\"",
             "merge$dirs --out $OUT --force",
+            "MARK=\"$SHARDS/merge-job-$SLURM_ARRAY_JOB_ID\"\n",
+            "if [ -s \"$MARK\" ]; then\n",
+            "--name=\"$MNAME\"",
             "--shard \"$I/$N\"",
             "SHARDS=results/quickstart.shards\n",
         ] {

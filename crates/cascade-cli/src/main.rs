@@ -577,7 +577,7 @@ fn cmd_sweep(
     threads: usize,
     shard: Option<(u64, u64)>,
 ) -> Result<(), Failure> {
-    use cascade_sim::experiment::{SweepError, SweepOptions, run_sweep};
+    use cascade_sim::experiment::{SweepError, SweepOptions, lock_for_sweep, run_sweep_locked};
     let sweep = cascade_sim::sweep::load_sweep(path).map_err(Failure::Config)?;
     let dir = out.unwrap_or_else(|| match shard {
         Some((i, n)) => cluster::shard_dir(&sweep.name, i, n),
@@ -607,11 +607,18 @@ fn cmd_sweep(
         sweep.axes.join(", "),
         dir.display()
     );
+    let usage = |e: SweepError| match e {
+        SweepError::Usage(m) => Failure::Usage(m),
+        other => Failure::Other(anyhow::anyhow!(other)),
+    };
+    // The store's lock, held through the report: one writer at a time.
+    let lock = lock_for_sweep(&dir, &invocation(threads)).map_err(usage)?;
     let started = std::time::Instant::now();
     let mut progress = ProgressOut::new(runs_total);
-    let r = run_sweep(
+    let r = run_sweep_locked(
         &sweep,
         &dir,
+        &lock,
         &invocation(threads),
         SweepOptions {
             threads,
@@ -622,10 +629,10 @@ fn cmd_sweep(
         |p| progress.update(p),
     );
     progress.finish();
-    let report = r.map_err(|e| match e {
-        SweepError::Usage(m) => Failure::Usage(m),
-        other => Failure::Other(anyhow::anyhow!(other)),
-    })?;
+    let report = r.map_err(usage)?;
+    for d in &report.discarded {
+        eprintln!("note: {d}; recomputed");
+    }
     let secs = started.elapsed().as_secs_f64();
     println!(
         "sweep \"{}\": {} point(s) x {} run(s) in {:.1} s ({} run(s) computed{}, {:.1} runs/s)",
@@ -649,7 +656,9 @@ fn cmd_sweep(
         return Ok(());
     }
     // A short table of the headline figures per point.
-    let store = cascade_sim::store::Store::open(&dir).map_err(|e| Failure::Other(e.into()))?;
+    let store = cascade_sim::store::Store::open(&dir)
+        .map_err(|e| Failure::Other(e.into()))?
+        .with_lock(std::sync::Arc::new(lock));
     let pf = store
         .labelled_points_file()
         .map_err(|e| Failure::Other(e.into()))?;
@@ -660,11 +669,16 @@ fn cmd_sweep(
     println!("wrote {}", dir.display());
     // The default charts and report.html.
     let out = cascade_report::write_report(&store).map_err(|e| {
-        Failure::Other(anyhow::anyhow!(
+        let msg = format!(
             "the sweep is complete in {}, but its charts failed: {e}; retry with `cascade report {}`",
             dir.display(),
             dir.display()
-        ))
+        );
+        match e {
+            // A file in the way that the store did not write: the user's to move (exit 2).
+            cascade_report::ReportError::Store(_) => Failure::Usage(msg),
+            _ => Failure::Other(anyhow::anyhow!(msg)),
+        }
     })?;
     println!(
         "wrote {} and {} chart file(s) in {}",
@@ -677,6 +691,13 @@ fn cmd_sweep(
 
 fn open_store(dir: &Path) -> Result<cascade_sim::store::Store, Failure> {
     cascade_sim::store::Store::open(dir).map_err(|e| Failure::Usage(e.to_string()))
+}
+
+/// A store for a command that writes `outputs`: holding its lock when one lies inside it.
+fn open_store_for(dir: &Path, outputs: &[PathBuf]) -> Result<cascade_sim::store::Store, Failure> {
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    cascade_sim::store::Store::open_for(dir, outputs, &command)
+        .map_err(|e| Failure::Usage(e.to_string()))
 }
 
 fn cmd_replay(dir: &Path, point: u64, run: u64, trace_out: Option<PathBuf>) -> Result<(), Failure> {
@@ -712,6 +733,12 @@ fn cmd_replay(dir: &Path, point: u64, run: u64, trace_out: Option<PathBuf>) -> R
         let stem = stem.strip_suffix("-events").unwrap_or(&stem).to_string();
         events_path.with_file_name(format!("{stem}-path.csv"))
     };
+    // Into the store (the default replays/), both are listed in its manifest, under its lock.
+    let outputs = [events_path.clone(), path_path.clone()];
+    let writer = open_store_for(dir, &outputs)?;
+    writer
+        .claim(&outputs)
+        .map_err(|e| Failure::Usage(e.to_string()))?;
     let mut w = cascade_sim::World::new(&scenario, m.seed, run)
         .map_err(|e| Failure::Other(anyhow::anyhow!(e)))?;
     w.enable_trace();
@@ -785,12 +812,18 @@ fn cmd_replay(dir: &Path, point: u64, run: u64, trace_out: Option<PathBuf>) -> R
 
 fn cmd_export(dir: &Path, format: ExportFormat, out: Option<PathBuf>) -> Result<(), Failure> {
     use cascade_sim::export::{Format, export};
-    let store = open_store(dir)?;
     let out = out.unwrap_or_else(|| dir.join("export"));
     let format = match format {
         ExportFormat::Csv => Format::Csv,
         ExportFormat::Json => Format::Json,
     };
+    let store = open_store_for(
+        dir,
+        &[
+            out.join(format!("runs.{}", format.ext())),
+            out.join(format!("points.{}", format.ext())),
+        ],
+    )?;
     let files = export(&store, &out, format).map_err(|e| Failure::Usage(e.to_string()))?;
     println!(
         "wrote {}",
@@ -833,7 +866,12 @@ fn cmd_plot(
     out: Option<PathBuf>,
 ) -> Result<(), Failure> {
     use cascade_report::{Formats, PlotKind, PlotRequest};
-    let store = open_store(dir)?;
+    let store = open_store_for(
+        dir,
+        &[out
+            .clone()
+            .unwrap_or_else(|| dir.join("charts").join("chart"))],
+    )?;
     let mut req = PlotRequest::new(match kind {
         PlotKindArg::Line => PlotKind::Line,
         PlotKindArg::Heatmap => PlotKind::Heatmap,
@@ -874,6 +912,9 @@ fn cmd_plot(
         },
         None => (dir.join("charts").join(stem), Formats::BOTH),
     };
+    store
+        .claim(&cascade_report::render::figure_paths(&stem, formats))
+        .map_err(|e| Failure::Usage(e.to_string()))?;
     let files = cascade_report::write_figure(&fig, &stem, formats).map_err(report_failure)?;
     println!(
         "wrote {}",
@@ -887,7 +928,7 @@ fn cmd_plot(
 }
 
 fn cmd_report(dir: &Path) -> Result<(), Failure> {
-    let store = open_store(dir)?;
+    let store = open_store_for(dir, &[dir.join("report.html")])?;
     let out = cascade_report::write_report(&store).map_err(report_failure)?;
     for s in &out.skipped {
         eprintln!("note: not drawn: {s}");

@@ -84,6 +84,25 @@ pub fn svg_string<F: Figure>(fig: &F) -> Result<String, ReportError> {
     Ok(s)
 }
 
+fn with_ext(stem: &Path, ext: &str) -> PathBuf {
+    let mut name = stem.file_name().unwrap_or_default().to_os_string();
+    name.push(".");
+    name.push(ext);
+    stem.with_file_name(name)
+}
+
+/// The files [`write_figure`] writes for `stem` and `formats`.
+pub fn figure_paths(stem: &Path, formats: Formats) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if formats.png {
+        out.push(with_ext(stem, "png"));
+    }
+    if formats.svg {
+        out.push(with_ext(stem, "svg"));
+    }
+    out
+}
+
 /// Write `<stem>.png` and/or `<stem>.svg` atomically; returns the paths written.
 pub fn write_figure<F: Figure>(
     fig: &F,
@@ -91,12 +110,7 @@ pub fn write_figure<F: Figure>(
     formats: Formats,
 ) -> Result<Vec<PathBuf>, ReportError> {
     let mut out = Vec::new();
-    let with_ext = |ext: &str| {
-        let mut name = stem.file_name().unwrap_or_default().to_os_string();
-        name.push(".");
-        name.push(ext);
-        stem.with_file_name(name)
-    };
+    let with_ext = |ext: &str| with_ext(stem, ext);
     // Draw everything before writing anything.
     let png = if formats.png {
         Some(png_bytes(fig)?)

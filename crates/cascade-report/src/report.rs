@@ -11,7 +11,7 @@
 
 use crate::ReportError;
 use crate::charts::{PlotKind, PlotRequest, build_figure};
-use crate::render::{Formats, base64, png_bytes, write_figure};
+use crate::render::{Formats, base64, figure_paths, png_bytes, write_figure};
 use crate::select::{self, Quantity};
 use cascade_sim::aggregate::rate_metrics;
 use cascade_sim::fsutil::write_atomic;
@@ -88,7 +88,8 @@ pub fn extra_metrics(store: &Store) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Draw the default charts into `<dir>/charts/` (PNG and SVG).
+/// Draw the default charts into `<dir>/charts/` (PNG and SVG); the store must be open for
+/// writing (see [`write_report`]).
 pub fn write_default_charts(store: &Store) -> Result<(Vec<Rendered>, Vec<String>), ReportError> {
     let pf = store.labelled_points_file()?;
     let dir = charts_dir(&store.dir);
@@ -179,7 +180,10 @@ pub fn write_default_charts(store: &Store) -> Result<(Vec<Rendered>, Vec<String>
         match build_figure(store, &req) {
             Ok((fig, stem)) => {
                 let png = png_bytes(&fig)?;
-                let files = write_figure(&fig, &dir.join(&stem), Formats::BOTH)?;
+                let stem = dir.join(&stem);
+                // Listed in the manifest before written; a user's file of that name is refused.
+                store.claim(&figure_paths(&stem, Formats::BOTH))?;
+                let files = write_figure(&fig, &stem, Formats::BOTH)?;
                 let title = match &fig {
                     crate::AnyFigure::Line(f) => f.title.clone(),
                     crate::AnyFigure::Heatmap(f) => f.title.clone(),
@@ -456,11 +460,16 @@ pub fn render_html(
 }
 
 /// Draw the default charts and write `<dir>/report.html`.
+///
+/// The store must be open for writing ([`Store::open_locked`]): every file is listed in its
+/// manifest before it is written, and a file of the same name that the store did not write is
+/// an error, never overwritten.
 pub fn write_report(store: &Store) -> Result<ReportOutput, ReportError> {
     let pf = store.labelled_points_file()?;
+    let path = store.dir.join("report.html");
+    store.claim(std::slice::from_ref(&path))?;
     let (charts, skipped) = write_default_charts(store)?;
     let html = render_html(store, &pf, &charts, &skipped);
-    let path = store.dir.join("report.html");
     write_atomic(&path, html.as_bytes()).map_err(|e| ReportError::Io(path.clone(), e))?;
     Ok(ReportOutput {
         html: path,

@@ -294,8 +294,21 @@ fn invalid_requests_list_what_exists() {
 
 #[test]
 fn report_is_one_self_contained_page() {
-    let s = one_axis();
+    // The report writes into the store: it needs the store's lock (a read-only store is
+    // refused before anything is written).
+    let e = cascade_report::write_report(one_axis()).unwrap_err();
+    assert!(e.to_string().contains("read-only"), "{e}");
+    let s = &Store::open_locked(&one_axis().dir, "test").unwrap();
     let out = cascade_report::write_report(s).unwrap();
+    let listed = &Store::open(&s.dir).unwrap().manifest.files;
+    for f in out.charts.iter().chain([&out.html]) {
+        let rel = f
+            .strip_prefix(&s.dir)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        assert!(listed.contains(&rel), "{rel} not in the manifest's files");
+    }
     let html = std::fs::read_to_string(&out.html).unwrap();
     // Lines (3), CCDF, path; no heatmap over one axis, and the page says so.
     let imgs = html.matches("<img ").count();

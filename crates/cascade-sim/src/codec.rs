@@ -5,12 +5,15 @@
 //!
 //! ```text
 //! magic "CASCADE\0" (8 bytes) | kind (4 bytes, e.g. "RUNS") | format version (u32 LE)
-//! | schema hash (u64 LE) | payload length (u64 LE) | payload checksum (FNV-1a 64, u64 LE)
+//! | schema hash (u64 LE) | config hash (u64 LE) | store id (u64 LE)
+//! | payload length (u64 LE) | payload checksum (FNV-1a 64, u64 LE)
 //! | payload (bincode, standard configuration)
 //! ```
 //!
 //! so that a truncated, corrupted or foreign file is reported as such, never decoded into
-//! garbage and never a panic. Floats are stored as their exact bits.
+//! garbage and never a panic. The config hash and the store id ([`Identity`]) bind the file to
+//! the store whose manifest names them: a data file copied from another sweep (another seed,
+//! another shard) is refused by every reader. Floats are stored as their exact bits.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -19,9 +22,9 @@ use std::fmt;
 /// The first eight bytes of every cascade binary file.
 pub const MAGIC: &[u8; 8] = b"CASCADE\0";
 /// The version of the binary layout; bumped whenever a stored type changes shape.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// Header length in bytes.
-pub const HEADER_LEN: usize = 8 + 4 + 4 + 8 + 8 + 8;
+pub const HEADER_LEN: usize = 8 + 4 + 4 + 8 + 8 + 8 + 8 + 8;
 
 /// What a binary file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +50,13 @@ impl FileKind {
     }
 }
 
+/// The store a data file belongs to: its manifest's config hash and store id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Identity {
+    pub config_hash: u64,
+    pub store_id: u64,
+}
+
 /// Why a file could not be decoded.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DecodeError {
@@ -60,6 +70,8 @@ pub enum DecodeError {
     Version { found: u32 },
     /// Written with another metric schema.
     Schema { found: u64, expected: u64 },
+    /// Written for another store (another configuration, seed or shard).
+    Foreign { found: Identity, expected: Identity },
     /// The payload does not match its checksum.
     Corrupt,
     /// The payload does not decode as the expected type.
@@ -87,6 +99,11 @@ impl fmt::Display for DecodeError {
                 f,
                 "was written with metric schema {found:016x}; this cascade has {expected:016x} (re-run the sweep)"
             ),
+            DecodeError::Foreign { found, expected } => write!(
+                f,
+                "belongs to another store (config hash {:016x}, store id {:016x}; this store's manifest.json has config hash {:016x}, store id {:016x}): it was copied from another sweep or shard, or written by another process; `cascade sweep --resume` recomputes it",
+                found.config_hash, found.store_id, expected.config_hash, expected.store_id
+            ),
             DecodeError::Corrupt => write!(f, "is corrupted (checksum mismatch)"),
             DecodeError::Payload(e) => write!(f, "cannot be decoded: {e}"),
         }
@@ -110,8 +127,8 @@ fn config() -> impl bincode::config::Config {
     bincode::config::standard()
 }
 
-/// Encode `value` with the header for `kind` and `schema`.
-pub fn encode<T: Serialize>(kind: FileKind, schema: u64, value: &T) -> Vec<u8> {
+/// Encode `value` with the header for `kind`, `schema` and the store `id`.
+pub fn encode<T: Serialize>(kind: FileKind, schema: u64, id: Identity, value: &T) -> Vec<u8> {
     // Encoding plain structs of numbers, strings and vectors into a vector cannot fail.
     let payload = bincode::serde::encode_to_vec(value, config())
         .expect("bincode encodes plain data into a vector");
@@ -120,6 +137,8 @@ pub fn encode<T: Serialize>(kind: FileKind, schema: u64, value: &T) -> Vec<u8> {
     out.extend_from_slice(kind.tag());
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
     out.extend_from_slice(&schema.to_le_bytes());
+    out.extend_from_slice(&id.config_hash.to_le_bytes());
+    out.extend_from_slice(&id.store_id.to_le_bytes());
     out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
     out.extend_from_slice(&fnv1a64(&payload).to_le_bytes());
     out.extend_from_slice(&payload);
@@ -133,10 +152,11 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
 }
 
-/// Decode a file written by [`encode`] with the same kind and schema.
+/// Decode a file written by [`encode`] with the same kind, schema and store identity.
 pub fn decode<T: DeserializeOwned>(
     kind: FileKind,
     schema: u64,
+    id: Identity,
     bytes: &[u8],
 ) -> Result<T, DecodeError> {
     if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
@@ -171,8 +191,18 @@ pub fn decode<T: DeserializeOwned>(
             expected: schema,
         });
     }
-    let len = u64_at(bytes, 24);
-    let sum = u64_at(bytes, 32);
+    let found = Identity {
+        config_hash: u64_at(bytes, 24),
+        store_id: u64_at(bytes, 32),
+    };
+    if found != id {
+        return Err(DecodeError::Foreign {
+            found,
+            expected: id,
+        });
+    }
+    let len = u64_at(bytes, 40);
+    let sum = u64_at(bytes, 48);
     let need = (HEADER_LEN as u64).saturating_add(len);
     if (bytes.len() as u64) < need {
         return Err(DecodeError::Truncated {
@@ -210,6 +240,11 @@ mod tests {
         c: String,
     }
 
+    const ID: Identity = Identity {
+        config_hash: 1,
+        store_id: 2,
+    };
+
     fn sample() -> T {
         T {
             a: 7,
@@ -220,8 +255,8 @@ mod tests {
 
     #[test]
     fn round_trip_keeps_float_bits() {
-        let bytes = encode(FileKind::Runs, 42, &sample());
-        let back: T = decode(FileKind::Runs, 42, &bytes).unwrap();
+        let bytes = encode(FileKind::Runs, 42, ID, &sample());
+        let back: T = decode(FileKind::Runs, 42, ID, &bytes).unwrap();
         assert_eq!(back.a, 7);
         let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&back.b), bits(&sample().b));
@@ -229,9 +264,9 @@ mod tests {
 
     #[test]
     fn every_truncation_is_an_error() {
-        let bytes = encode(FileKind::Runs, 42, &sample());
+        let bytes = encode(FileKind::Runs, 42, ID, &sample());
         for n in 0..bytes.len() {
-            let r: Result<T, _> = decode(FileKind::Runs, 42, &bytes[..n]);
+            let r: Result<T, _> = decode(FileKind::Runs, 42, ID, &bytes[..n]);
             assert!(
                 matches!(r, Err(DecodeError::Truncated { .. })),
                 "{n}: {r:?}"
@@ -241,27 +276,37 @@ mod tests {
 
     #[test]
     fn every_flipped_byte_is_an_error() {
-        let bytes = encode(FileKind::Runs, 42, &sample());
+        let bytes = encode(FileKind::Runs, 42, ID, &sample());
         for i in 0..bytes.len() {
             let mut b = bytes.clone();
             b[i] ^= 0x40;
-            let r: Result<T, _> = decode(FileKind::Runs, 42, &b);
+            let r: Result<T, _> = decode(FileKind::Runs, 42, ID, &b);
             assert!(r.is_err(), "flip at {i} decoded");
         }
     }
 
     #[test]
     fn foreign_kind_schema_and_version_are_named() {
-        let bytes = encode(FileKind::Points, 42, &sample());
-        let r: Result<T, _> = decode(FileKind::Runs, 42, &bytes);
+        let bytes = encode(FileKind::Points, 42, ID, &sample());
+        let r: Result<T, _> = decode(FileKind::Runs, 42, ID, &bytes);
         assert!(matches!(r, Err(DecodeError::WrongKind { .. })));
-        let r: Result<T, _> = decode(FileKind::Points, 43, &bytes);
+        let r: Result<T, _> = decode(FileKind::Points, 43, ID, &bytes);
         assert!(matches!(r, Err(DecodeError::Schema { .. })));
         let mut b = bytes.clone();
         b[12] = 9;
-        let r: Result<T, _> = decode(FileKind::Points, 42, &b);
+        let r: Result<T, _> = decode(FileKind::Points, 42, ID, &b);
         assert!(matches!(r, Err(DecodeError::Version { found: 9 })));
-        let r: Result<T, _> = decode(FileKind::Points, 42, b"PK\x03\x04 a zip file, say");
+        let r: Result<T, _> = decode(FileKind::Points, 42, ID, b"PK\x03\x04 a zip file, say");
         assert_eq!(r.unwrap_err(), DecodeError::NotCascade);
+        // Another store's file: same kind, schema and version, another identity.
+        let other = Identity {
+            config_hash: 1,
+            store_id: 3,
+        };
+        let r: Result<T, _> = decode(FileKind::Points, 42, other, &bytes);
+        assert!(
+            matches!(r, Err(DecodeError::Foreign { found, expected }) if found == ID && expected == other),
+            "{r:?}"
+        );
     }
 }

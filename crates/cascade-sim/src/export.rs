@@ -147,19 +147,20 @@ fn csv_cell(s: &str) -> String {
     }
 }
 
-/// Export `store` into `out_dir` as `runs.<ext>` and `points.<ext>`; returns the paths.
+/// Export `store` into `out_dir` as `runs.<ext>` and `points.<ext>`; returns the paths. An
+/// `out_dir` inside the store needs the store open for writing ([`Store::open_for`]).
 pub fn export(store: &Store, out_dir: &Path, format: Format) -> Result<Vec<PathBuf>, StoreError> {
     let m = &store.manifest;
     let points = store.points_file()?;
+    let runs_out = out_dir.join(format!("runs.{}", format.ext()));
+    let points_out = out_dir.join(format!("points.{}", format.ext()));
+    // Into the store (the default `<results>/export/`), both are listed in its manifest first.
+    store.claim(&[runs_out.clone(), points_out.clone()])?;
     // Runs.
     let mut header = vec!["point".to_string(), "run".to_string()];
     header.extend(m.axes.iter().cloned());
     header.extend(METRICS.iter().map(|d| d.name.to_string()));
-    let mut runs = Table::create(
-        out_dir.join(format!("runs.{}", format.ext())),
-        format,
-        header,
-    )?;
+    let mut runs = Table::create(runs_out, format, header)?;
     for rec in &points.points {
         let f = store.runs(rec.index)?;
         for (r, row) in f.rows.iter().enumerate() {
@@ -180,11 +181,7 @@ pub fn export(store: &Store, out_dir: &Path, format: Format) -> Result<Vec<PathB
     header.extend(m.axes.iter().cloned());
     header.push("runs".into());
     header.extend(point_columns());
-    let mut pts = Table::create(
-        out_dir.join(format!("points.{}", format.ext())),
-        format,
-        header,
-    )?;
+    let mut pts = Table::create(points_out, format, header)?;
     for rec in &points.points {
         let mut cells = vec![(rec.index.to_string(), serde_json::json!(rec.index))];
         cells.extend(rec.params.iter().map(|p| (p.label(), p.to_json())));

@@ -16,6 +16,7 @@ pub mod experiment;
 pub mod export;
 pub mod fsutil;
 pub mod load;
+pub mod lock;
 pub mod metrics;
 pub mod overrides;
 pub mod runner;

@@ -2,33 +2,46 @@
 //!
 //! ```text
 //! <dir>/manifest.json     what was run: resolved base config, axes and points, hashes, seed,
-//!                         version, git commit, command line, times, status
+//!                         store id, version, git commit, command line, times, status, and
+//!                         every file the store's commands wrote (`files`)
+//! <dir>/cascade.lock      the writers' lock ([`crate::lock`])
 //! <dir>/runs/<p>.bin      point p's per-run metric rows (written when the point completes)
 //! <dir>/points.bin        every point's parameters and aggregate (written at the end)
 //! ```
 //!
-//! Binary files go through [`crate::codec`] (magic, format version, schema hash, checksum);
-//! every file is written under a temporary name and renamed, so an interrupted sweep leaves
-//! only whole files and `--resume` can finish it without redoing finished points. The data
-//! files depend only on the configuration and the seed, never on thread count, timing or
-//! interruptions; only the manifest's invocation fields (`command_line`, `threads`, `started`,
-//! `finished`, `resumed`) record how a particular invocation went.
+//! Binary files go through [`crate::codec`] (magic, format version, schema hash, the store's
+//! identity, checksum); every file is written under a temporary name and renamed, so an
+//! interrupted sweep leaves only whole files and `--resume` can finish it without redoing
+//! finished points. A store's identity is its config hash and its store id, derived from the
+//! config hash and the shard layout (see [`Manifest::derive_store_id`]): every reader checks a
+//! data file's identity against the manifest, so a file copied from another sweep or shard is
+//! refused, while a merged store gets the same identity, and the same bytes, as the unsharded
+//! sweep. The data files depend only on the configuration and the seed, never on thread count,
+//! timing or interruptions; only the manifest's invocation fields (`command_line`, `threads`,
+//! `started`, `finished`, `resumed`) and its list of written files (`files`) record how
+//! particular invocations went.
+//!
+//! Every file a command writes into the store is listed in `files` before it is written
+//! ([`Store::claim`]); a path that exists but is not listed is someone else's, and is neither
+//! overwritten nor, by `--force`, removed.
 
 use crate::aggregate::PointAgg;
-use crate::codec::{self, DecodeError, FileKind};
-use crate::fsutil::write_atomic;
+use crate::codec::{self, DecodeError, FileKind, Identity};
+use crate::fsutil::{resolve, write_atomic};
 use crate::load::{ConfigError, Scenario};
+use crate::lock::{LOCK_FILE, StoreLock};
 use crate::metrics::{METRICS, MetricRow, schema_hash};
 use crate::sweep::{self, Param, Sampling, Sweep};
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 use toml::Table;
 
 /// The `format` field of every manifest.
 pub const MANIFEST_FORMAT: &str = "cascade-results";
-/// The manifest's layout version.
-pub const MANIFEST_VERSION: u32 = 1;
+/// The manifest's layout version (2: `store_id` and `files`).
+pub const MANIFEST_VERSION: u32 = 2;
 
 /// A problem with a store: the file and what is wrong.
 #[derive(Debug, Clone, PartialEq)]
@@ -104,6 +117,10 @@ pub struct Manifest {
     pub schema_hash: String,
     /// FNV-1a 64 (hex) of the canonical JSON of everything that determines the results.
     pub config_hash: String,
+    /// The store's id (hex): FNV-1a 64 of the config hash and the shard layout, so a shard
+    /// store differs from its siblings and a merged store equals the unsharded sweep's. Every
+    /// binary file's header carries it with the config hash.
+    pub store_id: String,
     /// The sweep file as read.
     pub sweep: serde_json::Value,
     /// `running` until every file is written, then `complete`.
@@ -117,6 +134,10 @@ pub struct Manifest {
     /// Set on a shard store (`cascade sweep --shard I/N`); absent on a whole sweep.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<ShardInfo>,
+    /// Every file the store's commands wrote or are writing, relative to the store with `/`
+    /// separators, sorted: data files, charts, report, exports, replays. A file is listed
+    /// before it is written; `--force` removes these and nothing else.
+    pub files: Vec<String>,
 }
 
 /// Which part of a sweep a shard store holds.
@@ -254,6 +275,7 @@ impl Manifest {
             metrics: METRICS.iter().map(|d| d.name.to_string()).collect(),
             schema_hash: hex(schema_hash()),
             config_hash: String::new(),
+            store_id: String::new(),
             sweep: sweep_json,
             status: "running".into(),
             command_line: inv.command_line.clone(),
@@ -262,9 +284,65 @@ impl Manifest {
             finished: None,
             resumed: 0,
             shard: None,
+            files: Vec::new(),
         };
         m.config_hash = m.compute_config_hash();
+        m.store_id = m.derive_store_id();
         m
+    }
+
+    /// Make this the manifest of shard `shard` (or of the whole sweep), with its store id.
+    pub fn set_shard(&mut self, shard: Option<ShardInfo>) {
+        self.shard = shard;
+        self.store_id = self.derive_store_id();
+    }
+
+    /// The store id its config hash and shard layout give: a derived id, not a random one, so
+    /// two stores of the same sweep hold the same bytes (a merged store and the unsharded one,
+    /// a resumed store and an uninterrupted one), while stores of another configuration, seed
+    /// or shard differ.
+    pub fn derive_store_id(&self) -> String {
+        let layout = match self.shard {
+            None => "whole".to_string(),
+            Some(s) => format!(
+                "shard {}/{} pairs {}..{}",
+                s.index, s.count, s.first_pair, s.end_pair
+            ),
+        };
+        hex(codec::fnv1a64(
+            format!("cascade store {} {layout}", self.config_hash).as_bytes(),
+        ))
+    }
+
+    /// The identity its data files carry, checked against what the manifest's contents give
+    /// (an edited manifest is refused rather than trusted).
+    pub fn identity(&self, dir: &Path) -> Result<Identity, StoreError> {
+        let path = manifest_path(dir);
+        let computed = self.compute_config_hash();
+        if computed != self.config_hash {
+            return Err(StoreError::new(
+                &path,
+                format!(
+                    "its config hash {} does not match its contents ({computed}): the manifest was edited; restore it or re-run the sweep",
+                    self.config_hash
+                ),
+            ));
+        }
+        let id = self.derive_store_id();
+        if id != self.store_id {
+            return Err(StoreError::new(
+                &path,
+                format!(
+                    "its store id {} does not match its config hash and shard layout ({id}): the manifest was edited; restore it or re-run the sweep",
+                    self.store_id
+                ),
+            ));
+        }
+        let parse = |h: &str| u64::from_str_radix(h, 16).unwrap_or(0);
+        Ok(Identity {
+            config_hash: parse(&self.config_hash),
+            store_id: parse(&self.store_id),
+        })
     }
 
     /// The hash of everything that determines the data files: version, schema, base config,
@@ -294,11 +372,15 @@ impl Manifest {
     }
 }
 
-/// An opened store.
+/// An opened store: read-only from [`Store::open`], writable (its lock held) from
+/// [`Store::open_locked`] or [`Store::with_lock`].
 #[derive(Debug, Clone)]
 pub struct Store {
     pub dir: PathBuf,
     pub manifest: Manifest,
+    /// The identity the manifest gives its data files.
+    pub identity: Identity,
+    lock: Option<Arc<StoreLock>>,
 }
 
 /// The manifest path of a store directory.
@@ -322,7 +404,7 @@ pub fn write_manifest(dir: &Path, m: &Manifest) -> Result<(), StoreError> {
     write_atomic(&path, text.as_bytes()).map_err(|e| StoreError::new(&path, e.to_string()))
 }
 
-/// Read a manifest.
+/// Read a manifest (its format and version checked before its fields).
 pub fn read_manifest(dir: &Path) -> Result<Manifest, StoreError> {
     let path = manifest_path(dir);
     let text = std::fs::read_to_string(&path).map_err(|e| {
@@ -335,24 +417,85 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, StoreError> {
             },
         )
     })?;
-    let m: Manifest = serde_json::from_str(&text)
+    let v: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| StoreError::new(&path, format!("is not a cascade manifest: {e}")))?;
-    if m.format != MANIFEST_FORMAT {
+    let format = v.get("format").and_then(|f| f.as_str()).unwrap_or("");
+    if format != MANIFEST_FORMAT {
         return Err(StoreError::new(
             &path,
-            format!("has format \"{}\", not \"{MANIFEST_FORMAT}\"", m.format),
+            format!("has format \"{format}\", not \"{MANIFEST_FORMAT}\""),
         ));
     }
-    if m.format_version != MANIFEST_VERSION {
+    let version = v.get("format_version").and_then(|f| f.as_u64());
+    if version != Some(MANIFEST_VERSION as u64) {
         return Err(StoreError::new(
             &path,
             format!(
-                "has manifest version {}; this cascade reads version {MANIFEST_VERSION}",
-                m.format_version
+                "has manifest version {}; this cascade reads version {MANIFEST_VERSION} (re-run the sweep into a new directory)",
+                version.map_or("?".to_string(), |n| n.to_string())
             ),
         ));
     }
+    let m: Manifest = serde_json::from_value(v)
+        .map_err(|e| StoreError::new(&path, format!("is not a cascade manifest: {e}")))?;
     Ok(m)
+}
+
+/// A listed file's path in `dir`, or `None` when the entry is not a plain relative path inside
+/// the store (an edited manifest must not reach outside it).
+pub fn listed_path(dir: &Path, rel: &str) -> Option<PathBuf> {
+    let p = Path::new(rel);
+    if rel.is_empty() || !p.components().all(|c| matches!(c, Component::Normal(_))) {
+        return None;
+    }
+    Some(dir.join(p))
+}
+
+/// `path` relative to the store at `dir` (`/`-separated), or `None` when it lies outside it.
+fn relative_to(dir: &Path, path: &Path) -> Result<Option<String>, StoreError> {
+    let root = resolve(dir).map_err(|e| StoreError::new(dir, e.to_string()))?;
+    let p = resolve(path).map_err(|e| StoreError::new(path, e.to_string()))?;
+    Ok(p.strip_prefix(&root).ok().and_then(|rel| {
+        let parts: Vec<String> = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        (!parts.is_empty()).then(|| parts.join("/"))
+    }))
+}
+
+/// Whether a store-relative path is a data file (the sweep's own: runs, points) or the
+/// store's bookkeeping, which no other output may take.
+fn is_reserved(rel: &str) -> bool {
+    rel == "manifest.json" || rel == "points.bin" || rel == LOCK_FILE || rel.starts_with("runs/")
+}
+
+/// Add `rels` to the manifest's `files`; a path that exists but is not listed belongs to
+/// someone else and is refused. Returns whether the list changed.
+pub fn claim_files(
+    dir: &Path,
+    m: &mut Manifest,
+    rels: impl IntoIterator<Item = String>,
+) -> Result<bool, StoreError> {
+    let mut added = false;
+    for rel in rels {
+        if m.files.binary_search(&rel).is_ok() {
+            continue;
+        }
+        let path = listed_path(dir, &rel).ok_or_else(|| {
+            StoreError::new(dir, format!("`{rel}` is not a path inside the store"))
+        })?;
+        if std::fs::symlink_metadata(&path).is_ok() {
+            return Err(StoreError::new(
+                &path,
+                "exists and is not one of this store's files (manifest.json does not list it); cascade does not overwrite files it did not write: move it away or choose another output",
+            ));
+        }
+        let at = m.files.binary_search(&rel).unwrap_or_else(|i| i);
+        m.files.insert(at, rel);
+        added = true;
+    }
+    Ok(added)
 }
 
 fn read_bin(path: &Path) -> Result<Vec<u8>, StoreError> {
@@ -372,19 +515,19 @@ fn decode_err(path: &Path, e: DecodeError) -> StoreError {
     StoreError::new(path, e.to_string())
 }
 
-/// Write point `p`'s runs file.
-pub fn write_runs(dir: &Path, f: &RunsFile) -> Result<(), StoreError> {
+/// Write point `p`'s runs file for the store `id`.
+pub fn write_runs(dir: &Path, id: Identity, f: &RunsFile) -> Result<(), StoreError> {
     let path = runs_path(dir, f.point);
-    let bytes = codec::encode(FileKind::Runs, schema_hash(), f);
+    let bytes = codec::encode(FileKind::Runs, schema_hash(), id, f);
     write_atomic(&path, &bytes).map_err(|e| StoreError::new(&path, e.to_string()))
 }
 
-/// Read point `p`'s runs file and check that it is that point's.
-pub fn read_runs(dir: &Path, p: u64) -> Result<RunsFile, StoreError> {
+/// Read point `p`'s runs file and check that it is that point's, of the store `id`.
+pub fn read_runs(dir: &Path, id: Identity, p: u64) -> Result<RunsFile, StoreError> {
     let path = runs_path(dir, p);
     let bytes = read_bin(&path)?;
-    let f: RunsFile =
-        codec::decode(FileKind::Runs, schema_hash(), &bytes).map_err(|e| decode_err(&path, e))?;
+    let f: RunsFile = codec::decode(FileKind::Runs, schema_hash(), id, &bytes)
+        .map_err(|e| decode_err(&path, e))?;
     if f.point != p {
         return Err(StoreError::new(
             &path,
@@ -404,31 +547,101 @@ pub fn read_runs(dir: &Path, p: u64) -> Result<RunsFile, StoreError> {
     Ok(f)
 }
 
-/// Write the points file.
-pub fn write_points(dir: &Path, f: &PointsFile) -> Result<(), StoreError> {
+/// Write the points file for the store `id`.
+pub fn write_points(dir: &Path, id: Identity, f: &PointsFile) -> Result<(), StoreError> {
     let path = points_path(dir);
-    let bytes = codec::encode(FileKind::Points, schema_hash(), f);
+    let bytes = codec::encode(FileKind::Points, schema_hash(), id, f);
     write_atomic(&path, &bytes).map_err(|e| StoreError::new(&path, e.to_string()))
 }
 
-/// Read the points file.
-pub fn read_points(dir: &Path) -> Result<PointsFile, StoreError> {
+/// Read the points file of the store `id`.
+pub fn read_points(dir: &Path, id: Identity) -> Result<PointsFile, StoreError> {
     let path = points_path(dir);
     let bytes = read_bin(&path)?;
-    codec::decode(FileKind::Points, schema_hash(), &bytes).map_err(|e| decode_err(&path, e))
+    codec::decode(FileKind::Points, schema_hash(), id, &bytes).map_err(|e| decode_err(&path, e))
 }
 
 impl Store {
-    /// Open a store directory (its manifest must be readable).
+    /// Open a store directory for reading (its manifest must be readable and consistent).
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
         if !dir.is_dir() {
             return Err(StoreError::new(dir, "is not a directory"));
         }
         let manifest = read_manifest(dir)?;
+        let identity = manifest.identity(dir)?;
         Ok(Store {
             dir: dir.to_path_buf(),
             manifest,
+            identity,
+            lock: None,
         })
+    }
+
+    /// Open a store directory for writing: its lock is taken for `command` (recorded in the
+    /// lock file) and held as long as the returned store (or a clone) lives.
+    pub fn open_locked(dir: &Path, command: &str) -> Result<Store, StoreError> {
+        // Refuse a non-store directory before creating a lock file in it.
+        Store::open(dir)?;
+        let lock = StoreLock::acquire(dir, command, false).map_err(|e| e.store_error().clone())?;
+        // Read the manifest again under the lock: a writer may have finished in between.
+        Ok(Store::open(dir)?.with_lock(Arc::new(lock)))
+    }
+
+    /// Open a store for a command that writes `outputs`: locked when one of them lies inside
+    /// the store (it will be listed in the manifest), read-only otherwise.
+    pub fn open_for(dir: &Path, outputs: &[PathBuf], command: &str) -> Result<Store, StoreError> {
+        let store = Store::open(dir)?;
+        for p in outputs {
+            if relative_to(dir, p)?.is_some() {
+                return Store::open_locked(dir, command);
+            }
+        }
+        Ok(store)
+    }
+
+    /// This store, holding `lock` (which must be this directory's).
+    pub fn with_lock(mut self, lock: Arc<StoreLock>) -> Store {
+        self.lock = Some(lock);
+        self
+    }
+
+    /// Whether this store holds its lock (it may write).
+    pub fn is_locked(&self) -> bool {
+        self.lock.is_some()
+    }
+
+    /// Record that the command is about to write `paths`: those inside the store are added
+    /// to the manifest's `files` (before they are written, so `--force` can always find them);
+    /// paths outside it are the user's choice and left alone. Refused: a path inside the store
+    /// that exists but is not listed (someone else's file), the store's data and bookkeeping
+    /// files, and any path inside the store when this store was opened without its lock.
+    pub fn claim(&self, paths: &[PathBuf]) -> Result<(), StoreError> {
+        let mut rels = Vec::new();
+        for p in paths {
+            if let Some(rel) = relative_to(&self.dir, p)? {
+                if is_reserved(&rel) {
+                    return Err(StoreError::new(
+                        p,
+                        "is one of the store's own data files; choose another output",
+                    ));
+                }
+                rels.push(rel);
+            }
+        }
+        if rels.is_empty() {
+            return Ok(());
+        }
+        if self.lock.is_none() {
+            return Err(StoreError::new(
+                &self.dir,
+                "was opened read-only, so nothing may be written into it (its lock is not held)",
+            ));
+        }
+        let mut m = read_manifest(&self.dir)?;
+        if claim_files(&self.dir, &mut m, rels)? {
+            write_manifest(&self.dir, &m)?;
+        }
+        Ok(())
     }
 
     pub fn points(&self) -> u64 {
@@ -437,7 +650,7 @@ impl Store {
 
     /// A point's runs, checked against the manifest (every run present).
     pub fn runs(&self, p: u64) -> Result<RunsFile, StoreError> {
-        let f = read_runs(&self.dir, p)?;
+        let f = read_runs(&self.dir, self.identity, p)?;
         if f.first_run != 0 || f.rows.len() as u64 != self.manifest.runs {
             return Err(StoreError::new(
                 &runs_path(&self.dir, p),
@@ -465,7 +678,7 @@ impl Store {
                 ),
             ));
         }
-        let f = read_points(&self.dir)?;
+        let f = read_points(&self.dir, self.identity)?;
         if f.points.len() as u64 != self.points() || f.axes != self.manifest.axes {
             return Err(StoreError::new(
                 &points_path(&self.dir),

@@ -61,6 +61,7 @@ fn data_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut runs: Vec<_> = std::fs::read_dir(dir.join("runs"))
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "bin"))
         .collect();
     runs.sort();
     for p in runs {
@@ -142,7 +143,9 @@ fn resume_after_an_interruption_equals_an_uninterrupted_sweep() {
     std::fs::remove_file(runs_path(&cut, 2)).unwrap();
     std::fs::remove_file(runs_path(&cut, 5)).unwrap();
     std::fs::remove_file(cut.join("points.bin")).unwrap();
-    std::fs::write(cut.join("runs/3.bin.999.tmp"), b"half a file").unwrap();
+    // A killed writer's temporary file (cascade's name, another process id), and a user's.
+    std::fs::write(cut.join("runs/3.bin.cascade-999999.tmp"), b"half a file").unwrap();
+    std::fs::write(cut.join("runs/notes.tmp"), b"mine").unwrap();
     let mut m = read_manifest(&cut).unwrap();
     m.status = "running".into();
     m.finished = None;
@@ -171,7 +174,8 @@ fn resume_after_an_interruption_equals_an_uninterrupted_sweep() {
     assert_eq!((r.points_kept, r.runs_computed), (4, 8));
     assert_eq!(data_files(&whole), data_files(&cut));
     assert_eq!(manifest_core(&whole), manifest_core(&cut));
-    assert!(!cut.join("runs/3.bin.999.tmp").exists());
+    assert!(!cut.join("runs/3.bin.cascade-999999.tmp").exists());
+    assert_eq!(std::fs::read(cut.join("runs/notes.tmp")).unwrap(), b"mine");
     assert_eq!(read_manifest(&cut).unwrap().resumed, 1);
 
     // Resuming with another configuration is refused and touches nothing.
