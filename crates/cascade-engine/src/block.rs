@@ -28,7 +28,7 @@ impl Engine {
         self.t_s = t_s;
         self.liqs_this_block = 0;
         self.prev_prices.copy_from_slice(&self.prices);
-        self.set_prices(prices, cf_prices);
+        self.store_prices(prices, cf_prices);
         self.guard_ok.copy_from_slice(guard_ok);
         self.mark.copy_from_slice(mark);
         // Risk updates: every block by default; with `risk_update_interval_blocks = N` the
@@ -67,8 +67,16 @@ impl Engine {
         }
     }
 
-    /// Update the oracle prices mid-block (an oracle publication landed).
+    /// Update the oracle prices mid-block (an oracle publication landed); the oracle-move
+    /// breaker sees the move at once.
     pub fn set_prices(&mut self, prices: &[f64], cf_prices: &[f64]) {
+        self.store_prices(prices, cf_prices);
+        self.check_oracle_move();
+    }
+
+    /// The engine's oracle prices (`None`-like entries, not finite or not positive, keep a
+    /// price) and the counterfactual prices of the causal measure.
+    fn store_prices(&mut self, prices: &[f64], cf_prices: &[f64]) {
         for a in 0..self.n_assets {
             if prices[a].is_finite() && prices[a] > 0.0 {
                 if self.prices[a].to_bits() != prices[a].to_bits() {

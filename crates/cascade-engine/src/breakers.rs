@@ -19,17 +19,8 @@ impl Engine {
     /// or a TWAP divergence (`twap_divergence` per asset) beyond their limits, pausing from
     /// now.
     pub(crate) fn check_breakers(&mut self, t_s: f64, twap_divergence: &[Option<f64>]) {
-        let b = self.cfg.breakers.clone();
-        let mut trip = None;
-        if let Some(x) = b.max_oracle_move {
-            for a in 0..self.n_assets {
-                let m = (self.prices[a] / self.prev_prices[a] - 1.0).abs();
-                if m > x {
-                    trip = Some(format!("oracle move {m:.4} > {x} on asset {a}"));
-                }
-            }
-        }
-        if let Some(x) = b.max_twap_divergence {
+        let mut trip = self.oracle_move_trip();
+        if let Some(x) = self.cfg.breakers.max_twap_divergence {
             for (a, d) in twap_divergence.iter().enumerate() {
                 if let Some(d) = d
                     && *d > x
@@ -39,13 +30,42 @@ impl Engine {
             }
         }
         if let Some(why) = trip {
-            if !self.is_paused() {
-                self.metrics.breaker_trips += 1;
-                self.event("breaker_trip", None, None, Amount::ZERO, 0.0, why);
-            }
-            self.paused_until = t_s + b.pause_s;
-            self.grace_until = self.paused_until + b.grace_s;
+            self.trip(t_s, why);
         }
+    }
+
+    /// An oracle publication landed mid-block and moved the engine's prices: the oracle-move
+    /// breaker compares them with the prices the block started from, so a move trips it
+    /// whenever in the block it happens (the next block starts from the moved price).
+    pub(crate) fn check_oracle_move(&mut self) {
+        if let Some(why) = self.oracle_move_trip() {
+            self.trip(self.t_s, why);
+        }
+    }
+
+    /// Why the oracle-move breaker trips now, if it does: an asset's price moved by more than
+    /// `max_oracle_move` since the start of the block.
+    fn oracle_move_trip(&self) -> Option<String> {
+        let x = self.cfg.breakers.max_oracle_move?;
+        let mut trip = None;
+        for a in 0..self.n_assets {
+            let m = (self.prices[a] / self.prev_prices[a] - 1.0).abs();
+            if m > x {
+                trip = Some(format!("oracle move {m:.4} > {x} on asset {a}"));
+            }
+        }
+        trip
+    }
+
+    /// Trip: pause from `t_s` for `pause_s`, then a grace period; a trip while paused extends
+    /// the pause without counting again.
+    fn trip(&mut self, t_s: f64, why: String) {
+        if !self.is_paused() {
+            self.metrics.breaker_trips += 1;
+            self.event("breaker_trip", None, None, Amount::ZERO, 0.0, why);
+        }
+        self.paused_until = t_s + self.cfg.breakers.pause_s;
+        self.grace_until = self.paused_until + self.cfg.breakers.grace_s;
     }
 
     /// Whether a liquidation may happen now: not paused nor in the grace period, under the

@@ -170,7 +170,7 @@ pub struct Engine {
     index: LiqIndex,
     margin: MarginState,
     prices: Vec<f64>,
-    /// Advances whenever `set_prices` changes a price (for memos of health, `memo.rs`).
+    /// Advances whenever the oracle prices change (`store_prices`) (for memos of health, `memo.rs`).
     price_epoch: u64,
     cf_prices: Vec<f64>,
     prev_prices: Vec<f64>,
