@@ -1,3 +1,9 @@
+//! A developer's probe of one run: the transaction kinds and engine events it produced, the
+//! revert reasons, the live accounts and the liquidation index's sizes, and the engine's
+//! metrics, with ledger checks on every block.
+//!
+//! `cargo run --profile ci -p cascade-sim --example probe -- <scenario.toml> [key=value ...]`
+
 use cascade_sim::World;
 use cascade_sim::load::load_scenario;
 use std::collections::BTreeMap;
