@@ -17,7 +17,8 @@
 //! reached: a property about reverts is only as good as the reverts it saw.
 //!
 //! Deterministic tests after the helpers pin each violation the property found on the
-//! engine of this commit (and two the random cases reach too rarely), one path each.
+//! engine before operations checked everything first (and two the random cases reach too
+//! rarely), one path each, and the revert paths of auction takes and bids.
 
 mod common;
 
@@ -1165,4 +1166,78 @@ fn a_reverted_operation_changes_nothing() {
         t.coverage.table()
     );
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Takes and bids that their bidder cannot pay, or that come at the wrong time, revert
+/// without a trace (engine events recorded, so an event pushed before the check would show):
+/// a Dutch take by a bidder left with 1 quote, a take selling on a venue that does not exist,
+/// a `tend` in a Dutch engine, a `redo` of a fresh auction; an English `tend` the bidder
+/// cannot pay, one below the increment, a `deal` while the auction runs.
+#[test]
+fn takes_and_bids_the_bidder_cannot_pay_change_nothing() {
+    let dutch = LiquidationMode::DutchAuction {
+        start_premium: 1.2,
+        curve: AuctionCurve::Stairstep,
+        step_s: 90.0,
+        cut: 0.99,
+        tau_s: None,
+        tail_s: 8400.0,
+        cusp: 0.4,
+        tip: 10.0,
+        chip: 0.001,
+        chop: 0.13,
+    };
+    let english = LiquidationMode::EnglishAuction {
+        beg: 0.03,
+        ttl_s: 600.0,
+        tau_s: 3600.0,
+        chop: 0.13,
+    };
+    let take = |sell_on| EngineOp::Take {
+        auction: AuctionId(0),
+        max_lot: Amount::from_whole(1.0),
+        max_price: 1e9,
+        sell_on,
+    };
+    let tend = |bid: Amount| EngineOp::Tend {
+        auction: AuctionId(0),
+        bid,
+    };
+    let auction = AuctionId(0);
+    for (mode, english_mode) in [(dutch, false), (english, true)] {
+        let mut h = harness(&cfg(mode, vec![WaterfallStep::Socialize]), 2);
+        h.engine.enable_events();
+        h.borrower(0, 10.0, 15_000.0);
+        h.price(1_600.0);
+        let (poor, liq) = (h.traders[1], h.liq);
+        let give = h.ledger.balance(poor, TokenId::QUOTE) - Amount::from_whole(1.0);
+        h.ledger.transfer(poor, liq, TokenId::QUOTE, give).unwrap();
+        let kick = EngineOp::Liquidate {
+            account: AccountId(0),
+            sell_on: None,
+            min_profit: Amount::ZERO,
+        };
+        h.op(liq, kick).unwrap();
+        let mut cases = Vec::new();
+        if english_mode {
+            h.op(liq, tend(Amount::from_whole(100.0))).unwrap();
+            cases.push((
+                poor,
+                tend(Amount::from_whole(1_000.0)),
+                "insufficient_funds",
+            ));
+            cases.push((poor, tend(Amount::from_whole(101.0)), "bid_below_increment"));
+            cases.push((liq, EngineOp::Deal { auction }, "auction_live"));
+        } else {
+            cases.push((poor, take(None), "insufficient_funds"));
+            cases.push((poor, take(Some(VenueId(1))), "invalid_venue"));
+            cases.push((liq, tend(Amount::ONE_UNIT), "not_english_auction"));
+            cases.push((liq, EngineOp::Redo { auction }, "no_redo_needed"));
+        }
+        for (who, op, reason) in cases {
+            let changed = revert_changes(&mut h, who, op.clone(), reason);
+            assert!(changed.is_empty(), "{op:?}: {changed:?}");
+        }
+        h.check();
+    }
 }
