@@ -145,6 +145,15 @@ impl PriceModel {
         self.assets[i].impact.factor()
     }
 
+    /// The average price at which a flow of `signed_base` whole base units of asset `i`
+    /// (negative: a sale) executes on the market where the price forms, now, without changing
+    /// it: what a perp closed at market is settled at. Under the reduced-form impact a flow
+    /// moves `p_ref` only from the next block on (`add_forced_flow`), so it executes at `p_ref`.
+    pub fn quote_flow(&self, i: usize, signed_base: f64) -> f64 {
+        let _ = signed_base;
+        self.assets[i].p_ref
+    }
+
     /// Cumulative forced flow of asset `i` (whole base units, sold < 0).
     pub fn forced_flow(&self, i: usize) -> f64 {
         self.assets[i].impact.flow()
