@@ -19,6 +19,7 @@ pub mod noise;
 pub mod oev;
 pub mod options_market_maker;
 pub mod options_trader;
+pub mod sale;
 pub mod trader;
 pub mod view;
 

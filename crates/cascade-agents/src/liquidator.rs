@@ -26,9 +26,14 @@
 //! the smallest lot still worth the tab to it. It settles (`deal`) the auctions it has won.
 //! So the price an auction clears at is set by the competition that reaches the chain: with
 //! rivals it is about the second reserve, alone it is the opening bid.
+//!
+//! With a sale policy (`sale`, see [`crate::sale`]) every acquisition (direct liquidation,
+//! Dutch take, English win) is paid from its capital and the collateral is valued and disposed
+//! of by the policy, the same whatever the mechanism; without it the legacy rules above hold.
 
 use crate::config::{BuildCtx, VenueInfo, check_venue_list};
 use crate::oev::{BackrunPolicy, OevBid, OevLot, value_backrun};
+use crate::sale::{SaleBook, SalePolicy};
 use crate::view::{View, gwei};
 use crate::{Agent, Role, Submission};
 use cascade_core::tx::{EngineOp, GasKind};
@@ -42,9 +47,6 @@ fn one() -> u32 {
 }
 fn d_capital() -> f64 {
     1_000_000.0
-}
-fn d_true() -> bool {
-    true
 }
 fn d_max() -> u32 {
     5
@@ -68,9 +70,10 @@ pub struct LiquidatorConfig {
     /// Blocks between the protocol flagging an account and this liquidator acting on it.
     #[serde(default)]
     pub latency_blocks: u32,
-    /// Sell seized collateral inside the transaction (flash liquidation).
-    #[serde(default = "d_true")]
-    pub flash: bool,
+    /// Sell seized collateral inside the transaction (flash liquidation; absent: true). Only
+    /// without `sale`: a sale policy pays from capital and sells by its own rule.
+    #[serde(default)]
+    pub flash: Option<bool>,
     /// Haircut on collateral it keeps instead of selling (price risk while holding it).
     #[serde(default)]
     pub inventory_risk: f64,
@@ -92,6 +95,11 @@ pub struct LiquidatorConfig {
     /// the lot's value (0: the smallest bid, one base unit of quote).
     #[serde(default)]
     pub open_bid: f64,
+    /// What it does with the collateral it acquires, the same for direct liquidations and
+    /// English and Dutch auctions (`crate::sale`). Absent: the legacy behaviour (flash sales
+    /// in liquidations and Dutch takes, English lots held).
+    #[serde(default)]
+    pub sale: Option<SalePolicy>,
 }
 
 impl LiquidatorConfig {
@@ -107,6 +115,22 @@ impl LiquidatorConfig {
         c.positive_int("max_per_block", self.max_per_block as u64);
         c.unit_interval("open_bid", self.open_bid);
         check_venue_list(c, "venues", &self.venues, venues);
+        if let Some(sale) = &self.sale {
+            sale.validate(&mut c.at("sale"));
+            if self.flash == Some(true) {
+                c.fail(
+                    "flash",
+                    "a sale inside the liquidation is the legacy policy, used only without `sale`; \
+                     with `sale` set every acquisition is paid from capital and sold by the sale \
+                     policy (remove `flash` or `sale`)",
+                );
+            }
+        }
+    }
+
+    /// Whether liquidations sell the seized collateral inside the transaction.
+    pub fn flash(&self) -> bool {
+        self.sale.is_none() && self.flash.unwrap_or(true)
     }
 }
 
@@ -118,6 +142,7 @@ pub struct Liquidator {
     tip: u128,
     cap: Option<u128>,
     min_profit: Amount,
+    book: SaleBook,
 }
 
 impl Liquidator {
@@ -136,6 +161,7 @@ impl Liquidator {
                     tip: gwei(cfg.tip_gwei),
                     cap: cfg.max_fee_gwei.map(gwei),
                     min_profit: Amount::from_whole(cfg.min_profit),
+                    book: SaleBook::default(),
                 }) as Box<dyn Agent>
             })
             .collect()
@@ -148,7 +174,18 @@ impl Liquidator {
 
     /// What an auction lot of `amount` of asset `a` is worth to it: the best venue's price
     /// for it less `inventory_risk` (it holds the lot before it can sell).
+    /// With a sale policy: what the lot is worth sold (or held) by the policy.
     fn lot_value(&self, view: &View<'_>, a: usize, amount: Amount) -> Option<f64> {
+        if let Some(sale) = &self.cfg.sale {
+            return sale.value(
+                view,
+                &self.venues,
+                a,
+                amount,
+                self.cfg.inventory_risk,
+                self.tip,
+            );
+        }
         let (_, q) = self.best_sale(view, a, amount)?;
         Some(q.to_whole() * (1.0 - self.cfg.inventory_risk))
     }
@@ -269,7 +306,7 @@ impl Agent for Liquidator {
             &BackrunPolicy {
                 holder: self.holder,
                 venues: &self.venues,
-                flash: self.cfg.flash,
+                flash: self.cfg.flash(),
                 inventory_risk: self.cfg.inventory_risk,
                 min_profit: self.cfg.min_profit,
                 tip: self.tip,
@@ -283,6 +320,17 @@ impl Agent for Liquidator {
         // Last block's attempts either landed or are stale: withdraw what did not land.
         for t in view.my_pending(me) {
             out.push(Submission::Cancel(t.id));
+        }
+        if let Some(sale) = self.cfg.sale {
+            self.book.act(
+                sale,
+                view,
+                self.holder,
+                &self.venues,
+                self.tip,
+                self.cap,
+                out,
+            );
         }
         let auction_mode = engine.mechanism().is_auction();
         let english = engine.mechanism().english().map(|e| e.beg);
@@ -334,7 +382,7 @@ impl Agent for Liquidator {
             let bonus = plan.perp_bonus.to_whole();
             let (sell_on, proceeds) = match plan.asset {
                 Some(a) if plan.seize.is_positive() => {
-                    if self.cfg.flash {
+                    if self.cfg.flash() {
                         match self.best_sale(view, a, plan.seize) {
                             Some((v, q)) => (Some(v), q.to_whole()),
                             None => continue,
@@ -343,8 +391,17 @@ impl Agent for Liquidator {
                         if plan.pay > budget {
                             continue;
                         }
-                        let value =
-                            plan.seize.to_whole() * view.p_ref[a] * (1.0 - self.cfg.inventory_risk);
+                        let value = match &self.cfg.sale {
+                            Some(_) => match self.lot_value(view, a, plan.seize) {
+                                Some(v) => v,
+                                None => continue,
+                            },
+                            None => {
+                                plan.seize.to_whole()
+                                    * view.p_ref[a]
+                                    * (1.0 - self.cfg.inventory_risk)
+                            }
+                        };
                         (None, value)
                     }
                 }
@@ -415,18 +472,33 @@ impl Agent for Liquidator {
                 continue;
             }
             let owe = slice.to_whole() * price;
-            let Some((v, q)) = self.best_sale(view, auc.asset, slice) else {
-                continue;
+            let (sell_on, value) = if self.cfg.sale.is_some() {
+                // Paid from capital; the sale policy disposes of the lot.
+                if Amount::from_whole_ceil(owe) > budget {
+                    continue;
+                }
+                match self.lot_value(view, auc.asset, slice) {
+                    Some(v) => (None, v),
+                    None => continue,
+                }
+            } else {
+                match self.best_sale(view, auc.asset, slice) {
+                    Some((v, q)) => (Some(v), q.to_whole()),
+                    None => continue,
+                }
             };
-            let profit = q.to_whole() - owe - gas;
+            let profit = value - owe - gas;
             if profit > self.cfg.min_profit {
+                if sell_on.is_none() {
+                    budget -= Amount::from_whole_ceil(owe);
+                }
                 self.submit(
                     view,
                     EngineOp::Take {
                         auction: aid,
                         max_lot: slice,
                         max_price: price,
-                        sell_on: Some(v),
+                        sell_on,
                     },
                     profit,
                     out,
@@ -518,7 +590,7 @@ mod tests {
             capital: 1_000_000.0,
             min_profit: 0.0,
             latency_blocks: 0,
-            flash: true,
+            flash: Some(true),
             inventory_risk: 0.0,
             tip_gwei: 1.0,
             bid_share: 0.3,
@@ -526,6 +598,7 @@ mod tests {
             max_per_block: 100,
             venues: vec![],
             open_bid: 0.0,
+            sale: None,
         };
         let mut agent = {
             let mut ctx = crate::config::BuildCtx::new(
