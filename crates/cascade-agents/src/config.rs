@@ -8,11 +8,13 @@
 use crate::Agent;
 use crate::arbitrageur::{Arbitrageur, ArbitrageurConfig};
 use crate::liquidator::{Liquidator, LiquidatorConfig};
+use crate::manipulator::{Manipulator, ManipulatorConfig};
 use crate::market_maker::{MarketMaker, MarketMakerConfig};
 use crate::mev::{MevBot, MevConfig};
 use crate::noise::{NoiseTrader, NoiseTraderConfig};
 use crate::options_market_maker::{OptionsMarketMaker, OptionsMarketMakerConfig};
 use crate::options_trader::{OptionTrader, OptionTraderConfig};
+use crate::oracle_arbitrageur::{OracleArbitrageur, OracleArbitrageurConfig};
 use crate::trader::{Trader, TraderConfig};
 use cascade_core::rng;
 use cascade_core::{
@@ -41,6 +43,8 @@ pub enum AgentConfig {
     MevBot(MevConfig),
     OptionTrader(OptionTraderConfig),
     OptionsMarketMaker(OptionsMarketMakerConfig),
+    OracleArbitrageur(OracleArbitrageurConfig),
+    Manipulator(ManipulatorConfig),
 }
 
 impl AgentConfig {
@@ -54,6 +58,8 @@ impl AgentConfig {
             AgentConfig::MevBot(_) => "mev_bot",
             AgentConfig::OptionTrader(_) => "option_trader",
             AgentConfig::OptionsMarketMaker(_) => "options_market_maker",
+            AgentConfig::OracleArbitrageur(_) => "oracle_arbitrageur",
+            AgentConfig::Manipulator(_) => "manipulator",
         }
     }
 
@@ -66,6 +72,8 @@ impl AgentConfig {
                 | AgentConfig::MevBot(_)
                 | AgentConfig::OptionTrader(_)
                 | AgentConfig::OptionsMarketMaker(_)
+                | AgentConfig::OracleArbitrageur(_)
+                | AgentConfig::Manipulator(_)
         )
     }
 
@@ -80,6 +88,8 @@ impl AgentConfig {
             AgentConfig::MevBot(a) => a.validate(c, venues),
             AgentConfig::OptionTrader(a) => a.validate(c, assets),
             AgentConfig::OptionsMarketMaker(a) => a.validate(c, assets),
+            AgentConfig::OracleArbitrageur(a) => a.validate(c, assets),
+            AgentConfig::Manipulator(a) => a.validate(c, assets),
         }
     }
 
@@ -94,6 +104,8 @@ impl AgentConfig {
             AgentConfig::MevBot(a) => MevBot::build(a, ctx),
             AgentConfig::OptionTrader(a) => OptionTrader::build(a, ctx),
             AgentConfig::OptionsMarketMaker(a) => OptionsMarketMaker::build(a, ctx),
+            AgentConfig::OracleArbitrageur(a) => OracleArbitrageur::build(a, ctx),
+            AgentConfig::Manipulator(a) => Manipulator::build(a, ctx),
         }
     }
 }

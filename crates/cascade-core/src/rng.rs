@@ -44,6 +44,10 @@ pub mod streams {
     pub const OPTION_TRADERS: &str = "option_traders";
     /// Options market makers: numbers them only (a market maker draws nothing).
     pub const OPTIONS_MARKET_MAKERS: &str = "options_market_makers";
+    /// Oracle arbitrageurs: numbers them only (they draw nothing).
+    pub const ORACLE_ARBITRAGEURS: &str = "oracle_arbitrageurs";
+    /// Manipulators: numbers them only (they draw nothing).
+    pub const MANIPULATORS: &str = "manipulators";
 }
 
 /// The seed of run `run` of an experiment with master seed `master`.

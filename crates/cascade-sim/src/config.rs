@@ -199,6 +199,32 @@ impl ScenarioConfig {
             .collect()
     }
 
+    /// A manipulator pumps the pool its asset's engine oracle reads: that oracle must be a
+    /// plain `twap` feed on a cpmm venue.
+    fn check_manipulated_oracle(&self, c: &mut Check, asset: &str) {
+        let feed = self
+            .oracles
+            .iter()
+            .find(|o| o.asset == asset)
+            .map(|o| &o.feed);
+        let ok = match feed {
+            Some(cascade_market::oracle::FeedConfig::Twap { venue, .. }) => self
+                .venues
+                .iter()
+                .any(|v| v.name() == venue && matches!(v, VenueConfig::Cpmm { .. })),
+            _ => false,
+        };
+        if !ok {
+            c.fail(
+                "asset",
+                format!(
+                    "a manipulator pumps the pool its oracle reads: the [[oracles]] entry of \
+                     \"{asset}\" must have feed = {{ kind = \"twap\", venue = <a cpmm venue> }}"
+                ),
+            );
+        }
+    }
+
     /// The asset defining drawdown.
     pub fn reference_asset(&self) -> AssetId {
         self.metrics
@@ -369,6 +395,9 @@ impl ScenarioConfig {
                         a.kind()
                     ),
                 );
+            }
+            if let AgentConfig::Manipulator(m) = a {
+                self.check_manipulated_oracle(&mut c.at(&format!("agents[{i}]")), &m.asset);
             }
         }
         if let Some(e) = &self.engine {
