@@ -35,8 +35,10 @@ pub const MIN_OUT_SHARE: f64 = 0.98;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum SalePolicy {
-    Hold,
-    Immediate,
+    // Empty struct variants (not unit variants) so that a stray key such as `blocks` on
+    // `hold` is rejected as unknown rather than ignored.
+    Hold {},
+    Immediate {},
     Twap { blocks: u32 },
 }
 
@@ -53,8 +55,8 @@ impl SalePolicy {
     /// The number of blocks the policy spreads a sale over (`None` for `hold`).
     pub fn slices(&self) -> Option<u32> {
         match self {
-            SalePolicy::Hold => None,
-            SalePolicy::Immediate => Some(1),
+            SalePolicy::Hold {} => None,
+            SalePolicy::Immediate {} => Some(1),
             SalePolicy::Twap { blocks } => Some((*blocks).max(1)),
         }
     }

@@ -154,7 +154,7 @@ fn the_new_keys_name_their_key_and_rule() {
             Err(e) => e.to_string(),
         }
     };
-    let cases: [(&str, &[&str], &str, &str); 9] = [
+    let cases: [(&str, &[&str], &str, &str); 10] = [
         (
             MANGO,
             &["agents.3.asset=DOGE"],
@@ -205,6 +205,12 @@ fn the_new_keys_name_their_key_and_rule() {
             ],
             "agents[2].flash",
             "legacy",
+        ),
+        (
+            MANGO,
+            &["agents.2.sale={ kind = \"hold\", blocks = 3 }"],
+            "blocks",
+            "not a known key",
         ),
         (
             MANGO,
