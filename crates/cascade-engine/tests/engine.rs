@@ -1535,3 +1535,98 @@ fn adl_ranking_pnl_times_leverage_and_random() {
     }
     assert_eq!(seen, [true, true]);
 }
+
+// ----- perp settlement (engine.perp_settlement) -----
+
+#[test]
+fn perp_settlement_rules_price_the_close_as_documented() {
+    // A long of 10 ETH opened at 2,000 on 4,000 of margin, liquidated (full, 2% bonus on the
+    // 17,000 notional: 340) with the oracle at 1,700 while the market stands at p_ref =
+    // 1,650 with 500 ETH of depth per e-fold: 10 ETH sold execute on average at
+    // m = 1,650 exp(-10 / 500).
+    let (p, p_ref, depth) = (1_700.0, 1_650.0, 500.0);
+    let m = p_ref * (-10.0f64 / depth).exp();
+    let market = TestMarket {
+        p_ref: vec![p_ref],
+        depth,
+    };
+    let run = |rule: PerpSettlement, payer: SlippagePayer, bs: Option<SettlementBackstop>| {
+        let mut c = cfg(
+            LiquidationMode::Full { bonus: 0.02 },
+            vec![WaterfallStep::Socialize],
+        );
+        (
+            c.perp_settlement,
+            c.market_slippage_payer,
+            c.settlement_backstop,
+        ) = (rule, payer, bs);
+        let mut h = harness(&c, 1);
+        h.perp(0, 10.0, 4_000.0).unwrap();
+        h.price(p);
+        let liq = h.liq;
+        let liq0 = h.ledger.balance(liq, TokenId::QUOTE).to_whole();
+        let id = AccountId(0);
+        let acc_quote0 = h.engine.account(id).unwrap().quote.to_whole();
+        let out = h
+            .op_at(
+                liq,
+                EngineOp::Liquidate {
+                    account: id,
+                    sell_on: None,
+                    min_profit: Amount::ZERO,
+                },
+                &market,
+            )
+            .unwrap();
+        h.check();
+        let e = h.engine.metrics();
+        let acc = h.engine.account(id).unwrap();
+        let liq_gain = h.ledger.balance(liq, TokenId::QUOTE).to_whole() - liq0;
+        (
+            e,
+            acc.quote.to_whole() - acc_quote0,
+            liq_gain,
+            out.offvenue_flow,
+        )
+    };
+    let tol = |a: f64, b: f64| (a - b).abs() < 1e-3;
+    // Oracle (legacy): the account closes at 1,700; the protocol unwinds at m: the gap.
+    let (e, dq, gain, flow) = run(PerpSettlement::Oracle, SlippagePayer::Account, None);
+    assert!(tol(dq, 10.0 * (p - 2_000.0) - 340.0), "{dq}");
+    assert!(
+        tol(e.oracle_gap_loss, 10.0 * (p - m)),
+        "{}",
+        e.oracle_gap_loss
+    );
+    assert_eq!(e.liquidation_slippage, 0.0);
+    assert!(tol(gain, 340.0));
+    assert_eq!(flow, vec![(0, -10.0)]);
+    // Market, the account pays: it closes at m, which leaves it bankrupt (the socialized
+    // shortfall is what it lacks).
+    let (e, _, gain, flow) = run(PerpSettlement::Market, SlippagePayer::Account, None);
+    assert_eq!(e.oracle_gap_loss, 0.0);
+    assert!(tol(e.liquidation_slippage, 10.0 * (p_ref - m)));
+    assert!(tol(
+        e.socialized_loss,
+        -(4_000.0 + 10.0 * (m - 2_000.0) - 340.0)
+    ));
+    assert!(tol(gain, 340.0));
+    assert_eq!(flow, vec![(0, -10.0)]);
+    // Market, the liquidator pays: the account closes at p_ref, the liquidator pays the
+    // slippage out of its bonus.
+    let (e, dq, gain, _) = run(PerpSettlement::Market, SlippagePayer::Liquidator, None);
+    assert!(tol(dq, 10.0 * (p_ref - 2_000.0) - 340.0), "{dq}");
+    assert!(tol(gain, 340.0 - 10.0 * (p_ref - m)), "{gain}");
+    assert!(tol(e.liquidation_slippage, 10.0 * (p_ref - m)));
+    // Backstop at a 2% discount with capacity for half the notional at p_ref: 5 ETH go to
+    // the provider at 1,617, 5 to the market at 1,650 exp(-5 / 500); only those reach it.
+    let bs = SettlementBackstop {
+        discount: 0.02,
+        capacity: 5.0 * p_ref,
+    };
+    let (e, _, _, flow) = run(PerpSettlement::Backstop, SlippagePayer::Account, Some(bs));
+    let exec = 0.5 * p_ref * 0.98 + 0.5 * p_ref * (-5.0f64 / depth).exp();
+    assert!(tol(e.liquidation_slippage, 10.0 * (p_ref - exec)));
+    assert_eq!(flow.len(), 1);
+    assert!(tol(flow[0].1, -5.0));
+}
