@@ -59,6 +59,10 @@ pub struct EngineMetrics {
     /// Sum over perp closes settled at market or by the backstop of `size * (p_ref -
     /// execution price)`: the slippage forced closes paid, quote.
     pub liquidation_slippage: f64,
+    /// Sum over perp closes of `size * (p_ref - execution price)` under every rule: the cost
+    /// of their trades at the market (or with the backstop provider) against `p_ref`, which
+    /// the buyers outside the ledger gain; part of `protocol_loss_at_market`, quote.
+    pub unwind_cost: f64,
     /// The protocol side's loss at the market's prices (set by
     /// [`Engine::protocol_loss_at_market`] callers; 0 until then), quote.
     pub protocol_loss_at_market: f64,
@@ -78,9 +82,11 @@ impl Engine {
     /// The protocol side's loss marked to market at `p_ref` (per asset): what the lenders'
     /// pool and the insurance fund held at genesis minus what they are worth now, the pool's
     /// warehoused collateral at `p_ref` and its claim on every live account (what the
-    /// account holds, less the account's positive equity, both at `p_ref`) included. The
-    /// socialized loss and every unpaid gap are in it; so are the pool's gains (fees,
-    /// traders' losses).
+    /// account holds, less the account's positive equity, both at `p_ref`) included, plus the
+    /// closes' trading cost against `p_ref` (`unwind_cost`: the pool settles a close at its
+    /// rule's price, and the difference to `p_ref` goes to buyers outside the ledger). The
+    /// socialized loss and the oracle gap are in it; so are the pool's gains (fees, traders'
+    /// losses).
     pub fn protocol_loss_at_market(&self, p_ref: &[f64]) -> f64 {
         let mut value = self.pool_cash.to_whole() + self.insurance.to_whole();
         for (a, b) in self.pool_base.iter().enumerate() {
@@ -103,7 +109,7 @@ impl Engine {
                 .to_whole()
                 .min(auc.lot.to_whole() * p_ref[auc.asset]);
         }
-        self.cfg.pool_liquidity + self.cfg.insurance_fund - value
+        self.cfg.pool_liquidity + self.cfg.insurance_fund - value + self.metrics.unwind_cost
     }
 
     /// Bankrupt accounts nobody liquidated: their shortfall is unresolved bad debt (not

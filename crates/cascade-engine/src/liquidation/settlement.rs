@@ -58,6 +58,11 @@ pub(crate) struct Settled {
     pub slippage: f64,
     /// Quote the liquidator pays into the pool: the slippage, when it is the payer.
     pub liquidator_pays: Amount,
+    /// `size * (p_ref - exec)` under every rule: what the close's trade at the market (or
+    /// with the backstop provider) costs against `p_ref`. The buyer outside the ledger gains
+    /// it; the pool, settling the account at its rule's price, does not pay it on the
+    /// ledger, so its mark to market adds it (`protocol_loss_at_market`).
+    pub unwind: f64,
 }
 
 impl Engine {
@@ -66,6 +71,7 @@ impl Engine {
         self.settle_backstop_left = (self.settle_backstop_left - s.backstop_used).max(0.0);
         self.metrics.oracle_gap_loss += s.gap;
         self.metrics.liquidation_slippage += s.slippage;
+        self.metrics.unwind_cost += s.unwind;
     }
 
     /// How closing `close` (signed, as held by the account) of the perp in `asset` settles
@@ -89,6 +95,7 @@ impl Engine {
                 gap: 0.0,
                 slippage: 0.0,
                 liquidator_pays: Amount::ZERO,
+                unwind: 0.0,
             };
         };
         let p_ref = mk.quote(asset, 0.0);
@@ -126,6 +133,7 @@ impl Engine {
                 gap: size * (p - exec),
                 slippage: 0.0,
                 liquidator_pays: Amount::ZERO,
+                unwind: size * (p_ref - exec),
             };
         }
         let slippage = size * (p_ref - exec);
@@ -148,6 +156,7 @@ impl Engine {
             gap: 0.0,
             slippage,
             liquidator_pays,
+            unwind: slippage,
         }
     }
 }
