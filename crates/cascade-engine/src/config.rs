@@ -175,8 +175,8 @@ pub enum WaterfallStep {
     /// The lenders' pool (the counterparty of every loan and perp) writes the loss off
     /// pro rata.
     Socialize,
-    /// Auto-deleveraging: profitable opposite perp positions are closed at the bankrupt
-    /// account's bankruptcy price.
+    /// Auto-deleveraging: opposite-side perp positions in the bankrupt position's market are
+    /// closed, up to its size, at `engine.adl_price` (dYdX v4, Hyperliquid).
     Adl { ranking: AdlRanking },
 }
 

@@ -79,14 +79,15 @@ impl Engine {
         }
     }
 
-    /// Auto-deleveraging as dYdX v4 and Hyperliquid do it (docs/references.md, R9, R10,
-    /// R35): in each market where the bankrupt account's perp was just closed (`closed`,
-    /// largest notional first), positions on the opposite side, ranked by `ranking`, are
-    /// closed against it up to its size (partial closes allowed) at the ADL price: the
-    /// bankruptcy price (`p + loss / size`, where the bankrupt position's equity is zero)
-    /// or the previous mark (`engine.adl_price`). Each gives up what that price takes from
-    /// it against the oracle, until the loss is covered. Their closes are forced flow (the
-    /// pool's unwind of the bankrupt position, in the opposite direction, nets with them).
+    /// Auto-deleveraging as dYdX v4 and Hyperliquid do it (docs/references.md, R35, R36;
+    /// R9 and R10 for the rankings): in each market where the bankrupt account's perp was
+    /// just closed (`closed`, largest notional first), positions on the opposite side,
+    /// ranked by `ranking`, are closed against it up to its size (partial closes allowed) at
+    /// the ADL price: the bankruptcy price (`p + loss / size`, where the bankrupt position's
+    /// equity is zero) or the previous mark (`engine.adl_price`). Each gives up what that
+    /// price takes from it against the oracle, until the loss is covered. Their closes are
+    /// forced flow (the pool's unwind of the bankrupt position, in the opposite direction,
+    /// nets with them).
     /// Returns what was covered.
     pub(crate) fn adl(
         &mut self,
