@@ -56,14 +56,13 @@ fn oracle_gap_loss_grows_with_the_oracles_latency() {
         per_run.push(m[0].clone());
     }
     // Paired seeds: in every run the gap grows with the latency.
-    for r in 0..RUNS as usize {
-        assert!(
-            per_run[0][r] < per_run[1][r] && per_run[1][r] < per_run[2][r],
-            "run {r}: {} {} {}",
-            per_run[0][r],
-            per_run[1][r],
-            per_run[2][r]
-        );
+    for (r, ((a, b), c)) in per_run[0]
+        .iter()
+        .zip(&per_run[1])
+        .zip(&per_run[2])
+        .enumerate()
+    {
+        assert!(a < b && b < c, "run {r}: {a} {b} {c}");
     }
     // Tolerance: strictly increasing means, and a stale oracle moves value away from the
     // protocol (positive gap at the longest latency).
