@@ -554,6 +554,10 @@ mod tests {
             option_margin: Default::default(),
             risk_update_interval_blocks: 1,
             max_revaluations_per_block: None,
+            perp_settlement: Default::default(),
+            market_slippage_payer: Default::default(),
+            settlement_backstop: None,
+            adl_price: Default::default(),
         };
         let sizes: Vec<f64> = (0..40).map(|i| 0.05 * 1.25f64.powi(i)).collect();
         let traders: Vec<HolderId> = sizes

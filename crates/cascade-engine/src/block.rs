@@ -202,7 +202,7 @@ impl Engine {
             let id = AccountId(j as u32);
             let acc = &self.accounts[j];
             if !acc.closed && !acc.has_positions() && acc.quote < acc.debt {
-                self.settle_bankrupt(id, None);
+                self.settle_bankrupt(id, &[]);
             }
             self.revalue(id);
             self.reindex(id);

@@ -175,8 +175,8 @@ pub enum WaterfallStep {
     /// The lenders' pool (the counterparty of every loan and perp) writes the loss off
     /// pro rata.
     Socialize,
-    /// Auto-deleveraging: profitable opposite perp positions are closed at the bankrupt
-    /// account's bankruptcy price.
+    /// Auto-deleveraging: opposite-side perp positions in the bankrupt position's market are
+    /// closed, up to its size, at `engine.adl_price` (dYdX v4, Hyperliquid).
     Adl { ranking: AdlRanking },
 }
 
@@ -289,6 +289,66 @@ pub struct EngineConfig {
     /// rest keep their last requirement until their turn.
     #[serde(default)]
     pub max_revaluations_per_block: Option<u32>,
+    /// The price liquidated perps close at (`oracle`, `market`, `backstop`).
+    #[serde(default)]
+    pub perp_settlement: PerpSettlement,
+    /// Who pays the slippage of a `market` or `backstop` settlement against `p_ref`.
+    #[serde(default)]
+    pub market_slippage_payer: SlippagePayer,
+    /// The backstop liquidity provider (`perp_settlement = "backstop"` only).
+    #[serde(default)]
+    pub settlement_backstop: Option<SettlementBackstop>,
+    /// The price an `adl` waterfall step closes positions at.
+    #[serde(default)]
+    pub adl_price: AdlPrice,
+}
+
+/// The price a liquidation closes a perp at (`engine.perp_settlement`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum PerpSettlement {
+    /// At the oracle price against the pool (the protocol takes the position over at the
+    /// oracle and its unwind hits the market): the legacy rule, kept for comparison.
+    #[default]
+    Oracle,
+    /// At the market's execution price for the closed size (`p_ref` plus impact).
+    Market,
+    /// To a backstop liquidity provider at a discount to `p_ref`, within its capacity; the
+    /// rest at market.
+    Backstop,
+}
+
+/// Who pays a market settlement's slippage against `p_ref` (`engine.market_slippage_payer`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SlippagePayer {
+    /// The liquidated account is settled at the execution price.
+    #[default]
+    Account,
+    /// The account is settled at `p_ref`; the liquidator pays the difference.
+    Liquidator,
+}
+
+/// `engine.settlement_backstop`: the backstop liquidity provider of `perp_settlement =
+/// "backstop"`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettlementBackstop {
+    /// It buys longs at `p_ref (1 - discount)` and shorts at `p_ref (1 + discount)`.
+    pub discount: f64,
+    /// Notional at `p_ref` it takes over in a run, quote; beyond it closes go to market.
+    pub capacity: f64,
+}
+
+/// The price auto-deleveraging closes positions at (`engine.adl_price`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AdlPrice {
+    /// dYdX v4: the bankrupt position's bankruptcy price (where its equity is zero).
+    #[default]
+    Bankruptcy,
+    /// Hyperliquid: the previous mark price.
+    Mark,
 }
 
 fn d_interval() -> u32 {
@@ -550,6 +610,19 @@ impl EngineConfig {
                 "max_revaluations_per_block",
                 "must be >= 1 (0 would never revalue an option account; leave it out for unlimited)",
             );
+        }
+        match (&self.perp_settlement, &self.settlement_backstop) {
+            (PerpSettlement::Backstop, None) => c.fail(
+                "settlement_backstop",
+                "is required when perp_settlement = \"backstop\" (give discount and capacity)",
+            ),
+            (PerpSettlement::Backstop, Some(b)) => {
+                let mut bc = c.at("settlement_backstop");
+                bc.range_open_hi("discount", b.discount, 0.0, 1.0);
+                bc.non_negative("capacity", b.capacity);
+            }
+            // Read only under `backstop`: a sweep may set the provider once and vary the rule.
+            _ => {}
         }
     }
 

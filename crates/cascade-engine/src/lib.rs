@@ -44,7 +44,7 @@ mod waterfall;
 pub use account::{Account, Health, OptRef, Perp, RiskMemo};
 // Every configuration type (the whole `config` module is public API).
 pub use config::*;
-pub use liquidation::Mechanism;
+pub use liquidation::{Mechanism, SettlementMarket};
 pub use margin::{MarginState, Req};
 pub use memo::{HealthMemo, Memoized};
 pub use metrics::EngineMetrics;
@@ -206,6 +206,13 @@ pub struct Engine {
     /// The per-block check's skip of option accounts (ARCHITECTURE.md, "Skipping option
     /// accounts"): the shared box and its bounds, and each account's guard.
     guards: Guards,
+    /// The backstop liquidity provider's capacity left (`perp_settlement = "backstop"`),
+    /// notional at `p_ref`, quote.
+    settle_backstop_left: f64,
+    /// Closes of auto-deleveraged positions not yet handed to the caller: (asset, signed
+    /// whole base units), drained into the operation's outcome or by
+    /// [`Engine::take_forced_flow`].
+    pending_flow: Vec<(usize, f64)>,
 }
 
 /// The collateral a liquidation seizes and the debt it repays (a preview).
@@ -303,6 +310,8 @@ impl Engine {
             reval_cursor: 0,
             makers: Vec::new(),
             guards: Guards::new(),
+            settle_backstop_left: cfg.settlement_backstop.map_or(0.0, |b| b.capacity),
+            pending_flow: Vec::new(),
         })
     }
 
@@ -408,6 +417,12 @@ impl Engine {
 
     pub fn enable_events(&mut self) {
         self.events = Some(Vec::new());
+    }
+
+    /// Forced flow the engine made outside an operation (auto-deleveraging during the end
+    /// of a block): (asset, signed whole base units), for the caller to route to the market.
+    pub fn take_forced_flow(&mut self) -> Vec<(usize, f64)> {
+        std::mem::take(&mut self.pending_flow)
     }
 
     pub fn take_events(&mut self) -> Vec<Event> {

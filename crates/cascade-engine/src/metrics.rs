@@ -53,6 +53,19 @@ pub struct EngineMetrics {
     /// Blocks an option account spent liquidatable under fresh risk figures but not under
     /// the engine's (stale) ones: the cost of a risk recomputation budget.
     pub stale_risk_blocks: u64,
+    /// Sum over perp closes settled at the oracle of `size * (oracle - market execution
+    /// price)`: value the oracle rule moved from the protocol (negative: to it), quote.
+    pub oracle_gap_loss: f64,
+    /// Sum over perp closes settled at market or by the backstop of `size * (p_ref -
+    /// execution price)`: the slippage forced closes paid, quote.
+    pub liquidation_slippage: f64,
+    /// Sum over perp closes of `size * (p_ref - execution price)` under every rule: the cost
+    /// of their trades at the market (or with the backstop provider) against `p_ref`, which
+    /// the buyers outside the ledger gain; part of `protocol_loss_at_market`, quote.
+    pub unwind_cost: f64,
+    /// The protocol side's loss at the market's prices (set by
+    /// [`Engine::protocol_loss_at_market`] callers; 0 until then), quote.
+    pub protocol_loss_at_market: f64,
 }
 
 impl Engine {
@@ -64,6 +77,39 @@ impl Engine {
         m.induced_notional = self.unresolved.iter().map(|(_, n, _, _)| n).sum();
         m.unresolved_shortfall = self.unresolved_shortfall();
         m
+    }
+
+    /// The protocol side's loss marked to market at `p_ref` (per asset): what the lenders'
+    /// pool and the insurance fund held at genesis minus what they are worth now, the pool's
+    /// warehoused collateral at `p_ref` and its claim on every live account (what the
+    /// account holds, less the account's positive equity, both at `p_ref`) included, plus the
+    /// closes' trading cost against `p_ref` (`unwind_cost`: the pool settles a close at its
+    /// rule's price, and the difference to `p_ref` goes to buyers outside the ledger). The
+    /// socialized loss and the oracle gap are in it; so are the pool's gains (fees, traders'
+    /// losses).
+    pub fn protocol_loss_at_market(&self, p_ref: &[f64]) -> f64 {
+        let mut value = self.pool_cash.to_whole() + self.insurance.to_whole();
+        for (a, b) in self.pool_base.iter().enumerate() {
+            value += b.to_whole() * p_ref[a];
+        }
+        for acc in self.accounts.iter() {
+            if acc.closed {
+                continue;
+            }
+            let own: f64 = acc.quote.to_whole()
+                + (0..self.n_assets)
+                    .map(|a| acc.collateral[a].to_whole() * p_ref[a])
+                    .sum::<f64>();
+            let h = self.health_of(acc, p_ref);
+            value += own - h.equity.max(0.0);
+        }
+        for auc in self.auctions.iter().filter(|x| x.active) {
+            value += auc
+                .debt
+                .to_whole()
+                .min(auc.lot.to_whole() * p_ref[auc.asset]);
+        }
+        self.cfg.pool_liquidity + self.cfg.insurance_fund - value + self.metrics.unwind_cost
     }
 
     /// Bankrupt accounts nobody liquidated: their shortfall is unresolved bad debt (not

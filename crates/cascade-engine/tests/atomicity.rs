@@ -55,7 +55,18 @@ struct World {
     random_adl: bool,
     /// Engine events recorded (an event pushed by a reverted operation is a change too).
     events: bool,
+    /// The perp settlement rule (an index into `settlements()`); operations run against a
+    /// market 2% below the oracle with 500 base units of depth per e-fold.
+    settle: usize,
 }
+
+/// The coverage row of a settlement rule.
+const SETTLE_ROWS: [&str; 4] = [
+    "settle oracle",
+    "settle market (account pays)",
+    "settle market (liquidator pays)",
+    "settle backstop",
+];
 
 fn world() -> impl Strategy<Value = World> {
     (
@@ -68,6 +79,7 @@ fn world() -> impl Strategy<Value = World> {
         prop::option::weighted(0.3, 1u32..3),
         any::<bool>(),
         any::<bool>(),
+        0usize..4,
     )
         .prop_map(
             |(
@@ -80,6 +92,7 @@ fn world() -> impl Strategy<Value = World> {
                 liq_cap,
                 random_adl,
                 events,
+                settle,
             )| World {
                 mode,
                 isolated,
@@ -90,6 +103,7 @@ fn world() -> impl Strategy<Value = World> {
                 liq_cap,
                 random_adl,
                 events,
+                settle,
             },
         )
 }
@@ -124,6 +138,11 @@ fn config(w: &World) -> EngineConfig {
     c.breakers.price_band = w.price_band;
     c.breakers.max_liquidations_per_block = w.liq_cap;
     c.options = Some(options_chain());
+    (
+        c.perp_settlement,
+        c.market_slippage_payer,
+        c.settlement_backstop,
+    ) = settlements()[w.settle];
     c
 }
 
@@ -850,15 +869,29 @@ fn run_case(w: &World, steps: &[Step], tally: &mut Tally) -> Result<(), TestCase
         };
         let k = kind(&op);
         tally.ops += 1;
-        match h.op(from, op.clone()) {
+        let market = TestMarket {
+            p_ref: prices.iter().map(|p| p * 0.98).collect(),
+            depth: 500.0,
+        };
+        let adl0 = h.engine.metrics().adl_events;
+        match h.op_at(from, op.clone(), &market) {
             Ok(_) => {
                 tally.coverage.hit(&k, "ok");
                 if k.starts_with("liquidate") {
                     tally.coverage.hit(mode, "liquidation landed");
+                    tally
+                        .coverage
+                        .hit(SETTLE_ROWS[w.settle], "liquidation landed");
+                }
+                if h.engine.metrics().adl_events > adl0 {
+                    tally.coverage.hit("adl", "in a landed operation");
                 }
                 h.engine.take_events();
             }
             Err(reason) => {
+                if k.starts_with("liquidate") {
+                    tally.coverage.hit(SETTLE_ROWS[w.settle], "reverted");
+                }
                 tally.coverage.hit(mode, "reverted");
                 tally.coverage.hit(&k, "reverted");
                 tally.coverage.hit(&k, reason);
@@ -1138,6 +1171,13 @@ fn a_reverted_operation_changes_nothing() {
         .missing(&names, &["liquidation landed", "reverted"]);
     if !missing_modes.is_empty() {
         problems.push(format!("never reached: {}", missing_modes.join(", ")));
+    }
+    let mut missing_settle = t
+        .coverage
+        .missing(&SETTLE_ROWS, &["liquidation landed", "reverted"]);
+    missing_settle.extend(t.coverage.missing(&["adl"], &["in a landed operation"]));
+    if !missing_settle.is_empty() {
+        problems.push(format!("never reached: {}", missing_settle.join(", ")));
     }
     let missing_reasons: Vec<String> = REQUIRED_REVERTS
         .iter()

@@ -387,6 +387,9 @@ pub fn render_html(
         "cascade_amplification",
         "bad_debt",
         "uncovered_bad_debt",
+        "protocol_loss_at_market",
+        "oracle_gap_loss",
+        "liquidation_slippage",
         "liquidation_delay_blocks_mean",
         "max_drawdown",
     ]

@@ -149,6 +149,21 @@ pub const METRICS: &[MetricDef] = &[
         "bad debt no waterfall step covered, plus unresolved shortfall at the end",
     ),
     m(
+        "protocol_loss_at_market",
+        MetricKind::Quote,
+        "the protocol side's loss at p_ref: pool and insurance fund at genesis minus their value now (warehoused collateral and claims on accounts at p_ref; socialized loss included)",
+    ),
+    m(
+        "oracle_gap_loss",
+        MetricKind::Quote,
+        "value moved from the protocol by settling liquidated perps at the oracle, not the market: sum of size x (oracle - market execution price)",
+    ),
+    m(
+        "liquidation_slippage",
+        MetricKind::Quote,
+        "slippage paid by liquidated perps settled at market or by the backstop provider: sum of size x (p_ref - execution price)",
+    ),
+    m(
         "liquidation_delay_blocks_mean",
         MetricKind::Blocks,
         "mean blocks from first liquidatable (protocol's check) to liquidated",
@@ -414,6 +429,9 @@ impl Accumulator {
             e.socialized_loss,
             e.adl_events as f64,
             e.uncovered_bad_debt + e.unresolved_shortfall,
+            e.protocol_loss_at_market,
+            e.oracle_gap_loss,
+            e.liquidation_slippage,
             if e.delay_count > 0 {
                 e.delay_sum / e.delay_count as f64
             } else {

@@ -25,7 +25,7 @@ impl Engine {
     /// its perps close at the oracle against the pool, its debt is cancelled; a negative
     /// equity goes through the waterfall.
     pub(crate) fn absorb(&mut self, id: AccountId) {
-        self.realize_perps(id);
+        let closed = self.realize_perps(id);
         if self.accounts[id.index()].has_options() {
             // The vault takes the option book over at mark: it stays hedged, so no flow.
             self.liquidate_options(id, 1.0, 0.0, false);
@@ -57,7 +57,7 @@ impl Engine {
             let shortfall = Amount::from_whole_ceil(-value);
             self.metrics.bad_debt += shortfall.to_whole();
             // The pool holds less than it lent: the loss is the pool's unless covered.
-            self.waterfall(id, shortfall);
+            self.waterfall(id, shortfall, &closed);
         }
         self.reindex(id);
     }

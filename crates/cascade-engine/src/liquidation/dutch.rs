@@ -119,7 +119,7 @@ impl Engine {
             .sum();
         self.liqs_this_block += 1;
         self.record_liquidation(id, notional, before, keeper);
-        self.after_liquidation(id);
+        self.after_liquidation(id, closed);
         Outcome {
             liquidation: true,
             offvenue_flow: flow,

@@ -4,6 +4,7 @@
 
 use crate::account::close_value;
 use crate::causal::Before;
+use crate::liquidation::SettlementMarket;
 use crate::ops::moves::Moves;
 use crate::{Engine, LiqPlan, Outcome, Reason};
 use cascade_core::{AccountId, Amount, HolderId, Ledger, Side, TokenId, VenueId};
@@ -27,6 +28,7 @@ impl Engine {
         before: Before,
         ledger: &mut Ledger,
         venues: &mut [Venue],
+        market: Option<&dyn SettlementMarket>,
     ) -> Result<Outcome, Reason> {
         let mut moves = Moves::new();
         // Lending part: the liquidator pays `pay` quote and receives `seize` collateral.
@@ -56,12 +58,22 @@ impl Engine {
             _ => None,
         };
         // Perp part: the account pays the bonus to the liquidator in quote (the vault pays it
-        // out of the account's claim).
+        // out of the account's claim); the close settles by the configured rule, and a
+        // liquidator that bears the slippage pays it into the vault.
         let perp = match plan.perp_asset {
             Some(a) if !plan.perp_close.is_zero() => {
                 let perp_bonus = plan.perp_bonus - plan.opt_bonus;
                 moves.transfer(self.vault, liquidator, TokenId::QUOTE, perp_bonus);
-                Some((a, perp_bonus))
+                let settled = self.settle_close(a, plan.perp_close, market);
+                if settled.liquidator_pays.is_positive() {
+                    moves.transfer(
+                        liquidator,
+                        self.vault,
+                        TokenId::QUOTE,
+                        settled.liquidator_pays,
+                    );
+                }
+                Some((a, perp_bonus, settled))
             }
             _ => None,
         };
@@ -89,9 +101,11 @@ impl Engine {
             self.book_fee(plan.fee);
             notional += plan.repay.to_whole();
         }
-        // The perp closes at the oracle against the pool; the close is a market order on
-        // the wider market.
-        if let Some((a, perp_bonus)) = perp {
+        // The perp closes against the pool at the settlement's price for the account (the
+        // oracle under the legacy rule); what reaches the market is a market order on the
+        // wider market.
+        let mut closed = Vec::new();
+        if let Some((a, perp_bonus, settled)) = perp {
             let p = self.prices[a];
             let acc = &mut self.accounts[id.index()];
             let perp = acc.perps[a];
@@ -108,13 +122,18 @@ impl Engine {
                     .unwrap_or(perp.quote.raw()),
                 )
             };
-            let pnl = close_value(plan.perp_close, p) + share_q;
+            let pnl = close_value(plan.perp_close, settled.account_price) + share_q;
             acc.perps[a].size = perp.size - plan.perp_close;
             acc.perps[a].quote = perp.quote - share_q;
             acc.quote = acc.quote + pnl - perp_bonus;
             self.pool_cash -= pnl;
-            out.offvenue_flow.push((a, -plan.perp_close.to_whole()));
+            self.pool_cash += settled.liquidator_pays;
+            self.record_settlement(&settled);
+            if settled.market_base != 0.0 {
+                out.offvenue_flow.push((a, settled.market_base));
+            }
             notional += plan.perp_close.abs().to_whole() * p;
+            closed.push((a, plan.perp_close));
         }
         // The account's options are bought back (shorts) or sold (longs) at mark against the
         // pool, the account pays the bonus on their value, and the pool unwinds the delta
@@ -130,7 +149,7 @@ impl Engine {
         }
         self.liqs_this_block += 1;
         self.record_liquidation(id, notional, before, liquidator);
-        self.after_liquidation(id);
+        self.after_liquidation(id, &closed);
         Ok(out)
     }
 }

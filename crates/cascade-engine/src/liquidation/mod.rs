@@ -12,7 +12,8 @@
 //!
 //! The submodules hold the mechanisms: `sizing` (the plan), `fixed` (its execution), `flash`
 //! (selling seized collateral on a venue inside the liquidation), `options` (the option
-//! book's part), `dutch`, `english` and `backstop`.
+//! book's part), `dutch`, `english` and `backstop`; `settlement` prices a liquidated perp's
+//! close (`engine.perp_settlement`).
 
 use crate::auction::Curve;
 use crate::{Engine, Outcome, Reason};
@@ -25,8 +26,10 @@ mod english;
 mod fixed;
 mod flash;
 mod options;
+mod settlement;
 mod sizing;
 
+pub use settlement::SettlementMarket;
 pub(crate) use sizing::option_close;
 
 /// How the engine liquidates: the configured liquidation mode, resolved once at
@@ -331,6 +334,7 @@ impl Engine {
         min_profit: Amount,
         ledger: &mut Ledger,
         venues: &mut [Venue],
+        market: Option<&dyn SettlementMarket>,
     ) -> Result<Outcome, Reason> {
         let plan = self.plan_liquidation(id)?;
         if self.auctions.iter().any(|x| x.active && x.account == id) {
@@ -341,17 +345,17 @@ impl Engine {
             // The kick has nothing left to check: it cannot revert.
             Some(kick) => Ok(self.bark(liquidator, id, kick, before, ledger)),
             None => self.liquidate_fixed(
-                liquidator, id, plan, sell_on, min_profit, before, ledger, venues,
+                liquidator, id, plan, sell_on, min_profit, before, ledger, venues, market,
             ),
         }
     }
 
-    /// After a liquidation: re-index, and settle bad debt if nothing is left to seize.
-    pub(crate) fn after_liquidation(&mut self, id: AccountId) {
+    /// After a liquidation that closed the perps `closed` (asset, size as held): re-index,
+    /// and settle bad debt if nothing is left to seize.
+    pub(crate) fn after_liquidation(&mut self, id: AccountId, closed: &[(usize, Amount)]) {
         let acc = &self.accounts[id.index()];
         if !acc.has_positions() {
-            let perp_side = None;
-            self.settle_bankrupt(id, perp_side);
+            self.settle_bankrupt(id, closed);
         }
         self.revalue(id);
         if !self.is_liquidatable(id) {
@@ -408,7 +412,7 @@ impl Engine {
                     0.0,
                     format!("auction {aid}"),
                 );
-                self.waterfall(auc.account, shortfall);
+                self.waterfall(auc.account, shortfall, &[]);
             }
             self.event(
                 "auction_end",

@@ -11,6 +11,7 @@
 
 use crate::account::Account;
 use crate::config::MarginMode;
+use crate::liquidation::SettlementMarket;
 use crate::{Engine, Outcome, Reason};
 use cascade_core::tx::EngineOp;
 use cascade_core::{AccountId, AgentId, Amount, HolderId, Ledger, LedgerError, TokenId};
@@ -27,7 +28,8 @@ pub(crate) fn ledger_err(_: LedgerError) -> Reason {
 
 impl Engine {
     /// Execute an engine operation for `sender` (agent `agent`). Atomic: on `Err` nothing
-    /// changed.
+    /// changed. Without a market, liquidated perps settle at the oracle
+    /// ([`Engine::apply_at_market`]).
     pub fn apply(
         &mut self,
         op: &EngineOp,
@@ -35,6 +37,49 @@ impl Engine {
         agent: AgentId,
         ledger: &mut Ledger,
         venues: &mut [Venue],
+    ) -> Result<Outcome, Reason> {
+        self.apply_inner(op, sender, agent, ledger, venues, None)
+    }
+
+    /// [`Engine::apply`] with the market where the price forms: liquidated perps settle by
+    /// `engine.perp_settlement` against its quotes. The outcome's `offvenue_flow` includes
+    /// the closes of auto-deleveraged positions. Atomic: on `Err` nothing changed.
+    pub fn apply_at_market(
+        &mut self,
+        op: &EngineOp,
+        sender: HolderId,
+        agent: AgentId,
+        ledger: &mut Ledger,
+        venues: &mut [Venue],
+        market: &dyn SettlementMarket,
+    ) -> Result<Outcome, Reason> {
+        self.apply_inner(op, sender, agent, ledger, venues, Some(market))
+    }
+
+    fn apply_inner(
+        &mut self,
+        op: &EngineOp,
+        sender: HolderId,
+        agent: AgentId,
+        ledger: &mut Ledger,
+        venues: &mut [Venue],
+        market: Option<&dyn SettlementMarket>,
+    ) -> Result<Outcome, Reason> {
+        let mut out = self.dispatch(op, sender, agent, ledger, venues, market)?;
+        // Auto-deleveraging inside the operation closed positions: their flow goes out
+        // with the operation's.
+        out.offvenue_flow.append(&mut self.pending_flow);
+        Ok(out)
+    }
+
+    fn dispatch(
+        &mut self,
+        op: &EngineOp,
+        sender: HolderId,
+        agent: AgentId,
+        ledger: &mut Ledger,
+        venues: &mut [Venue],
+        market: Option<&dyn SettlementMarket>,
     ) -> Result<Outcome, Reason> {
         match op {
             EngineOp::Borrow {
@@ -57,7 +102,15 @@ impl Engine {
                 account,
                 sell_on,
                 min_profit,
-            } => self.op_liquidate(sender, *account, *sell_on, *min_profit, ledger, venues),
+            } => self.op_liquidate(
+                sender,
+                *account,
+                *sell_on,
+                *min_profit,
+                ledger,
+                venues,
+                market,
+            ),
             EngineOp::Take {
                 auction,
                 max_lot,

@@ -78,6 +78,10 @@ pub fn cfg(liquidation: LiquidationMode, waterfall: Vec<WaterfallStep>) -> Engin
         option_margin: Default::default(),
         risk_update_interval_blocks: 1,
         max_revaluations_per_block: None,
+        perp_settlement: Default::default(),
+        market_slippage_payer: Default::default(),
+        settlement_backstop: None,
+        adl_price: Default::default(),
     }
 }
 
@@ -179,6 +183,23 @@ impl H {
     pub fn op(&mut self, who: HolderId, op: EngineOp) -> Result<Outcome, Reason> {
         self.engine
             .apply(&op, who, AgentId(0), &mut self.ledger, &mut self.venues)
+    }
+
+    /// `op` with `market` as the market where the price forms (settlement at market).
+    pub fn op_at(
+        &mut self,
+        who: HolderId,
+        op: EngineOp,
+        market: &dyn SettlementMarket,
+    ) -> Result<Outcome, Reason> {
+        self.engine.apply_at_market(
+            &op,
+            who,
+            AgentId(0),
+            &mut self.ledger,
+            &mut self.venues,
+            market,
+        )
     }
 
     /// Block 1 at t = 12 s with every price of a one-asset harness at `p`.
@@ -290,6 +311,38 @@ impl H {
             },
         )
     }
+}
+
+/// A market for settlement tests: `p_ref` per asset, and a flow of `b` base units executes
+/// on average at `p_ref * exp(b / depth)` (a sale below `p_ref`, a purchase above).
+#[derive(Debug, Clone)]
+pub struct TestMarket {
+    pub p_ref: Vec<f64>,
+    pub depth: f64,
+}
+
+impl SettlementMarket for TestMarket {
+    fn quote(&self, asset: usize, signed_base: f64) -> f64 {
+        self.p_ref[asset] * (signed_base / self.depth).exp()
+    }
+}
+
+/// The settlement rules the property tests cover: oracle; market with the account or the
+/// liquidator paying the slippage; a backstop provider (2% discount) whose capacity runs out.
+pub fn settlements() -> Vec<(PerpSettlement, SlippagePayer, Option<SettlementBackstop>)> {
+    vec![
+        (PerpSettlement::Oracle, SlippagePayer::Account, None),
+        (PerpSettlement::Market, SlippagePayer::Account, None),
+        (PerpSettlement::Market, SlippagePayer::Liquidator, None),
+        (
+            PerpSettlement::Backstop,
+            SlippagePayer::Account,
+            Some(SettlementBackstop {
+                discount: 0.02,
+                capacity: 150_000.0,
+            }),
+        ),
+    ]
 }
 
 /// Every liquidation mode, with parameters the property tests use.

@@ -293,7 +293,14 @@ impl World {
             return Err(Revert::Other("no_engine".into()));
         };
         let out = engine
-            .apply(op, tx.sender, tx.agent, &mut self.ledger, &mut self.venues)
+            .apply_at_market(
+                op,
+                tx.sender,
+                tx.agent,
+                &mut self.ledger,
+                &mut self.venues,
+                &self.prices,
+            )
             .map_err(|r| Revert::Other(r.to_string()))?;
         for (v, side, fill) in &out.swaps {
             self.fill_landed(tx, *v, *side, fill, true);

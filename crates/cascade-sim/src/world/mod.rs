@@ -221,7 +221,14 @@ impl World {
     /// The metrics so far.
     pub fn metrics(&self) -> MetricRow {
         match &self.engine {
-            Some(e) => self.acc.row(Some(&e.metrics()), self.cascade_threshold),
+            Some(e) => {
+                let mut m = e.metrics();
+                let p_ref: Vec<f64> = (0..self.prices.n_assets())
+                    .map(|a| self.prices.p_ref(a))
+                    .collect();
+                m.protocol_loss_at_market = e.protocol_loss_at_market(&p_ref);
+                self.acc.row(Some(&m), self.cascade_threshold)
+            }
             None => self.acc.row(None, self.cascade_threshold),
         }
     }

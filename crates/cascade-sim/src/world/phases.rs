@@ -313,6 +313,10 @@ impl World {
         self.gas.end_block(tally.gas_used);
         if let Some(e) = self.engine.as_mut() {
             e.end_block();
+            // Auto-deleveraging in the backstop sweep: its closes reach the market.
+            for (a, base) in e.take_forced_flow() {
+                self.prices.add_forced_flow(a, base);
+            }
             if let Some(ev) = self.events.as_mut() {
                 ev.extend(e.take_events());
             } else {
