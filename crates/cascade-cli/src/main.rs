@@ -4,6 +4,7 @@
 //! messages that name the file, the key and the rule (exit code 2, nothing written), and writes
 //! outputs atomically.
 
+mod budget;
 mod cluster;
 
 use anyhow::Context;
@@ -58,6 +59,10 @@ enum Command {
         /// Worker threads (default: one per core). Results do not depend on it.
         #[arg(long, default_value_t = 0)]
         threads: usize,
+        /// Memory the command may use (bytes, or with K, M, G, T); default: the available
+        /// memory (MemAvailable). A configuration whose estimate exceeds it is refused (exit 2).
+        #[arg(long, value_name = "BYTES")]
+        max_memory: Option<String>,
     },
     /// Run a parameter sweep (many seeded runs per point, in parallel) into a result store.
     Sweep {
@@ -85,6 +90,10 @@ enum Command {
         /// (Kubernetes Indexed Jobs) or SLURM_ARRAY_TASK_ID.
         #[arg(long, value_name = "N")]
         shard_count: Option<u64>,
+        /// Memory the command may use (bytes, or with K, M, G, T); default: the available
+        /// memory (MemAvailable). A configuration whose estimate exceeds it is refused (exit 2).
+        #[arg(long, value_name = "BYTES")]
+        max_memory: Option<String>,
     },
     /// Join the shard stores of a sweep (`cascade sweep --shard I/N`) into one result store.
     Merge {
@@ -133,6 +142,10 @@ enum Command {
         /// path goes beside it as ...-path.csv).
         #[arg(long)]
         trace_out: Option<PathBuf>,
+        /// Memory the command may use (bytes, or with K, M, G, T); default: the available
+        /// memory (MemAvailable). A configuration whose estimate exceeds it is refused (exit 2).
+        #[arg(long, value_name = "BYTES")]
+        max_memory: Option<String>,
     },
     /// Export a result store as tables (runs and points) for pandas, R or a spreadsheet.
     Export {
@@ -196,6 +209,13 @@ enum Command {
         /// Overrides to check as well (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         sets: Vec<String>,
+        /// Worker threads the estimate assumes (default: one per core).
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
+        /// Memory the command may use (bytes, or with K, M, G, T); default: the available
+        /// memory (MemAvailable). A configuration whose estimate exceeds it is refused (exit 2).
+        #[arg(long, value_name = "BYTES")]
+        max_memory: Option<String>,
     },
 }
 
@@ -239,7 +259,10 @@ fn main() -> ExitCode {
             trace,
             force,
             threads,
-        } => cmd_run(&scenario, runs, seed, &sets, out, trace, force, threads),
+            max_memory,
+        } => budget::budget(max_memory.as_deref())
+            .map_err(Failure::Usage)
+            .and_then(|b| cmd_run(&scenario, runs, seed, &sets, out, trace, force, threads, &b)),
         Command::Sweep {
             sweep,
             out,
@@ -248,8 +271,13 @@ fn main() -> ExitCode {
             threads,
             shard,
             shard_count,
-        } => cluster::resolve_shard(shard.as_deref(), shard_count, |k| std::env::var(k).ok())
-            .and_then(|sh| cmd_sweep(&sweep, out, resume, force, threads, sh)),
+            max_memory,
+        } => budget::budget(max_memory.as_deref())
+            .map_err(Failure::Usage)
+            .and_then(|b| {
+                cluster::resolve_shard(shard.as_deref(), shard_count, |k| std::env::var(k).ok())
+                    .and_then(|sh| cmd_sweep(&sweep, out, resume, force, threads, sh, &b))
+            }),
         Command::Merge { shards, out, force } => cluster::cmd_merge(&shards, &out, force),
         Command::Slurm {
             sweep,
@@ -271,7 +299,10 @@ fn main() -> ExitCode {
             point,
             run,
             trace_out,
-        } => cmd_replay(&results, point, run, trace_out),
+            max_memory,
+        } => budget::budget(max_memory.as_deref())
+            .map_err(Failure::Usage)
+            .and_then(|b| cmd_replay(&results, point, run, trace_out, &b)),
         Command::Export {
             results,
             format,
@@ -303,7 +334,14 @@ fn main() -> ExitCode {
             out,
         ),
         Command::Report { results } => cmd_report(&results),
-        Command::Validate { config, sets } => cmd_validate(&config, &sets),
+        Command::Validate {
+            config,
+            sets,
+            threads,
+            max_memory,
+        } => budget::budget(max_memory.as_deref())
+            .map_err(Failure::Usage)
+            .and_then(|b| cmd_validate(&config, &sets, threads, &b)),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,
@@ -322,7 +360,13 @@ fn main() -> ExitCode {
     }
 }
 
-fn cmd_validate(path: &Path, sets: &[String]) -> Result<(), Failure> {
+fn cmd_validate(
+    path: &Path,
+    sets: &[String],
+    threads: usize,
+    budget: &cascade_sim::bounds::Budget,
+) -> Result<(), Failure> {
+    use cascade_sim::bounds::{Job, check, estimate};
     // A sweep file (it has axes, or names a base scenario) is checked point by point.
     let tree = cascade_sim::load::read_tree(path).map_err(Failure::Config)?;
     if tree.contains_key("axis") || tree.get("scenario").is_some_and(|v| v.is_str()) {
@@ -333,6 +377,8 @@ fn cmd_validate(path: &Path, sets: &[String]) -> Result<(), Failure> {
             ));
         }
         let sw = cascade_sim::sweep::load_sweep(path).map_err(Failure::Config)?;
+        let est = cascade_sim::bounds::check_sweep(&sw, budget::threads_of(threads), budget)
+            .map_err(Failure::Config)?;
         println!(
             "{}: ok: sweep \"{}\", {} point(s) x {} run(s) over {}, seed {}, every point's scenario valid",
             path.display(),
@@ -342,10 +388,19 @@ fn cmd_validate(path: &Path, sets: &[String]) -> Result<(), Failure> {
             sw.axes.join(", "),
             sw.spec.seed
         );
+        println!("  {}", budget::describe(&est, budget));
         return Ok(());
     }
     let s = load_scenario(path, sets).map_err(Failure::Config)?;
     let c = &s.config;
+    let job = Job::Run {
+        runs: c.run.runs,
+        runs_key: "run.runs".into(),
+        threads: budget::threads_of(threads),
+        trace: false,
+    };
+    let est = estimate(c, &job);
+    check(path, &est, budget).map_err(Failure::Config)?;
     println!(
         "{}: ok: scenario \"{}\", {} asset(s), {} venue(s), {} oracle(s), {} agent population(s), {} blocks of {} s per run, {} run(s) from seed {}",
         path.display(),
@@ -359,6 +414,7 @@ fn cmd_validate(path: &Path, sets: &[String]) -> Result<(), Failure> {
         c.run.runs,
         c.run.seed
     );
+    println!("  {}", budget::describe(&est, budget));
     Ok(())
 }
 
@@ -372,13 +428,23 @@ fn cmd_run(
     want_trace: bool,
     force: bool,
     threads: usize,
+    budget: &cascade_sim::bounds::Budget,
 ) -> Result<(), Failure> {
     let scenario = load_scenario(path, sets).map_err(Failure::Config)?;
     let cfg = &scenario.config;
+    let runs_key = if runs.is_some() { "--runs" } else { "run.runs" };
     let runs = runs.unwrap_or(cfg.run.runs);
     if runs == 0 {
         return Err(Failure::Usage("--runs must be at least 1".into()));
     }
+    let job = cascade_sim::bounds::Job::Run {
+        runs,
+        runs_key: runs_key.into(),
+        threads: budget::threads_of(threads),
+        trace: want_trace,
+    };
+    cascade_sim::bounds::check(path, &cascade_sim::bounds::estimate(cfg, &job), budget)
+        .map_err(Failure::Config)?;
     let seed = seed.unwrap_or(cfg.run.seed);
     let out_dir = match (&out, want_trace) {
         (Some(d), _) => Some(d.clone()),
@@ -442,6 +508,9 @@ fn cmd_run(
         started.elapsed().as_secs_f64()
     );
     print!("{}", render_table(&rows));
+    for w in cascade_sim::summary::dead_market_warnings(&rows) {
+        eprintln!("warning: {w}");
+    }
     if let Some(d) = &out_dir {
         let mut w = AtomicFile::create(&d.join("runs.csv")).context("creating runs.csv")?;
         {
@@ -576,6 +645,7 @@ fn cmd_sweep(
     force: bool,
     threads: usize,
     shard: Option<(u64, u64)>,
+    budget: &cascade_sim::bounds::Budget,
 ) -> Result<(), Failure> {
     use cascade_sim::experiment::{SweepError, SweepOptions, lock_for_sweep, run_sweep_locked};
     let sweep = cascade_sim::sweep::load_sweep(path).map_err(Failure::Config)?;
@@ -588,6 +658,9 @@ fn cmd_sweep(
         (0, Some(c)) => c.trim().parse().unwrap_or(0),
         (t, _) => t,
     };
+    // Sizes are checked before the store is created or locked: a refused sweep leaves nothing.
+    cascade_sim::bounds::check_sweep(&sweep, budget::threads_of(threads), budget)
+        .map_err(Failure::Config)?;
     let runs_total = match shard {
         Some((i, n)) => {
             let pairs = sweep.points.len() as u64 * sweep.spec.runs;
@@ -666,6 +739,9 @@ fn cmd_sweep(
         "{}",
         cascade_sim::summary::render_points(&pf, &["has_cascade", "bad_debt", "liquidations"])
     );
+    for w in cascade_sim::summary::dead_market_point_warnings(&pf) {
+        eprintln!("warning: {w}");
+    }
     println!("wrote {}", dir.display());
     // The default charts and report.html.
     let out = cascade_report::write_report(&store).map_err(|e| {
@@ -700,27 +776,35 @@ fn open_store_for(dir: &Path, outputs: &[PathBuf]) -> Result<cascade_sim::store:
         .map_err(|e| Failure::Usage(e.to_string()))
 }
 
-fn cmd_replay(dir: &Path, point: u64, run: u64, trace_out: Option<PathBuf>) -> Result<(), Failure> {
+fn cmd_replay(
+    dir: &Path,
+    point: u64,
+    run: u64,
+    trace_out: Option<PathBuf>,
+    budget: &cascade_sim::bounds::Budget,
+) -> Result<(), Failure> {
     let store = open_store(dir)?;
     let m = &store.manifest;
     if point >= store.points() {
         return Err(Failure::Usage(format!(
-            "--point {point}: {} has points 0..{}",
+            "--point {point}: {} has points 0 to {}",
             dir.display(),
-            store.points()
+            store.points().saturating_sub(1)
         )));
     }
     if run >= m.runs {
         return Err(Failure::Usage(format!(
-            "--run {run}: {} has runs 0..{} per point",
+            "--run {run}: {} has runs 0 to {} per point",
             dir.display(),
-            m.runs
+            m.runs.saturating_sub(1)
         )));
     }
     let stored = store
         .row(point, run)
         .map_err(|e| Failure::Usage(e.to_string()))?;
     let scenario = store.point_scenario(point).map_err(Failure::Config)?;
+    let est = cascade_sim::bounds::estimate(&scenario.config, &cascade_sim::bounds::Job::Replay);
+    cascade_sim::bounds::check(&scenario.source, &est, budget).map_err(Failure::Config)?;
     let events_path = trace_out.unwrap_or_else(|| {
         dir.join("replays")
             .join(format!("p{point}-r{run}-events.csv"))
