@@ -105,7 +105,11 @@ pub fn parse_bytes(s: &str) -> Result<u64, String> {
                 'M' => 1 << 20,
                 'G' => 1 << 30,
                 'T' => 1 << 40,
-                _ => return Err(format!("\"{s}\": the unit must be K, M, G or T")),
+                _ => {
+                    return Err(format!(
+                        "\"{s}\" is not a size (bytes, or a whole number with K, M, G or T)"
+                    ));
+                }
             };
             (&t[..i], m)
         }

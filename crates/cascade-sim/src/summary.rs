@@ -147,9 +147,17 @@ pub fn render_points(points: &crate::store::PointsFile, metrics: &[&str]) -> Str
 }
 
 /// The metrics whose zero means a dead market, with what the zero means.
-const DEAD_MARKET: [(&str, &str); 2] = [
-    ("txs_included", "included no transaction"),
-    ("oracle_updates", "had no oracle update"),
+const DEAD_MARKET: [(&str, &str, &str); 2] = [
+    (
+        "txs_included",
+        "included no transaction",
+        "no agent acted; check the scenario's prices, sizes and gas settings",
+    ),
+    (
+        "oracle_updates",
+        "had no oracle update",
+        "the protocol never saw a new price; check the scenario's prices and oracle settings",
+    ),
 ];
 
 /// Warnings for runs in which the market was dead (no transaction included, or no oracle
@@ -157,14 +165,9 @@ const DEAD_MARKET: [(&str, &str); 2] = [
 pub fn dead_market_warnings(rows: &[MetricRow]) -> Vec<String> {
     DEAD_MARKET
         .iter()
-        .filter_map(|(m, what)| {
+        .filter_map(|(m, what, why)| {
             let n = rows.iter().filter(|r| r.get(m) == Some(0.0)).count();
-            (n > 0).then(|| {
-                format!(
-                    "{n} of {} run(s) {what} (`{m}` = 0): the market was dead; check the scenario's prices and sizes",
-                    rows.len()
-                )
-            })
+            (n > 0).then(|| format!("{n} of {} run(s) {what} (`{m}` = 0): {why}", rows.len()))
         })
         .collect()
 }
@@ -173,7 +176,7 @@ pub fn dead_market_warnings(rows: &[MetricRow]) -> Vec<String> {
 pub fn dead_market_point_warnings(points: &crate::store::PointsFile) -> Vec<String> {
     DEAD_MARKET
         .iter()
-        .filter_map(|(m, what)| {
+        .filter_map(|(m, what, why)| {
             let i = points.metrics.iter().position(|x| x == m)?;
             let bad: Vec<String> = points
                 .points
@@ -183,7 +186,7 @@ pub fn dead_market_point_warnings(points: &crate::store::PointsFile) -> Vec<Stri
                 .collect();
             (!bad.is_empty()).then(|| {
                 format!(
-                    "point(s) {} have runs that {what} (`{m}` = 0): the market was dead there; check the scenario's prices and sizes",
+                    "point(s) {} have runs that {what} (`{m}` = 0): {why}",
                     bad.join(", ")
                 )
             })
