@@ -20,7 +20,7 @@ cd "$(dirname "$0")/.."
 repo=$PWD
 cargo build --profile ci -p cascade-cli || { echo "reliability: FAIL: build" >&2; exit 1; }
 started=$SECONDS
-bin=$repo/target/ci/cascade
+bin=${CARGO_TARGET_DIR:-$repo/target}/ci/cascade
 work=$(mktemp -d /tmp/cascade-reliability.XXXXXX)
 mounted=""
 cleanup() {
@@ -357,6 +357,42 @@ else
   wait "$kpid" 2> /dev/null
   skipped+=("kill -9 while charting: the sweep finished first")
 fi
+
+say "--- configurations under a memory limit (ulimit -v 4 GiB)"
+# limited CMD...: CMD with its address space limited, as on a shared login node; a size the
+# machine cannot hold must be refused from its estimate (exit 2), never die in the allocator.
+limited() { (ulimit -v $((4 * 1024 * 1024)) && exec "$@"); }
+qs=$repo/configs/scenarios/quickstart.toml
+cfg() { # cfg NAME FROM TO: the quickstart scenario with FROM replaced by TO
+  sed "0,/$2/s//$3/" "$qs" > "$work/$1.toml"
+  ! cmp -s "$qs" "$work/$1.toml" || { echo "reliability: FAIL: cannot edit $qs for $1" >&2; exit 1; }
+}
+cfg count9 '^count = 20$' 'count = 1000000000'
+cfg levels9 '^levels = 10$' 'levels = 1000000000'
+cfg price308 '^price = 2000.0$' 'price = 1e308'
+cfg count25 '^count = 20$' 'count = 2.5'
+cfg bogus '^\[chain\]$' '[chain]\nbogus = 1'
+cfg typed '^block_time_s = 12.0$' 'block_time_s = "twelve"'
+sed 's/^runs = 3$/runs = 1000000000000/' "$q7" > "$work/runs12.toml"
+sed '0,/^\[\[axis\]\]$/s//sampling = "sobol"\npoints = 4\n[[axis]]/' "$q7" > "$work/sobol.toml"
+run_case "validate count = 10^9" "refuse:key .agents\[1\]\.count.: needs about .* of memory" limited "$bin" validate "$work/count9.toml"
+run_case "run count = 10^9" "refuse:key .agents\[1\]\.count.: needs about" limited "$bin" run "$work/count9.toml" --runs 2
+run_case "validate levels = 10^9" "refuse:key .venues\[1\]\.levels.: needs about" limited "$bin" validate "$work/levels9.toml"
+run_case "run levels = 10^9" "refuse:key .venues\[1\]\.levels.: needs about" limited "$bin" run "$work/levels9.toml" --runs 2
+run_case "run --runs 10^12" "refuse:key .--runs.: needs about" limited "$bin" run "$qs" --runs 1000000000000
+run_case "validate a sweep with runs = 10^12" "refuse:key .runs.: needs about" limited "$bin" validate "$work/runs12.toml"
+run_case "sweep runs = 10^12" "refuse:key .runs.: needs about" limited "$bin" sweep "$work/runs12.toml" --out "$work/runs12"
+absent "sweep runs = 10^12 (refused before its store is made)" "$work/runs12"
+run_case "run --set agents.1.count=10^9" "refuse:agents\[1\]\.count.*needs about" limited "$bin" run "$qs" --set agents.1.count=1000000000 --runs 1
+run_case "validate --max-memory 1M" "refuse:more than the 1.0 MiB allowed \(--max-memory 1M\)" limited "$bin" validate "$qs" --max-memory 1M
+run_case "run --max-memory twelve" "refuse:--max-memory .twelve. is not a size" limited "$bin" run "$qs" --max-memory twelve
+run_case "validate price = 1e308" "refuse:key .assets\[0\]\.price.: must be between 1e-6 and 1e9 .*got 1e308" limited "$bin" validate "$work/price308.toml"
+run_case "run price = 1e308" "refuse:key .assets\[0\]\.price.: must be between" limited "$bin" run "$work/price308.toml" --runs 1
+run_case "count = 2.5" "refuse:key .agents\[1\]\.count.: must be an integer between 0 and 4294967295 \(got 2.5\)" limited "$bin" validate "$work/count25.toml"
+run_case "an unknown key" "refuse:key .chain\.bogus.: is not a known key" limited "$bin" validate "$work/bogus.toml"
+grep -q "bogus\.bogus" "$work/case-$tried.err" && { unclear=$((unclear + 1)); bad "the unknown key is named twice"; }
+run_case "a string for a number" "refuse:key .chain\.block_time_s.: must be a number \(got the string .twelve.\)" limited "$bin" validate "$work/typed.toml"
+run_case "sampling = \"sobol\"" "refuse:key .sampling.: .sobol. is not one of the allowed values: grid, random, latin_hypercube" limited "$bin" validate "$work/sobol.toml"
 
 say "--- disk full"
 if [ "$(id -u)" -eq 0 ] && mkdir -p "$work/full" && mount -t tmpfs -o size=4m tmpfs "$work/full" 2> /dev/null; then

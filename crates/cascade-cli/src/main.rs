@@ -4,17 +4,16 @@
 //! messages that name the file, the key and the rule (exit code 2, nothing written), and writes
 //! outputs atomically.
 
+mod budget;
 mod cluster;
+mod run;
 
 use anyhow::Context;
 use cascade_sim::fsutil::AtomicFile;
 use cascade_sim::load::{ConfigError, load_scenario};
 use cascade_sim::metrics::METRICS;
-use cascade_sim::runner::run_many;
-use cascade_sim::summary::{render_table, summarize};
 use cascade_sim::trace;
 use clap::{Parser, Subcommand};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -58,6 +57,10 @@ enum Command {
         /// Worker threads (default: one per core). Results do not depend on it.
         #[arg(long, default_value_t = 0)]
         threads: usize,
+        /// Memory the command may use (bytes, or with K, M, G, T); default: the available
+        /// memory (MemAvailable). A configuration whose estimate exceeds it is refused (exit 2).
+        #[arg(long, value_name = "BYTES")]
+        max_memory: Option<String>,
     },
     /// Run a parameter sweep (many seeded runs per point, in parallel) into a result store.
     Sweep {
@@ -85,6 +88,10 @@ enum Command {
         /// (Kubernetes Indexed Jobs) or SLURM_ARRAY_TASK_ID.
         #[arg(long, value_name = "N")]
         shard_count: Option<u64>,
+        /// Memory the command may use (bytes, or with K, M, G, T); default: the available
+        /// memory (MemAvailable). A configuration whose estimate exceeds it is refused (exit 2).
+        #[arg(long, value_name = "BYTES")]
+        max_memory: Option<String>,
     },
     /// Join the shard stores of a sweep (`cascade sweep --shard I/N`) into one result store.
     Merge {
@@ -133,6 +140,10 @@ enum Command {
         /// path goes beside it as ...-path.csv).
         #[arg(long)]
         trace_out: Option<PathBuf>,
+        /// Memory the command may use (bytes, or with K, M, G, T); default: the available
+        /// memory (MemAvailable). A configuration whose estimate exceeds it is refused (exit 2).
+        #[arg(long, value_name = "BYTES")]
+        max_memory: Option<String>,
     },
     /// Export a result store as tables (runs and points) for pandas, R or a spreadsheet.
     Export {
@@ -196,6 +207,13 @@ enum Command {
         /// Overrides to check as well (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         sets: Vec<String>,
+        /// Worker threads the estimate assumes (default: one per core).
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
+        /// Memory the command may use (bytes, or with K, M, G, T); default: the available
+        /// memory (MemAvailable). A configuration whose estimate exceeds it is refused (exit 2).
+        #[arg(long, value_name = "BYTES")]
+        max_memory: Option<String>,
     },
 }
 
@@ -239,7 +257,12 @@ fn main() -> ExitCode {
             trace,
             force,
             threads,
-        } => cmd_run(&scenario, runs, seed, &sets, out, trace, force, threads),
+            max_memory,
+        } => budget::budget(max_memory.as_deref())
+            .map_err(Failure::Usage)
+            .and_then(|b| {
+                run::cmd_run(&scenario, runs, seed, &sets, out, trace, force, threads, &b)
+            }),
         Command::Sweep {
             sweep,
             out,
@@ -248,8 +271,13 @@ fn main() -> ExitCode {
             threads,
             shard,
             shard_count,
-        } => cluster::resolve_shard(shard.as_deref(), shard_count, |k| std::env::var(k).ok())
-            .and_then(|sh| cmd_sweep(&sweep, out, resume, force, threads, sh)),
+            max_memory,
+        } => budget::budget(max_memory.as_deref())
+            .map_err(Failure::Usage)
+            .and_then(|b| {
+                cluster::resolve_shard(shard.as_deref(), shard_count, |k| std::env::var(k).ok())
+                    .and_then(|sh| cmd_sweep(&sweep, out, resume, force, threads, sh, &b))
+            }),
         Command::Merge { shards, out, force } => cluster::cmd_merge(&shards, &out, force),
         Command::Slurm {
             sweep,
@@ -271,7 +299,10 @@ fn main() -> ExitCode {
             point,
             run,
             trace_out,
-        } => cmd_replay(&results, point, run, trace_out),
+            max_memory,
+        } => budget::budget(max_memory.as_deref())
+            .map_err(Failure::Usage)
+            .and_then(|b| cmd_replay(&results, point, run, trace_out, &b)),
         Command::Export {
             results,
             format,
@@ -303,7 +334,14 @@ fn main() -> ExitCode {
             out,
         ),
         Command::Report { results } => cmd_report(&results),
-        Command::Validate { config, sets } => cmd_validate(&config, &sets),
+        Command::Validate {
+            config,
+            sets,
+            threads,
+            max_memory,
+        } => budget::budget(max_memory.as_deref())
+            .map_err(Failure::Usage)
+            .and_then(|b| cmd_validate(&config, &sets, threads, &b)),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,
@@ -322,7 +360,13 @@ fn main() -> ExitCode {
     }
 }
 
-fn cmd_validate(path: &Path, sets: &[String]) -> Result<(), Failure> {
+fn cmd_validate(
+    path: &Path,
+    sets: &[String],
+    threads: usize,
+    budget: &cascade_sim::bounds::Budget,
+) -> Result<(), Failure> {
+    use cascade_sim::bounds::{Job, check, estimate};
     // A sweep file (it has axes, or names a base scenario) is checked point by point.
     let tree = cascade_sim::load::read_tree(path).map_err(Failure::Config)?;
     if tree.contains_key("axis") || tree.get("scenario").is_some_and(|v| v.is_str()) {
@@ -333,6 +377,8 @@ fn cmd_validate(path: &Path, sets: &[String]) -> Result<(), Failure> {
             ));
         }
         let sw = cascade_sim::sweep::load_sweep(path).map_err(Failure::Config)?;
+        let est = cascade_sim::bounds::check_sweep(&sw, budget::threads_of(threads), budget)
+            .map_err(Failure::Config)?;
         println!(
             "{}: ok: sweep \"{}\", {} point(s) x {} run(s) over {}, seed {}, every point's scenario valid",
             path.display(),
@@ -342,10 +388,19 @@ fn cmd_validate(path: &Path, sets: &[String]) -> Result<(), Failure> {
             sw.axes.join(", "),
             sw.spec.seed
         );
+        println!("  {}", budget::describe(&est, budget));
         return Ok(());
     }
     let s = load_scenario(path, sets).map_err(Failure::Config)?;
     let c = &s.config;
+    let job = Job::Run {
+        runs: c.run.runs,
+        runs_key: "run.runs".into(),
+        threads: budget::threads_of(threads),
+        trace: false,
+    };
+    let est = estimate(c, &job);
+    check(path, &est, budget).map_err(Failure::Config)?;
     println!(
         "{}: ok: scenario \"{}\", {} asset(s), {} venue(s), {} oracle(s), {} agent population(s), {} blocks of {} s per run, {} run(s) from seed {}",
         path.display(),
@@ -359,133 +414,7 @@ fn cmd_validate(path: &Path, sets: &[String]) -> Result<(), Failure> {
         c.run.runs,
         c.run.seed
     );
-    Ok(())
-}
-
-#[allow(clippy::too_many_arguments)]
-fn cmd_run(
-    path: &Path,
-    runs: Option<u64>,
-    seed: Option<u64>,
-    sets: &[String],
-    out: Option<PathBuf>,
-    want_trace: bool,
-    force: bool,
-    threads: usize,
-) -> Result<(), Failure> {
-    let scenario = load_scenario(path, sets).map_err(Failure::Config)?;
-    let cfg = &scenario.config;
-    let runs = runs.unwrap_or(cfg.run.runs);
-    if runs == 0 {
-        return Err(Failure::Usage("--runs must be at least 1".into()));
-    }
-    let seed = seed.unwrap_or(cfg.run.seed);
-    let out_dir = match (&out, want_trace) {
-        (Some(d), _) => Some(d.clone()),
-        (None, true) => Some(PathBuf::from("results").join(&cfg.name)),
-        (None, false) => None,
-    };
-    let mut files = Vec::new();
-    if let Some(d) = &out_dir {
-        files.push(d.join("runs.csv"));
-        files.push(d.join("summary.csv"));
-        if want_trace {
-            files.push(d.join("trace.csv"));
-        }
-        if !force && let Some(f) = files.iter().find(|f| f.exists()) {
-            return Err(Failure::Usage(format!(
-                "{} already exists; pass --force to overwrite, or choose another --out",
-                f.display()
-            )));
-        }
-    }
-    eprintln!(
-        "running \"{}\": {} run(s) of {} blocks, seed {}",
-        cfg.name,
-        runs,
-        cfg.chain.blocks(),
-        seed
-    );
-    let mut trace_file = match (&out_dir, want_trace) {
-        (Some(d), true) => {
-            let mut f = AtomicFile::create(&d.join("trace.csv"))
-                .with_context(|| format!("cannot create {}", d.display()))?;
-            trace::write_header(&mut f, cfg).context("writing trace.csv")?;
-            Some(f)
-        }
-        _ => None,
-    };
-    let started = std::time::Instant::now();
-    let mut io_err = None;
-    let outputs = run_many(&scenario, seed, runs, want_trace, threads, |o| {
-        if let (Some(f), Some(tr)) = (trace_file.as_mut(), o.trace.as_ref())
-            && let Err(e) = trace::write_run(f, o.run, tr)
-        {
-            io_err.get_or_insert(e);
-        }
-        if runs >= 10 && (o.run + 1) % (runs / 10).max(1) == 0 {
-            eprintln!("  {}/{} runs", o.run + 1, runs);
-        }
-    })
-    .map_err(|e| Failure::Other(anyhow::anyhow!(e)))?;
-    if let Some(e) = io_err {
-        return Err(Failure::Other(
-            anyhow::Error::new(e).context("writing trace.csv"),
-        ));
-    }
-    let rows: Vec<_> = outputs.iter().map(|o| o.row.clone()).collect();
-    println!(
-        "scenario \"{}\": {} run(s), seed {}, {:.1} s",
-        cfg.name,
-        runs,
-        seed,
-        started.elapsed().as_secs_f64()
-    );
-    print!("{}", render_table(&rows));
-    if let Some(d) = &out_dir {
-        let mut w = AtomicFile::create(&d.join("runs.csv")).context("creating runs.csv")?;
-        {
-            let mut c = csv::Writer::from_writer(&mut w);
-            let mut h = vec!["run".to_string()];
-            h.extend(METRICS.iter().map(|m| m.name.to_string()));
-            c.write_record(&h).context("writing runs.csv")?;
-            for o in &outputs {
-                let mut r = vec![o.run.to_string()];
-                r.extend(o.row.0.iter().map(|v| v.to_string()));
-                c.write_record(&r).context("writing runs.csv")?;
-            }
-            c.flush().context("writing runs.csv")?;
-        }
-        w.commit().context("writing runs.csv")?;
-        let mut w = AtomicFile::create(&d.join("summary.csv")).context("creating summary.csv")?;
-        writeln!(w, "metric,unit,mean,std_err,p50,p95,min,max").context("writing summary.csv")?;
-        for (name, kind, s) in summarize(&rows) {
-            writeln!(
-                w,
-                "{name},{},{},{},{},{},{},{}",
-                kind.unit(),
-                s.mean,
-                s.se,
-                s.p50,
-                s.p95,
-                s.min,
-                s.max
-            )
-            .context("writing summary.csv")?;
-        }
-        w.commit().context("writing summary.csv")?;
-        if let Some(f) = trace_file.take() {
-            f.commit().context("writing trace.csv")?;
-        }
-        println!(
-            "wrote {}",
-            files
-                .iter()
-                .map(|f| f.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
+    println!("  {}", budget::describe(&est, budget));
     Ok(())
 }
 
@@ -576,6 +505,7 @@ fn cmd_sweep(
     force: bool,
     threads: usize,
     shard: Option<(u64, u64)>,
+    budget: &cascade_sim::bounds::Budget,
 ) -> Result<(), Failure> {
     use cascade_sim::experiment::{SweepError, SweepOptions, lock_for_sweep, run_sweep_locked};
     let sweep = cascade_sim::sweep::load_sweep(path).map_err(Failure::Config)?;
@@ -588,6 +518,9 @@ fn cmd_sweep(
         (0, Some(c)) => c.trim().parse().unwrap_or(0),
         (t, _) => t,
     };
+    // Sizes are checked before the store is created or locked: a refused sweep leaves nothing.
+    cascade_sim::bounds::check_sweep(&sweep, budget::threads_of(threads), budget)
+        .map_err(Failure::Config)?;
     let runs_total = match shard {
         Some((i, n)) => {
             let pairs = sweep.points.len() as u64 * sweep.spec.runs;
@@ -666,6 +599,9 @@ fn cmd_sweep(
         "{}",
         cascade_sim::summary::render_points(&pf, &["has_cascade", "bad_debt", "liquidations"])
     );
+    for w in cascade_sim::summary::dead_market_point_warnings(&pf) {
+        eprintln!("warning: {w}");
+    }
     println!("wrote {}", dir.display());
     // The default charts and report.html.
     let out = cascade_report::write_report(&store).map_err(|e| {
@@ -700,27 +636,35 @@ fn open_store_for(dir: &Path, outputs: &[PathBuf]) -> Result<cascade_sim::store:
         .map_err(|e| Failure::Usage(e.to_string()))
 }
 
-fn cmd_replay(dir: &Path, point: u64, run: u64, trace_out: Option<PathBuf>) -> Result<(), Failure> {
+fn cmd_replay(
+    dir: &Path,
+    point: u64,
+    run: u64,
+    trace_out: Option<PathBuf>,
+    budget: &cascade_sim::bounds::Budget,
+) -> Result<(), Failure> {
     let store = open_store(dir)?;
     let m = &store.manifest;
     if point >= store.points() {
         return Err(Failure::Usage(format!(
-            "--point {point}: {} has points 0..{}",
+            "--point {point}: {} has points 0 to {}",
             dir.display(),
-            store.points()
+            store.points().saturating_sub(1)
         )));
     }
     if run >= m.runs {
         return Err(Failure::Usage(format!(
-            "--run {run}: {} has runs 0..{} per point",
+            "--run {run}: {} has runs 0 to {} per point",
             dir.display(),
-            m.runs
+            m.runs.saturating_sub(1)
         )));
     }
     let stored = store
         .row(point, run)
         .map_err(|e| Failure::Usage(e.to_string()))?;
     let scenario = store.point_scenario(point).map_err(Failure::Config)?;
+    let est = cascade_sim::bounds::estimate(&scenario.config, &cascade_sim::bounds::Job::Replay);
+    cascade_sim::bounds::check(&scenario.source, &est, budget).map_err(Failure::Config)?;
     let events_path = trace_out.unwrap_or_else(|| {
         dir.join("replays")
             .join(format!("p{point}-r{run}-events.csv"))

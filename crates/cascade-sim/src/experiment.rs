@@ -391,15 +391,24 @@ pub fn run_sweep_locked(
         .build()
         .map_err(|e| SweepError::Run(format!("cannot start worker threads: {e}")))?;
     let batch = (pool.current_num_threads() as u64 * 8).max(1);
-    // Every pending (point, run) pair, in order.
-    let pairs_all: Vec<(u64, u64)> = pending
+    // Every pending (point, run) pair, in order, streamed a batch at a time: a large `runs`
+    // costs time, not memory.
+    let mut pairs_all = pending
         .iter()
-        .flat_map(|f| (f.first_run..f.first_run + f.len).map(move |r| (f.point, r)))
-        .collect();
+        .flat_map(|f| (f.first_run..f.first_run + f.len).map(move |r| (f.point, r)));
+    let mut runs_computed = 0u64;
+    let mut buf: Vec<(u64, u64)> = Vec::with_capacity(batch as usize);
     let mut frag = pending.iter();
     // The fragment being filled and its rows so far.
     let mut filling: Option<(Fragment, Vec<Vec<f64>>)> = None;
-    for pairs in pairs_all.chunks(batch as usize) {
+    loop {
+        buf.clear();
+        buf.extend(pairs_all.by_ref().take(batch as usize));
+        if buf.is_empty() {
+            break;
+        }
+        runs_computed += buf.len() as u64;
+        let pairs: &[(u64, u64)] = &buf;
         // The scenarios of the points in this batch, built serially.
         let mut scenarios = Vec::new();
         for &(p, _) in pairs {
@@ -466,7 +475,7 @@ pub fn run_sweep_locked(
     Ok(SweepReport {
         points: points_total,
         points_kept: kept,
-        runs_computed: pairs_all.len() as u64,
+        runs_computed,
         discarded,
     })
 }

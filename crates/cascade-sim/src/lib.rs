@@ -9,6 +9,7 @@
 //! system.
 
 pub mod aggregate;
+pub mod bounds;
 pub mod codec;
 pub mod config;
 pub mod events;
@@ -17,6 +18,8 @@ pub mod export;
 pub mod fsutil;
 pub mod load;
 pub mod lock;
+pub mod magnitude;
+pub mod messages;
 pub mod metrics;
 pub mod overrides;
 pub mod runner;

@@ -5,6 +5,7 @@
 //! print it and exit with code 2 before anything is written.
 
 use crate::config::ScenarioConfig;
+use crate::messages::serde_issue;
 use crate::overrides::{self, Override};
 use cascade_core::ConfigIssue;
 use cascade_market::price::{ProcessConfig, ReplayData};
@@ -106,64 +107,15 @@ pub fn apply_overrides(path: &Path, tree: &mut Table, sets: &[String]) -> Result
     }
 }
 
-/// Turn a serde error into an issue naming the full key (including an unknown field's name).
-fn serde_issue(path: String, msg: String) -> ConfigIssue {
-    // The toml crate prefixes messages with a location block; keep the last line.
-    let msg = msg
-        .lines()
-        .rev()
-        .find(|l| {
-            let l = l.trim_start();
-            !l.trim().is_empty() && !l.starts_with('|') && !l.starts_with("in `")
-        })
-        .unwrap_or("")
-        .trim()
-        .to_string();
-    if let Some(rest) = msg.strip_prefix("unknown field `")
-        && let Some((field, expected)) = rest.split_once('`')
-    {
-        let key = if path.is_empty() || path == "." {
-            field.to_string()
-        } else {
-            format!("{path}.{field}")
-        };
-        let expected = expected.trim_start_matches(',').trim();
-        return ConfigIssue {
-            key,
-            rule: format!("is not a known key ({expected})"),
-        };
-    }
-    if let Some(rest) = msg.strip_prefix("missing field `")
-        && let Some((field, _)) = rest.split_once('`')
-    {
-        let key = if path.is_empty() || path == "." {
-            field.to_string()
-        } else {
-            format!("{path}.{field}")
-        };
-        return ConfigIssue {
-            key,
-            rule: "is required but missing".to_string(),
-        };
-    }
-    ConfigIssue {
-        key: if path.is_empty() || path == "." {
-            "(top level)".to_string()
-        } else {
-            path
-        },
-        rule: msg,
-    }
-}
-
 /// Deserialize a scenario from a tree; `name` is used when the file has none.
 pub fn from_tree(path: &Path, tree: Table) -> Result<ScenarioConfig, ConfigError> {
+    let raw = tree.clone();
     let value = Value::Table(tree);
     let mut cfg: ScenarioConfig = serde_path_to_error::deserialize(value).map_err(|e| {
         let p = e.path().to_string();
         ConfigError {
             file: path.to_path_buf(),
-            issues: vec![serde_issue(p, e.inner().to_string())],
+            issues: vec![serde_issue(&p, &e.inner().to_string(), &raw)],
         }
     })?;
     if cfg.name.trim().is_empty() {
@@ -193,7 +145,12 @@ pub fn load_replay(
             let key = format!("assets[{i}].process.path");
             let full = base_dir.join(file);
             match read_replay_csv(&full, time_column, column) {
-                Ok(d) => match d.validate() {
+                Ok(d) => match d.validate().and_then(|()| {
+                    match crate::magnitude::check_replay_prices(&key, &d.price) {
+                        Some(i) => Err(i.rule),
+                        None => Ok(()),
+                    }
+                }) {
                     Ok(()) => out.push(Some(d)),
                     Err(e) => {
                         issues.push(ConfigIssue {
@@ -273,8 +230,10 @@ pub fn load_scenario(path: &Path, sets: &[String]) -> Result<Scenario, ConfigErr
 
 /// Resolve and validate a scenario tree read from `path` (overrides already applied).
 pub fn scenario_from_tree(path: &Path, tree: Table) -> Result<Scenario, ConfigError> {
+    let magnitudes = crate::magnitude::check_tree(&tree);
     let cfg = from_tree(path, tree)?;
     let mut issues = cfg.validate();
+    issues.extend(magnitudes);
     let base = path.parent().unwrap_or(Path::new("."));
     // Report replay-file problems together with the value problems.
     let replay = match load_replay(path, &cfg, base) {

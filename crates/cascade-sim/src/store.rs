@@ -765,7 +765,10 @@ impl Store {
             .ok_or_else(|| {
                 StoreError::new(
                     &runs_path(&self.dir, p),
-                    format!("has no run {r} (runs 0..{})", f.rows.len()),
+                    format!(
+                        "has no run {r} (runs 0 to {})",
+                        f.rows.len().saturating_sub(1)
+                    ),
                 )
             })
     }

@@ -146,6 +146,54 @@ pub fn render_points(points: &crate::store::PointsFile, metrics: &[&str]) -> Str
     layout(&lines, 1)
 }
 
+/// The metrics whose zero means a dead market, with what the zero means.
+const DEAD_MARKET: [(&str, &str, &str); 2] = [
+    (
+        "txs_included",
+        "included no transaction",
+        "no agent acted; check the scenario's prices, sizes and gas settings",
+    ),
+    (
+        "oracle_updates",
+        "had no oracle update",
+        "the protocol never saw a new price; check the scenario's prices and oracle settings",
+    ),
+];
+
+/// Warnings for runs in which the market was dead (no transaction included, or no oracle
+/// update): such a run measures nothing, usually because of an extreme setting.
+pub fn dead_market_warnings(rows: &[MetricRow]) -> Vec<String> {
+    DEAD_MARKET
+        .iter()
+        .filter_map(|(m, what, why)| {
+            let n = rows.iter().filter(|r| r.get(m) == Some(0.0)).count();
+            (n > 0).then(|| format!("{n} of {} run(s) {what} (`{m}` = 0): {why}", rows.len()))
+        })
+        .collect()
+}
+
+/// The same warnings for a sweep's points (a point whose smallest value of the metric is 0).
+pub fn dead_market_point_warnings(points: &crate::store::PointsFile) -> Vec<String> {
+    DEAD_MARKET
+        .iter()
+        .filter_map(|(m, what, why)| {
+            let i = points.metrics.iter().position(|x| x == m)?;
+            let bad: Vec<String> = points
+                .points
+                .iter()
+                .filter(|p| p.agg.metrics.get(i).is_some_and(|a| a.min == 0.0))
+                .map(|p| p.index.to_string())
+                .collect();
+            (!bad.is_empty()).then(|| {
+                format!(
+                    "point(s) {} have runs that {what} (`{m}` = 0): {why}",
+                    bad.join(", ")
+                )
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,5 +207,20 @@ mod tests {
         assert_eq!(s.p50, 2.5);
         assert!((s.p95 - 3.85).abs() < 1e-12);
         assert_eq!((s.min, s.max), (1.0, 4.0));
+    }
+
+    #[test]
+    fn dead_markets_are_warned_about() {
+        let live = MetricRow(vec![1.0; METRICS.len()]);
+        let mut dead = live.clone();
+        dead.0[crate::metrics::metric_index("txs_included").unwrap()] = 0.0;
+        assert!(dead_market_warnings(std::slice::from_ref(&live)).is_empty());
+        let w = dead_market_warnings(&[live, dead]);
+        assert_eq!(w.len(), 1);
+        assert!(
+            w[0].starts_with("1 of 2 run(s) included no transaction"),
+            "{}",
+            w[0]
+        );
     }
 }

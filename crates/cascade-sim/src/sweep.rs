@@ -537,25 +537,10 @@ pub const MAX_POINTS: usize = 1_000_000;
 /// Read, resolve and validate a sweep file, including every point's scenario.
 pub fn load_sweep(path: &Path) -> Result<Sweep, ConfigError> {
     let tree = read_tree(path)?;
+    let raw = tree.clone();
     let spec: SweepFile = serde_path_to_error::deserialize(Value::Table(tree)).map_err(|e| {
-        let p = e.path().to_string();
-        let msg = e.inner().to_string();
-        let msg = msg
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty() && !l.trim_start().starts_with('|'))
-            .unwrap_or("")
-            .trim()
-            .to_string();
-        ConfigError::one(
-            path,
-            if p.is_empty() || p == "." {
-                "(top level)".to_string()
-            } else {
-                p
-            },
-            msg,
-        )
+        let i = crate::messages::serde_issue(&e.path().to_string(), &e.inner().to_string(), &raw);
+        ConfigError::one(path, i.key, i.rule)
     })?;
     let mut issues = Vec::new();
     let name = match &spec.name {

@@ -400,8 +400,18 @@ fn broken_sweep_files_name_the_file_the_key_and_the_rule() {
         ),
         (
             "runs = 2\nrunz = 3\n[[axis]]\nkey = \"gas.congestion_beta\"\nvalues = [0.1]",
-            "runz",
-            "unknown field",
+            "key `runz`",
+            "is not a known key (expected one of name, description",
+        ),
+        (
+            "runs = 2\nsampling = \"sobol\"\n[[axis]]\nkey = \"gas.congestion_beta\"\nvalues = [0.1]",
+            "key `sampling`",
+            "\"sobol\" is not one of the allowed values: grid, random, latin_hypercube",
+        ),
+        (
+            "runs = 2.5\n[[axis]]\nkey = \"gas.congestion_beta\"\nvalues = [0.1]",
+            "key `runs`",
+            "must be a whole number (0 or more) (got 2.5)",
         ),
         ("runs = 2", "axis", "at least one"),
         (
