@@ -28,8 +28,20 @@ pub fn serde_issue(path: &str, msg: &str, tree: &Table) -> ConfigIssue {
     if let Some(rest) = msg.strip_prefix("unknown field `")
         && let Some((field, expected)) = rest.split_once('`')
     {
+        // Inside an internally tagged table serde loses the path below it: find the nested
+        // table that holds the field.
+        let parent = path
+            .strip_suffix(field)
+            .and_then(|p| p.strip_suffix('.'))
+            .unwrap_or(path);
+        let key = match lookup(tree, parent) {
+            Some(Value::Table(t)) if !t.contains_key(field) => {
+                locate_key(tree, parent, field).unwrap_or_else(|| join(field))
+            }
+            _ => join(field),
+        };
         return ConfigIssue {
-            key: join(field),
+            key,
             rule: format!("is not a known key ({})", allowed(expected)),
         };
     }
@@ -48,7 +60,8 @@ pub fn serde_issue(path: &str, msg: &str, tree: &Table) -> ConfigIssue {
         let here = lookup(tree, path);
         let key = match here.and_then(|v| v.get("kind")).and_then(|k| k.as_str()) {
             Some(k) if k == variant => join("kind"),
-            _ => display_key(path),
+            _ => locate(tree, path, &format!("string \"{variant}\""))
+                .unwrap_or_else(|| display_key(path)),
         };
         return ConfigIssue {
             key,
@@ -214,6 +227,29 @@ fn locate(tree: &Table, path: &str, got: &str) -> Option<String> {
         if i > 10_000 {
             break;
         }
+    }
+    None
+}
+
+/// The full key of the first table below `path` (breadth first) that holds `field`.
+fn locate_key(tree: &Table, path: &str, field: &str) -> Option<String> {
+    let Value::Table(here) = lookup(tree, path)? else {
+        return None;
+    };
+    let mut queue: Vec<(String, &Value)> =
+        here.iter().map(|(k, v)| (join_key(path, k), v)).collect();
+    let mut i = 0;
+    while i < queue.len() && i <= 10_000 {
+        let (k, v) = (queue[i].0.clone(), queue[i].1);
+        match v {
+            Value::Table(t) if t.contains_key(field) => return Some(join_key(&k, field)),
+            Value::Table(t) => queue.extend(t.iter().map(|(c, x)| (join_key(&k, c), x))),
+            Value::Array(a) => {
+                queue.extend(a.iter().enumerate().map(|(n, x)| (format!("{k}[{n}]"), x)))
+            }
+            _ => {}
+        }
+        i += 1;
     }
     None
 }

@@ -209,14 +209,14 @@ fn the_new_keys_name_their_key_and_rule() {
         (
             MANGO,
             &["agents.2.sale={ kind = \"hold\", blocks = 3 }"],
-            "blocks",
+            "agents[2].sale.blocks",
             "not a known key",
         ),
         (
             MANGO,
             &["agents.2.sale={ kind = \"dump\" }"],
-            "agents[2]",
-            "unknown variant",
+            "agents[2].sale.kind",
+            "not one of the allowed values: hold, immediate, twap",
         ),
     ];
     for (file, edits, key, rule) in cases {
