@@ -605,6 +605,7 @@ mod tests {
                 engine: Some(&engine),
                 oracles: &oracles,
                 twap_oracles: &[None],
+                prices: None,
             };
             let mut out = Vec::new();
             agent.act(&view, AgentId(0), &mut out);

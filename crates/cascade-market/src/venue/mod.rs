@@ -177,6 +177,9 @@ impl Venue {
                     taker_fee: *taker_fee,
                 },
             )?)),
+            VenueConfig::Reference(_) => Err(VenueError::BadParameter(
+                "a reference market is off chain: it is built into the price model".into(),
+            )),
         }
     }
 
@@ -308,6 +311,9 @@ pub enum VenueConfig {
         #[serde(default)]
         taker_fee: f64,
     },
+    /// The asset's off-chain reference market, where its price forms (one per asset at
+    /// most). Not an on-chain venue: no holder, no gas; flows routed to it move `p_ref`.
+    Reference(crate::price::ReferenceConfig),
 }
 
 fn default_cpmm_fee() -> f64 {
@@ -323,6 +329,7 @@ impl VenueConfig {
     pub fn name(&self) -> &str {
         match self {
             VenueConfig::Cpmm { name, .. } | VenueConfig::Clob { name, .. } => name,
+            VenueConfig::Reference(r) => &r.name,
         }
     }
 
@@ -330,15 +337,22 @@ impl VenueConfig {
     pub fn asset(&self) -> &str {
         match self {
             VenueConfig::Cpmm { asset, .. } | VenueConfig::Clob { asset, .. } => asset,
+            VenueConfig::Reference(r) => &r.asset,
         }
     }
 
-    /// `"cpmm"` or `"clob"`.
+    /// `"cpmm"`, `"clob"` or `"reference"`.
     pub fn kind(&self) -> &'static str {
         match self {
             VenueConfig::Cpmm { .. } => "cpmm",
             VenueConfig::Clob { .. } => "clob",
+            VenueConfig::Reference(_) => "reference",
         }
+    }
+
+    /// Whether the venue is on chain (a pool or a book), not the off-chain reference market.
+    pub fn is_onchain(&self) -> bool {
+        !matches!(self, VenueConfig::Reference(_))
     }
 
     /// Record every broken rule under `c` (asset names are resolved by the caller).
@@ -418,6 +432,7 @@ impl VenueConfig {
                     );
                 }
             }
+            VenueConfig::Reference(r) => r.validate(c),
         }
     }
 }

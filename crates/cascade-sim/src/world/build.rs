@@ -160,14 +160,17 @@ fn genesis_ledger(cfg: &ScenarioConfig) -> Result<(Ledger, ChainHolders), BuildE
 /// Prices come first: venues and oracles start at the assets' initial prices.
 fn price_model(scenario: &Scenario) -> Result<PriceModel, BuildError> {
     let cfg = &scenario.config;
+    let references = cfg.reference_markets();
     let specs: Vec<AssetSpec> = cfg
         .assets
         .iter()
-        .map(|a| AssetSpec {
+        .zip(references)
+        .map(|(a, reference)| AssetSpec {
             name: a.name.clone(),
             initial_price: a.price,
             process: a.process.clone(),
             impact: a.impact.clone(),
+            reference,
         })
         .collect();
     PriceModel::new(specs, cfg.correlation.clone(), scenario.replay.clone())
@@ -183,7 +186,7 @@ fn build_venues(
 ) -> Result<(Vec<Venue>, Vec<bool>), BuildError> {
     let mut venues = Vec::with_capacity(cfg.venues.len());
     let mut venue_is_cpmm = Vec::with_capacity(cfg.venues.len());
-    for v in &cfg.venues {
+    for v in cfg.onchain_venues() {
         let asset = cfg
             .asset_index(v.asset())
             .ok_or_else(|| BuildError(format!("venue {} has an unknown asset", v.name())))?;
@@ -242,16 +245,17 @@ fn build_engine(
 /// Per asset, the venue whose price is the perp mark for funding: the engine's
 /// `funding_venue` when it trades the asset, else the asset's first venue.
 fn funding_venues(cfg: &ScenarioConfig) -> Vec<Option<usize>> {
+    let venues: Vec<&VenueConfig> = cfg.onchain_venues().collect();
     (0..cfg.assets.len())
         .map(|a| {
             let named = cfg
                 .engine
                 .as_ref()
                 .and_then(|e| e.funding_venue.as_ref())
-                .and_then(|n| cfg.venues.iter().position(|v| v.name() == n))
-                .filter(|&i| cfg.asset_index(cfg.venues[i].asset()).map(|x| x.index()) == Some(a));
+                .and_then(|n| venues.iter().position(|v| v.name() == n))
+                .filter(|&i| cfg.asset_index(venues[i].asset()).map(|x| x.index()) == Some(a));
             named.or_else(|| {
-                cfg.venues
+                venues
                     .iter()
                     .position(|v| cfg.asset_index(v.asset()).map(|x| x.index()) == Some(a))
             })
@@ -279,14 +283,13 @@ fn twap_sources(
     let mut twap_oracles: Vec<Option<TwapSource>> = vec![None; cfg.assets.len()];
     for (a, o) in oracle_cfgs {
         if let FeedConfig::Twap { venue, window_s } = &o.feed {
-            twap_oracles[*a] =
-                cfg.venues
-                    .iter()
-                    .position(|v| v.name() == venue)
-                    .map(|i| TwapSource {
-                        venue: VenueId(i as u16),
-                        window_s: *window_s,
-                    });
+            twap_oracles[*a] = cfg
+                .onchain_venues()
+                .position(|v| v.name() == venue)
+                .map(|i| TwapSource {
+                    venue: VenueId(i as u16),
+                    window_s: *window_s,
+                });
         }
     }
     twap_oracles

@@ -290,6 +290,7 @@ impl World {
             engine: self.engine.as_ref(),
             oracles: &self.oracles,
             twap_oracles: &self.twap_oracles,
+            prices: Some(&self.prices),
         };
         f(agent, &view)
     }
