@@ -503,6 +503,7 @@ mod tests {
             reserve_base: 10_000.0,
             reserve_quote: 16_000_000.0,
             fee: 0.003,
+            withdraw: None,
         };
         let mut venues =
             vec![Venue::from_config(&vc, &mut ledger, pool_h, owner, AssetId(0), 1600.0).unwrap()];

@@ -179,3 +179,34 @@ fn less_reference_depth_raises_liquidations_and_amplification() {
     assert!(lt > lb && at > ab);
     assert!(more_liq > fewer_liq && more_amp > less_amp);
 }
+
+/// The pool's liquidity providers withdraw under stress (`venues.1.withdraw` of
+/// liquidity_crunch): in the crash half the reserves leave the pool at once and come back
+/// once volatility falls, with the ledger conserved every block.
+#[test]
+fn pool_liquidity_providers_withdraw_in_the_crash() {
+    use cascade_market::venue::Venue;
+    let s = common::scenario("configs/scenarios/liquidity_crunch.toml", &[]);
+    let mut w = World::new(&s, s.config.run.seed, 0).unwrap();
+    w.enable_ledger_checks();
+    let reserves = |w: &World| match &w.venues()[0] {
+        Venue::Cpmm(p) => (p.reserve_base().to_whole(), p.reserve_quote().to_whole()),
+        _ => panic!("venue 0 is the pool"),
+    };
+    let (mut drops, mut returns) = (0, 0);
+    let mut prev = reserves(&w);
+    while w.running() {
+        w.step().unwrap();
+        let now = reserves(&w);
+        // No trade halves both reserves in a block, nor grows both by half.
+        if now.0 < 0.6 * prev.0 && now.1 < 0.6 * prev.1 {
+            drops += 1;
+        }
+        if now.0 > 1.5 * prev.0 && now.1 > 1.5 * prev.1 {
+            returns += 1;
+        }
+        prev = now;
+    }
+    println!("pool withdrawals {drops}, returns {returns}");
+    assert!(drops >= 1 && returns >= 1);
+}

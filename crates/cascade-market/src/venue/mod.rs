@@ -288,6 +288,9 @@ pub enum VenueConfig {
         /// parts per million.
         #[serde(default = "default_cpmm_fee")]
         fee: f64,
+        /// Liquidity providers' withdrawal rule under stress (absent: they never withdraw).
+        #[serde(default)]
+        withdraw: Option<LpWithdrawal>,
     },
     /// A price-time-priority limit order book.
     Clob {
@@ -314,6 +317,43 @@ pub enum VenueConfig {
     /// The asset's off-chain reference market, where its price forms (one per asset at
     /// most). Not an on-chain venue: no holder, no gas; flows routed to it move `p_ref`.
     Reference(crate::price::ReferenceConfig),
+}
+
+/// `withdraw = { ... }` of a `cpmm` venue: its liquidity providers take `fraction` of the
+/// reserves out when the realised volatility of the asset's reference price (an EWMA of squared
+/// block log returns, half-life `vol_half_life_s`, annualised) passes
+/// `vol_threshold_per_year`, and put what they hold back, at the pool's price, once it is
+/// below again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LpWithdrawal {
+    pub vol_threshold_per_year: f64,
+    /// The share of the reserves withdrawn, in (0, 1).
+    pub fraction: f64,
+    /// Half-life of the realised-volatility EWMA, seconds (default 600).
+    #[serde(default = "default_lp_vol_half_life")]
+    pub vol_half_life_s: f64,
+}
+
+fn default_lp_vol_half_life() -> f64 {
+    600.0
+}
+
+impl LpWithdrawal {
+    /// Record every broken rule under `c`.
+    pub fn validate(&self, c: &mut Check) {
+        c.positive("vol_threshold_per_year", self.vol_threshold_per_year);
+        if c.finite("fraction", self.fraction) && !(self.fraction > 0.0 && self.fraction < 1.0) {
+            c.fail(
+                "fraction",
+                format!(
+                    "must be in (0, 1) (got {}): the share of the reserves withdrawn",
+                    self.fraction
+                ),
+            );
+        }
+        c.positive("vol_half_life_s", self.vol_half_life_s);
+    }
 }
 
 fn default_cpmm_fee() -> f64 {
@@ -368,6 +408,7 @@ impl VenueConfig {
                 reserve_base,
                 reserve_quote,
                 fee,
+                withdraw,
                 ..
             } => {
                 for (key, v) in [
@@ -384,6 +425,9 @@ impl VenueConfig {
                     }
                 }
                 c.range_open_hi("fee", *fee, 0.0, 1.0);
+                if let Some(w) = withdraw {
+                    w.validate(&mut c.at("withdraw"));
+                }
                 if (0.0..1.0).contains(fee) && fee_ppm(*fee).is_none() {
                     c.fail(
                         "fee",
@@ -576,6 +620,7 @@ mod tests {
             reserve_base: 0.0,
             reserve_quote: -1.0,
             fee: 1.0,
+            withdraw: None,
         };
         let v = issues(&cfg);
         let keys: Vec<&str> = v.iter().map(|i| i.key.as_str()).collect();
@@ -632,6 +677,7 @@ mod tests {
             reserve_base: 1000.0,
             reserve_quote: 2_000_000.0,
             fee: 0.003,
+            withdraw: None,
         };
         let clob = VenueConfig::Clob {
             name: "book".into(),
