@@ -210,3 +210,53 @@ fn pool_liquidity_providers_withdraw_in_the_crash() {
     println!("pool withdrawals {drops}, returns {returns}");
     assert!(drops >= 1 && returns >= 1);
 }
+
+/// A reference market's configuration errors name the key and the rule: one per asset, no
+/// reduced-form impact beside it, its own values, and it is no venue agents or oracles can
+/// name.
+#[test]
+fn reference_market_config_errors_name_key_and_rule() {
+    let base =
+        std::fs::read_to_string(common::repo().join("configs/scenarios/liquidity_crunch.toml"))
+            .unwrap();
+    let err = |extra: &str, sets: &[&str]| {
+        let mut tree: toml::Table = format!("{base}\n{extra}").parse().unwrap();
+        let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+        cascade_sim::load::apply_overrides(std::path::Path::new("test.toml"), &mut tree, &sets)
+            .unwrap();
+        match cascade_sim::load::scenario_from_tree(std::path::Path::new("test.toml"), tree) {
+            Ok(_) => panic!("accepted: {extra} {sets:?}"),
+            Err(e) => e.to_string(),
+        }
+    };
+    let second = "[[venues]]\nname = \"cex2\"\nkind = \"reference\"\nasset = \"ETH\"\ndaily_volume = 1.0\ndaily_volatility = 0.1\n";
+    let e = err(second, &[]);
+    assert!(
+        e.contains("key `venues[3].asset`") && e.contains("one per asset"),
+        "{e}"
+    );
+    let e = err(
+        "",
+        &["assets.0.impact={model=\"sqrt\",kappa=0.05,depth=100.0}"],
+    );
+    assert!(
+        e.contains("key `venues[0].kind`") && e.contains("impact"),
+        "{e}"
+    );
+    let e = err(
+        "",
+        &["venues.0.daily_volatility=0", "venues.0.withdraw.floor=2"],
+    );
+    assert!(e.contains("key `venues[0].daily_volatility`"), "{e}");
+    assert!(
+        e.contains("key `venues[0].withdraw.floor`") && e.contains("(0, 1]"),
+        "{e}"
+    );
+    let e = err("", &["venues.1.withdraw.fraction=1"]);
+    assert!(
+        e.contains("key `venues[1].withdraw.fraction`") && e.contains("(0, 1)"),
+        "{e}"
+    );
+    let e = err("", &["oracles.0.feed.feeds.1.venue=cex"]);
+    assert!(e.contains("oracles[0].feed.feeds[1].venue"), "{e}");
+}
