@@ -549,6 +549,43 @@ mod tests {
     }
 
     #[test]
+    fn reference_market_moves_p_ref_within_the_block() {
+        let mut s = spec(ProcessConfig::Gbm {
+            mu: 0.0,
+            sigma: 0.0,
+        });
+        s.reference = Some(ReferenceConfig {
+            name: "cex".into(),
+            asset: "A".into(),
+            daily_volume: 1_000_000.0,
+            daily_volatility: 0.04,
+            y_impact: 0.7,
+            resilience_half_life_s: 600.0,
+            taker_fee: 0.0,
+            depth_scale: 1.0,
+            withdraw: None,
+        });
+        let mut m = PriceModel::new(vec![s], None, vec![None]).unwrap();
+        let (mut a, mut b) = rngs(10);
+        m.step(12.0, 12.0, &mut a, &mut b);
+        assert_eq!(m.p_ref(0), 100.0);
+        // Quoting moves nothing; the quote is what executing pays.
+        let q = m.quote_flow(0, -10_000.0);
+        assert!(q < 100.0);
+        assert_eq!(m.p_ref(0), 100.0);
+        // A forced sale moves p_ref at once, by Y sigma sqrt(Q / V) in log.
+        m.add_forced_flow(0, -10_000.0);
+        let want = -0.7 * 0.04 * 0.1f64;
+        assert!(((m.p_ref(0) / 100.0).ln() - want).abs() < 1e-12);
+        assert!(m.p_ref(0) < q, "the average lies above the end price");
+        assert_eq!(m.execute_flow(0, 0.0), m.p_ref(0));
+        // The book refills: after one half-life the consumed volume has halved.
+        m.step(612.0, 600.0, &mut a, &mut b);
+        assert!(((m.p_ref(0) / 100.0).ln() - want / 2f64.sqrt()).abs() < 1e-12);
+        assert_eq!(m.p_exo(0), 100.0);
+    }
+
+    #[test]
     fn no_impact_means_identical_prices() {
         let mut m = PriceModel::new(
             vec![spec(ProcessConfig::Gbm {
