@@ -1,6 +1,8 @@
 //! Runs per second of `configs/bench/reference.toml` on 1 and 2 threads (through the same
 //! `run_many` the command line uses), and the floor: the same random draws and account
 //! touches without the model. Parallel efficiency = (runs/s on 2 threads) / (2 x runs/s on 1).
+//! `market_runs_1_thread` is the same run with reference-market price formation
+//! (`configs/bench/reference_market.toml`), for its cost against `runs_1_threads`.
 //! Figures in benches/RESULTS.md.
 
 use cascade_sim::runner::run_many;
@@ -27,6 +29,13 @@ fn reference(c: &mut Criterion) {
             })
         });
     }
+    // The same run with ETH's price forming on a reference market, side by side with
+    // `runs_1_threads` (the reduced-form impact).
+    let m = cascade_benches::reference_market();
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("market_runs_1_thread", |b| {
+        b.iter(|| black_box(run_many(&m, SEED, 1, false, 1, |_| {}).unwrap().len()))
+    });
     let floor = cascade_benches::Floor::of(&s);
     g.throughput(Throughput::Elements(1));
     g.bench_function("floor_1_thread", |b| {

@@ -19,6 +19,13 @@ pub fn reference_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../configs/bench/reference.toml")
 }
 
+/// The reference run with reference-market price formation (`configs/bench/reference_market.toml`).
+pub fn reference_market() -> Scenario {
+    let p =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../configs/bench/reference_market.toml");
+    load_scenario(&p, &[]).unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// The index of the trader population in the reference scenario's `[[agents]]`.
 pub const TRADERS: usize = 3;
 

@@ -10,13 +10,17 @@
 //!
 //! With `hedge = true` (the default) the World offsets each landed trade against the
 //! off-chain market holder at `p_ref`, so the arbitrageur's inventory never runs dry in a
-//! trend; with `hedge = false` it trades from its genesis inventory alone.
+//! trend; with `hedge = false` it trades from its genesis inventory alone. When the asset's
+//! price forms on a reference market the hedge walks that book, so the arbitrageur sizes its
+//! trade to maximise the gain net of the hedge's impact and taker fee (`hedged_trade`) and
+//! sets its slippage limit at the hedge's average price.
 
 use crate::config::{BuildCtx, VenueInfo, check_venue_list};
 use crate::view::{View, gwei};
 use crate::{Agent, Role, Submission};
 use cascade_core::tx::{GasKind, Side};
 use cascade_core::{Action, AgentId, Amount, Check, HolderId, TokenId, VenueId};
+use cascade_market::price::PriceModel;
 use cascade_market::venue::Venue;
 use serde::{Deserialize, Serialize};
 
@@ -193,6 +197,38 @@ pub fn best_trade(
     g.is_positive().then_some((side, amount, out, g))
 }
 
+/// The best size up to `cap` of a trade on `venue` whose hedge walks the reference market of
+/// asset `a` (impact and fee paid): `(amount_in, expected_out, gain, hedge_price)`, with the
+/// gain net of the hedge, in quote base units. `None` when no size gains.
+pub fn hedged_trade(
+    venue: &Venue,
+    prices: &PriceModel,
+    a: usize,
+    side: Side,
+    cap: Amount,
+) -> Option<(Amount, Amount, Amount, f64)> {
+    let eval = |amount: Amount| -> (Amount, Amount, f64) {
+        if !amount.is_positive() {
+            return (Amount::ZERO, Amount::ZERO, f64::NAN);
+        }
+        let out = venue.quote(side, amount).amount_out;
+        let (g, p) = match side {
+            Side::Sell => {
+                let p = prices.quote_flow(a, amount.to_whole());
+                (out - amount.value_ceil(p), p)
+            }
+            Side::Buy => {
+                let p = prices.quote_flow(a, -out.to_whole());
+                (out.value_floor(p) - amount, p)
+            }
+        };
+        (out, g, p)
+    };
+    let amount = maximize(cap, |x| eval(x).1);
+    let (out, g, p) = eval(amount);
+    (g.is_positive() && p.is_finite() && p > 0.0).then_some((amount, out, g, p))
+}
+
 /// Profit at `target` of trading `amount_in` on the venue's current state.
 fn gross(venue: &Venue, side: Side, amount_in: Amount, target: f64) -> Amount {
     if !amount_in.is_positive() {
@@ -267,10 +303,23 @@ impl Agent for Arbitrageur {
             let base = view.balance(self.holder, asset.token());
             let fee_flat = view.fee_estimate(GasKind::Swap, self.tip);
             let quote_avail = (quote_left - fee_flat).max(Amount::ZERO);
-            let Some((side, amount, exp_out, gain)) = best_trade(venue, target, base, quote_avail)
+            let Some((side, mut amount, mut exp_out, mut gain)) =
+                best_trade(venue, target, base, quote_avail)
             else {
                 continue;
             };
+            // With a reference market the hedge leg walks its book: net its impact and fee,
+            // within the size that gains at p_ref alone (an upper bound).
+            let mut target = target;
+            if self.hedge
+                && let Some(pm) = view.prices.filter(|pm| pm.has_reference(asset.index()))
+            {
+                let Some((a, out, g, t)) = hedged_trade(venue, pm, asset.index(), side, amount)
+                else {
+                    continue;
+                };
+                (amount, exp_out, gain, target) = (a, out, g, t);
+            }
             let gas = view.gas_of(GasKind::Swap);
             let mut tip = self.tip;
             if self.bid_share > 0.0 && gas > 0 && view.native_price > 0.0 {

@@ -579,6 +579,7 @@ mod tests {
             reserve_base: 10_000.0,
             reserve_quote: 16_000_000.0,
             fee: 0.003,
+            withdraw: None,
         };
         let mut venues =
             vec![Venue::from_config(&vc, &mut ledger, pool_h, owner, AssetId(0), 1600.0).unwrap()];
@@ -682,6 +683,7 @@ mod tests {
                 engine: Some(&engine),
                 oracles: &oracles,
                 twap_oracles: &[None],
+                prices: None,
             };
             let mut out = Vec::new();
             agent.act(&view, AgentId(0), &mut out);

@@ -136,6 +136,7 @@ mod tests {
             reserve_base: base,
             reserve_quote: quote,
             fee,
+            withdraw: None,
         };
         let v = Venue::from_config(&cfg, &mut l, h, o, AssetId(0), quote / base).unwrap();
         let _ = TokenId::QUOTE;

@@ -10,6 +10,7 @@ use cascade_engine::Engine;
 use cascade_market::gas::{GasCosts, fee_in_quote};
 use cascade_market::mempool::Mempool;
 use cascade_market::oracle::Oracles;
+use cascade_market::price::PriceModel;
 use cascade_market::venue::Venue;
 
 /// How an agent's transaction ended.
@@ -70,6 +71,9 @@ pub struct View<'a> {
     pub oracles: &'a Oracles,
     /// Per asset, the venue TWAP the engine's oracle reads, when it is a plain TWAP feed.
     pub twap_oracles: &'a [Option<TwapSource>],
+    /// The price model, for quoting flows on reference markets (`quote_flow`): agents read
+    /// the off-chain book's depth through it, never the fundamental value `p_exo`.
+    pub prices: Option<&'a PriceModel>,
 }
 
 impl<'a> View<'a> {

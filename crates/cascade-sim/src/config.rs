@@ -11,7 +11,7 @@ use cascade_core::{AssetId, Check, ConfigIssue};
 use cascade_engine::EngineConfig;
 use cascade_market::gas::GasConfig;
 use cascade_market::oracle::OracleConfig;
-use cascade_market::price::{ImpactConfig, ProcessConfig, validate_correlation};
+use cascade_market::price::{ImpactConfig, ProcessConfig, ReferenceConfig, validate_correlation};
 use cascade_market::venue::VenueConfig;
 use serde::{Deserialize, Serialize};
 
@@ -183,14 +183,39 @@ impl ScenarioConfig {
         self.assets.iter().map(|a| a.name.clone()).collect()
     }
 
+    /// The on-chain venues' names, in venue-index order (reference markets are not venues
+    /// agents, oracles or the engine can name).
     pub fn venue_names(&self) -> Vec<String> {
-        self.venues.iter().map(|v| v.name().to_string()).collect()
+        self.onchain_venues()
+            .map(|v| v.name().to_string())
+            .collect()
+    }
+
+    /// The on-chain venues (pools and books), in configuration order: venue `i` of a World is
+    /// the `i`-th of these; `kind = "reference"` entries are off chain.
+    pub fn onchain_venues(&self) -> impl Iterator<Item = &VenueConfig> {
+        self.venues.iter().filter(|v| v.is_onchain())
+    }
+
+    /// The reference market of each asset (`None`: its price forms by the reduced-form impact).
+    pub fn reference_markets(&self) -> Vec<Option<ReferenceConfig>> {
+        (0..self.assets.len())
+            .map(|a| {
+                self.venues.iter().find_map(|v| match v {
+                    VenueConfig::Reference(r)
+                        if self.asset_index(&r.asset).map(|x| x.index()) == Some(a) =>
+                    {
+                        Some(r.clone())
+                    }
+                    _ => None,
+                })
+            })
+            .collect()
     }
 
     /// Venue descriptions for agents (unknown assets map to asset 0; validation reports them).
     pub fn venue_infos(&self) -> Vec<VenueInfo> {
-        self.venues
-            .iter()
+        self.onchain_venues()
             .map(|v| VenueInfo {
                 name: v.name().to_string(),
                 asset: self.asset_index(v.asset()).unwrap_or(AssetId(0)),
@@ -315,11 +340,37 @@ impl ScenarioConfig {
         for (i, v) in self.venues.iter().enumerate() {
             let mut vc = c.at(&format!("venues[{i}]"));
             v.validate(&mut vc);
-            if venue_names[..i].contains(&venue_names[i]) {
+            if self.venues[..i].iter().any(|w| w.name() == v.name()) {
                 vc.fail(
                     "name",
-                    format!("\"{}\" is used by an earlier venue", venue_names[i]),
+                    format!("\"{}\" is used by an earlier venue", v.name()),
                 );
+            }
+            if let VenueConfig::Reference(r) = v {
+                if self.venues[..i]
+                    .iter()
+                    .any(|w| !w.is_onchain() && w.asset() == r.asset)
+                {
+                    vc.fail(
+                        "asset",
+                        format!(
+                            "\"{}\" already has a reference market (one per asset)",
+                            r.asset
+                        ),
+                    );
+                }
+                if let Some(a) = self.asset_index(&r.asset)
+                    && self.assets[a.index()].impact != ImpactConfig::None
+                {
+                    vc.fail(
+                        "kind",
+                        format!(
+                            "asset \"{}\" forms its price on this reference market, so its reduced-form impact must be absent (remove assets[{}].impact)",
+                            r.asset,
+                            a.index()
+                        ),
+                    );
+                }
             }
             if self.asset_index(v.asset()).is_none() {
                 vc.fail(

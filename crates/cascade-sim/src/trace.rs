@@ -14,7 +14,7 @@ pub fn header(cfg: &ScenarioConfig) -> Vec<String> {
         h.push(format!("{}_p_ref", a.name));
         h.push(format!("{}_oracle", a.name));
     }
-    for v in &cfg.venues {
+    for v in cfg.onchain_venues() {
         h.push(format!("{}_price", v.name()));
     }
     for c in [

@@ -104,6 +104,7 @@ mod tests {
             reserve_base: 5_000.0,
             reserve_quote: 10_000_000.0,
             fee: 0.0,
+            withdraw: None,
         };
         let pool = Venue::from_config(&cfg, &mut l, pool_h, owner, AssetId(0), 2000.0).unwrap();
         l.seal();

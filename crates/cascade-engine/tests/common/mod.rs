@@ -152,6 +152,7 @@ pub fn build(c: &EngineConfig, n_traders: usize, seed: u64, markets: &[Market], 
                 reserve_base: m.reserve_base,
                 reserve_quote: m.reserve_base * m.price,
                 fee: 0.003,
+                withdraw: None,
             };
             let venue =
                 Venue::from_config(&vc, &mut ledger, pool, owner, AssetId(a as u16), m.price)

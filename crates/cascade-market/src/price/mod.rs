@@ -5,7 +5,10 @@
 //! protocol: one process per asset (`process.rs`), their shocks correlated through a Cholesky
 //! factor (`cholesky.rs`). `p_ref = p_exo * impact` adds the price impact of liquidation sales
 //! (`impact.rs`); it is the price arbitrageurs trade against and oracles observe. With no impact
-//! configured, `p_ref == p_exo` bit for bit.
+//! configured, `p_ref == p_exo` bit for bit. An asset with a reference market (`reference.rs`)
+//! forms `p_ref` there instead: `p_ref = p_exo * exp(x(C))` of the book's consumed volume, and
+//! every flow routed to it ([`PriceModel::execute_flow`], [`PriceModel::add_forced_flow`])
+//! executes along the book and moves `p_ref` at once.
 //!
 //! Random numbers: every block draws exactly one standard normal per asset from the `price`
 //! stream, whatever the processes, and jump counts and sizes only from the `price_jumps` stream,
@@ -15,10 +18,12 @@
 pub mod cholesky;
 pub mod impact;
 pub mod process;
+pub mod reference;
 
 pub use cholesky::{cholesky, validate_correlation};
 pub use impact::{Impact, ImpactConfig};
 pub use process::{Process, ProcessConfig, ReplayData, interp_log};
+pub use reference::{DepthWithdrawal, ReferenceConfig, ReferenceMarket};
 
 use cascade_core::SimRng;
 use rand_distr::{Distribution, StandardNormal};
@@ -31,6 +36,8 @@ pub struct AssetSpec {
     pub initial_price: f64,
     pub process: ProcessConfig,
     pub impact: ImpactConfig,
+    /// The asset's reference market, where its price forms (`None`: the reduced-form impact).
+    pub reference: Option<ReferenceConfig>,
 }
 
 /// Why a price model cannot be built.
@@ -46,6 +53,7 @@ pub enum PriceError {
 struct AssetState {
     process: Process,
     impact: Impact,
+    reference: Option<ReferenceMarket>,
     p_exo: f64,
     p_ref: f64,
     log_ret_ref: f64,
@@ -93,6 +101,7 @@ impl PriceModel {
             states.push(AssetState {
                 process,
                 impact: Impact::new(a.impact),
+                reference: a.reference.map(ReferenceMarket::new),
                 p_exo: p,
                 p_ref: p,
                 log_ret_ref: 0.0,
@@ -125,9 +134,18 @@ impl PriceModel {
             None => self.e.copy_from_slice(&self.z),
         }
         for (i, a) in self.assets.iter_mut().enumerate() {
+            let before = a.p_exo;
             a.p_exo = a.process.step(t_s, dt_s, self.e[i], jumps);
-            a.impact.advance(dt_s);
-            let p = a.p_exo * a.impact.factor();
+            let p = match a.reference.as_mut() {
+                Some(r) => {
+                    r.advance(dt_s, (a.p_exo / before).ln());
+                    a.p_exo * r.factor()
+                }
+                None => {
+                    a.impact.advance(dt_s);
+                    a.p_exo * a.impact.factor()
+                }
+            };
             a.log_ret_ref = (p / a.p_ref).ln();
             a.p_ref = p;
         }
@@ -148,10 +166,43 @@ impl PriceModel {
     /// The average price at which a flow of `signed_base` whole base units of asset `i`
     /// (negative: a sale) executes on the market where the price forms, now, without changing
     /// it: what a perp closed at market is settled at. Under the reduced-form impact a flow
-    /// moves `p_ref` only from the next block on (`add_forced_flow`), so it executes at `p_ref`.
+    /// moves `p_ref` only from the next block on (`add_forced_flow`), so it executes at `p_ref`;
+    /// on a reference market it walks the book (impact and taker fee included).
     pub fn quote_flow(&self, i: usize, signed_base: f64) -> f64 {
-        let _ = signed_base;
-        self.assets[i].p_ref
+        let a = &self.assets[i];
+        match &a.reference {
+            Some(r) => r.quote(a.p_exo, signed_base),
+            None => a.p_ref,
+        }
+    }
+
+    /// Execute a flow of `signed_base` whole base units of asset `i` (negative: a sale) on the
+    /// market where the price forms and return its average price (as [`Self::quote_flow`]).
+    /// On a reference market it moves `p_ref` at once. Under the reduced-form impact it
+    /// executes at `p_ref` and records nothing (only forced flow moves that price, through
+    /// [`Self::add_forced_flow`]), so results there are unchanged.
+    pub fn execute_flow(&mut self, i: usize, signed_base: f64) -> f64 {
+        let Some(a) = self.assets.get_mut(i) else {
+            return f64::NAN;
+        };
+        match a.reference.as_mut() {
+            Some(r) => {
+                let p = r.execute(a.p_exo, signed_base);
+                a.p_ref = a.p_exo * r.factor();
+                p
+            }
+            None => a.p_ref,
+        }
+    }
+
+    /// Whether asset `i`'s price forms on a reference market.
+    pub fn has_reference(&self, i: usize) -> bool {
+        self.assets.get(i).is_some_and(|a| a.reference.is_some())
+    }
+
+    /// Asset `i`'s reference market, when it has one.
+    pub fn reference(&self, i: usize) -> Option<&ReferenceMarket> {
+        self.assets.get(i).and_then(|a| a.reference.as_ref())
     }
 
     /// Cumulative forced flow of asset `i` (whole base units, sold < 0).
@@ -164,10 +215,13 @@ impl PriceModel {
         self.assets[i].log_ret_ref
     }
 
-    /// Record forced flow of asset `i` (whole base units, negative when sold); it moves `p_ref`
-    /// from the next block on.
+    /// Record forced flow of asset `i` (whole base units, negative when sold). Under the
+    /// reduced-form impact it moves `p_ref` from the next block on; on a reference market it
+    /// executes along the book at once ([`Self::execute_flow`]).
     pub fn add_forced_flow(&mut self, i: usize, signed_base: f64) {
-        if let Some(a) = self.assets.get_mut(i) {
+        if self.has_reference(i) {
+            self.execute_flow(i, signed_base);
+        } else if let Some(a) = self.assets.get_mut(i) {
             a.impact.add_flow(signed_base);
         }
     }
@@ -185,6 +239,7 @@ mod tests {
             initial_price: 100.0,
             process,
             impact: ImpactConfig::None,
+            reference: None,
         }
     }
 
@@ -491,6 +546,43 @@ mod tests {
         assert!((m.p_ref(0) - 100.0 * (-0.05f64).exp()).abs() < 1e-12);
         assert_eq!(m.p_exo(0), 100.0);
         assert!((m.log_return_ref(0) + 0.05).abs() < 1e-12);
+    }
+
+    #[test]
+    fn reference_market_moves_p_ref_within_the_block() {
+        let mut s = spec(ProcessConfig::Gbm {
+            mu: 0.0,
+            sigma: 0.0,
+        });
+        s.reference = Some(ReferenceConfig {
+            name: "cex".into(),
+            asset: "A".into(),
+            daily_volume: 1_000_000.0,
+            daily_volatility: 0.04,
+            y_impact: 0.7,
+            resilience_half_life_s: 600.0,
+            taker_fee: 0.0,
+            depth_scale: 1.0,
+            withdraw: None,
+        });
+        let mut m = PriceModel::new(vec![s], None, vec![None]).unwrap();
+        let (mut a, mut b) = rngs(10);
+        m.step(12.0, 12.0, &mut a, &mut b);
+        assert_eq!(m.p_ref(0), 100.0);
+        // Quoting moves nothing; the quote is what executing pays.
+        let q = m.quote_flow(0, -10_000.0);
+        assert!(q < 100.0);
+        assert_eq!(m.p_ref(0), 100.0);
+        // A forced sale moves p_ref at once, by Y sigma sqrt(Q / V) in log.
+        m.add_forced_flow(0, -10_000.0);
+        let want = -0.7 * 0.04 * 0.1f64;
+        assert!(((m.p_ref(0) / 100.0).ln() - want).abs() < 1e-12);
+        assert!(m.p_ref(0) < q, "the average lies above the end price");
+        assert_eq!(m.execute_flow(0, 0.0), m.p_ref(0));
+        // The book refills: after one half-life the consumed volume has halved.
+        m.step(612.0, 600.0, &mut a, &mut b);
+        assert!(((m.p_ref(0) / 100.0).ln() - want / 2f64.sqrt()).abs() < 1e-12);
+        assert_eq!(m.p_exo(0), 100.0);
     }
 
     #[test]

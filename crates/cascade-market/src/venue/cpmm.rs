@@ -109,6 +109,66 @@ impl Cpmm {
         self.reserve_base.to_whole() * price + self.reserve_quote.to_whole()
     }
 
+    /// A liquidity provider takes `fraction` (in (0, 1)) of both reserves out of the pool to
+    /// `to`: the depth falls, the price stays (up to rounding, which favours the pool). Returns
+    /// the base and quote moved; nothing moves when either rounds to zero.
+    pub fn remove_liquidity(
+        &mut self,
+        ledger: &mut Ledger,
+        to: HolderId,
+        fraction: f64,
+    ) -> Result<(Amount, Amount), VenueError> {
+        if !(fraction > 0.0 && fraction < 1.0) {
+            return Err(VenueError::BadParameter(format!(
+                "withdrawal fraction must be in (0, 1) (got {fraction})"
+            )));
+        }
+        let b = self.reserve_base.scale_floor(fraction);
+        let q = self.reserve_quote.scale_floor(fraction);
+        if !b.is_positive() || !q.is_positive() {
+            return Ok((Amount::ZERO, Amount::ZERO));
+        }
+        // The holder's balances are the reserves, so both transfers succeed.
+        ledger.transfer(self.holder, to, self.asset.token(), b)?;
+        ledger.transfer(self.holder, to, TokenId::QUOTE, q)?;
+        self.reserve_base -= b;
+        self.reserve_quote -= q;
+        Ok((b, q))
+    }
+
+    /// A liquidity provider `from` adds liquidity at the pool's price, up to `base_max` and
+    /// `quote_max`: `b = min(base_max, floor(quote_max * x / y))` and `q = ceil(b * y / x)`
+    /// (rounding favours the pool). Returns what it added.
+    pub fn add_liquidity(
+        &mut self,
+        ledger: &mut Ledger,
+        from: HolderId,
+        base_max: Amount,
+        quote_max: Amount,
+    ) -> Result<(Amount, Amount), VenueError> {
+        if !base_max.is_positive() || !quote_max.is_positive() {
+            return Ok((Amount::ZERO, Amount::ZERO));
+        }
+        let (x, y) = (u256(self.reserve_base), u256(self.reserve_quote));
+        let by_quote = u256(quote_max) * x / y;
+        let b = u256(base_max).min(by_quote);
+        let q = (b * y + x - U256::ONE) / x;
+        let to_amount = |v: U256| i128::try_from(v.as_u128()).map(Amount).ok();
+        let (Some(b), Some(q)) = (to_amount(b), to_amount(q)) else {
+            return Err(VenueError::Overflow);
+        };
+        if !b.is_positive() || !q.is_positive() || q > quote_max {
+            return Ok((Amount::ZERO, Amount::ZERO));
+        }
+        require_funds(ledger, from, self.asset.token(), b)?;
+        require_funds(ledger, from, TokenId::QUOTE, q)?;
+        ledger.transfer(from, self.holder, self.asset.token(), b)?;
+        ledger.transfer(from, self.holder, TokenId::QUOTE, q)?;
+        self.reserve_base += b;
+        self.reserve_quote += q;
+        Ok((b, q))
+    }
+
     /// `(reserve_in, reserve_out, token_in, token_out)` for a taker on `side`.
     fn sides(&self, side: Side) -> (Amount, Amount, TokenId, TokenId) {
         match side {
@@ -298,6 +358,44 @@ fn price_of(base: Amount, quote: Amount) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn liquidity_providers_withdraw_and_return_at_the_pool_price() {
+        let mut l = Ledger::new(["USD", "ETH"]);
+        let pool = l.add_holder("pool");
+        let lp = l.add_holder("lp");
+        let mut c = Cpmm::genesis(
+            &mut l,
+            pool,
+            AssetId(0),
+            Amount::from_whole(1_000.0),
+            Amount::from_whole(2_000_000.0),
+            0.003,
+        )
+        .unwrap();
+        l.seal();
+        let p0 = c.price();
+        let (b, q) = c.remove_liquidity(&mut l, lp, 0.4).unwrap();
+        assert_eq!(b, Amount::from_whole(400.0));
+        assert_eq!(q, Amount::from_whole(800_000.0));
+        assert_eq!(c.reserve_base(), l.balance(pool, AssetId(0).token()));
+        assert_eq!(c.reserve_quote(), l.balance(pool, TokenId::QUOTE));
+        assert!((c.price() / p0 - 1.0).abs() < 1e-12);
+        // Back at the pool's price, limited by the scarcer side.
+        let (b2, q2) = c
+            .add_liquidity(
+                &mut l,
+                lp,
+                Amount::from_whole(400.0),
+                Amount::from_whole(500_000.0),
+            )
+            .unwrap();
+        assert_eq!(b2, Amount::from_whole(250.0));
+        assert_eq!(q2, Amount::from_whole(500_000.0));
+        assert_eq!(c.reserve_base(), l.balance(pool, AssetId(0).token()));
+        assert!((c.price() / p0 - 1.0).abs() < 1e-12);
+        assert!(c.remove_liquidity(&mut l, lp, 1.0).is_err());
+    }
     use proptest::prelude::*;
 
     const W: i128 = 1_000_000_000;

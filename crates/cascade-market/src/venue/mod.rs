@@ -177,6 +177,9 @@ impl Venue {
                     taker_fee: *taker_fee,
                 },
             )?)),
+            VenueConfig::Reference(_) => Err(VenueError::BadParameter(
+                "a reference market is off chain: it is built into the price model".into(),
+            )),
         }
     }
 
@@ -285,6 +288,9 @@ pub enum VenueConfig {
         /// parts per million.
         #[serde(default = "default_cpmm_fee")]
         fee: f64,
+        /// Liquidity providers' withdrawal rule under stress (absent: they never withdraw).
+        #[serde(default)]
+        withdraw: Option<LpWithdrawal>,
     },
     /// A price-time-priority limit order book.
     Clob {
@@ -308,6 +314,46 @@ pub enum VenueConfig {
         #[serde(default)]
         taker_fee: f64,
     },
+    /// The asset's off-chain reference market, where its price forms (one per asset at
+    /// most). Not an on-chain venue: no holder, no gas; flows routed to it move `p_ref`.
+    Reference(crate::price::ReferenceConfig),
+}
+
+/// `withdraw = { ... }` of a `cpmm` venue: its liquidity providers take `fraction` of the
+/// reserves out when the realised volatility of the asset's reference price (an EWMA of squared
+/// block log returns, half-life `vol_half_life_s`, annualised) passes
+/// `vol_threshold_per_year`, and put what they hold back, at the pool's price, once it is
+/// below again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LpWithdrawal {
+    pub vol_threshold_per_year: f64,
+    /// The share of the reserves withdrawn, in (0, 1).
+    pub fraction: f64,
+    /// Half-life of the realised-volatility EWMA, seconds (default 600).
+    #[serde(default = "default_lp_vol_half_life")]
+    pub vol_half_life_s: f64,
+}
+
+fn default_lp_vol_half_life() -> f64 {
+    600.0
+}
+
+impl LpWithdrawal {
+    /// Record every broken rule under `c`.
+    pub fn validate(&self, c: &mut Check) {
+        c.positive("vol_threshold_per_year", self.vol_threshold_per_year);
+        if c.finite("fraction", self.fraction) && !(self.fraction > 0.0 && self.fraction < 1.0) {
+            c.fail(
+                "fraction",
+                format!(
+                    "must be in (0, 1) (got {}): the share of the reserves withdrawn",
+                    self.fraction
+                ),
+            );
+        }
+        c.positive("vol_half_life_s", self.vol_half_life_s);
+    }
 }
 
 fn default_cpmm_fee() -> f64 {
@@ -323,6 +369,7 @@ impl VenueConfig {
     pub fn name(&self) -> &str {
         match self {
             VenueConfig::Cpmm { name, .. } | VenueConfig::Clob { name, .. } => name,
+            VenueConfig::Reference(r) => &r.name,
         }
     }
 
@@ -330,15 +377,22 @@ impl VenueConfig {
     pub fn asset(&self) -> &str {
         match self {
             VenueConfig::Cpmm { asset, .. } | VenueConfig::Clob { asset, .. } => asset,
+            VenueConfig::Reference(r) => &r.asset,
         }
     }
 
-    /// `"cpmm"` or `"clob"`.
+    /// `"cpmm"`, `"clob"` or `"reference"`.
     pub fn kind(&self) -> &'static str {
         match self {
             VenueConfig::Cpmm { .. } => "cpmm",
             VenueConfig::Clob { .. } => "clob",
+            VenueConfig::Reference(_) => "reference",
         }
+    }
+
+    /// Whether the venue is on chain (a pool or a book), not the off-chain reference market.
+    pub fn is_onchain(&self) -> bool {
+        !matches!(self, VenueConfig::Reference(_))
     }
 
     /// Record every broken rule under `c` (asset names are resolved by the caller).
@@ -354,6 +408,7 @@ impl VenueConfig {
                 reserve_base,
                 reserve_quote,
                 fee,
+                withdraw,
                 ..
             } => {
                 for (key, v) in [
@@ -370,6 +425,9 @@ impl VenueConfig {
                     }
                 }
                 c.range_open_hi("fee", *fee, 0.0, 1.0);
+                if let Some(w) = withdraw {
+                    w.validate(&mut c.at("withdraw"));
+                }
                 if (0.0..1.0).contains(fee) && fee_ppm(*fee).is_none() {
                     c.fail(
                         "fee",
@@ -418,6 +476,7 @@ impl VenueConfig {
                     );
                 }
             }
+            VenueConfig::Reference(r) => r.validate(c),
         }
     }
 }
@@ -561,6 +620,7 @@ mod tests {
             reserve_base: 0.0,
             reserve_quote: -1.0,
             fee: 1.0,
+            withdraw: None,
         };
         let v = issues(&cfg);
         let keys: Vec<&str> = v.iter().map(|i| i.key.as_str()).collect();
@@ -617,6 +677,7 @@ mod tests {
             reserve_base: 1000.0,
             reserve_quote: 2_000_000.0,
             fee: 0.003,
+            withdraw: None,
         };
         let clob = VenueConfig::Clob {
             name: "book".into(),

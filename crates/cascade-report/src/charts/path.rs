@@ -142,7 +142,7 @@ pub fn from_replay(scenario: &Scenario, rp: &Replay, title: String, subtitle: St
         ),
         ("oracle".to_string(), col(&|b| b.oracle[a]), false),
     ];
-    for (v, vc) in cfg.venues.iter().enumerate() {
+    for (v, vc) in cfg.onchain_venues().enumerate() {
         if vc.asset() == asset {
             prices.push((
                 format!("venue {}", vc.name()),

@@ -4,6 +4,7 @@
 //! balance minted, in a fixed order (the ledger's holder ids and so the event traces depend on
 //! it), so the steps below run in the order `World::new` calls them.
 
+use super::lp::LpState;
 use super::oev::{OevParams, OevState};
 use super::{Actor, BuildError, Streams, World};
 use crate::config::ScenarioConfig;
@@ -44,7 +45,7 @@ impl World {
         let (mut ledger, holders) = genesis_ledger(cfg)?;
         let prices = price_model(scenario)?;
         let p0: Vec<f64> = (0..n_assets).map(|i| prices.p_ref(i)).collect();
-        let (venues, venue_is_cpmm) = build_venues(cfg, &mut ledger, &p0)?;
+        let (venues, venue_is_cpmm, lps) = build_venues(cfg, &mut ledger, &p0)?;
         let agents = build_agents(cfg, &mut ledger, seed, &p0);
         let mut actors: Vec<Actor> = agents.iter().map(|a| agent_actor(a.as_ref())).collect();
         let engine = build_engine(cfg, &mut ledger, seed, &p0)?;
@@ -109,6 +110,7 @@ impl World {
             twap_oracles,
             oev,
             report_lag: vec![Vec::new(); n_assets],
+            lps,
         })
     }
 }
@@ -160,30 +162,38 @@ fn genesis_ledger(cfg: &ScenarioConfig) -> Result<(Ledger, ChainHolders), BuildE
 /// Prices come first: venues and oracles start at the assets' initial prices.
 fn price_model(scenario: &Scenario) -> Result<PriceModel, BuildError> {
     let cfg = &scenario.config;
+    let references = cfg.reference_markets();
     let specs: Vec<AssetSpec> = cfg
         .assets
         .iter()
-        .map(|a| AssetSpec {
+        .zip(references)
+        .map(|(a, reference)| AssetSpec {
             name: a.name.clone(),
             initial_price: a.price,
             process: a.process.clone(),
             impact: a.impact.clone(),
+            reference,
         })
         .collect();
     PriceModel::new(specs, cfg.correlation.clone(), scenario.replay.clone())
         .map_err(|e| BuildError(e.to_string()))
 }
 
-/// The venues at the initial prices `p0`, each with its holder and genesis maker; and which
-/// of them are constant-product pools.
+/// The on-chain venues, which of them are pools, and the pools' withdrawing providers.
+type BuiltVenues = (Vec<Venue>, Vec<bool>, Vec<LpState>);
+
+/// The venues at the initial prices `p0`, each with its holder and genesis maker; which of
+/// them are constant-product pools; and the liquidity providers (the genesis maker) of the
+/// pools with a withdrawal rule.
 fn build_venues(
     cfg: &ScenarioConfig,
     ledger: &mut Ledger,
     p0: &[f64],
-) -> Result<(Vec<Venue>, Vec<bool>), BuildError> {
+) -> Result<BuiltVenues, BuildError> {
+    let mut lps = Vec::new();
     let mut venues = Vec::with_capacity(cfg.venues.len());
     let mut venue_is_cpmm = Vec::with_capacity(cfg.venues.len());
-    for v in &cfg.venues {
+    for v in cfg.onchain_venues() {
         let asset = cfg
             .asset_index(v.asset())
             .ok_or_else(|| BuildError(format!("venue {} has an unknown asset", v.name())))?;
@@ -192,9 +202,22 @@ fn build_venues(
         let venue = Venue::from_config(v, ledger, holder, owner, asset, p0[asset.index()])
             .map_err(|e| BuildError(format!("venue {}: {e}", v.name())))?;
         venue_is_cpmm.push(matches!(v, VenueConfig::Cpmm { .. }));
+        if let VenueConfig::Cpmm {
+            withdraw: Some(rule),
+            ..
+        } = v
+        {
+            lps.push(LpState {
+                venue: venues.len(),
+                lp: owner,
+                rule: rule.clone(),
+                var_rate: 0.0,
+                out: false,
+            });
+        }
         venues.push(venue);
     }
-    Ok((venues, venue_is_cpmm))
+    Ok((venues, venue_is_cpmm, lps))
 }
 
 /// The agents, in configuration order.
@@ -242,16 +265,17 @@ fn build_engine(
 /// Per asset, the venue whose price is the perp mark for funding: the engine's
 /// `funding_venue` when it trades the asset, else the asset's first venue.
 fn funding_venues(cfg: &ScenarioConfig) -> Vec<Option<usize>> {
+    let venues: Vec<&VenueConfig> = cfg.onchain_venues().collect();
     (0..cfg.assets.len())
         .map(|a| {
             let named = cfg
                 .engine
                 .as_ref()
                 .and_then(|e| e.funding_venue.as_ref())
-                .and_then(|n| cfg.venues.iter().position(|v| v.name() == n))
-                .filter(|&i| cfg.asset_index(cfg.venues[i].asset()).map(|x| x.index()) == Some(a));
+                .and_then(|n| venues.iter().position(|v| v.name() == n))
+                .filter(|&i| cfg.asset_index(venues[i].asset()).map(|x| x.index()) == Some(a));
             named.or_else(|| {
-                cfg.venues
+                venues
                     .iter()
                     .position(|v| cfg.asset_index(v.asset()).map(|x| x.index()) == Some(a))
             })
@@ -279,14 +303,13 @@ fn twap_sources(
     let mut twap_oracles: Vec<Option<TwapSource>> = vec![None; cfg.assets.len()];
     for (a, o) in oracle_cfgs {
         if let FeedConfig::Twap { venue, window_s } = &o.feed {
-            twap_oracles[*a] =
-                cfg.venues
-                    .iter()
-                    .position(|v| v.name() == venue)
-                    .map(|i| TwapSource {
-                        venue: VenueId(i as u16),
-                        window_s: *window_s,
-                    });
+            twap_oracles[*a] = cfg
+                .onchain_venues()
+                .position(|v| v.name() == venue)
+                .map(|i| TwapSource {
+                    venue: VenueId(i as u16),
+                    window_s: *window_s,
+                });
         }
     }
     twap_oracles

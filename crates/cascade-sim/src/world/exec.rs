@@ -237,12 +237,11 @@ impl World {
         let fill = v
             .execute(&mut self.ledger, tx.sender, side, amount_in, min_out)
             .map_err(venue_revert)?;
-        if self.actors[tx.agent.index()].hedges {
-            let p = self.p_ref[asset.index()];
-            self.hedge(tx.sender, asset, side, fill.amount_in, fill.amount_out, p);
-        }
         if self.actors[tx.agent.index()].role == Role::Arbitrageur {
             self.acc.arb_gain += self.fill_gain(venue, side, &fill);
+        }
+        if self.actors[tx.agent.index()].hedges {
+            self.hedge(tx.sender, asset, side, fill.amount_in, fill.amount_out);
         }
         self.fill_landed(tx, venue, side, &fill, tx.forced);
         Ok(true)
@@ -265,7 +264,9 @@ impl World {
             // (noise, retail) is fee income, not LVR, and is left out.
             self.acc.lvr += self.fill_gain(venue, side, fill);
         }
-        if forced {
+        // On a reference market, a forced sale on a venue reaches the price through the
+        // arbitrageurs who offset it there (their hedges), not directly.
+        if forced && !self.prices.has_reference(asset) {
             let base = match side {
                 Side::Sell => -fill.amount_in.to_whole(),
                 Side::Buy => fill.amount_out.to_whole(),
@@ -307,6 +308,7 @@ impl World {
         }
         for (a, base) in &out.offvenue_flow {
             self.prices.add_forced_flow(*a, *base);
+            self.sync_ref(*a);
         }
         if let Some(ev) = self.events.as_mut()
             && let Some(e) = self.engine.as_mut()
@@ -381,9 +383,18 @@ impl World {
         v
     }
 
-    /// Offset a landed venue trade on the off-chain market at `p`: after selling `base` on
-    /// the venue the trader buys it back, after buying it sells it, rounding in the market's
-    /// favour; limited to what the trader holds, so it can never fail.
+    /// `p_ref` of asset `a` after a flow moved its reference market within the block.
+    fn sync_ref(&mut self, a: usize) {
+        if self.prices.has_reference(a) {
+            self.p_ref[a] = self.prices.p_ref(a);
+        }
+    }
+
+    /// Offset a landed venue trade on the off-chain market: after selling `base` on the venue
+    /// the trader buys it back, after buying it sells it, rounding in the market's favour;
+    /// limited to what the trader holds, so it can never fail. Under the reduced-form impact
+    /// it trades at `p_ref`; on a reference market it walks the book (impact and taker fee)
+    /// and moves `p_ref` at once.
     fn hedge(
         &mut self,
         who: HolderId,
@@ -391,16 +402,18 @@ impl World {
         side: Side,
         amount_in: Amount,
         amount_out: Amount,
-        p: f64,
     ) {
+        let a = asset.index();
         let token = asset.token();
         let (base_back, base_out) = match side {
             Side::Sell => (amount_in, Amount::ZERO),
             Side::Buy => (Amount::ZERO, amount_out),
         };
         if base_back.is_positive() {
-            // Buy back what was sold, as much as the quote balance allows.
+            // Buy back what was sold, as much as the quote balance allows (priced at the
+            // whole size's average, which is above a smaller size's on a reference market).
             let quote = self.ledger.balance(who, TokenId::QUOTE);
+            let p = self.prices.quote_flow(a, base_back.to_whole());
             let cost = base_back.value_ceil(p);
             let (base, cost) = if cost <= quote {
                 (base_back, cost)
@@ -409,6 +422,8 @@ impl World {
                 (b, b.value_ceil(p).min(quote))
             };
             if base.is_positive() {
+                self.prices.execute_flow(a, base.to_whole());
+                self.sync_ref(a);
                 let _ = self
                     .ledger
                     .transfer(who, self.offchain, TokenId::QUOTE, cost);
@@ -417,8 +432,9 @@ impl World {
         }
         if base_out.is_positive() {
             let base = base_out.min(self.ledger.balance(who, token));
-            let proceeds = base.value_floor(p);
             if base.is_positive() {
+                let proceeds = base.value_floor(self.prices.execute_flow(a, -base.to_whole()));
+                self.sync_ref(a);
                 let _ = self.ledger.transfer(who, self.offchain, token, base);
                 let _ = self
                     .ledger

@@ -2,7 +2,8 @@
 //!
 //! `World::step` is the block pipeline (ARCHITECTURE.md, "Bird's-eye view"), in order:
 //! 1. exogenous prices (`price` and `price_jumps` streams);
-//! 2. reference prices: `p_ref = p_exo * impact` from forced flow;
+//! 2. reference prices: `p_ref = p_exo * impact` from forced flow, or the reference market's
+//!    book (`p_exo * exp(x(C))`); then pools' liquidity providers withdraw or return (`lp`);
 //! 3. gas: congestion from the absolute return, background demand (`gas` stream), the base fee
 //!    (EIP-1559, from the previous block's gas used);
 //! 4. oracles record prices, observe (`oracle` stream) and submit their publications;
@@ -45,9 +46,11 @@ use cascade_market::venue::Venue;
 
 mod build;
 mod exec;
+mod lp;
 mod oev;
 mod phases;
 
+use lp::LpState;
 use oev::OevState;
 
 /// Who an actor is (agents first, then oracle publishers).
@@ -153,6 +156,8 @@ pub struct World {
     /// Per asset, the transport lag (blocks from report to landing) of its oracle updates,
     /// as (landing block, lag) at every change of the lag.
     report_lag: Vec<Vec<(u64, u64)>>,
+    /// Liquidity providers of pools with a withdrawal rule (`lp.rs`).
+    lps: Vec<LpState>,
 }
 
 impl World {
@@ -297,6 +302,7 @@ impl World {
             engine: self.engine.as_ref(),
             oracles: &self.oracles,
             twap_oracles: &self.twap_oracles,
+            prices: Some(&self.prices),
         };
         f(agent, &view)
     }
@@ -306,6 +312,7 @@ impl World {
         let (t, dt) = self.advance_clock();
         // 1-2. Exogenous and reference prices.
         self.move_prices(t, dt);
+        self.lp_rebalance(dt);
         // 3. Gas.
         let (base_fee, background) = self.open_gas_block(dt);
         // 4. Oracles; the engine opens its block at their prices; auctioned reports are sold
