@@ -197,6 +197,29 @@ pub fn best_trade(
     g.is_positive().then_some((side, amount, out, g))
 }
 
+/// The gain of a venue trade (`side`, `amount_in` for `amount_out`) whose hedge walks the
+/// reference market of asset `a` (impact and fee paid; at `p_ref` under the reduced form):
+/// `(gain, hedge_price)`, the gain in quote base units. After a sale the hedge buys
+/// `amount_in` back; after a purchase it sells `amount_out`.
+pub fn hedge_value(
+    prices: &PriceModel,
+    a: usize,
+    side: Side,
+    amount_in: Amount,
+    amount_out: Amount,
+) -> (Amount, f64) {
+    match side {
+        Side::Sell => {
+            let p = prices.quote_flow(a, amount_in.to_whole());
+            (amount_out - amount_in.value_ceil(p), p)
+        }
+        Side::Buy => {
+            let p = prices.quote_flow(a, -amount_out.to_whole());
+            (amount_out.value_floor(p) - amount_in, p)
+        }
+    }
+}
+
 /// The best size up to `cap` of a trade on `venue` whose hedge walks the reference market of
 /// asset `a` (impact and fee paid): `(amount_in, expected_out, gain, hedge_price)`, with the
 /// gain net of the hedge, in quote base units. `None` when no size gains.
@@ -212,16 +235,7 @@ pub fn hedged_trade(
             return (Amount::ZERO, Amount::ZERO, f64::NAN);
         }
         let out = venue.quote(side, amount).amount_out;
-        let (g, p) = match side {
-            Side::Sell => {
-                let p = prices.quote_flow(a, amount.to_whole());
-                (out - amount.value_ceil(p), p)
-            }
-            Side::Buy => {
-                let p = prices.quote_flow(a, -out.to_whole());
-                (out.value_floor(p) - amount, p)
-            }
-        };
+        let (g, p) = hedge_value(prices, a, side, amount, out);
         (out, g, p)
     };
     let amount = maximize(cap, |x| eval(x).1);

@@ -26,11 +26,12 @@ pub mod trader;
 pub mod view;
 
 pub use config::{AgentConfig, BuildCtx};
+pub use market_maker::MakerBook;
 pub use oev::{OevBid, OevLot};
 pub use view::{Receipt, ReceiptStatus, TwapSource, View};
 
-use cascade_core::tx::TxRequest;
-use cascade_core::{AgentId, HolderId, TxId};
+use cascade_core::tx::{Side, TxRequest};
+use cascade_core::{AgentId, Amount, AssetId, HolderId, TxId};
 
 /// What kind of agent this is (for metrics: arbitrage profit, liquidator profit, ...).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -88,6 +89,15 @@ pub enum Submission {
     },
     /// Withdraw one of the agent's own pending public transactions.
     Cancel(TxId),
+    /// A market order of `base` units of `asset` on its off-chain reference market, executed
+    /// at once (no gas, no mempool) at the book's average price, impact and taker fee
+    /// included; a buy is limited to the agent's quote balance, a sale to its holding. Ignored
+    /// for an asset without a reference market.
+    OffChain {
+        asset: AssetId,
+        side: Side,
+        base: Amount,
+    },
 }
 
 /// A decision maker. Implementations hold their own state and their own random stream.
@@ -107,6 +117,11 @@ pub trait Agent: Send {
     /// stays where it started.
     fn hedges_off_chain(&self) -> bool {
         false
+    }
+    /// A market maker's public book-keeping, which a reference market's depth rule reads
+    /// (inventory and losses). Default: the agent is no market maker.
+    fn maker_book(&self) -> Option<MakerBook> {
+        None
     }
     /// Observe and decide. `me` is this agent's id (its own transactions carry it).
     fn act(&mut self, view: &View<'_>, me: AgentId, out: &mut Vec<Submission>);

@@ -137,6 +137,19 @@ impl MarketMakerConfig {
     }
 }
 
+/// A market maker's public book-keeping: its asset, its starting balances and its inventory
+/// limit. Its inventory is its base balance less `start_base`; its trading P&L at price `p`
+/// is `(quote - start_quote) + (base - start_base) p`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MakerBook {
+    pub holder: HolderId,
+    pub asset: AssetId,
+    pub start_base: Amount,
+    pub start_quote: Amount,
+    /// Whole base units (`inventory_limit`), when configured.
+    pub inventory_limit: Option<f64>,
+}
+
 /// One market maker.
 pub struct MarketMaker {
     holder: HolderId,
@@ -146,6 +159,7 @@ pub struct MarketMaker {
     cfg: MarketMakerConfig,
     tip: u128,
     start_inventory: Amount,
+    start_quote: Amount,
     /// EWMA of squared per-block log returns of the reference price.
     var_block: f64,
     last_ref: f64,
@@ -177,6 +191,7 @@ impl MarketMaker {
                     cfg: cfg.clone(),
                     tip: gwei(cfg.tip_gwei),
                     start_inventory: Amount::from_whole(cfg.inventory),
+                    start_quote: Amount::from_whole(cfg.capital),
                     var_block: 0.0,
                     last_ref: f64::NAN,
                     last_quote_block: None,
@@ -203,6 +218,15 @@ impl Agent for MarketMaker {
     }
     fn label(&self) -> &str {
         &self.label
+    }
+    fn maker_book(&self) -> Option<MakerBook> {
+        Some(MakerBook {
+            holder: self.holder,
+            asset: self.asset,
+            start_base: self.start_inventory,
+            start_quote: self.start_quote,
+            inventory_limit: self.cfg.inventory_limit,
+        })
     }
 
     fn act(&mut self, view: &View<'_>, me: AgentId, out: &mut Vec<Submission>) {

@@ -4,6 +4,13 @@
 //! own, a random side, a lognormal notional with mean `size_mean` (quote). It accepts up to
 //! `max_slippage` of price impact and pays the usual gas. Noise flow is what pays liquidity
 //! providers and market makers for the losses they take to arbitrageurs.
+//!
+//! With `offchain_share` (default 0), that share of the trades goes to the off-chain
+//! reference market of the venue's asset instead (a market order there, no gas, executed at
+//! once with its impact and fee; `Submission::OffChain`), chosen by the same `pick` draw that
+//! picks the venue (below the share: off chain, the venue from `pick / share`; above it: on
+//! chain, the venue from `(pick - share) / (1 - share)`), so no draw is added and a share of 0
+//! picks exactly as before. An asset without a reference market is traded on its venue.
 
 use crate::config::{BuildCtx, VenueInfo, check_venue_list};
 use crate::view::{View, gwei};
@@ -65,6 +72,9 @@ pub struct NoiseTraderConfig {
     pub tip_gwei: f64,
     #[serde(default)]
     pub venues: Vec<String>,
+    /// Share of trades sent to the asset's off-chain reference market, in [0, 1].
+    #[serde(default)]
+    pub offchain_share: f64,
 }
 
 impl NoiseTraderConfig {
@@ -77,6 +87,7 @@ impl NoiseTraderConfig {
         c.unit_interval("max_slippage", self.max_slippage);
         c.non_negative("tip_gwei", self.tip_gwei);
         check_venue_list(c, "venues", &self.venues, venues);
+        c.unit_interval("offchain_share", self.offchain_share);
     }
 }
 
@@ -135,10 +146,17 @@ impl Agent for NoiseTrader {
         if view.my_pending(me).next().is_some() {
             return;
         }
+        let share = self.cfg.offchain_share;
+        let (off, slot) = if pick < share {
+            (true, pick / share)
+        } else {
+            (false, (pick - share) / (1.0 - share))
+        };
         let v =
-            self.venues[((pick * self.venues.len() as f64) as usize).min(self.venues.len() - 1)];
+            self.venues[((slot * self.venues.len() as f64) as usize).min(self.venues.len() - 1)];
         let venue = &view.venues[v.index()];
         let asset = venue.asset();
+        let off = off && view.prices.is_some_and(|p| p.has_reference(asset.index()));
         let price = view.p_ref[asset.index()];
         let s = self.cfg.size_sigma;
         let notional = self.cfg.size_mean * (s * z - 0.5 * s * s).exp();
@@ -153,6 +171,17 @@ impl Agent for NoiseTrader {
             (false, _, true) | (true, false, true) => (Side::Sell, sell_amt),
             _ => return,
         };
+        if off {
+            // Off chain: a market order for the base amount, no gas, no slippage limit.
+            let base = match side {
+                Side::Buy => amount.scale_floor(1.0 / price),
+                Side::Sell => amount,
+            };
+            if base.is_positive() {
+                out.push(Submission::OffChain { asset, side, base });
+            }
+            return;
+        }
         let q = venue.quote(side, amount);
         if !q.amount_out.is_positive() {
             return;

@@ -117,6 +117,8 @@ fn pulled_quotes_raise_impact() {
         vol_threshold_per_year: 1.0,
         floor: 0.2,
         vol_half_life_s: 600.0,
+        inventory_weight: 0.0,
+        loss_limit: None,
     };
     let q = 20_000.0;
     let run = |r: ReferenceConfig| {
@@ -259,4 +261,43 @@ fn reference_market_config_errors_name_key_and_rule() {
     );
     let e = err("", &["oracles.0.feed.feeds.1.venue=cex"]);
     assert!(e.contains("oracles[0].feed.feeds[1].venue"), "{e}");
+}
+
+/// Market makers withdraw for inventory and losses, not only volatility: liquidity_crunch's
+/// market makers with an inventory limit, the reference venue's rule reading them
+/// (`inventory_weight`, `loss_limit`) against the same rule without, on the same seed. In the
+/// crash the makers buy up to their limits and lose on it; the depth multiplier falls lower
+/// and the same sale's impact rises, with the ledger conserved every block.
+#[test]
+fn makers_at_their_limits_lower_depth_and_raise_impact() {
+    const Q: f64 = 200.0;
+    let run = |sets: &[&str]| {
+        let mut all = vec!["agents.4.inventory_limit=150"];
+        all.extend_from_slice(sets);
+        let s = common::scenario("configs/scenarios/liquidity_crunch.toml", &all);
+        let mut w = World::new(&s, s.config.run.seed, 0).unwrap();
+        w.enable_ledger_checks();
+        let (mut min_mult, mut impact, mut n) = (1.0f64, 0.0, 0);
+        while w.running() {
+            w.step().unwrap();
+            let r = w.prices().reference(0).unwrap();
+            min_mult = min_mult.min(r.depth_multiplier());
+            if w.time_s() > 3_600.0 {
+                impact += (w.prices().p_ref(0) / w.prices().quote_flow(0, -Q)).ln();
+                n += 1;
+            }
+        }
+        (min_mult, impact / n as f64)
+    };
+    let (m0, i0) = run(&[]);
+    let (m1, i1) = run(&[
+        "venues.0.withdraw.inventory_weight=0.8",
+        "venues.0.withdraw.loss_limit=20000",
+    ]);
+    println!(
+        "liquidity_crunch run 0, makers' inventory_limit 150: lowest depth multiplier {m0:.3} -> {m1:.3}; mean impact of selling {Q} after the crash {i0:.5} -> {i1:.5} (ratio {:.3})",
+        i1 / i0
+    );
+    assert!(m1 < m0 - 0.05, "{m1} vs {m0}");
+    assert!(i1 > i0 * 1.05, "{i1} vs {i0}");
 }

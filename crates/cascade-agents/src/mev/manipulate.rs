@@ -1,8 +1,44 @@
 //! TWAP manipulation: when the engine reads a constant-product pool's TWAP, the bot plans a
 //! campaign of pushes that crosses accounts' liquidation prices, prices each push (hedged at
-//! `p_ref`, gas included) and runs it only while its expected profit beats waiting.
+//! `p_ref`, gas included) and runs it only while its expected profit beats waiting. Every
+//! pool trade the bot makes is offset on the off-chain market, so where the asset's price forms
+//! on a reference market the pushes and the unwind are valued at the hedge's impacted average
+//! price (`arbitrageur::hedge_value`, the arbitrageur's own rule), not at `p_ref`.
 
 use super::*;
+use cascade_market::price::PriceModel;
+
+/// The gain of a pool trade the bot offsets off chain: at the hedge's average price on the
+/// asset's reference market (impact and fee) when it has one, else at `p` (`p_ref`).
+fn offset_gain(
+    prices: Option<&PriceModel>,
+    a: usize,
+    p: f64,
+    side: Side,
+    amount_in: Amount,
+    amount_out: Amount,
+) -> Amount {
+    match prices {
+        Some(pm) if pm.has_reference(a) => {
+            crate::arbitrageur::hedge_value(pm, a, side, amount_in, amount_out).0
+        }
+        _ => crate::arbitrageur::value_gain(side, amount_in, amount_out, p),
+    }
+}
+
+/// The unwind of the last push: the pool trade back to `p` (`p_ref`) and its gain net of the
+/// offset (`offset_gain`), before gas: `(side, amount_in, amount_out, gain)`.
+fn unwind_trade(
+    pool: &cascade_market::venue::Cpmm,
+    prices: Option<&PriceModel>,
+    a: usize,
+    p: f64,
+) -> Option<(Side, Amount, Amount, f64)> {
+    let (side, amount) = pool.arb_trade_to(p)?;
+    let out = pool.quote(side, amount).amount_out;
+    let gain = offset_gain(prices, a, p, side, amount, out).to_whole();
+    Some((side, amount, out, gain))
+}
 
 impl MevBot {
     /// What liquidating `id` at `prices` is worth to the bot (whole quote, before gas): the
@@ -133,11 +169,9 @@ impl MevBot {
             if !pushed_last {
                 continue;
             }
-            let Some((side, amount)) = pool.arb_trade_to(p) else {
+            let Some((side, amount, fill_out, gain)) = unwind_trade(pool, view.prices, a, p) else {
                 continue;
             };
-            let fill = pool.quote(side, amount);
-            let gain = crate::arbitrageur::value_gain(side, amount, fill.amount_out, p).to_whole();
             let gas = view.fee_estimate(GasKind::Swap, self.tip).to_whole();
             let have = match side {
                 Side::Sell => view.balance(self.holder, pool.asset().token()).to_whole(),
@@ -152,7 +186,7 @@ impl MevBot {
                         venue: src.venue,
                         side,
                         amount_in: amount,
-                        min_out: fill.amount_out.scale_floor(1.0 - PUSH_SLIPPAGE),
+                        min_out: fill_out.scale_floor(1.0 - PUSH_SLIPPAGE),
                     },
                     self.tip,
                     None,
@@ -277,9 +311,11 @@ impl MevBot {
                 let d = self.cfg.max_push * k as f64 / PUSH_GRID as f64;
                 let target = p * (1.0 + dir * d);
                 let mut first = start.clone();
-                let Some((side, x1, out1, c1)) = push_cost(&mut first, target, p) else {
+                let Some((side, x1, out1, _)) = push_cost(&mut first, target, p) else {
                     continue;
                 };
+                // The push's value lost with its offset (without a reference market: `push_cost`'s).
+                let c1 = Amount::ZERO - offset_gain(view.prices, a, p, side, x1, out1);
                 if (side == Side::Sell) != down {
                     continue;
                 }
@@ -292,7 +328,9 @@ impl MevBot {
                 }
                 let mut again = first.clone();
                 let c_ss = if restore(&mut again, p, arb_gas) {
-                    push_cost(&mut again, target, p).map_or(Amount::ZERO, |r| r.3)
+                    push_cost(&mut again, target, p).map_or(Amount::ZERO, |r| {
+                        Amount::ZERO - offset_gain(view.prices, a, p, r.0, r.1, r.2)
+                    })
                 } else {
                     Amount::ZERO
                 };
@@ -314,5 +352,79 @@ impl MevBot {
             }
         }
         best.filter(|b| b.profit > self.cfg.min_profit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cascade_core::{AssetId, Ledger};
+    use cascade_market::price::{AssetSpec, ImpactConfig, ProcessConfig, ReferenceConfig};
+    use cascade_market::venue::VenueConfig;
+
+    fn pool(base: f64, quote: f64) -> cascade_market::venue::Cpmm {
+        let mut l = Ledger::new(["USD", "ETH"]);
+        let h = l.add_holder("pool");
+        let o = l.add_holder("owner");
+        let cfg = VenueConfig::Cpmm {
+            name: "amm".into(),
+            asset: "ETH".into(),
+            reserve_base: base,
+            reserve_quote: quote,
+            fee: 0.003,
+            withdraw: None,
+        };
+        let v = Venue::from_config(&cfg, &mut l, h, o, AssetId(0), quote / base).unwrap();
+        v.as_cpmm().unwrap().clone()
+    }
+
+    fn prices(daily_volume: f64) -> PriceModel {
+        PriceModel::new(
+            vec![AssetSpec {
+                name: "ETH".into(),
+                initial_price: 2_000.0,
+                process: ProcessConfig::Gbm {
+                    mu: 0.0,
+                    sigma: 0.0,
+                },
+                impact: ImpactConfig::None,
+                reference: Some(ReferenceConfig {
+                    name: "cex".into(),
+                    asset: "ETH".into(),
+                    daily_volume,
+                    daily_volatility: 0.05,
+                    y_impact: 0.7,
+                    resilience_half_life_s: 600.0,
+                    taker_fee: 0.0005,
+                    depth_scale: 1.0,
+                    withdraw: None,
+                }),
+            }],
+            None,
+            vec![None],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_thin_reference_market_makes_the_unwind_not_pay() {
+        // The pool left 2% below p_ref = 2000 by the last push (1000 ETH at 1960): buying it
+        // back to p_ref gains at p_ref; its offset (selling the ETH bought off chain) walks
+        // the book.
+        let p = 2_000.0;
+        let amm = pool(1_000.0, 1_960_000.0);
+        let (side, amount, out, at_ref) = unwind_trade(&amm, None, 0, p).unwrap();
+        assert_eq!(side, Side::Buy);
+        let deep = unwind_trade(&amm, Some(&prices(1e9)), 0, p).unwrap().3;
+        let thin = unwind_trade(&amm, Some(&prices(20.0)), 0, p).unwrap().3;
+        println!(
+            "unwind of {:.3} ETH: gain at p_ref {at_ref:.2}, deep reference market {deep:.2}, thin {thin:.2}",
+            out.to_whole()
+        );
+        assert!(amount.is_positive() && at_ref > 10.0, "{at_ref}");
+        // A deep book costs the taker fee and little impact; a thin one takes all the gain.
+        assert!(deep < at_ref && deep > 0.0, "{deep} vs {at_ref}");
+        // Negative before gas: the bot's rule (gain - gas > min_profit >= 0) does not take it.
+        assert!(thin < 0.0, "{thin}");
     }
 }

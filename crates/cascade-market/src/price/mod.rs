@@ -23,7 +23,7 @@ pub mod reference;
 pub use cholesky::{cholesky, validate_correlation};
 pub use impact::{Impact, ImpactConfig};
 pub use process::{Process, ProcessConfig, ReplayData, interp_log};
-pub use reference::{DepthWithdrawal, ReferenceConfig, ReferenceMarket};
+pub use reference::{DepthWithdrawal, MakerStress, ReferenceConfig, ReferenceMarket};
 
 use cascade_core::SimRng;
 use rand_distr::{Distribution, StandardNormal};
@@ -203,6 +203,22 @@ impl PriceModel {
     /// Asset `i`'s reference market, when it has one.
     pub fn reference(&self, i: usize) -> Option<&ReferenceMarket> {
         self.assets.get(i).and_then(|a| a.reference.as_ref())
+    }
+
+    /// Whether asset `i`'s reference market withdraws depth on its market makers' inventory
+    /// or losses (its `withdraw` rule has `inventory_weight` or `loss_limit`).
+    pub fn depth_reads_makers(&self, i: usize) -> bool {
+        self.reference(i)
+            .and_then(|r| r.config().withdraw.as_ref())
+            .is_some_and(|w| w.uses_makers())
+    }
+
+    /// Record asset `i`'s market makers' aggregate state for its reference market's next
+    /// step (nothing without a reference market).
+    pub fn set_maker_stress(&mut self, i: usize, s: MakerStress) {
+        if let Some(r) = self.assets.get_mut(i).and_then(|a| a.reference.as_mut()) {
+            r.set_makers(s);
+        }
     }
 
     /// Cumulative forced flow of asset `i` (whole base units, sold < 0).

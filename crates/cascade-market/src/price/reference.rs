@@ -28,7 +28,9 @@
 //! Market makers withdraw: `L_eff = L * depth_scale * m`, where the depth multiplier `m` falls
 //! at once to `max(floor, min(1, threshold / rv))` when the realised volatility `rv` (an EWMA
 //! of squared log returns of `p_ref`, annualised) passes `vol_threshold_per_year`, and
-//! recovers towards that target with the resilience half-life.
+//! recovers towards that target with the resilience half-life. With `inventory_weight` or
+//! `loss_limit`, the target is also at most `1 - inventory_weight * U` and `1 - D`, `U` and `D`
+//! the simulated market makers' mean inventory use and loss use ([`MakerStress`]).
 
 use crate::SECONDS_PER_YEAR;
 use cascade_core::Check;
@@ -61,6 +63,33 @@ pub struct DepthWithdrawal {
     /// Half-life of the realised-volatility EWMA, seconds (default 600).
     #[serde(default = "default_vol_half_life")]
     pub vol_half_life_s: f64,
+    /// Weight of the market makers' inventory use in the depth target, in [0, 1]: the
+    /// target is at most `1 - inventory_weight * U`, `U` the makers' mean `|inventory| /
+    /// inventory_limit` (capped at 1). Default 0: inventory does not withdraw depth.
+    #[serde(default)]
+    pub inventory_weight: f64,
+    /// Trading loss (whole quote units, per market maker) at which a maker has withdrawn all
+    /// its depth: the target is at most `1 - D`, `D` the makers' mean `loss / loss_limit`
+    /// (capped at 1). Absent: losses do not withdraw depth.
+    #[serde(default)]
+    pub loss_limit: Option<f64>,
+}
+
+impl DepthWithdrawal {
+    /// Whether the rule reads the market makers' state (inventory or losses).
+    pub fn uses_makers(&self) -> bool {
+        self.inventory_weight > 0.0 || self.loss_limit.is_some()
+    }
+}
+
+/// The simulated market makers' aggregate state on one asset, each block (the World computes
+/// it from their public balances): mean inventory use `U` and mean loss use `D`, in [0, 1].
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct MakerStress {
+    /// Mean over makers of `min(1, |inventory - start| / inventory_limit)` (0 without a limit).
+    pub inventory_use: f64,
+    /// Mean over makers of `min(1, max(0, -trading P&L) / loss_limit)`.
+    pub loss_use: f64,
 }
 
 /// `[[venues]] kind = "reference"`: the asset's off-chain reference market (one per asset).
@@ -114,6 +143,21 @@ impl ReferenceConfig {
                 );
             }
             wc.positive("vol_half_life_s", w.vol_half_life_s);
+            if wc.finite("inventory_weight", w.inventory_weight)
+                && !(0.0..=1.0).contains(&w.inventory_weight)
+            {
+                wc.fail(
+                    "inventory_weight",
+                    format!(
+                        "must be in [0, 1] (got {}): the share of depth withdrawn when every \
+                         market maker is at its inventory limit",
+                        w.inventory_weight
+                    ),
+                );
+            }
+            if let Some(l) = w.loss_limit {
+                wc.positive("loss_limit", l);
+            }
         }
         if self.daily_volume > 0.0 && self.daily_volatility > 0.0 && self.y_impact > 0.0 {
             c.ensure(self.depth().is_finite(), "daily_volume", || {
@@ -144,6 +188,8 @@ pub struct ReferenceMarket {
     var_rate: f64,
     /// `ln p_ref` of the previous step (for realised volatility); NaN before the first.
     last_log_ref: f64,
+    /// The market makers' state, set each block before [`Self::advance`].
+    makers: MakerStress,
 }
 
 impl ReferenceMarket {
@@ -155,7 +201,14 @@ impl ReferenceMarket {
             mult: 1.0,
             var_rate: 0.0,
             last_log_ref: f64::NAN,
+            makers: MakerStress::default(),
         }
+    }
+
+    /// Record the market makers' aggregate state, read by the next [`Self::advance`] when the
+    /// withdrawal rule has `inventory_weight` or `loss_limit`.
+    pub fn set_makers(&mut self, s: MakerStress) {
+        self.makers = s;
     }
 
     pub fn config(&self) -> &ReferenceConfig {
@@ -197,11 +250,20 @@ impl ReferenceMarket {
                 self.var_rate = a * self.var_rate + (1.0 - a) * r * r / dt_s;
             }
             let rv = (self.var_rate * SECONDS_PER_YEAR).sqrt();
-            let target = if rv > w.vol_threshold_per_year {
+            let mut target = if rv > w.vol_threshold_per_year {
                 (w.vol_threshold_per_year / rv).max(w.floor)
             } else {
                 1.0
             };
+            if w.uses_makers() {
+                // Makers at their inventory limits or loss limits quote less.
+                let inv = 1.0 - w.inventory_weight * self.makers.inventory_use.clamp(0.0, 1.0);
+                let loss = match w.loss_limit {
+                    Some(_) => 1.0 - self.makers.loss_use.clamp(0.0, 1.0),
+                    None => 1.0,
+                };
+                target = target.min(inv).min(loss).max(w.floor);
+            }
             if target < self.mult {
                 // Quotes are pulled at once.
                 self.mult = target;
@@ -358,6 +420,37 @@ mod tests {
     }
 
     #[test]
+    fn makers_at_their_limits_lower_the_depth_target() {
+        let mut c = cfg();
+        c.withdraw = Some(DepthWithdrawal {
+            vol_threshold_per_year: 100.0,
+            floor: 0.1,
+            vol_half_life_s: 600.0,
+            inventory_weight: 0.5,
+            loss_limit: Some(1.0),
+        });
+        let mut m = ReferenceMarket::new(c);
+        m.advance(12.0, 0.0);
+        assert_eq!(m.depth_multiplier(), 1.0);
+        m.set_makers(MakerStress {
+            inventory_use: 1.0,
+            loss_use: 0.2,
+        });
+        m.advance(12.0, 0.0);
+        assert!((m.depth_multiplier() - 0.5).abs() < 1e-12);
+        m.set_makers(MakerStress {
+            inventory_use: 0.0,
+            loss_use: 2.0,
+        });
+        m.advance(12.0, 0.0);
+        assert!((m.depth_multiplier() - 0.1).abs() < 1e-12);
+        // Back to calm: the multiplier recovers with the resilience half-life.
+        m.set_makers(MakerStress::default());
+        m.advance(600.0, 0.0);
+        assert!((m.depth_multiplier() - 0.55).abs() < 1e-12);
+    }
+
+    #[test]
     fn fee_is_paid_on_both_sides() {
         let mut c = cfg();
         c.taker_fee = 0.001;
@@ -375,6 +468,8 @@ mod tests {
             vol_threshold_per_year: 1.0,
             floor: 0.0,
             vol_half_life_s: 600.0,
+            inventory_weight: 1.5,
+            loss_limit: Some(0.0),
         });
         let mut issues = Vec::new();
         c.validate(&mut Check::new(&mut issues).at("venues[2]"));
@@ -384,7 +479,9 @@ mod tests {
             vec![
                 "venues[2].daily_volume",
                 "venues[2].taker_fee",
-                "venues[2].withdraw.floor"
+                "venues[2].withdraw.floor",
+                "venues[2].withdraw.inventory_weight",
+                "venues[2].withdraw.loss_limit"
             ]
         );
     }

@@ -395,7 +395,7 @@ impl World {
     /// limited to what the trader holds, so it can never fail. Under the reduced-form impact
     /// it trades at `p_ref`; on a reference market it walks the book (impact and taker fee)
     /// and moves `p_ref` at once.
-    fn hedge(
+    pub(super) fn hedge(
         &mut self,
         who: HolderId,
         asset: AssetId,

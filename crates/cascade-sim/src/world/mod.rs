@@ -47,6 +47,7 @@ use cascade_market::venue::Venue;
 mod build;
 mod exec;
 mod lp;
+mod makers;
 mod oev;
 mod phases;
 
@@ -310,7 +311,9 @@ impl World {
     /// Advance one block: the pipeline of the module doc, one call per step.
     pub fn step(&mut self) -> Result<(), String> {
         let (t, dt) = self.advance_clock();
-        // 1-2. Exogenous and reference prices.
+        // 1-2. Exogenous and reference prices (the reference markets first read their market
+        // makers' state).
+        self.observe_makers();
         self.move_prices(t, dt);
         self.lp_rebalance(dt);
         // 3. Gas.

@@ -7,7 +7,7 @@ use super::{BlockRecord, World};
 use crate::config::BlockTimeDist;
 use cascade_agents::{BundleRequest, Receipt, ReceiptStatus, Submission};
 use cascade_core::event::Event;
-use cascade_core::tx::{Action, Bundle, BundleItem, GasKind, Tx, TxRequest};
+use cascade_core::tx::{Action, Bundle, BundleItem, GasKind, Side, Tx, TxRequest};
 use cascade_core::{AgentId, Amount, FeedId, Ledger, TokenId};
 use cascade_market::gas::{BackgroundDemand, fee_split};
 use cascade_market::mempool::{PlannedTx, build_block};
@@ -206,6 +206,16 @@ impl World {
             Submission::Tx(r) => {
                 let tx = self.new_tx(me, holder, r);
                 self.mempool.submit(tx);
+            }
+            Submission::OffChain { asset, side, base } => {
+                // A market order on the reference market is the hedge leg alone: a purchase
+                // is the buy-back after a sale of `base`, a sale the sale after a purchase.
+                if self.prices.has_reference(asset.index()) {
+                    match side {
+                        Side::Buy => self.hedge(holder, asset, Side::Sell, base, Amount::ZERO),
+                        Side::Sell => self.hedge(holder, asset, Side::Buy, Amount::ZERO, base),
+                    }
+                }
             }
             Submission::Cancel(id) => {
                 if self.mempool.get(id).is_some_and(|t| t.agent == me) {
