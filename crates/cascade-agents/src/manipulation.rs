@@ -120,13 +120,15 @@ pub fn push_cost(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use cascade_core::{AssetId, Ledger, TokenId};
+    use cascade_core::{AssetId, Ledger};
     use cascade_market::oracle::TwapSamples;
     use cascade_market::venue::{Venue, VenueConfig};
 
-    fn pool(base: f64, quote: f64, fee: f64) -> Cpmm {
+    /// A constant-product ETH pool of `base` and `quote` with `fee`, for tests here and in
+    /// `mev::manipulate`.
+    pub(crate) fn pool(base: f64, quote: f64, fee: f64) -> Cpmm {
         let mut l = Ledger::new(["USD", "ETH"]);
         let h = l.add_holder("pool");
         let o = l.add_holder("owner");
@@ -139,7 +141,6 @@ mod tests {
             withdraw: None,
         };
         let v = Venue::from_config(&cfg, &mut l, h, o, AssetId(0), quote / base).unwrap();
-        let _ = TokenId::QUOTE;
         v.as_cpmm().unwrap().clone()
     }
 

@@ -769,14 +769,7 @@ fn cmd_export(dir: &Path, format: ExportFormat, out: Option<PathBuf>) -> Result<
         ],
     )?;
     let files = export(&store, &out, format).map_err(|e| Failure::Usage(e.to_string()))?;
-    println!(
-        "wrote {}",
-        files
-            .iter()
-            .map(|f| f.display().to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    print_wrote(&files);
     Ok(())
 }
 
@@ -860,14 +853,7 @@ fn cmd_plot(
         .claim(&cascade_report::render::figure_paths(&stem, formats))
         .map_err(|e| Failure::Usage(e.to_string()))?;
     let files = cascade_report::write_figure(&fig, &stem, formats).map_err(report_failure)?;
-    println!(
-        "wrote {}",
-        files
-            .iter()
-            .map(|f| f.display().to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    print_wrote(&files);
     Ok(())
 }
 
@@ -884,4 +870,10 @@ fn cmd_report(dir: &Path) -> Result<(), Failure> {
         dir.join("charts").display()
     );
     Ok(())
+}
+
+/// Print the files a command wrote, on one line.
+pub(crate) fn print_wrote(files: &[PathBuf]) {
+    let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    println!("wrote {}", names.join(", "));
 }

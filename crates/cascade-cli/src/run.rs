@@ -143,14 +143,7 @@ pub(crate) fn cmd_run(
         if let Some(f) = trace_file.take() {
             f.commit().context("writing trace.csv")?;
         }
-        println!(
-            "wrote {}",
-            files
-                .iter()
-                .map(|f| f.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
+        crate::print_wrote(&files);
     }
     Ok(())
 }

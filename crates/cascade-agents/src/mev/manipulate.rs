@@ -358,24 +358,10 @@ impl MevBot {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cascade_core::{AssetId, Ledger};
     use cascade_market::price::{AssetSpec, ImpactConfig, ProcessConfig, ReferenceConfig};
-    use cascade_market::venue::VenueConfig;
 
     fn pool(base: f64, quote: f64) -> cascade_market::venue::Cpmm {
-        let mut l = Ledger::new(["USD", "ETH"]);
-        let h = l.add_holder("pool");
-        let o = l.add_holder("owner");
-        let cfg = VenueConfig::Cpmm {
-            name: "amm".into(),
-            asset: "ETH".into(),
-            reserve_base: base,
-            reserve_quote: quote,
-            fee: 0.003,
-            withdraw: None,
-        };
-        let v = Venue::from_config(&cfg, &mut l, h, o, AssetId(0), quote / base).unwrap();
-        v.as_cpmm().unwrap().clone()
+        crate::manipulation::tests::pool(base, quote, 0.003)
     }
 
     fn prices(daily_volume: f64) -> PriceModel {
