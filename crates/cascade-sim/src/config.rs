@@ -385,7 +385,7 @@ impl ScenarioConfig {
         }
         for (i, o) in self.oracles.iter().enumerate() {
             let mut oc = c.at(&format!("oracles[{i}]"));
-            o.validate(&mut oc, &venue_names);
+            o.validate(&mut oc, &venue_names, self.chain.block_time_s);
             if !o.publication.is_public() && self.engine.is_none() {
                 oc.at("publication").fail(
                     "kind",
@@ -425,6 +425,7 @@ impl ScenarioConfig {
                 &mut c.at(&format!("agents[{i}]")),
                 &infos,
                 &self.asset_names(),
+                self.chain.block_time_s,
             );
             if a.needs_engine() && self.engine.is_none() {
                 c.at(&format!("agents[{i}]")).fail(

@@ -2,6 +2,7 @@
 //! rules that validate them (each broken rule names its key).
 
 use cascade_core::Check;
+use cascade_core::clock::{check_delay, check_rate, legacy_delay, legacy_rate};
 use serde::{Deserialize, Serialize};
 
 fn default_deviation() -> f64 {
@@ -9,9 +10,6 @@ fn default_deviation() -> f64 {
 }
 fn default_heartbeat() -> f64 {
     3600.0
-}
-fn default_latency() -> u32 {
-    1
 }
 fn default_tip() -> f64 {
     2.0
@@ -38,15 +36,16 @@ pub enum FeedConfig {
         /// Publish at least this often (seconds since the last landed update).
         #[serde(default = "default_heartbeat")]
         heartbeat_s: f64,
-        /// The node observes the reference price of this many blocks ago.
-        #[serde(default = "default_latency")]
-        latency_blocks: u32,
+        /// The node observes the reference price of this many seconds ago: that of the latest
+        /// block whose time is at most now minus `latency_s` (default 0: this block's).
+        #[serde(default)]
+        latency_s: f64,
         /// Standard deviation of the multiplicative observation noise, in basis points.
         #[serde(default)]
         noise_bp: f64,
-        /// Probability per block that the feed freezes (publishes nothing) ...
+        /// Rate per hour at which the feed freezes (publishes nothing) ...
         #[serde(default)]
-        freeze_prob: f64,
+        freeze_per_hour: f64,
         /// ... for an exponentially distributed time with this mean (seconds).
         #[serde(default = "default_freeze_mean")]
         freeze_mean_s: f64,
@@ -56,6 +55,11 @@ pub enum FeedConfig {
         /// The publisher never pays more than this per gas (gwei): above it, updates wait.
         #[serde(default = "default_max_fee")]
         max_fee_gwei: f64,
+        /// Replaced per-block keys, present only to be rejected with their conversion.
+        #[serde(default, skip_serializing)]
+        latency_blocks: Option<f64>,
+        #[serde(default, skip_serializing)]
+        freeze_prob: Option<f64>,
     },
     /// Time-weighted average of a venue's price, read on chain.
     Twap {
@@ -252,23 +256,41 @@ impl FeedConfig {
         }
     }
 
-    /// Record every broken rule under `c`. `venues` are the configured venue names.
-    pub fn validate(&self, c: &mut Check, venues: &[String]) {
+    /// Record every broken rule under `c`. `venues` are the configured venue names;
+    /// `block_time_s` is the time base of the conversion a replaced per-block key is given.
+    pub fn validate(&self, c: &mut Check, venues: &[String], block_time_s: f64) {
         match self {
             FeedConfig::Push {
                 deviation,
                 heartbeat_s,
-                latency_blocks: _,
+                latency_s,
                 noise_bp,
-                freeze_prob,
+                freeze_per_hour,
                 freeze_mean_s,
                 tip_gwei,
                 max_fee_gwei,
+                latency_blocks,
+                freeze_prob,
             } => {
+                legacy_delay(
+                    c,
+                    "latency_blocks",
+                    "latency_s",
+                    *latency_blocks,
+                    block_time_s,
+                );
+                legacy_rate(
+                    c,
+                    "freeze_prob",
+                    "freeze_per_hour",
+                    *freeze_prob,
+                    block_time_s,
+                );
+                check_delay(c, "latency_s", *latency_s);
                 c.range_open_hi("deviation", *deviation, 0.0, 1.0);
                 c.positive("heartbeat_s", *heartbeat_s);
                 c.non_negative("noise_bp", *noise_bp);
-                c.unit_interval("freeze_prob", *freeze_prob);
+                check_rate(c, "freeze_per_hour", *freeze_per_hour);
                 c.positive("freeze_mean_s", *freeze_mean_s);
                 c.non_negative("tip_gwei", *tip_gwei);
                 c.positive("max_fee_gwei", *max_fee_gwei);
@@ -295,7 +317,7 @@ impl FeedConfig {
                 c.non_negative("tip_gwei", *tip_gwei);
                 c.positive("max_fee_gwei", *max_fee_gwei);
                 if let Some(s) = source {
-                    s.validate(&mut c.at("source"), venues);
+                    s.validate(&mut c.at("source"), venues, block_time_s);
                 }
             }
             FeedConfig::Median { feeds } => {
@@ -303,7 +325,8 @@ impl FeedConfig {
                     c.fail("feeds", "must list at least one feed");
                 }
                 for (i, f) in feeds.iter().enumerate() {
-                    f.validate(&mut c.at("feeds").at(&format!("[{i}]")), venues);
+                    let mut feeds = c.at("feeds");
+                    f.validate(&mut feeds.at(&format!("[{i}]")), venues, block_time_s);
                 }
             }
         }
@@ -311,8 +334,8 @@ impl FeedConfig {
 }
 
 impl OracleConfig {
-    pub fn validate(&self, c: &mut Check, venues: &[String]) {
-        self.feed.validate(&mut c.at("feed"), venues);
+    pub fn validate(&self, c: &mut Check, venues: &[String], block_time_s: f64) {
+        self.feed.validate(&mut c.at("feed"), venues, block_time_s);
         self.publication
             .validate(&mut c.at("publication"), &self.feed);
         let g = &self.guards;

@@ -65,6 +65,7 @@ impl World {
         Ok(World {
             gas_cfg: cfg.gas.clone(),
             block_time_s: cfg.chain.block_time_s,
+            dt_s: cfg.chain.block_time_s,
             block_time_dist: cfg.chain.block_time_dist,
             n_blocks_fixed: cfg.chain.blocks(),
             duration_s: cfg.chain.duration_s,

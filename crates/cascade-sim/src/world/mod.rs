@@ -106,6 +106,8 @@ struct Streams {
 pub struct World {
     gas_cfg: GasConfig,
     block_time_s: f64,
+    /// The current block's actual interval, seconds (set by `advance_clock`).
+    dt_s: f64,
     block_time_dist: BlockTimeDist,
     n_blocks_fixed: u64,
     duration_s: f64,
@@ -290,6 +292,7 @@ impl World {
             block: self.block,
             t_s: t,
             block_time_s: self.block_time_s,
+            dt_s: self.dt_s,
             base_fee,
             native_price: self.gas.native_price(),
             gas_costs: &self.gas_cfg.costs,

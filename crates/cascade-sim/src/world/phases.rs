@@ -53,6 +53,7 @@ impl World {
             }
         };
         self.t_s += dt;
+        self.dt_s = dt;
         (self.t_s, dt)
     }
 
@@ -85,7 +86,8 @@ impl World {
         self.oracles.record(t, &self.p_ref, &self.venue_px);
         let mut pubs = std::mem::take(&mut self.pubs);
         pubs.clear();
-        self.oracles.observe(t, &mut self.rng.oracle, &mut pubs);
+        let dt = self.dt_s;
+        self.oracles.observe(t, dt, &mut self.rng.oracle, &mut pubs);
         for p in &pubs {
             if let Some(oev) = self.oev.as_mut()
                 && oev.params[self.oracles.feed_asset(p.feed)].is_some()
