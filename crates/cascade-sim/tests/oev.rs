@@ -31,7 +31,7 @@ native_asset = "ETH"
 congestion_beta = 0.0
 [[oracles]]
 asset = "ETH"
-feed = {{ kind = "push", deviation = 0.005, heartbeat_s = 1e9, latency_blocks = 1, tip_gwei = 50.0, max_fee_gwei = 5000.0 }}
+feed = {{ kind = "push", deviation = 0.005, heartbeat_s = 1e9, latency_s = 12.0, tip_gwei = 50.0, max_fee_gwei = 5000.0 }}
 {publication}
 [[venues]]
 name = "amm"
@@ -49,14 +49,14 @@ kind = "trader"
 count = 120
 capital = 1_000.0
 inventory = 10.0
-open_prob = 1.0
+open_per_hour = inf
 size_mean = 1e9
 size_sigma = 0.0
 leverage_min = 1.3
 leverage_max = 4.5
 perp_share = 0.0
-close_prob = 0.0
-topup_prob = 0.0
+close_per_hour = 0.0
+topup_per_hour = 0.0
 {liquidators}
 [engine]
 margin = {{ kind = "fixed", initial = 0.2, maintenance = 0.1 }}
@@ -97,7 +97,7 @@ fn auction_only_liquidators(count: u32) -> String {
         r#"[[agents]]
 kind = "liquidator"
 count = {count}
-latency_blocks = 100000
+latency_s = 1200000.0
 max_per_block = 200
 tip_gwei = 1.0"#
     )
@@ -179,7 +179,7 @@ fn without_bidders_every_update_lands_fallback_delay_blocks_later() {
     let liq = r#"[[agents]]
 kind = "liquidator"
 count = 2
-latency_blocks = 0
+latency_s = 0.0
 max_per_block = 200
 tip_gwei = 5.0"#;
     let d = 3u64;

@@ -11,6 +11,10 @@ fn default_deviation() -> f64 {
 fn default_heartbeat() -> f64 {
     3600.0
 }
+/// One 12 s block (the former default of one block, at mainnet's slot time).
+fn default_latency() -> f64 {
+    12.0
+}
 fn default_tip() -> f64 {
     2.0
 }
@@ -37,8 +41,8 @@ pub enum FeedConfig {
         #[serde(default = "default_heartbeat")]
         heartbeat_s: f64,
         /// The node observes the reference price of this many seconds ago: that of the latest
-        /// block whose time is at most now minus `latency_s` (default 0: this block's).
-        #[serde(default)]
+        /// block whose time is at most now minus `latency_s` (default 12 s, one mainnet slot).
+        #[serde(default = "default_latency")]
         latency_s: f64,
         /// Standard deviation of the multiplicative observation noise, in basis points.
         #[serde(default)]
