@@ -90,13 +90,13 @@ impl AgentConfig {
         match self {
             AgentConfig::Arbitrageur(a) => a.validate(c, venues),
             AgentConfig::NoiseTrader(a) => a.validate(c, venues, block_time_s),
-            AgentConfig::MarketMaker(a) => a.validate(c, venues),
+            AgentConfig::MarketMaker(a) => a.validate(c, venues, block_time_s),
             AgentConfig::Trader(a) => a.validate(c, assets, block_time_s),
             AgentConfig::Liquidator(a) => a.validate(c, venues, block_time_s),
             AgentConfig::MevBot(a) => a.validate(c, venues),
             AgentConfig::OptionTrader(a) => a.validate(c, assets, block_time_s),
             AgentConfig::OptionsMarketMaker(a) => a.validate(c, assets),
-            AgentConfig::OracleArbitrageur(a) => a.validate(c, assets),
+            AgentConfig::OracleArbitrageur(a) => a.validate(c, assets, block_time_s),
             AgentConfig::Manipulator(a) => a.validate(c, assets),
         }
     }

@@ -1,8 +1,8 @@
 //! Oracle order-flow auctions (`oev_auction` publication mode): every unit of a payment is
 //! accounted on the ledger and in the insurance fund; competition between identical bidders
 //! hands the protocol nearly all of the surplus net of gas, a lone bidder pays nothing
-//! (second-price rule); without bidders every update lands exactly `fallback_delay_blocks`
-//! later and liquidations follow that much later; with the mode off nothing changes.
+//! (second-price rule); without bidders every update lands exactly `fallback_delay_s` later
+//! (at 12 s blocks, that many blocks later) and liquidations follow that much later; with the mode off nothing changes.
 
 mod common;
 
@@ -103,7 +103,7 @@ tip_gwei = 1.0"#
     )
 }
 
-const AUCTION: &str = r#"publication = { kind = "oev_auction", share_to_protocol = 0.6, fallback_delay_blocks = 1, bidders = ["liquidator"] }"#;
+const AUCTION: &str = r#"publication = { kind = "oev_auction", share_to_protocol = 0.6, fallback_delay_s = 12.0, bidders = ["liquidator"] }"#;
 
 #[test]
 fn every_unit_of_the_payment_is_accounted() {
@@ -175,7 +175,7 @@ fn identical_bidders_pay_nearly_all_the_surplus_and_a_lone_bidder_far_less() {
 }
 
 #[test]
-fn without_bidders_every_update_lands_fallback_delay_blocks_later() {
+fn without_bidders_every_update_lands_fallback_delay_s_later() {
     let liq = r#"[[agents]]
 kind = "liquidator"
 count = 2
@@ -185,7 +185,8 @@ tip_gwei = 5.0"#;
     let d = 3u64;
     let (public, ev_pub, _) = run(&crash(liq, ""), 7);
     let oev = format!(
-        r#"publication = {{ kind = "oev_auction", fallback_delay_blocks = {d}, bidders = [] }}"#
+        r#"publication = {{ kind = "oev_auction", fallback_delay_s = {}, bidders = [] }}"#,
+        12 * d
     );
     let (late, ev_late, _) = run(&crash(liq, &oev), 7);
     let updates = |ev: &[Event]| -> Vec<(u64, u64)> {
@@ -263,7 +264,7 @@ fn the_public_mode_is_the_public_race() {
 fn oev_auction_config_errors_name_the_key() {
     let bad = crash(
         "",
-        r#"publication = { kind = "oev_auction", share_to_protocol = 1.2, fallback_delay_blocks = 2, private_route_failure_prob = -0.1 }"#,
+        r#"publication = { kind = "oev_auction", share_to_protocol = 1.2, fallback_delay_s = 24.0, private_route_failure_prob = -0.1 }"#,
     );
     let Err(err) = common::from_text(&bad) else {
         panic!("invalid")
@@ -285,5 +286,5 @@ fn oev_auction_config_errors_name_the_key() {
         panic!("invalid")
     };
     let err = err.to_string();
-    assert!(err.contains("fallback_delay_blocks"), "{err}");
+    assert!(err.contains("fallback_delay_s"), "{err}");
 }

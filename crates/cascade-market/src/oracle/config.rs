@@ -168,7 +168,8 @@ pub enum OevBidder {
 /// right to backrun it; the winner's liquidations run in the same block right after the update
 /// and its payment is split between the protocol's insurance fund (`share_to_protocol`) and the
 /// oracle; with no bid, or when the private route fails (`private_route_failure_prob`), the
-/// public update is submitted `fallback_delay_blocks` later.
+/// public update is submitted `fallback_delay_s` seconds later (at the first block whose time
+/// is at least the report's plus `fallback_delay_s`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum PublicationMode {
@@ -179,15 +180,18 @@ pub enum PublicationMode {
         /// oracle. Default 0.6, SVR's published standard split.
         #[serde(default = "default_share_to_protocol")]
         share_to_protocol: f64,
-        /// Blocks after the report at which the public update is submitted when the auction
+        /// Seconds after the report at which the public update is submitted when the auction
         /// does not land it.
-        fallback_delay_blocks: u32,
+        fallback_delay_s: f64,
         /// Probability that the private route fails for an update (drawn from stream `oev`).
         #[serde(default)]
         private_route_failure_prob: f64,
         /// Populations that bid (default both).
         #[serde(default = "default_oev_bidders")]
         bidders: Vec<OevBidder>,
+        /// Replaced block-count key, present only to be rejected with its conversion.
+        #[serde(default, skip_serializing)]
+        fallback_delay_blocks: Option<f64>,
     },
 }
 
@@ -197,25 +201,35 @@ impl PublicationMode {
     }
 
     /// Record every broken rule under `c` (the `publication` table); `feed` is the oracle's
-    /// feed, which must publish (push feeds).
-    pub fn validate(&self, c: &mut Check, feed: &FeedConfig) {
+    /// feed, which must publish (push feeds); `block_time_s` is the time base of the
+    /// conversion a replaced block-count key is given.
+    pub fn validate(&self, c: &mut Check, feed: &FeedConfig, block_time_s: f64) {
         let PublicationMode::OevAuction {
             share_to_protocol,
-            fallback_delay_blocks,
+            fallback_delay_s,
             private_route_failure_prob,
             bidders,
+            fallback_delay_blocks,
         } = self
         else {
             return;
         };
         c.unit_interval("share_to_protocol", *share_to_protocol);
         c.unit_interval("private_route_failure_prob", *private_route_failure_prob);
-        if *fallback_delay_blocks > MAX_FALLBACK_DELAY_BLOCKS {
+        let old = *fallback_delay_blocks;
+        legacy_delay(
+            c,
+            "fallback_delay_blocks",
+            "fallback_delay_s",
+            old,
+            block_time_s,
+        );
+        if c.finite("fallback_delay_s", *fallback_delay_s)
+            && !(0.0..=MAX_FALLBACK_DELAY_S).contains(fallback_delay_s)
+        {
             c.fail(
-                "fallback_delay_blocks",
-                format!(
-                    "must be at most {MAX_FALLBACK_DELAY_BLOCKS} blocks (got {fallback_delay_blocks})"
-                ),
+                "fallback_delay_s",
+                format!("must be in [0, {MAX_FALLBACK_DELAY_S}] seconds (got {fallback_delay_s})"),
             );
         }
         for (i, b) in bidders.iter().enumerate() {
@@ -238,8 +252,8 @@ impl PublicationMode {
     }
 }
 
-/// The longest fallback delay accepted (a day of 12-second blocks).
-pub const MAX_FALLBACK_DELAY_BLOCKS: u32 = 7_200;
+/// The longest fallback delay accepted (a day), seconds.
+pub const MAX_FALLBACK_DELAY_S: f64 = 86_400.0;
 
 impl FeedConfig {
     /// Whether the feed (or one of a median's feeds) is a push feed.
@@ -341,7 +355,7 @@ impl OracleConfig {
     pub fn validate(&self, c: &mut Check, venues: &[String], block_time_s: f64) {
         self.feed.validate(&mut c.at("feed"), venues, block_time_s);
         self.publication
-            .validate(&mut c.at("publication"), &self.feed);
+            .validate(&mut c.at("publication"), &self.feed, block_time_s);
         let g = &self.guards;
         let mut gc = c.at("guards");
         if let Some(s) = g.max_staleness_s {

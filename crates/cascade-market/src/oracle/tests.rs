@@ -235,9 +235,10 @@ fn validation_names_keys() {
         },
         publication: PublicationMode::OevAuction {
             share_to_protocol: 1.5,
-            fallback_delay_blocks: 3,
+            fallback_delay_s: 36.0,
             private_route_failure_prob: 0.0,
             bidders: vec![OevBidder::Liquidator, OevBidder::Liquidator],
+            fallback_delay_blocks: None,
         },
     };
     cfg.validate(
@@ -265,7 +266,7 @@ fn oev_auction_needs_push_feeds_and_parses_with_defaults() {
         r#"
 asset = "ETH"
 feed = { kind = "twap", venue = "amm" }
-publication = { kind = "oev_auction", fallback_delay_blocks = 2 }
+publication = { kind = "oev_auction", fallback_delay_s = 24.0 }
 "#,
     )
     .unwrap();
@@ -273,9 +274,10 @@ publication = { kind = "oev_auction", fallback_delay_blocks = 2 }
         cfg.publication,
         PublicationMode::OevAuction {
             share_to_protocol: 0.6,
-            fallback_delay_blocks: 2,
+            fallback_delay_s: 24.0,
             private_route_failure_prob: 0.0,
             bidders: vec![OevBidder::Liquidator, OevBidder::MevBot],
+            fallback_delay_blocks: None,
         }
     );
     let mut issues = Vec::new();

@@ -378,12 +378,13 @@ fn oev_params(publication: &PublicationMode) -> Option<OevParams> {
         PublicationMode::Public => None,
         PublicationMode::OevAuction {
             share_to_protocol,
-            fallback_delay_blocks,
+            fallback_delay_s,
             private_route_failure_prob,
             bidders,
+            ..
         } => Some(OevParams {
             share_to_protocol: *share_to_protocol,
-            fallback_delay_blocks: *fallback_delay_blocks as u64,
+            fallback_delay_s: *fallback_delay_s,
             failure_prob: *private_route_failure_prob,
             liquidators: bidders.contains(&OevBidder::Liquidator),
             mev: bidders.contains(&OevBidder::MevBot),

@@ -21,7 +21,7 @@
 //! executes at the top of the block before the builder packs the rest, and the payment is
 //! split between the engine's insurance fund and the oracle sink (`sink:oev_oracle`). With no
 //! bid, or when the private route fails (stream `oev`), the update goes to the public mempool
-//! `fallback_delay_blocks` later.
+//! `fallback_delay_s` later.
 //!
 //! Gas is charged the Ethereum way: the fee for the transaction's full gas is moved into an
 //! escrow holder before execution, and after it the used part goes to the burn sink (base fee)
