@@ -453,7 +453,7 @@ impl ScenarioConfig {
             }
         }
         if let Some(e) = &self.engine {
-            e.validate(&mut c.at("engine"), &venue_names);
+            e.validate(&mut c.at("engine"), &venue_names, self.chain.block_time_s);
             e.validate_assets(&mut c.at("engine"), self.assets.len());
         }
         {
