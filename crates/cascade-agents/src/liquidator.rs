@@ -697,7 +697,7 @@ mod tests {
         };
         let oracles = Oracles::new(&[(0, oracle)], &[1600.0], &["amm".to_string()]).unwrap();
         let costs = GasCosts::default();
-        let mempool = Mempool::new(50);
+        let mempool = Mempool::new(600.0);
         let mut skipped_at_high_gas = 0;
         for base_gwei in [1.0, 20.0, 100.0, 500.0] {
             let view = View {

@@ -324,7 +324,7 @@ impl ScenarioConfig {
         if let Some(m) = &self.correlation {
             validate_correlation(m, self.assets.len(), &mut c.at("correlation"));
         }
-        self.gas.validate(&mut c.at("gas"));
+        self.gas.validate(&mut c.at("gas"), self.chain.block_time_s);
         if let Some(n) = &self.gas.native_asset
             && self.asset_index(n).is_none()
         {

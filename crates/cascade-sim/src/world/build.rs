@@ -76,7 +76,7 @@ impl World {
             gas,
             native_asset,
             reference_asset: cfg.reference_asset().index(),
-            mempool: Mempool::new(cfg.gas.mempool_ttl_blocks),
+            mempool: Mempool::new(cfg.gas.mempool_ttl_s),
             bundles: Vec::new(),
             oracles,
             venues,

@@ -279,7 +279,7 @@ impl World {
 
     /// Step 6, first: transactions past their time to live leave the mempool, with a receipt.
     fn expire_txs(&mut self) {
-        for tx in self.mempool.expire(self.block) {
+        for tx in self.mempool.expire(self.block, self.t_s) {
             self.acc.txs_expired += 1;
             if let Action::OracleUpdate { feed, .. } = tx.action {
                 self.oracles.forget_pending(feed);
