@@ -59,7 +59,7 @@ expect_config_error "key \`assets[0].process.sigma\`: must be >= 0" \
   run configs/scenarios/quickstart.toml --set assets.0.process.sigma=-0.5
 expect_config_error "key \`chain.block_time_s\`: must be > 0" \
   run configs/scenarios/quickstart.toml --set chain.block_time_s=0
-expect_config_error "key \`agents[1].trade_prob\`: must be in [0, 1]" \
+expect_config_error "key \`agents[1].trade_prob\`: \`trade_prob\` (per block) was replaced by \`trade_per_hour\`" \
   run configs/scenarios/quickstart.toml --set agents.1.trade_prob=1.5
 expect_config_error "configs/scenarios/quickstart.toml" \
   run configs/scenarios/quickstart.toml --set venues.amm.reserve_base=0

@@ -33,7 +33,7 @@ fn scaling(c: &mut Criterion) {
         // Long enough never to end during the measurement.
         let s = cascade_benches::scaled(n, 1_000_000);
         let mut w = World::new(&s, 7, 0).unwrap();
-        // Let every trader open its position (open_prob = 1: one block, plus inclusion).
+        // Let every trader open its position (open_per_hour = inf: one block, plus inclusion).
         for _ in 0..5 {
             w.step().unwrap();
         }

@@ -42,9 +42,9 @@ pub fn reference(sets: &[String]) -> Scenario {
 pub fn scaled(n: u64, blocks: u64) -> Scenario {
     let sets = [
         format!("agents.{TRADERS}.count={n}"),
-        format!("agents.{TRADERS}.open_prob=1.0"),
-        format!("agents.{TRADERS}.close_prob=0.0"),
-        format!("agents.{TRADERS}.topup_prob=0.0"),
+        format!("agents.{TRADERS}.open_per_hour=inf"),
+        format!("agents.{TRADERS}.close_per_hour=0.0"),
+        format!("agents.{TRADERS}.topup_per_hour=0.0"),
         format!("chain.duration_s={}", 12 * blocks),
         // Room for every opening transaction in the first block (the default 30M gas would
         // queue a million openings for thousands of blocks).

@@ -78,17 +78,25 @@ impl AgentConfig {
     }
 
     /// Record every broken rule under `c`.
-    pub fn validate(&self, c: &mut Check, venues: &[VenueInfo], assets: &[String]) {
+    /// `block_time_s` (the chain's mean block time) is the time base of the conversion that
+    /// the rejection of a replaced per-block key gives.
+    pub fn validate(
+        &self,
+        c: &mut Check,
+        venues: &[VenueInfo],
+        assets: &[String],
+        block_time_s: f64,
+    ) {
         match self {
             AgentConfig::Arbitrageur(a) => a.validate(c, venues),
-            AgentConfig::NoiseTrader(a) => a.validate(c, venues),
-            AgentConfig::MarketMaker(a) => a.validate(c, venues),
-            AgentConfig::Trader(a) => a.validate(c, assets),
-            AgentConfig::Liquidator(a) => a.validate(c, venues),
+            AgentConfig::NoiseTrader(a) => a.validate(c, venues, block_time_s),
+            AgentConfig::MarketMaker(a) => a.validate(c, venues, block_time_s),
+            AgentConfig::Trader(a) => a.validate(c, assets, block_time_s),
+            AgentConfig::Liquidator(a) => a.validate(c, venues, block_time_s),
             AgentConfig::MevBot(a) => a.validate(c, venues),
-            AgentConfig::OptionTrader(a) => a.validate(c, assets),
+            AgentConfig::OptionTrader(a) => a.validate(c, assets, block_time_s),
             AgentConfig::OptionsMarketMaker(a) => a.validate(c, assets),
-            AgentConfig::OracleArbitrageur(a) => a.validate(c, assets),
+            AgentConfig::OracleArbitrageur(a) => a.validate(c, assets, block_time_s),
             AgentConfig::Manipulator(a) => a.validate(c, assets),
         }
     }

@@ -1,7 +1,8 @@
 //! Liquidators: keepers who liquidate unsafe accounts when, and only when, it pays them.
 //!
 //! A liquidator looks at the accounts the protocol's own check has flagged, once they have
-//! been flagged for `latency_blocks` (its monitoring delay). For each it asks the engine what
+//! been flagged for `latency_s` seconds (its monitoring delay: it acts from the first block
+//! whose time is at least the flagging block's time plus `latency_s`). For each it asks the engine what
 //! a liquidation would repay and seize (`plan_liquidation`), quotes the sale of the seized
 //! collateral on the venue that pays most (a flash liquidation: the sale happens inside the
 //! transaction), and submits only if
@@ -36,11 +37,13 @@ use crate::oev::{BackrunPolicy, OevBid, OevLot, value_backrun};
 use crate::sale::{SaleBook, SalePolicy};
 use crate::view::{View, gwei};
 use crate::{Agent, Role, Submission};
+use cascade_core::clock::{check_delay, legacy_delay};
 use cascade_core::tx::{EngineOp, GasKind};
 use cascade_core::{
     AccountId, Action, AgentId, Amount, AuctionId, Check, HolderId, TokenId, VenueId,
 };
 use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
 
 fn one() -> u32 {
     1
@@ -67,9 +70,9 @@ pub struct LiquidatorConfig {
     /// Minimum expected profit net of gas, quote.
     #[serde(default)]
     pub min_profit: f64,
-    /// Blocks between the protocol flagging an account and this liquidator acting on it.
+    /// Seconds between the protocol flagging an account and this liquidator acting on it.
     #[serde(default)]
-    pub latency_blocks: u32,
+    pub latency_s: f64,
     /// Sell seized collateral inside the transaction (flash liquidation; absent: true). Only
     /// without `sale`: a sale policy pays from capital and sells by its own rule.
     #[serde(default)]
@@ -100,10 +103,16 @@ pub struct LiquidatorConfig {
     /// in liquidations and Dutch takes, English lots held).
     #[serde(default)]
     pub sale: Option<SalePolicy>,
+    /// Replaced block-count key, present only to be rejected with its conversion.
+    #[serde(default, skip_serializing)]
+    pub latency_blocks: Option<f64>,
 }
 
 impl LiquidatorConfig {
-    pub fn validate(&self, c: &mut Check, venues: &[VenueInfo]) {
+    pub fn validate(&self, c: &mut Check, venues: &[VenueInfo], block_time_s: f64) {
+        let old = self.latency_blocks;
+        legacy_delay(c, "latency_blocks", "latency_s", old, block_time_s);
+        check_delay(c, "latency_s", self.latency_s);
         c.non_negative("capital", self.capital);
         c.non_negative("min_profit", self.min_profit);
         c.unit_interval("inventory_risk", self.inventory_risk);
@@ -143,6 +152,9 @@ pub struct Liquidator {
     cap: Option<u128>,
     min_profit: Amount,
     book: SaleBook,
+    /// The blocks it has seen whose time is later than now minus `latency_s`, oldest first:
+    /// an account flagged in one of them is still too fresh to act on.
+    recent: VecDeque<(u64, f64)>,
 }
 
 impl Liquidator {
@@ -162,9 +174,28 @@ impl Liquidator {
                     cap: cfg.max_fee_gwei.map(gwei),
                     min_profit: Amount::from_whole(cfg.min_profit),
                     book: SaleBook::default(),
+                    recent: VecDeque::new(),
                 }) as Box<dyn Agent>
             })
             .collect()
+    }
+
+    /// Record this block's time and forget the blocks that are at least `latency_s` old.
+    fn tick(&mut self, view: &View<'_>) {
+        self.recent.push_back((view.block, view.t_s));
+        while let Some(&(_, t)) = self.recent.front() {
+            if view.t_s >= t + self.cfg.latency_s {
+                self.recent.pop_front();
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// Whether an account flagged at block `since` has waited `latency_s`: the current
+    /// block's time is at least the flagging block's time plus `latency_s`.
+    fn waited(&self, since: u64) -> bool {
+        !self.recent.iter().any(|&(b, _)| b == since)
     }
 
     /// The venue that pays most for `amount` of asset `a`, and what it pays.
@@ -317,6 +348,7 @@ impl Agent for Liquidator {
 
     fn act(&mut self, view: &View<'_>, me: AgentId, out: &mut Vec<Submission>) {
         let Some(engine) = view.engine else { return };
+        self.tick(view);
         // Last block's attempts either landed or are stale: withdraw what did not land.
         for t in view.my_pending(me) {
             out.push(Submission::Cancel(t.id));
@@ -340,7 +372,7 @@ impl Agent for Liquidator {
             if sent >= self.cfg.max_per_block {
                 break;
             }
-            if view.block < since + self.cfg.latency_blocks as u64 {
+            if !self.waited(since) {
                 continue;
             }
             let Ok(plan) = engine.plan_liquidation(id) else {
@@ -552,7 +584,8 @@ mod tests {
             respect_oracle_guards: true,
             options: None,
             option_margin: Default::default(),
-            risk_update_interval_blocks: 1,
+            risk_update_interval_s: 0.0,
+            risk_update_interval_blocks: None,
             max_revaluations_per_block: None,
             perp_settlement: Default::default(),
             market_slippage_payer: Default::default(),
@@ -594,7 +627,8 @@ mod tests {
             count: 1,
             capital: 1_000_000.0,
             min_profit: 0.0,
-            latency_blocks: 0,
+            latency_s: 0.0,
+            latency_blocks: None,
             flash: Some(true),
             inventory_risk: 0.0,
             tip_gwei: 1.0,
@@ -663,13 +697,14 @@ mod tests {
         };
         let oracles = Oracles::new(&[(0, oracle)], &[1600.0], &["amm".to_string()]).unwrap();
         let costs = GasCosts::default();
-        let mempool = Mempool::new(50);
+        let mempool = Mempool::new(600.0);
         let mut skipped_at_high_gas = 0;
         for base_gwei in [1.0, 20.0, 100.0, 500.0] {
             let view = View {
                 block: 2,
                 t_s: 24.0,
                 block_time_s: 12.0,
+                dt_s: 12.0,
                 base_fee: gwei(base_gwei),
                 native_price: 1600.0,
                 gas_costs: &costs,

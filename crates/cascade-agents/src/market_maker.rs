@@ -5,12 +5,14 @@
 //! (`vol_widen` basis points of half-spread per basis point of per-block standard deviation).
 //! It stops quoting the side that would push its inventory past `inventory_limit`, and pulls
 //! all quotes while realized volatility (annualized) exceeds `vol_limit`. Requoting is a
-//! transaction (`order` gas), sent every `refresh_blocks` blocks or when the fair value has
+//! transaction (`order` gas), sent once `refresh_s` seconds have passed (at the first block
+//! whose time is at least the last quote's plus `refresh_s`) or when the fair value has
 //! moved by more than a quarter of the half-spread.
 
 use crate::config::{BuildCtx, VenueInfo};
 use crate::view::{View, gwei};
 use crate::{Agent, Role, Submission};
+use cascade_core::clock::{check_delay, legacy_delay};
 use cascade_core::tx::Level;
 use cascade_core::{Action, AgentId, Amount, AssetId, Check, HolderId, VenueId};
 use cascade_market::SECONDS_PER_YEAR;
@@ -41,8 +43,9 @@ fn default_spacing() -> f64 {
 fn default_widen() -> f64 {
     1.0
 }
-fn default_refresh() -> u64 {
-    5
+/// Five 12 s blocks.
+fn default_refresh() -> f64 {
+    60.0
 }
 fn default_half_life() -> f64 {
     300.0
@@ -77,9 +80,9 @@ pub struct MarketMakerConfig {
     /// Extra half-spread (bp) per bp of per-block realized standard deviation.
     #[serde(default = "default_widen")]
     pub vol_widen: f64,
-    /// Requote at least this often (blocks).
+    /// Requote at least this often (seconds; default 60).
     #[serde(default = "default_refresh")]
-    pub refresh_blocks: u64,
+    pub refresh_s: f64,
     /// Pull every quote while annualized realized volatility exceeds this (default: never).
     #[serde(default)]
     pub vol_limit: Option<f64>,
@@ -92,10 +95,15 @@ pub struct MarketMakerConfig {
     pub vol_half_life_s: f64,
     #[serde(default = "default_tip")]
     pub tip_gwei: f64,
+    /// Replaced block-count key, present only to be rejected with its conversion.
+    #[serde(default, skip_serializing)]
+    pub refresh_blocks: Option<f64>,
 }
 
 impl MarketMakerConfig {
-    pub fn validate(&self, c: &mut Check, venues: &[VenueInfo]) {
+    pub fn validate(&self, c: &mut Check, venues: &[VenueInfo], block_time_s: f64) {
+        let old = self.refresh_blocks;
+        legacy_delay(c, "refresh_blocks", "refresh_s", old, block_time_s);
         match venues.iter().find(|v| v.name == self.venue) {
             None => c.fail(
                 "venue",
@@ -125,7 +133,7 @@ impl MarketMakerConfig {
         c.non_negative("spread_bp", self.spread_bp);
         c.non_negative("level_spacing_bp", self.level_spacing_bp);
         c.non_negative("vol_widen", self.vol_widen);
-        c.positive_int("refresh_blocks", self.refresh_blocks);
+        check_delay(c, "refresh_s", self.refresh_s);
         if let Some(v) = self.vol_limit {
             c.positive("vol_limit", v);
         }
@@ -163,7 +171,8 @@ pub struct MarketMaker {
     /// EWMA of squared per-block log returns of the reference price.
     var_block: f64,
     last_ref: f64,
-    last_quote_block: Option<u64>,
+    /// Time (s) of its last quote.
+    last_quote_t: Option<f64>,
     last_quote_mid: f64,
     last_half_spread_bp: f64,
     pulled: bool,
@@ -194,7 +203,7 @@ impl MarketMaker {
                     start_quote: Amount::from_whole(cfg.capital),
                     var_block: 0.0,
                     last_ref: f64::NAN,
-                    last_quote_block: None,
+                    last_quote_t: None,
                     last_quote_mid: f64::NAN,
                     last_half_spread_bp: 0.0,
                     pulled: false,
@@ -261,10 +270,10 @@ impl Agent for MarketMaker {
         }
         let sd_bp = self.var_block.sqrt() * 1e4;
         let half_bp = self.cfg.spread_bp + self.cfg.vol_widen * sd_bp;
-        let due = match self.last_quote_block {
+        let due = match self.last_quote_t {
             None => true,
-            Some(b) => {
-                view.block >= b + self.cfg.refresh_blocks
+            Some(t) => {
+                view.t_s >= t + self.cfg.refresh_s
                     || self.pulled
                     || (fair / self.last_quote_mid - 1.0).abs() * 1e4
                         > 0.25 * self.last_half_spread_bp
@@ -302,7 +311,7 @@ impl Agent for MarketMaker {
             }
         }
         self.pulled = false;
-        self.last_quote_block = Some(view.block);
+        self.last_quote_t = Some(view.t_s);
         self.last_quote_mid = fair;
         self.last_half_spread_bp = half_bp.max(1e-9);
         out.push(Submission::Tx(view.request(

@@ -1,6 +1,7 @@
 //! Noise traders: uninformed flow on the venues.
 //!
-//! Each block a noise trader trades with probability `trade_prob`: a random venue among its
+//! A noise trader trades at rate `trade_per_hour` (a Poisson clock sampled each block, see
+//! `clock`): a random venue among its
 //! own, a random side, a lognormal notional with mean `size_mean` (quote). It accepts up to
 //! `max_slippage` of price impact and pays the usual gas. Noise flow is what pays liquidity
 //! providers and market makers for the losses they take to arbitrageurs.
@@ -15,6 +16,7 @@
 use crate::config::{BuildCtx, VenueInfo, check_venue_list};
 use crate::view::{View, gwei};
 use crate::{Agent, Role, Submission};
+use cascade_core::clock::{check_rate, legacy_rate, rate_from_prob};
 use cascade_core::tx::{GasKind, Side};
 use cascade_core::{Action, AgentId, Amount, Check, HolderId, SimRng, TokenId, VenueId};
 use rand::RngExt;
@@ -30,8 +32,9 @@ fn default_capital() -> f64 {
 fn default_inventory() -> f64 {
     50.0
 }
-fn default_prob() -> f64 {
-    0.1
+/// 0.1 per 12 s block.
+fn default_rate() -> f64 {
+    rate_from_prob(0.1, 12.0)
 }
 fn default_size() -> f64 {
     1_000.0
@@ -56,9 +59,9 @@ pub struct NoiseTraderConfig {
     pub capital: f64,
     #[serde(default = "default_inventory")]
     pub inventory: f64,
-    /// Probability of a trade per block.
-    #[serde(default = "default_prob")]
-    pub trade_prob: f64,
+    /// Trades per hour (default 31.61: 0.1 per 12 s block).
+    #[serde(default = "default_rate")]
+    pub trade_per_hour: f64,
     /// Mean notional per trade (quote).
     #[serde(default = "default_size")]
     pub size_mean: f64,
@@ -75,13 +78,23 @@ pub struct NoiseTraderConfig {
     /// Share of trades sent to the asset's off-chain reference market, in [0, 1].
     #[serde(default)]
     pub offchain_share: f64,
+    /// Replaced per-block key, present only to be rejected with its conversion.
+    #[serde(default, skip_serializing)]
+    pub trade_prob: Option<f64>,
 }
 
 impl NoiseTraderConfig {
-    pub fn validate(&self, c: &mut Check, venues: &[VenueInfo]) {
+    pub fn validate(&self, c: &mut Check, venues: &[VenueInfo], block_time_s: f64) {
+        legacy_rate(
+            c,
+            "trade_prob",
+            "trade_per_hour",
+            self.trade_prob,
+            block_time_s,
+        );
         c.non_negative("capital", self.capital);
         c.non_negative("inventory", self.inventory);
-        c.unit_interval("trade_prob", self.trade_prob);
+        check_rate(c, "trade_per_hour", self.trade_per_hour);
         c.positive("size_mean", self.size_mean);
         c.non_negative("size_sigma", self.size_sigma);
         c.unit_interval("max_slippage", self.max_slippage);
@@ -140,7 +153,7 @@ impl Agent for NoiseTrader {
         let pick: f64 = self.rng.random();
         let side_u: f64 = self.rng.random();
         let z: f64 = StandardNormal.sample(&mut self.rng);
-        if u >= self.cfg.trade_prob || self.venues.is_empty() {
+        if u >= view.chance(self.cfg.trade_per_hour) || self.venues.is_empty() {
             return;
         }
         if view.my_pending(me).next().is_some() {

@@ -1,7 +1,7 @@
 //! Option traders: premium sellers (the short-volatility books whose convexity the margin
 //! engine must price) and option buyers.
 //!
-//! An option trader without a position opens one with probability `open_prob` per block: it
+//! An option trader without a position opens one at rate `open_per_hour` (see `clock`): it
 //! picks one of the live listed series of its asset of kind `option_kind` (uniformly), and a
 //! notional (lognormal with mean `size_mean`, in quote at the oracle price) and a leverage
 //! (uniform in `[leverage_min, leverage_max]`). A seller sells `notional / S` contracts and
@@ -11,14 +11,15 @@
 //! the spread (the lenders' pool is the counterparty, as for perps); the pool's delta hedge
 //! of the part of a liquidated book it takes is the forced flow the engine reports.
 //!
-//! Holding a position, it closes with probability `close_prob` per block, and when its
-//! maintenance health falls below `topup_threshold` of its notional it tops up
-//! `topup_fraction` of the notional with probability `topup_prob`. Six draws per block,
+//! Holding a position, it closes at rate `close_per_hour`, and when its maintenance health
+//! falls below `topup_threshold` of its notional it tops up `topup_fraction` of the notional
+//! at rate `topup_per_hour`. Six draws per block,
 //! whatever it does, so one trader's choices never shift another's stream.
 
 use crate::config::BuildCtx;
 use crate::view::{View, gwei};
 use crate::{Agent, Role, Submission};
+use cascade_core::clock::{check_rate, rate_from_prob};
 use cascade_core::tx::{EngineOp, GasKind};
 use cascade_core::{Action, AgentId, Amount, AssetId, Check, HolderId, SimRng, TokenId};
 use cascade_engine::OptKind;
@@ -40,8 +41,9 @@ fn one() -> u32 {
 fn d_capital() -> f64 {
     50_000.0
 }
+/// 0.05 per 12 s block.
 fn d_open() -> f64 {
-    0.05
+    rate_from_prob(0.05, 12.0)
 }
 fn d_size() -> f64 {
     20_000.0
@@ -55,8 +57,9 @@ fn d_lmin() -> f64 {
 fn d_lmax() -> f64 {
     4.0
 }
+/// 0.001 per 12 s block.
 fn d_close() -> f64 {
-    0.001
+    rate_from_prob(0.001, 12.0)
 }
 fn d_topup_threshold() -> f64 {
     0.02
@@ -90,8 +93,9 @@ pub struct OptionTraderConfig {
     pub side: OptionSide,
     #[serde(default = "d_put")]
     pub option_kind: OptKind,
+    /// Openings per hour while without a position (default 15.39: 0.05 per 12 s block).
     #[serde(default = "d_open")]
-    pub open_prob: f64,
+    pub open_per_hour: f64,
     /// Mean underlying notional of a position, quote.
     #[serde(default = "d_size")]
     pub size_mean: f64,
@@ -102,30 +106,41 @@ pub struct OptionTraderConfig {
     pub leverage_min: f64,
     #[serde(default = "d_lmax")]
     pub leverage_max: f64,
+    /// Closings per hour (default 0.3002: 0.001 per 12 s block).
     #[serde(default = "d_close")]
-    pub close_prob: f64,
+    pub close_per_hour: f64,
+    /// Top-ups per hour while health is low (default 0).
     #[serde(default)]
-    pub topup_prob: f64,
+    pub topup_per_hour: f64,
     #[serde(default = "d_topup_threshold")]
     pub topup_threshold: f64,
     #[serde(default = "d_topup_fraction")]
     pub topup_fraction: f64,
     #[serde(default = "d_tip")]
     pub tip_gwei: f64,
+    /// Replaced per-block keys, present only to be rejected with their conversion.
+    #[serde(default, skip_serializing)]
+    pub open_prob: Option<f64>,
+    #[serde(default, skip_serializing)]
+    pub close_prob: Option<f64>,
+    #[serde(default, skip_serializing)]
+    pub topup_prob: Option<f64>,
 }
 
 impl OptionTraderConfig {
-    pub fn validate(&self, c: &mut Check, assets: &[String]) {
+    pub fn validate(&self, c: &mut Check, assets: &[String], block_time_s: f64) {
+        let legacy = [self.open_prob, self.close_prob, self.topup_prob, None];
+        crate::trader::reject_legacy_habits(c, legacy, block_time_s);
         c.non_negative("capital", self.capital);
-        c.unit_interval("open_prob", self.open_prob);
+        check_rate(c, "open_per_hour", self.open_per_hour);
         c.positive("size_mean", self.size_mean);
         c.non_negative("size_sigma", self.size_sigma);
         crate::trader::check_leverage(c, self.leverage_min, self.leverage_max);
         crate::trader::check_position_habits(
             c,
             [
-                self.close_prob,
-                self.topup_prob,
+                self.close_per_hour,
+                self.topup_per_hour,
                 self.topup_threshold,
                 self.topup_fraction,
                 self.tip_gwei,
@@ -206,7 +221,7 @@ impl Agent for OptionTrader {
         });
         match account {
             None => {
-                if u_open >= self.cfg.open_prob {
+                if u_open >= view.chance(self.cfg.open_per_hour) {
                     return;
                 }
                 let live: Vec<usize> = engine
@@ -263,7 +278,7 @@ impl Agent for OptionTrader {
             Some(id) => {
                 let Some(h) = engine.health(id) else { return };
                 if h.maintenance < self.cfg.topup_threshold * self.notional {
-                    if u_top < self.cfg.topup_prob {
+                    if u_top < view.chance(self.cfg.topup_per_hour) {
                         let fee = view.fee_estimate(GasKind::Deposit, self.tip);
                         let amount = Amount::from_whole(self.cfg.topup_fraction * self.notional)
                             .min(view.balance(self.holder, TokenId::QUOTE) - fee);
@@ -282,7 +297,7 @@ impl Agent for OptionTrader {
                     }
                     return;
                 }
-                if u_act < self.cfg.close_prob && h.equity > 0.0 {
+                if u_act < view.chance(self.cfg.close_per_hour) && h.equity > 0.0 {
                     out.push(Submission::Tx(view.request(
                         Action::Engine(EngineOp::Close { account: id }),
                         self.tip,

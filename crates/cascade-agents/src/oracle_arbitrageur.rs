@@ -14,7 +14,8 @@
 //! (at least the engine's initial margin with 5% headroom). With a position open it closes
 //! (the account: its perps settle at the oracle) once the oracle has published a new price
 //! (it has caught up with the market) or the market has come back across the oracle, or after
-//! `max_hold_blocks`. It is an expected profit on the belief that the oracle follows the
+//! `max_hold_s` seconds (at the first block whose time is at least the opening's plus
+//! `max_hold_s`). It is an expected profit on the belief that the oracle follows the
 //! market: with a deviation-threshold push feed and a martingale market, a position opened at
 //! gap `p - o` and closed when the feed next publishes (at the market) or the market comes back
 //! to the oracle is worth `s (p - o)` in expectation (optional stopping); each trade can still
@@ -25,6 +26,7 @@
 use crate::config::BuildCtx;
 use crate::view::{View, gwei};
 use crate::{Agent, Role, Submission};
+use cascade_core::clock::legacy_delay;
 use cascade_core::tx::{EngineOp, GasKind};
 use cascade_core::{Action, AgentId, Amount, AssetId, Check, HolderId, TokenId};
 use cascade_engine::Req;
@@ -42,8 +44,9 @@ fn d_notional() -> f64 {
 fn d_leverage() -> f64 {
     5.0
 }
-fn d_hold() -> u32 {
-    300
+/// 300 12 s blocks.
+fn d_hold() -> f64 {
+    3600.0
 }
 fn d_tip() -> f64 {
     2.0
@@ -67,18 +70,23 @@ pub struct OracleArbitrageurConfig {
     /// Minimum expected profit net of fees and gas, quote.
     #[serde(default)]
     pub min_profit: f64,
-    /// Close after this many blocks whatever the gap.
+    /// Close after this many seconds whatever the gap (default 3600).
     #[serde(default = "d_hold")]
-    pub max_hold_blocks: u32,
+    pub max_hold_s: f64,
     #[serde(default = "d_tip")]
     pub tip_gwei: f64,
     /// Assets it trades (empty: all).
     #[serde(default)]
     pub assets: Vec<String>,
+    /// Replaced block-count key, present only to be rejected with its conversion.
+    #[serde(default, skip_serializing)]
+    pub max_hold_blocks: Option<f64>,
 }
 
 impl OracleArbitrageurConfig {
-    pub fn validate(&self, c: &mut Check, assets: &[String]) {
+    pub fn validate(&self, c: &mut Check, assets: &[String], block_time_s: f64) {
+        let old = self.max_hold_blocks;
+        legacy_delay(c, "max_hold_blocks", "max_hold_s", old, block_time_s);
         c.non_negative("capital", self.capital);
         c.positive("notional", self.notional);
         c.ensure(
@@ -92,7 +100,7 @@ impl OracleArbitrageurConfig {
             },
         );
         c.non_negative("min_profit", self.min_profit);
-        c.positive_int("max_hold_blocks", self.max_hold_blocks as u64);
+        c.positive("max_hold_s", self.max_hold_s);
         c.non_negative("tip_gwei", self.tip_gwei);
         for (i, n) in self.assets.iter().enumerate() {
             if !assets.iter().any(|a| a == n) {
@@ -114,7 +122,8 @@ impl OracleArbitrageurConfig {
 struct Open {
     asset: usize,
     dir: f64,
-    since: u64,
+    /// Time (s) it opened.
+    since: f64,
     oracle: f64,
 }
 
@@ -193,7 +202,7 @@ impl Agent for OracleArbitrageur {
                 let o = view.oracle[pos.asset];
                 let published = o != pos.oracle;
                 let converged = published || (p - o) * pos.dir <= 0.0;
-                let stale = view.block >= pos.since + self.cfg.max_hold_blocks as u64;
+                let stale = view.t_s >= pos.since + self.cfg.max_hold_s;
                 if converged || stale {
                     out.push(Submission::Tx(view.request(
                         Action::Engine(EngineOp::Close { account: id }),
@@ -261,7 +270,7 @@ impl Agent for OracleArbitrageur {
                 self.open = Some(Open {
                     asset: i,
                     dir,
-                    since: view.block,
+                    since: view.t_s,
                     oracle: o,
                 });
             }

@@ -1,14 +1,16 @@
 //! Leveraged traders: the accounts whose failures the engine must handle.
 //!
-//! A trader without a position opens one with probability `open_prob` per block: either a
+//! A trader without a position opens one at rate `open_per_hour` (a Poisson clock sampled
+//! each block, see `clock`): either a
 //! borrowing position (deposit collateral of the asset, borrow quote against it) or, with
 //! probability `perp_share`, a perpetual (long with probability `long_prob`). Its leverage is
 //! drawn uniformly in `[leverage_min, leverage_max]` and its notional is lognormal with mean
 //! `size_mean`. A borrower with leverage `L` borrows `(1 - 1/L)` of its collateral's value; a
-//! perp trader posts `notional / L` of margin. Positions are closed with probability
-//! `close_prob` per block. When maintenance health falls below `topup_threshold` of the
-//! position value, the trader tops up with probability `topup_prob`, `topup_delay_blocks`
-//! after first noticing, adding `topup_fraction` of the position value (if its wallet can).
+//! perp trader posts `notional / L` of margin. Positions are closed at rate `close_per_hour`.
+//! When maintenance health falls below `topup_threshold` of the position value, the trader
+//! tops up at rate `topup_per_hour` once `topup_delay_s` seconds have passed since it first
+//! noticed (at the first block whose time is at least then), adding `topup_fraction` of the
+//! position value (if its wallet can).
 //!
 //! The draws per block are fixed (six), whatever the trader does, so one trader's choices
 //! never shift another's stream.
@@ -16,6 +18,7 @@
 use crate::config::BuildCtx;
 use crate::view::{View, gwei};
 use crate::{Agent, Role, Submission};
+use cascade_core::clock::{check_delay, check_rate, legacy_delay, legacy_rate, rate_from_prob};
 use cascade_core::tx::{EngineOp, GasKind};
 use cascade_core::{Action, AgentId, Amount, AssetId, Check, HolderId, SimRng, TokenId};
 use cascade_engine::HealthMemo;
@@ -32,8 +35,9 @@ fn d_capital() -> f64 {
 fn d_inventory() -> f64 {
     20.0
 }
+/// 0.05 per 12 s block.
 fn d_open() -> f64 {
-    0.05
+    rate_from_prob(0.05, 12.0)
 }
 fn d_size() -> f64 {
     20_000.0
@@ -50,8 +54,9 @@ fn d_lmax() -> f64 {
 fn d_half() -> f64 {
     0.5
 }
+/// 0.002 per 12 s block.
 fn d_close() -> f64 {
-    0.002
+    rate_from_prob(0.002, 12.0)
 }
 fn d_topup_threshold() -> f64 {
     0.02
@@ -78,8 +83,9 @@ pub struct TraderConfig {
     /// The asset traded (default: the first).
     #[serde(default)]
     pub asset: Option<String>,
+    /// Openings per hour while without a position (default: 15.39, 0.05 per 12 s block).
     #[serde(default = "d_open")]
-    pub open_prob: f64,
+    pub open_per_hour: f64,
     /// Mean notional of a position, quote.
     #[serde(default = "d_size")]
     pub size_mean: f64,
@@ -95,25 +101,54 @@ pub struct TraderConfig {
     /// Probability that a perp is long.
     #[serde(default = "d_half")]
     pub long_prob: f64,
+    /// Closings per hour while holding a position (default: 0.6006, 0.002 per 12 s block).
     #[serde(default = "d_close")]
-    pub close_prob: f64,
+    pub close_per_hour: f64,
+    /// Top-ups per hour while health is low (default 0).
     #[serde(default)]
-    pub topup_prob: f64,
+    pub topup_per_hour: f64,
+    /// Seconds between first noticing low health and the first possible top-up.
     #[serde(default)]
-    pub topup_delay_blocks: u32,
+    pub topup_delay_s: f64,
     #[serde(default = "d_topup_threshold")]
     pub topup_threshold: f64,
     #[serde(default = "d_topup_fraction")]
     pub topup_fraction: f64,
     #[serde(default = "d_tip")]
     pub tip_gwei: f64,
+    /// Replaced per-block keys, present only to be rejected with their conversion.
+    #[serde(default, skip_serializing)]
+    pub open_prob: Option<f64>,
+    #[serde(default, skip_serializing)]
+    pub close_prob: Option<f64>,
+    #[serde(default, skip_serializing)]
+    pub topup_prob: Option<f64>,
+    #[serde(default, skip_serializing)]
+    pub topup_delay_blocks: Option<f64>,
+}
+
+/// Reject the per-block keys that `open_per_hour`, `close_per_hour`, `topup_per_hour` and
+/// `topup_delay_s` replaced, with their conversion at `block_time_s`.
+pub(crate) fn reject_legacy_habits(c: &mut Check, v: [Option<f64>; 4], block_time_s: f64) {
+    legacy_rate(c, "open_prob", "open_per_hour", v[0], block_time_s);
+    legacy_rate(c, "close_prob", "close_per_hour", v[1], block_time_s);
+    legacy_rate(c, "topup_prob", "topup_per_hour", v[2], block_time_s);
+    legacy_delay(c, "topup_delay_blocks", "topup_delay_s", v[3], block_time_s);
 }
 
 impl TraderConfig {
-    pub fn validate(&self, c: &mut Check, assets: &[String]) {
+    pub fn validate(&self, c: &mut Check, assets: &[String], block_time_s: f64) {
+        let legacy = [
+            self.open_prob,
+            self.close_prob,
+            self.topup_prob,
+            self.topup_delay_blocks,
+        ];
+        reject_legacy_habits(c, legacy, block_time_s);
         c.non_negative("capital", self.capital);
         c.non_negative("inventory", self.inventory);
-        c.unit_interval("open_prob", self.open_prob);
+        check_rate(c, "open_per_hour", self.open_per_hour);
+        check_delay(c, "topup_delay_s", self.topup_delay_s);
         c.positive("size_mean", self.size_mean);
         c.non_negative("size_sigma", self.size_sigma);
         check_leverage(c, self.leverage_min, self.leverage_max);
@@ -122,8 +157,8 @@ impl TraderConfig {
         check_position_habits(
             c,
             [
-                self.close_prob,
-                self.topup_prob,
+                self.close_per_hour,
+                self.topup_per_hour,
                 self.topup_threshold,
                 self.topup_fraction,
                 self.tip_gwei,
@@ -146,11 +181,11 @@ pub(crate) fn check_leverage(c: &mut Check, min: f64, max: f64) {
     }
 }
 
-/// `close_prob`, `topup_prob`, `topup_threshold`, `topup_fraction`, `tip_gwei`: the habits
-/// every position-holding population shares.
+/// `close_per_hour`, `topup_per_hour`, `topup_threshold`, `topup_fraction`, `tip_gwei`: the
+/// habits every position-holding population shares.
 pub(crate) fn check_position_habits(c: &mut Check, v: [f64; 5]) {
-    c.unit_interval("close_prob", v[0]);
-    c.unit_interval("topup_prob", v[1]);
+    check_rate(c, "close_per_hour", v[0]);
+    check_rate(c, "topup_per_hour", v[1]);
     c.non_negative("topup_threshold", v[2]);
     c.non_negative("topup_fraction", v[3]);
     c.non_negative("tip_gwei", v[4]);
@@ -172,8 +207,8 @@ pub struct Trader {
     asset: AssetId,
     cfg: TraderConfig,
     tip: u128,
-    /// Block at which the trader first saw its health below the top-up threshold.
-    low_since: Option<u64>,
+    /// Time (s) at which the trader first saw its health below the top-up threshold.
+    low_since: Option<f64>,
     /// Its account's health as last computed (recomputed only when the account, the prices
     /// or the margin ratios change).
     memo: HealthMemo,
@@ -243,7 +278,7 @@ impl Agent for Trader {
         match account {
             None => {
                 self.low_since = None;
-                if u_open >= self.cfg.open_prob {
+                if u_open >= view.chance(self.cfg.open_per_hour) {
                     return;
                 }
                 let s = self.cfg.size_sigma;
@@ -292,9 +327,9 @@ impl Agent for Trader {
                 let h = m.health;
                 let value = m.exposure.max(1e-9);
                 if h.maintenance < self.cfg.topup_threshold * value {
-                    let since = *self.low_since.get_or_insert(view.block);
-                    if view.block >= since + self.cfg.topup_delay_blocks as u64
-                        && u_act < self.cfg.topup_prob
+                    let since = *self.low_since.get_or_insert(view.t_s);
+                    if view.t_s >= since + self.cfg.topup_delay_s
+                        && u_act < view.chance(self.cfg.topup_per_hour)
                     {
                         // Top up with quote (perps, or borrowers who kept the loan).
                         let fee = view.fee_estimate(GasKind::Deposit, self.tip);
@@ -317,7 +352,7 @@ impl Agent for Trader {
                     return;
                 }
                 self.low_since = None;
-                if u_act < self.cfg.close_prob && h.equity > 0.0 {
+                if u_act < view.chance(self.cfg.close_per_hour) && h.equity > 0.0 {
                     let fee = view.fee_estimate(GasKind::Close, self.tip);
                     let debt = engine.account(id).map_or(Amount::ZERO, |a| a.debt);
                     if view.balance(self.holder, TokenId::QUOTE) - fee >= debt {

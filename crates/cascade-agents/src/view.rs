@@ -49,6 +49,8 @@ pub struct View<'a> {
     pub t_s: f64,
     /// The configured mean block time, seconds.
     pub block_time_s: f64,
+    /// This block's actual interval (its end time minus the previous block's), seconds.
+    pub dt_s: f64,
     /// Current base fee, wei per gas.
     pub base_fee: u128,
     /// Quote per whole native gas token.
@@ -77,6 +79,12 @@ pub struct View<'a> {
 }
 
 impl<'a> View<'a> {
+    /// The probability that a clock of `rate_per_hour` events per hour fires in this block
+    /// (over its actual interval `dt_s`).
+    pub fn chance(&self, rate_per_hour: f64) -> f64 {
+        cascade_core::clock::per_block_prob(rate_per_hour, self.dt_s)
+    }
+
     /// The public mempool, for agents that watch it.
     pub fn public_mempool(&self) -> Option<&'a [Tx]> {
         if self.watcher {

@@ -6,6 +6,7 @@
 
 pub mod amount;
 pub mod check;
+pub mod clock;
 pub mod event;
 pub mod ids;
 pub mod ledger;

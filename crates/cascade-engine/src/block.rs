@@ -31,11 +31,17 @@ impl Engine {
         self.store_prices(prices, cf_prices);
         self.guard_ok.copy_from_slice(guard_ok);
         self.mark.copy_from_slice(mark);
-        // Risk updates: every block by default; with `risk_update_interval_blocks = N` the
-        // margin parameters, implied vols and Greeks the engine uses are refreshed only at
-        // blocks divisible by N (the live estimators still see every block).
-        let n = self.cfg.risk_update_interval_blocks.max(1) as u64;
-        let due = block.is_multiple_of(n);
+        // Risk updates: every block by default; with `risk_update_interval_s = T` the margin
+        // parameters, implied vols and Greeks the engine uses are refreshed only at the first
+        // block whose time reaches each multiple of T (the live estimators still see every
+        // block).
+        let interval = self.cfg.risk_update_interval_s;
+        let due = t_s >= self.next_risk_t;
+        if due && interval > 0.0 {
+            while self.next_risk_t <= t_s {
+                self.next_risk_t += interval;
+            }
+        }
         match &mut self.margin_live {
             None => self.margin.update(prices, dt_s),
             Some(live) => {
@@ -301,8 +307,8 @@ impl Engine {
         if gamma.abs() > self.metrics.engine_gamma.abs() {
             self.metrics.engine_gamma = gamma;
         }
-        let budgeted = self.cfg.risk_update_interval_blocks > 1
-            || self.cfg.max_revaluations_per_block.is_some();
+        let budgeted =
+            self.cfg.risk_update_interval_s > 0.0 || self.cfg.max_revaluations_per_block.is_some();
         if !budgeted {
             return;
         }

@@ -5,6 +5,7 @@
 
 use crate::options::{OptionMargin, OptionsConfig};
 use cascade_core::Check;
+use cascade_core::clock::{check_delay, legacy_delay};
 use serde::{Deserialize, Serialize};
 
 fn d_true() -> bool {
@@ -281,10 +282,14 @@ pub struct EngineConfig {
     /// How option books are margined (`standard`, `portfolio`, `delta_gamma`).
     #[serde(default)]
     pub option_margin: OptionMargin,
-    /// Margin parameters, implied vols and Greeks are refreshed every this many blocks
-    /// (1 = every block: exact).
-    #[serde(default = "d_interval")]
-    pub risk_update_interval_blocks: u32,
+    /// Margin parameters, implied vols and Greeks are refreshed every this many seconds: at
+    /// the first block whose time reaches each multiple of the interval (0, the default:
+    /// every block, exact).
+    #[serde(default)]
+    pub risk_update_interval_s: f64,
+    /// Replaced block-count key, present only to be rejected with its conversion.
+    #[serde(default, skip_serializing)]
+    pub risk_update_interval_blocks: Option<f64>,
     /// How many option accounts the engine can revalue per block (absent: all, exact); the
     /// rest keep their last requirement until their turn.
     #[serde(default)]
@@ -349,10 +354,6 @@ pub enum AdlPrice {
     Bankruptcy,
     /// Hyperliquid: the previous mark price.
     Mark,
-}
-
-fn d_interval() -> u32 {
-    1
 }
 
 impl MarginModel {
@@ -551,7 +552,8 @@ impl LiquidationMode {
 
 impl EngineConfig {
     /// Record every broken rule. `venue_names` are the scenario's venues.
-    pub fn validate(&self, c: &mut Check, venue_names: &[String]) {
+    /// `block_time_s` is the time base of the conversion a replaced block-count key is given.
+    pub fn validate(&self, c: &mut Check, venue_names: &[String], block_time_s: f64) {
         self.margin.validate(&mut c.at("margin"));
         self.liquidation
             .validate(&mut c.at("liquidation"), self.margin.min_maintenance());
@@ -599,12 +601,15 @@ impl EngineConfig {
             );
         }
         self.option_margin.validate(&mut c.at("option_margin"));
-        if self.risk_update_interval_blocks == 0 {
-            c.fail(
-                "risk_update_interval_blocks",
-                "must be >= 1 (1 refreshes risk every block)",
-            );
-        }
+        let old = self.risk_update_interval_blocks;
+        legacy_delay(
+            c,
+            "risk_update_interval_blocks",
+            "risk_update_interval_s",
+            old,
+            block_time_s,
+        );
+        check_delay(c, "risk_update_interval_s", self.risk_update_interval_s);
         if self.max_revaluations_per_block == Some(0) {
             c.fail(
                 "max_revaluations_per_block",

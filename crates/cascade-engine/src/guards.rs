@@ -85,7 +85,7 @@ impl Engine {
         self.guards.enabled
             && self.opts.is_some()
             && !matches!(self.cfg.option_margin, OptionMargin::DeltaGamma { .. })
-            && self.cfg.risk_update_interval_blocks <= 1
+            && self.cfg.risk_update_interval_s <= 0.0
             && self.cfg.max_revaluations_per_block.is_none()
     }
 

@@ -196,9 +196,11 @@ pub struct Engine {
     events: Option<Vec<Event>>,
     /// Options (absent when the scenario lists none).
     opts: Option<Box<OptState>>,
-    /// With `risk_update_interval_blocks > 1`: the margin state fed every block, copied into
+    /// With `risk_update_interval_s > 0`: the margin state fed every block, copied into
     /// `margin` (the engine's view) at each risk update.
     margin_live: Option<MarginState>,
+    /// Time (s) of the next risk update (with `risk_update_interval_s > 0`).
+    next_risk_t: f64,
     /// Where the round-robin revaluation under `max_revaluations_per_block` resumes.
     reval_cursor: usize,
     /// Options market makers' standing quotes, in the order first posted.
@@ -305,8 +307,9 @@ impl Engine {
                 st.refresh_marks(prices, 0.0);
                 Box::new(st)
             }),
-            margin_live: (cfg.risk_update_interval_blocks > 1)
+            margin_live: (cfg.risk_update_interval_s > 0.0)
                 .then(|| MarginState::new(&cfg.margin, prices)),
+            next_risk_t: cfg.risk_update_interval_s,
             reval_cursor: 0,
             makers: Vec::new(),
             guards: Guards::new(),

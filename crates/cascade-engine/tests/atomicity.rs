@@ -822,7 +822,7 @@ fn resolve(h: &H, s: &Step) -> Option<(HolderId, EngineOp)> {
 fn run_case(w: &World, steps: &[Step], tally: &mut Tally) -> Result<(), TestCaseError> {
     let c = config(w);
     let mut issues = Vec::new();
-    c.validate(&mut cascade_core::Check::new(&mut issues), &[]);
+    c.validate(&mut cascade_core::Check::new(&mut issues), &[], 12.0);
     prop_assert!(issues.is_empty(), "{:?}", issues);
     let mut h = build(&c, N_TRADERS, 7, &MARKETS, true);
     if w.events {

@@ -437,7 +437,7 @@ fn invalid_engine_configs_are_named() {
     };
     bad.insurance_fund = -5.0;
     let mut issues = Vec::new();
-    bad.validate(&mut cascade_core::Check::new(&mut issues), &[]);
+    bad.validate(&mut cascade_core::Check::new(&mut issues), &[], 12.0);
     let text: Vec<String> = issues
         .iter()
         .map(|i| format!("{}: {}", i.key, i.rule))
@@ -659,7 +659,7 @@ fn run_case(w: &World, ops: &[Op], cov: &mut Coverage) -> Result<(), TestCaseErr
         c.adl_price = AdlPrice::Mark;
     }
     let mut issues = Vec::new();
-    c.validate(&mut cascade_core::Check::new(&mut issues), &[]);
+    c.validate(&mut cascade_core::Check::new(&mut issues), &[], 12.0);
     prop_assert!(issues.is_empty(), "{:?}", issues);
     let mode = mode_name(&c.liquidation);
     cov.hit(mode, "cases");

@@ -249,7 +249,7 @@ fn an_unlimited_budget_is_exact_and_a_budget_of_one_goes_stale() {
     assert_ne!(f0, f2);
     // A coarse refresh interval goes stale too.
     let mut slow = base.clone();
-    slow.risk_update_interval_blocks = 10;
+    slow.risk_update_interval_s = 10.0 * 12.0;
     let (m3, _) = sellers_through_a_fall(&slow);
     assert!(m3.stale_risk_blocks > 0);
 }

@@ -29,6 +29,7 @@
 //! token is worth `N` quote costs `ceil(g * w * N_nano / 1e18)` quote base units, where `N_nano =
 //! round(N * 1e9)`; all integer, rounded up so the payer never underpays.
 
+use cascade_core::clock::legacy_delay;
 use cascade_core::math::mul_div_ceil_u128;
 use cascade_core::tx::GasKind;
 use cascade_core::{Amount, Check, SimRng};
@@ -76,8 +77,9 @@ fn d_half_life() -> f64 {
 fn d_tip() -> f64 {
     1.0
 }
-fn d_ttl() -> u64 {
-    50
+/// Fifty 12 s blocks.
+fn d_ttl() -> f64 {
+    600.0
 }
 fn d_revert() -> f64 {
     0.5
@@ -168,8 +170,13 @@ pub struct GasConfig {
     /// Mean priority fee of background demand in calm markets, gwei.
     #[serde(default = "d_tip")]
     pub tip_gwei: f64,
+    /// Seconds a public transaction waits before it expires: it leaves the mempool at the
+    /// first block whose time is at least its submission block's time plus this.
     #[serde(default = "d_ttl")]
-    pub mempool_ttl_blocks: u64,
+    pub mempool_ttl_s: f64,
+    /// Replaced block-count key, present only to be rejected with its conversion.
+    #[serde(default, skip_serializing)]
+    pub mempool_ttl_blocks: Option<f64>,
     /// Share of its kind's gas that a reverted transaction uses.
     #[serde(default = "d_revert")]
     pub revert_fraction: f64,
@@ -193,7 +200,8 @@ impl Default for GasConfig {
             congestion_beta: 0.0,
             congestion_half_life_s: d_half_life(),
             tip_gwei: d_tip(),
-            mempool_ttl_blocks: d_ttl(),
+            mempool_ttl_s: d_ttl(),
+            mempool_ttl_blocks: None,
             revert_fraction: d_revert(),
             costs: GasCosts::default(),
         }
@@ -202,7 +210,10 @@ impl Default for GasConfig {
 
 impl GasConfig {
     /// Record every broken rule under `c`.
-    pub fn validate(&self, c: &mut Check) {
+    /// `block_time_s` is the time base of the conversion a replaced block-count key is given.
+    pub fn validate(&self, c: &mut Check, block_time_s: f64) {
+        let old = self.mempool_ttl_blocks;
+        legacy_delay(c, "mempool_ttl_blocks", "mempool_ttl_s", old, block_time_s);
         c.positive_int("gas_limit", self.gas_limit);
         c.positive_int("elasticity", self.elasticity);
         match self.mode {
@@ -232,7 +243,7 @@ impl GasConfig {
         c.non_negative("congestion_beta", self.congestion_beta);
         c.positive("congestion_half_life_s", self.congestion_half_life_s);
         c.non_negative("tip_gwei", self.tip_gwei);
-        c.positive_int("mempool_ttl_blocks", self.mempool_ttl_blocks);
+        c.positive("mempool_ttl_s", self.mempool_ttl_s);
         c.unit_interval("revert_fraction", self.revert_fraction);
         let too_big: Vec<String> = GasKind::ALL
             .iter()
@@ -640,7 +651,7 @@ mod tests {
         assert!(toml::from_str::<GasConfig>("[costs]\nflashloan = 1\n").is_err());
         let big: GasConfig = toml::from_str("gas_limit = 300_000\n").unwrap();
         let mut issues = Vec::new();
-        big.validate(&mut Check::new(&mut issues));
+        big.validate(&mut Check::new(&mut issues), 12.0);
         let text = format!("{issues:?}");
         assert!(text.contains("liquidation = 400000"), "{text}");
         assert!(!text.contains("swap = 150000"), "{text}");
@@ -733,7 +744,7 @@ mod tests {
             ..GasConfig::default()
         };
         let mut issues = Vec::new();
-        cfg.validate(&mut Check::new(&mut issues).at("gas"));
+        cfg.validate(&mut Check::new(&mut issues).at("gas"), 12.0);
         let keys: Vec<&str> = issues.iter().map(|i| i.key.as_str()).collect();
         for k in [
             "gas.elasticity",

@@ -12,22 +12,28 @@
 use crate::gas::BackgroundDemand;
 use cascade_core::tx::{Bundle, BundleItem, Tx};
 use cascade_core::{AgentId, TxId};
+use std::collections::VecDeque;
 
 /// Pending public transactions, in arrival order.
 #[derive(Debug, Clone, Default)]
 pub struct Mempool {
     txs: Vec<Tx>,
-    ttl_blocks: u64,
+    ttl_s: f64,
+    /// (block, time) of the blocks seen by `expire` whose transactions may still be live,
+    /// oldest first: a transaction submitted before the first of them has expired.
+    live_blocks: VecDeque<(u64, f64)>,
     /// Pending transactions per agent (indexed by agent), so an agent with none pending, the
     /// usual case, learns it without scanning the mempool.
     per_agent: Vec<u32>,
 }
 
 impl Mempool {
-    pub fn new(ttl_blocks: u64) -> Mempool {
+    /// A mempool whose transactions live `ttl_s` seconds (> 0).
+    pub fn new(ttl_s: f64) -> Mempool {
         Mempool {
             txs: Vec::new(),
-            ttl_blocks: ttl_blocks.max(1),
+            ttl_s,
+            live_blocks: VecDeque::new(),
             per_agent: Vec::new(),
         }
     }
@@ -102,18 +108,27 @@ impl Mempool {
         out
     }
 
-    /// Drop the transactions whose time to live is over at `current_block`
-    /// (`submitted_block + ttl_blocks <= current_block`); returned in arrival order.
-    pub fn expire(&mut self, current_block: u64) -> Vec<Tx> {
-        let ttl = self.ttl_blocks;
-        if !self
-            .txs
-            .iter()
-            .any(|t| t.submitted_block + ttl <= current_block)
-        {
+    /// Drop the transactions whose time to live is over at `current_block`, whose end time is
+    /// `t_s`: those submitted in a block whose time plus `ttl_s` is at most `t_s` (the first
+    /// block whose time reaches it); returned in arrival order. Called once per block, after
+    /// the block's submissions.
+    pub fn expire(&mut self, current_block: u64, t_s: f64) -> Vec<Tx> {
+        self.live_blocks.push_back((current_block, t_s));
+        while let Some(&(_, t)) = self.live_blocks.front() {
+            if t + self.ttl_s <= t_s && self.live_blocks.len() > 1 {
+                self.live_blocks.pop_front();
+            } else {
+                break;
+            }
+        }
+        let live_from = match self.live_blocks.front() {
+            Some(&(b, t)) if t + self.ttl_s > t_s => b,
+            _ => current_block + 1,
+        };
+        if !self.txs.iter().any(|t| t.submitted_block < live_from) {
             return Vec::new();
         }
-        self.remove_where(|t| t.submitted_block + ttl <= current_block)
+        self.remove_where(|t| t.submitted_block < live_from)
     }
 
     pub fn len(&self) -> usize {
@@ -344,7 +359,7 @@ mod tests {
     }
 
     fn pool(txs: Vec<Tx>) -> Mempool {
-        let mut m = Mempool::new(10);
+        let mut m = Mempool::new(120.0);
         for t in txs {
             m.submit(t);
         }
@@ -398,16 +413,19 @@ mod tests {
 
     #[test]
     fn ttl_expiry() {
-        let mut m = Mempool::new(3);
+        // 36 s at 12 s blocks: three blocks.
+        let mut m = Mempool::new(36.0);
         let mut a = tx(0, 1, 1, 1);
         a.submitted_block = 5;
         let mut b = tx(1, 1, 1, 1);
         b.submitted_block = 6;
         m.submit(a);
+        assert!(m.expire(5, 60.0).is_empty());
         m.submit(b);
-        assert!(m.expire(7).is_empty());
+        assert!(m.expire(6, 72.0).is_empty());
+        assert!(m.expire(7, 84.0).is_empty());
         assert_eq!(
-            m.expire(8).iter().map(|t| t.id.0).collect::<Vec<_>>(),
+            m.expire(8, 96.0).iter().map(|t| t.id.0).collect::<Vec<_>>(),
             vec![0]
         );
         assert_eq!(m.len(), 1);
@@ -532,7 +550,7 @@ mod tests {
             base in 0u128..200,
             limit in 1u64..3_000,
         ) {
-            let mut m = Mempool::new(10);
+            let mut m = Mempool::new(120.0);
             for (i, (f, p, g)) in txs.iter().enumerate() {
                 let mut t = tx(i as u64, *f, *p, *g);
                 t.agent = AgentId((i % 7) as u32);
@@ -579,7 +597,7 @@ mod tests {
                 prop_assert_eq!(m.pending_count(AgentId(a)) as usize, n);
                 prop_assert_eq!(m.pending_of(AgentId(a)).count(), n);
             }
-            let expired = m.expire(1_000);
+            let expired = m.expire(1_000, 12_000.0);
             prop_assert_eq!(expired.len(), n_left);
             prop_assert!((0..100u32).all(|a| m.pending_count(AgentId(a)) == 0));
         }

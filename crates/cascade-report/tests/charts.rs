@@ -59,7 +59,7 @@ fn grid() -> &'static Store {
         store(
             "grid",
             &format!(
-                "scenario = \"{}\"\n[[axis]]\nkey = \"engine.liquidation.bonus\"\nvalues = [0.03, 0.06, 0.09]\n[[axis]]\nkey = \"oracles.0.feed.latency_blocks\"\nvalues = [1, 5]\n",
+                "scenario = \"{}\"\n[[axis]]\nkey = \"engine.liquidation.bonus\"\nvalues = [0.03, 0.06, 0.09]\n[[axis]]\nkey = \"oracles.0.feed.latency_s\"\nvalues = [12, 60]\n",
                 gen_file(1)
             ),
         )
@@ -122,7 +122,7 @@ fn line_chart_renders_and_writes_both_formats_atomically() {
     let (fig, stem) = build_figure(s, &req(PlotKind::Line)).unwrap();
     assert_eq!(
         stem,
-        "line_has_cascade_engine.liquidation.bonus_by_oracles.0.feed.latency_blocks"
+        "line_has_cascade_engine.liquidation.bonus_by_oracles.0.feed.latency_s"
     );
     let AnyFigure::Line(l) = &fig else {
         panic!("not a line chart")
@@ -134,7 +134,7 @@ fn line_chart_renders_and_writes_both_formats_atomically() {
     // A metric with a unit, against the other axis, one line.
     let mut r = req(PlotKind::Line);
     r.y = Some("bad_debt".into());
-    r.x = Some("oracles.0.feed.latency_blocks".into());
+    r.x = Some("oracles.0.feed.latency_s".into());
     r.by = Some("none".into());
     r.at = vec![("engine.liquidation.bonus".into(), "0.06".into())];
     let (fig, _) = build_figure(s, &r).unwrap();
@@ -169,7 +169,7 @@ fn heatmap_renders_with_every_cell() {
     assert!(h.scale_label.contains("bad_debt") && h.scale_label.contains("USD"));
     check_renders(
         &fig,
-        "Mean bad_debt over liquidation.bonus and feed.latency_blocks",
+        "Mean bad_debt over liquidation.bonus and feed.latency_s",
     );
 }
 
@@ -286,7 +286,7 @@ fn invalid_requests_list_what_exists() {
     assert!(m.contains("`scenario` axis"), "{m}");
     let mut r = req(PlotKind::Line);
     r.at = vec![("engine.liquidation.bonus".into(), "0.07".into())];
-    r.x = Some("oracles.0.feed.latency_blocks".into());
+    r.x = Some("oracles.0.feed.latency_s".into());
     r.by = Some("none".into());
     let m = invalid(grid(), &r);
     assert!(m.contains("0.03, 0.06, 0.09"), "{m}");

@@ -324,7 +324,7 @@ impl ScenarioConfig {
         if let Some(m) = &self.correlation {
             validate_correlation(m, self.assets.len(), &mut c.at("correlation"));
         }
-        self.gas.validate(&mut c.at("gas"));
+        self.gas.validate(&mut c.at("gas"), self.chain.block_time_s);
         if let Some(n) = &self.gas.native_asset
             && self.asset_index(n).is_none()
         {
@@ -385,7 +385,7 @@ impl ScenarioConfig {
         }
         for (i, o) in self.oracles.iter().enumerate() {
             let mut oc = c.at(&format!("oracles[{i}]"));
-            o.validate(&mut oc, &venue_names);
+            o.validate(&mut oc, &venue_names, self.chain.block_time_s);
             if !o.publication.is_public() && self.engine.is_none() {
                 oc.at("publication").fail(
                     "kind",
@@ -425,6 +425,7 @@ impl ScenarioConfig {
                 &mut c.at(&format!("agents[{i}]")),
                 &infos,
                 &self.asset_names(),
+                self.chain.block_time_s,
             );
             if a.needs_engine() && self.engine.is_none() {
                 c.at(&format!("agents[{i}]")).fail(
@@ -452,7 +453,7 @@ impl ScenarioConfig {
             }
         }
         if let Some(e) = &self.engine {
-            e.validate(&mut c.at("engine"), &venue_names);
+            e.validate(&mut c.at("engine"), &venue_names, self.chain.block_time_s);
             e.validate_assets(&mut c.at("engine"), self.assets.len());
         }
         {

@@ -227,7 +227,7 @@ pub const METRICS: &[MetricDef] = &[
     m(
         "oev_fallbacks",
         MetricKind::Count,
-        "auctioned updates that went the public way fallback_delay_blocks later (no bid, private route failed, bundle not includable)",
+        "auctioned updates that went the public way fallback_delay_s later (no bid, private route failed, bundle not includable)",
     ),
     m(
         "surplus_to_liquidators",

@@ -57,7 +57,7 @@ pub struct AxisSpec {
     /// Number of grid values of a `range` or `log_range` (at least 2; grid sampling only).
     #[serde(default)]
     pub steps: Option<u32>,
-    /// Round generated values to integers (for keys such as `latency_blocks`).
+    /// Round generated values to integers (for integer keys such as `count`).
     #[serde(default)]
     pub integer: bool,
     /// Names for `values` in charts and tables (one per value), e.g. for tables or arrays.

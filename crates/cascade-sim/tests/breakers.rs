@@ -28,7 +28,7 @@ base_fee_gwei = 1.0
 native_price = 2000.0
 [[oracles]]
 asset = "ETH"
-feed = { kind = "push", deviation = 0.01, heartbeat_s = 3600.0, latency_blocks = 1 }
+feed = { kind = "push", deviation = 0.01, heartbeat_s = 3600.0, latency_s = 12.0 }
 [[venues]]
 name = "amm"
 kind = "cpmm"

@@ -38,7 +38,7 @@ native_asset = "ETH"
 congestion_beta = 0.2
 [[oracles]]
 asset = "ETH"
-feed = { kind = "median", feeds = [ { kind = "push", latency_blocks = 1, noise_bp = 5.0 }, { kind = "push", latency_blocks = 3, freeze_prob = 0.01 }, { kind = "twap", venue = "amm", window_s = 600.0 } ] }
+feed = { kind = "median", feeds = [ { kind = "push", latency_s = 12.0, noise_bp = 5.0 }, { kind = "push", latency_s = 36.0, freeze_per_hour = 3.015100756050433 }, { kind = "twap", venue = "amm", window_s = 600.0 } ] }
 guards = { max_staleness_s = 3600.0 }
 [[oracles]]
 asset = "BTC"
@@ -68,7 +68,7 @@ count = 2
 [[agents]]
 kind = "noise_trader"
 count = 5
-trade_prob = 0.3
+trade_per_hour = 107.00248318161971
 size_mean = 3000.0
 [[agents]]
 kind = "market_maker"

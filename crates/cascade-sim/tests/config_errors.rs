@@ -26,9 +26,9 @@ fn each_broken_value_names_its_key_and_rule() {
         ("chain.block_time_s=0", "chain.block_time_s", "> 0"),
         ("run.runs=0", "run.runs", "> 0"),
         (
-            "oracles.0.feed.feeds.1.freeze_prob=1.5",
-            "oracles[0].feed.feeds[1].freeze_prob",
-            "[0, 1]",
+            "oracles.0.feed.feeds.1.freeze_per_hour=-1.5",
+            "oracles[0].feed.feeds[1].freeze_per_hour",
+            ">= 0 events per hour",
         ),
         (
             "venues.amm.reserve_base=0",
@@ -39,7 +39,23 @@ fn each_broken_value_names_its_key_and_rule() {
         ("venues.amm.fee=1.2", "venues[0].fee", ""),
         ("gas.gas_limit=100", "gas.gas_limit", ""),
         ("gas.elasticity=0", "gas.elasticity", ""),
-        ("agents.1.trade_prob=2", "agents[1].trade_prob", "[0, 1]"),
+        (
+            "agents.1.trade_per_hour=-2",
+            "agents[1].trade_per_hour",
+            ">= 0",
+        ),
+        // A replaced per-block key is rejected with its conversion at the block time.
+        (
+            "agents.1.trade_prob=0.2",
+            "agents[1].trade_prob",
+            "replaced by `trade_per_hour` (events per hour): at 12 s blocks, 0.2 per block is \
+             -ln(1 - 0.2) * 3600 / 12 = 66.943",
+        ),
+        (
+            "oracles.0.feed.feeds.0.latency_blocks=3",
+            "oracles[0].feed.feeds[0].latency_blocks",
+            "replaced by `latency_s` (seconds): at 12 s blocks, 3 blocks is 3 * 12 = 36 s",
+        ),
         ("agents.2.venue=amm", "agents[2].venue", "order book"),
         (
             "agents.0.venues=[\"nowhere\"]",
@@ -94,7 +110,7 @@ fn all_problems_are_reported_at_once() {
         &[
             "assets.0.process.sigma=-1".into(),
             "chain.block_time_s=-3".into(),
-            "agents.1.trade_prob=7".into(),
+            "agents.1.trade_per_hour=-7".into(),
         ],
     )
     .unwrap();

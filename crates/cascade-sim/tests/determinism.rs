@@ -39,7 +39,10 @@ fn another_seed_or_run_gives_another_trace() {
 fn agent_settings_do_not_shift_the_price_path() {
     // Common random numbers: the exogenous path depends only on the price streams.
     let base = common::from_text(common::SMALL).unwrap();
-    let mut other_text = common::SMALL.replace("trade_prob = 0.3", "trade_prob = 0.9");
+    let mut other_text = common::SMALL.replace(
+        "trade_per_hour = 107.00248318161971",
+        "trade_per_hour = 690.7755278982137",
+    );
     other_text = other_text.replace("count = 5", "count = 9");
     let other = common::from_text(&other_text).unwrap();
     let a = run_one(&base, 3, 0, true).unwrap().trace.unwrap();

@@ -36,7 +36,7 @@ base_fee_gwei = BASE
 native_price = 2000.0
 [[oracles]]
 asset = "ETH"
-feed = { kind = "push", deviation = 0.002, heartbeat_s = 600.0, latency_blocks = 0, max_fee_gwei = 100000.0, tip_gwei = 50.0 }
+feed = { kind = "push", deviation = 0.002, heartbeat_s = 600.0, latency_s = 0.0, max_fee_gwei = 100000.0, tip_gwei = 50.0 }
 [[venues]]
 name = "amm"
 kind = "cpmm"
@@ -52,13 +52,13 @@ kind = "trader"
 count = 120
 capital = 100_000.0
 inventory = 100.0
-open_prob = 1.0
+open_per_hour = inf
 size_mean = 3_000.0
 size_sigma = 1.0
 leverage_min = 4.0
 leverage_max = 4.0
 perp_share = 0.0
-close_prob = 0.0
+close_per_hour = 0.0
 [[agents]]
 kind = "liquidator"
 count = 1

@@ -1,8 +1,8 @@
 //! Oracle order-flow auctions (`oev_auction` publication mode): every unit of a payment is
 //! accounted on the ledger and in the insurance fund; competition between identical bidders
 //! hands the protocol nearly all of the surplus net of gas, a lone bidder pays nothing
-//! (second-price rule); without bidders every update lands exactly `fallback_delay_blocks`
-//! later and liquidations follow that much later; with the mode off nothing changes.
+//! (second-price rule); without bidders every update lands exactly `fallback_delay_s` later
+//! (at 12 s blocks, that many blocks later) and liquidations follow that much later; with the mode off nothing changes.
 
 mod common;
 
@@ -31,7 +31,7 @@ native_asset = "ETH"
 congestion_beta = 0.0
 [[oracles]]
 asset = "ETH"
-feed = {{ kind = "push", deviation = 0.005, heartbeat_s = 1e9, latency_blocks = 1, tip_gwei = 50.0, max_fee_gwei = 5000.0 }}
+feed = {{ kind = "push", deviation = 0.005, heartbeat_s = 1e9, latency_s = 12.0, tip_gwei = 50.0, max_fee_gwei = 5000.0 }}
 {publication}
 [[venues]]
 name = "amm"
@@ -49,14 +49,14 @@ kind = "trader"
 count = 120
 capital = 1_000.0
 inventory = 10.0
-open_prob = 1.0
+open_per_hour = inf
 size_mean = 1e9
 size_sigma = 0.0
 leverage_min = 1.3
 leverage_max = 4.5
 perp_share = 0.0
-close_prob = 0.0
-topup_prob = 0.0
+close_per_hour = 0.0
+topup_per_hour = 0.0
 {liquidators}
 [engine]
 margin = {{ kind = "fixed", initial = 0.2, maintenance = 0.1 }}
@@ -97,13 +97,13 @@ fn auction_only_liquidators(count: u32) -> String {
         r#"[[agents]]
 kind = "liquidator"
 count = {count}
-latency_blocks = 100000
+latency_s = 1200000.0
 max_per_block = 200
 tip_gwei = 1.0"#
     )
 }
 
-const AUCTION: &str = r#"publication = { kind = "oev_auction", share_to_protocol = 0.6, fallback_delay_blocks = 1, bidders = ["liquidator"] }"#;
+const AUCTION: &str = r#"publication = { kind = "oev_auction", share_to_protocol = 0.6, fallback_delay_s = 12.0, bidders = ["liquidator"] }"#;
 
 #[test]
 fn every_unit_of_the_payment_is_accounted() {
@@ -175,17 +175,18 @@ fn identical_bidders_pay_nearly_all_the_surplus_and_a_lone_bidder_far_less() {
 }
 
 #[test]
-fn without_bidders_every_update_lands_fallback_delay_blocks_later() {
+fn without_bidders_every_update_lands_fallback_delay_s_later() {
     let liq = r#"[[agents]]
 kind = "liquidator"
 count = 2
-latency_blocks = 0
+latency_s = 0.0
 max_per_block = 200
 tip_gwei = 5.0"#;
     let d = 3u64;
     let (public, ev_pub, _) = run(&crash(liq, ""), 7);
     let oev = format!(
-        r#"publication = {{ kind = "oev_auction", fallback_delay_blocks = {d}, bidders = [] }}"#
+        r#"publication = {{ kind = "oev_auction", fallback_delay_s = {}, bidders = [] }}"#,
+        12 * d
     );
     let (late, ev_late, _) = run(&crash(liq, &oev), 7);
     let updates = |ev: &[Event]| -> Vec<(u64, u64)> {
@@ -263,7 +264,7 @@ fn the_public_mode_is_the_public_race() {
 fn oev_auction_config_errors_name_the_key() {
     let bad = crash(
         "",
-        r#"publication = { kind = "oev_auction", share_to_protocol = 1.2, fallback_delay_blocks = 2, private_route_failure_prob = -0.1 }"#,
+        r#"publication = { kind = "oev_auction", share_to_protocol = 1.2, fallback_delay_s = 24.0, private_route_failure_prob = -0.1 }"#,
     );
     let Err(err) = common::from_text(&bad) else {
         panic!("invalid")
@@ -285,5 +286,5 @@ fn oev_auction_config_errors_name_the_key() {
         panic!("invalid")
     };
     let err = err.to_string();
-    assert!(err.contains("fallback_delay_blocks"), "{err}");
+    assert!(err.contains("fallback_delay_s"), "{err}");
 }

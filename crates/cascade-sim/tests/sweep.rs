@@ -34,8 +34,8 @@ key = "engine.liquidation.bonus"
 values = [0.03, 0.06, 0.09]
 
 [[axis]]
-key = "oracles.0.feed.latency_blocks"
-values = [1, 5]
+key = "oracles.0.feed.latency_s"
+values = [12, 60]
 "#,
         scenario.display()
     );
@@ -310,7 +310,7 @@ fn export_round_trips_every_metric() {
             "point",
             "run",
             "engine.liquidation.bonus",
-            "oracles.0.feed.latency_blocks"
+            "oracles.0.feed.latency_s"
         ]
     );
     assert_eq!(header.len(), 4 + METRICS.len());
@@ -344,7 +344,7 @@ fn export_round_trips_every_metric() {
             let v = row[d.name].as_f64().unwrap();
             assert_eq!(v.to_bits(), stored.0[i].to_bits(), "{}", d.name);
         }
-        assert!(row["oracles.0.feed.latency_blocks"].is_i64());
+        assert!(row["oracles.0.feed.latency_s"].is_i64());
     }
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&files[1]).unwrap()).unwrap();
@@ -367,8 +367,8 @@ points = 8
 key = "engine.liquidation.bonus"
 range = [0.02, 0.1]
 [[axis]]
-key = "oracles.0.feed.latency_blocks"
-log_range = [1, 32]
+key = "oracles.0.feed.latency_s"
+log_range = [12, 384]
 integer = true
 "#,
         scenario.display()
@@ -383,7 +383,7 @@ integer = true
     for pt in &a.points {
         let bonus = pt[0].as_f64().unwrap();
         assert!((0.02..=0.1).contains(&bonus));
-        assert!(matches!(pt[1], cascade_sim::sweep::Param::Int(1..=32)));
+        assert!(matches!(pt[1], cascade_sim::sweep::Param::Int(12..=384)));
     }
     let _ = std::fs::remove_dir_all(&d);
 }

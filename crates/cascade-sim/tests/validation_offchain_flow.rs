@@ -21,6 +21,8 @@ const HALF_LIFE_S: f64 = 600.0;
 const DT: f64 = 12.0;
 
 fn scenario() -> cascade_sim::load::Scenario {
+    // Trades per hour whose probability over one DT block is PROB.
+    let rate = cascade_core::clock::rate_from_prob(PROB, DT);
     let text = format!(
         r#"
 name = "offchain_noise"
@@ -36,7 +38,7 @@ price = {PRICE}
 process = {{ kind = "gbm", mu = 0.0, sigma = 0.0 }}
 [[oracles]]
 asset = "ETH"
-feed = {{ kind = "push", deviation = 0.005, heartbeat_s = 3600.0, latency_blocks = 1 }}
+feed = {{ kind = "push", deviation = 0.005, heartbeat_s = 3600.0, latency_s = 12.0 }}
 [[venues]]
 name = "cex"
 kind = "reference"
@@ -53,7 +55,7 @@ reserve_quote = 2_000_000.0
 [[agents]]
 kind = "noise_trader"
 count = {N}
-trade_prob = {PROB}
+trade_per_hour = {rate:?}
 size_mean = {SIZE_MEAN}
 size_sigma = {SIZE_SIGMA}
 capital = 100_000_000.0

@@ -42,7 +42,7 @@ fn oracle_gap_loss_grows_with_the_oracles_latency() {
     let mut means = Vec::new();
     let mut per_run: Vec<Vec<f64>> = Vec::new();
     for lag in [1, 10, 50] {
-        let set = format!("oracles.0.feed.latency_blocks={lag}");
+        let set = format!("oracles.0.feed.latency_s={}", 12 * lag);
         let m = gen1(&[&set], &["oracle_gap_loss", "liquidation_slippage"]);
         eprintln!(
             "latency {lag:>2} blocks: oracle_gap_loss mean {:.0} (runs {:?}), slippage {:?}",
@@ -111,7 +111,7 @@ fn adl_with_only_long_traders_does_nothing() {
 
 #[test]
 fn settlement_away_from_the_oracle_charges_slippage_and_moves_nothing_through_the_oracle() {
-    let lag = "oracles.0.feed.latency_blocks=50";
+    let lag = "oracles.0.feed.latency_s=600.0";
     let names = [
         "oracle_gap_loss",
         "liquidation_slippage",

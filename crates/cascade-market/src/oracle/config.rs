@@ -2,6 +2,7 @@
 //! rules that validate them (each broken rule names its key).
 
 use cascade_core::Check;
+use cascade_core::clock::{check_delay, check_rate, legacy_delay, legacy_rate};
 use serde::{Deserialize, Serialize};
 
 fn default_deviation() -> f64 {
@@ -10,8 +11,9 @@ fn default_deviation() -> f64 {
 fn default_heartbeat() -> f64 {
     3600.0
 }
-fn default_latency() -> u32 {
-    1
+/// One 12 s block (the former default of one block, at mainnet's slot time).
+fn default_latency() -> f64 {
+    12.0
 }
 fn default_tip() -> f64 {
     2.0
@@ -38,15 +40,16 @@ pub enum FeedConfig {
         /// Publish at least this often (seconds since the last landed update).
         #[serde(default = "default_heartbeat")]
         heartbeat_s: f64,
-        /// The node observes the reference price of this many blocks ago.
+        /// The node observes the reference price of this many seconds ago: that of the latest
+        /// block whose time is at most now minus `latency_s` (default 12 s, one mainnet slot).
         #[serde(default = "default_latency")]
-        latency_blocks: u32,
+        latency_s: f64,
         /// Standard deviation of the multiplicative observation noise, in basis points.
         #[serde(default)]
         noise_bp: f64,
-        /// Probability per block that the feed freezes (publishes nothing) ...
+        /// Rate per hour at which the feed freezes (publishes nothing) ...
         #[serde(default)]
-        freeze_prob: f64,
+        freeze_per_hour: f64,
         /// ... for an exponentially distributed time with this mean (seconds).
         #[serde(default = "default_freeze_mean")]
         freeze_mean_s: f64,
@@ -56,6 +59,11 @@ pub enum FeedConfig {
         /// The publisher never pays more than this per gas (gwei): above it, updates wait.
         #[serde(default = "default_max_fee")]
         max_fee_gwei: f64,
+        /// Replaced per-block keys, present only to be rejected with their conversion.
+        #[serde(default, skip_serializing)]
+        latency_blocks: Option<f64>,
+        #[serde(default, skip_serializing)]
+        freeze_prob: Option<f64>,
     },
     /// Time-weighted average of a venue's price, read on chain.
     Twap {
@@ -160,7 +168,8 @@ pub enum OevBidder {
 /// right to backrun it; the winner's liquidations run in the same block right after the update
 /// and its payment is split between the protocol's insurance fund (`share_to_protocol`) and the
 /// oracle; with no bid, or when the private route fails (`private_route_failure_prob`), the
-/// public update is submitted `fallback_delay_blocks` later.
+/// public update is submitted `fallback_delay_s` seconds later (at the first block whose time
+/// is at least the report's plus `fallback_delay_s`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum PublicationMode {
@@ -171,15 +180,18 @@ pub enum PublicationMode {
         /// oracle. Default 0.6, SVR's published standard split.
         #[serde(default = "default_share_to_protocol")]
         share_to_protocol: f64,
-        /// Blocks after the report at which the public update is submitted when the auction
+        /// Seconds after the report at which the public update is submitted when the auction
         /// does not land it.
-        fallback_delay_blocks: u32,
+        fallback_delay_s: f64,
         /// Probability that the private route fails for an update (drawn from stream `oev`).
         #[serde(default)]
         private_route_failure_prob: f64,
         /// Populations that bid (default both).
         #[serde(default = "default_oev_bidders")]
         bidders: Vec<OevBidder>,
+        /// Replaced block-count key, present only to be rejected with its conversion.
+        #[serde(default, skip_serializing)]
+        fallback_delay_blocks: Option<f64>,
     },
 }
 
@@ -189,25 +201,35 @@ impl PublicationMode {
     }
 
     /// Record every broken rule under `c` (the `publication` table); `feed` is the oracle's
-    /// feed, which must publish (push feeds).
-    pub fn validate(&self, c: &mut Check, feed: &FeedConfig) {
+    /// feed, which must publish (push feeds); `block_time_s` is the time base of the
+    /// conversion a replaced block-count key is given.
+    pub fn validate(&self, c: &mut Check, feed: &FeedConfig, block_time_s: f64) {
         let PublicationMode::OevAuction {
             share_to_protocol,
-            fallback_delay_blocks,
+            fallback_delay_s,
             private_route_failure_prob,
             bidders,
+            fallback_delay_blocks,
         } = self
         else {
             return;
         };
         c.unit_interval("share_to_protocol", *share_to_protocol);
         c.unit_interval("private_route_failure_prob", *private_route_failure_prob);
-        if *fallback_delay_blocks > MAX_FALLBACK_DELAY_BLOCKS {
+        let old = *fallback_delay_blocks;
+        legacy_delay(
+            c,
+            "fallback_delay_blocks",
+            "fallback_delay_s",
+            old,
+            block_time_s,
+        );
+        if c.finite("fallback_delay_s", *fallback_delay_s)
+            && !(0.0..=MAX_FALLBACK_DELAY_S).contains(fallback_delay_s)
+        {
             c.fail(
-                "fallback_delay_blocks",
-                format!(
-                    "must be at most {MAX_FALLBACK_DELAY_BLOCKS} blocks (got {fallback_delay_blocks})"
-                ),
+                "fallback_delay_s",
+                format!("must be in [0, {MAX_FALLBACK_DELAY_S}] seconds (got {fallback_delay_s})"),
             );
         }
         for (i, b) in bidders.iter().enumerate() {
@@ -230,8 +252,8 @@ impl PublicationMode {
     }
 }
 
-/// The longest fallback delay accepted (a day of 12-second blocks).
-pub const MAX_FALLBACK_DELAY_BLOCKS: u32 = 7_200;
+/// The longest fallback delay accepted (a day), seconds.
+pub const MAX_FALLBACK_DELAY_S: f64 = 86_400.0;
 
 impl FeedConfig {
     /// Whether the feed (or one of a median's feeds) is a push feed.
@@ -252,23 +274,41 @@ impl FeedConfig {
         }
     }
 
-    /// Record every broken rule under `c`. `venues` are the configured venue names.
-    pub fn validate(&self, c: &mut Check, venues: &[String]) {
+    /// Record every broken rule under `c`. `venues` are the configured venue names;
+    /// `block_time_s` is the time base of the conversion a replaced per-block key is given.
+    pub fn validate(&self, c: &mut Check, venues: &[String], block_time_s: f64) {
         match self {
             FeedConfig::Push {
                 deviation,
                 heartbeat_s,
-                latency_blocks: _,
+                latency_s,
                 noise_bp,
-                freeze_prob,
+                freeze_per_hour,
                 freeze_mean_s,
                 tip_gwei,
                 max_fee_gwei,
+                latency_blocks,
+                freeze_prob,
             } => {
+                legacy_delay(
+                    c,
+                    "latency_blocks",
+                    "latency_s",
+                    *latency_blocks,
+                    block_time_s,
+                );
+                legacy_rate(
+                    c,
+                    "freeze_prob",
+                    "freeze_per_hour",
+                    *freeze_prob,
+                    block_time_s,
+                );
+                check_delay(c, "latency_s", *latency_s);
                 c.range_open_hi("deviation", *deviation, 0.0, 1.0);
                 c.positive("heartbeat_s", *heartbeat_s);
                 c.non_negative("noise_bp", *noise_bp);
-                c.unit_interval("freeze_prob", *freeze_prob);
+                check_rate(c, "freeze_per_hour", *freeze_per_hour);
                 c.positive("freeze_mean_s", *freeze_mean_s);
                 c.non_negative("tip_gwei", *tip_gwei);
                 c.positive("max_fee_gwei", *max_fee_gwei);
@@ -295,7 +335,7 @@ impl FeedConfig {
                 c.non_negative("tip_gwei", *tip_gwei);
                 c.positive("max_fee_gwei", *max_fee_gwei);
                 if let Some(s) = source {
-                    s.validate(&mut c.at("source"), venues);
+                    s.validate(&mut c.at("source"), venues, block_time_s);
                 }
             }
             FeedConfig::Median { feeds } => {
@@ -303,7 +343,8 @@ impl FeedConfig {
                     c.fail("feeds", "must list at least one feed");
                 }
                 for (i, f) in feeds.iter().enumerate() {
-                    f.validate(&mut c.at("feeds").at(&format!("[{i}]")), venues);
+                    let mut feeds = c.at("feeds");
+                    f.validate(&mut feeds.at(&format!("[{i}]")), venues, block_time_s);
                 }
             }
         }
@@ -311,10 +352,10 @@ impl FeedConfig {
 }
 
 impl OracleConfig {
-    pub fn validate(&self, c: &mut Check, venues: &[String]) {
-        self.feed.validate(&mut c.at("feed"), venues);
+    pub fn validate(&self, c: &mut Check, venues: &[String], block_time_s: f64) {
+        self.feed.validate(&mut c.at("feed"), venues, block_time_s);
         self.publication
-            .validate(&mut c.at("publication"), &self.feed);
+            .validate(&mut c.at("publication"), &self.feed, block_time_s);
         let g = &self.guards;
         let mut gc = c.at("guards");
         if let Some(s) = g.max_staleness_s {

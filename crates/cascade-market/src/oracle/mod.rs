@@ -2,11 +2,11 @@
 //!
 //! A margin engine never sees the market price; it sees what its oracle published. This module
 //! models the ways that goes wrong:
-//! - `push` feeds (Chainlink-like) observe the reference price `latency_blocks` late, with
+//! - `push` feeds (Chainlink-like) observe the reference price `latency_s` late, with
 //!   multiplicative noise, and publish only when the observation deviates from the last
 //!   on-chain value by `deviation` or the `heartbeat_s` elapses. A publication is a transaction:
 //!   it waits in the mempool like any other, so congestion delays it (and a `max_fee_gwei` cap
-//!   can stall it altogether). A feed may also freeze for a while (`freeze_prob`).
+//!   can stall it altogether). A feed may also freeze for a while (at `freeze_per_hour`).
 //! - `twap` reads a venue's time-weighted average price on chain: always fresh, and
 //!   manipulable by whoever moves that venue's price.
 //! - `delayed` is Maker's OSM: once per `delay_s` hop a poke transaction promotes the queued
@@ -20,6 +20,7 @@
 //! Feeds are numbered (`FeedId`) in the order the configuration lists them, depth first, so a
 //! feed's random draws never depend on another asset's oracle settings.
 
+use cascade_core::clock::per_block_prob;
 use cascade_core::{FeedId, SimRng, VenueId};
 use rand::RngExt;
 use rand_distr::{Distribution, Exp1, StandardNormal};
@@ -102,9 +103,9 @@ pub struct Publication {
 struct PushState {
     deviation: f64,
     heartbeat_s: f64,
-    latency_blocks: u32,
+    latency_s: f64,
     noise_sd: f64,
-    freeze_prob: f64,
+    freeze_per_hour: f64,
     freeze_mean_s: f64,
     frozen_until: f64,
 }
@@ -207,9 +208,10 @@ pub struct Oracles {
     feeds: Vec<Feed>,
     roots: Vec<Node>,
     guards: Vec<Guards>,
-    /// Reference prices of recent blocks per asset, newest last (for feed latency).
-    ref_history: Vec<VecDeque<f64>>,
-    max_latency: usize,
+    /// (time, reference price) of recent blocks per asset, newest last (for feed latency):
+    /// every block later than now minus the longest latency, and the latest one before.
+    ref_history: Vec<VecDeque<(f64, f64)>>,
+    max_latency_s: f64,
     /// Venue price samples for TWAPs.
     venue_samples: Vec<TwapSamples>,
     /// Blocks recorded so far.
@@ -233,7 +235,7 @@ impl Oracles {
         let mut roots: Vec<Option<Node>> = vec![None; n_assets];
         let mut guards: Vec<Option<Guards>> = vec![None; n_assets];
         let mut feeds = Vec::new();
-        let mut max_latency = 1usize;
+        let mut max_latency_s: f64 = 0.0;
         let mut max_window: f64 = 0.0;
         for (asset, cfg) in configs {
             let asset = *asset;
@@ -247,7 +249,7 @@ impl Oracles {
                 p0,
                 venue_names,
                 &mut feeds,
-                &mut max_latency,
+                &mut max_latency_s,
                 &mut max_window,
             )?;
             roots[asset] = Some(root);
@@ -286,9 +288,9 @@ impl Oracles {
             guards,
             ref_history: initial_prices
                 .iter()
-                .map(|p| VecDeque::from(vec![*p]))
+                .map(|p| VecDeque::from(vec![(0.0, *p)]))
                 .collect(),
-            max_latency,
+            max_latency_s,
             venue_samples: venue_names
                 .iter()
                 .map(|_| TwapSamples::new(max_window.max(1.0)))
@@ -316,8 +318,10 @@ impl Oracles {
     pub fn record(&mut self, t_s: f64, p_ref: &[f64], venue_prices: &[f64]) {
         self.block += 1;
         for (h, p) in self.ref_history.iter_mut().zip(p_ref) {
-            h.push_back(*p);
-            while h.len() > self.max_latency + 1 {
+            h.push_back((t_s, *p));
+            // Keep the latest block at or before the longest latency's horizon.
+            let horizon = t_s - self.max_latency_s;
+            while h.len() > 1 && h[1].0 <= horizon {
                 h.pop_front();
             }
         }
@@ -329,8 +333,9 @@ impl Oracles {
     }
 
     /// Step 4, second half: each feed observes and decides whether to publish. Draws a fixed
-    /// number of values per feed per block from `rng` (common random numbers).
-    pub fn observe(&mut self, t_s: f64, rng: &mut SimRng, out: &mut Vec<Publication>) {
+    /// number of values per feed per block from `rng` (common random numbers). `dt_s` is the
+    /// block's actual interval (the freeze clock's exposure).
+    pub fn observe(&mut self, t_s: f64, dt_s: f64, rng: &mut SimRng, out: &mut Vec<Publication>) {
         for fi in 0..self.feeds.len() {
             // Three draws per feed per block, always: noise, freeze trigger, freeze length.
             let z: f64 = StandardNormal.sample(rng);
@@ -344,12 +349,14 @@ impl Oracles {
                     if t_s < s.frozen_until {
                         continue;
                     }
-                    if u < s.freeze_prob {
+                    if u < per_block_prob(s.freeze_per_hour, dt_s) {
                         s.frozen_until = t_s + x * s.freeze_mean_s;
                         continue;
                     }
-                    let lag = (s.latency_blocks as usize).min(hist.len() - 1);
-                    let observed = hist[hist.len() - 1 - lag];
+                    // The latest block whose time is at most now - latency (else the oldest).
+                    let horizon = t_s - s.latency_s;
+                    let at = hist.iter().rposition(|e| e.0 <= horizon).unwrap_or(0);
+                    let observed = hist[at].1;
                     let obs = observed * (s.noise_sd * z).exp();
                     let reference = feed.pending.unwrap_or(feed.value);
                     let deviates = (obs - reference).abs() >= s.deviation * reference;
@@ -501,7 +508,7 @@ impl Oracles {
             Node::Twap { venue, window_s } => self.venue_samples[venue.index()]
                 .twap(t_s, *window_s)
                 .unwrap_or(f64::NAN),
-            Node::Reference(a) => self.ref_history[*a].back().copied().unwrap_or(f64::NAN),
+            Node::Reference(a) => self.ref_history[*a].back().map_or(f64::NAN, |e| e.1),
         }
     }
 
@@ -536,30 +543,31 @@ fn build_node(
     p0: f64,
     venues: &[String],
     feeds: &mut Vec<Feed>,
-    max_latency: &mut usize,
+    max_latency_s: &mut f64,
     max_window: &mut f64,
 ) -> Result<Node, OracleError> {
     Ok(match cfg {
         FeedConfig::Push {
             deviation,
             heartbeat_s,
-            latency_blocks,
+            latency_s,
             noise_bp,
-            freeze_prob,
+            freeze_per_hour,
             freeze_mean_s,
             tip_gwei,
             max_fee_gwei,
+            ..
         } => {
-            *max_latency = (*max_latency).max(*latency_blocks as usize);
+            *max_latency_s = max_latency_s.max(*latency_s);
             let id = FeedId(feeds.len() as u16);
             feeds.push(Feed {
                 asset,
                 kind: FeedKind::Push(PushState {
                     deviation: *deviation,
                     heartbeat_s: *heartbeat_s,
-                    latency_blocks: *latency_blocks,
+                    latency_s: *latency_s,
                     noise_sd: noise_bp / 1e4,
-                    freeze_prob: *freeze_prob,
+                    freeze_per_hour: *freeze_per_hour,
                     freeze_mean_s: *freeze_mean_s,
                     frozen_until: f64::NEG_INFINITY,
                 }),
@@ -590,7 +598,7 @@ fn build_node(
             max_fee_gwei,
         } => {
             let src = match source {
-                Some(s) => build_node(s, asset, p0, venues, feeds, max_latency, max_window)?,
+                Some(s) => build_node(s, asset, p0, venues, feeds, max_latency_s, max_window)?,
                 None => Node::Reference(asset),
             };
             let id = FeedId(feeds.len() as u16);
@@ -616,7 +624,7 @@ fn build_node(
         FeedConfig::Median { feeds: children } => Node::Median(
             children
                 .iter()
-                .map(|c| build_node(c, asset, p0, venues, feeds, max_latency, max_window))
+                .map(|c| build_node(c, asset, p0, venues, feeds, max_latency_s, max_window))
                 .collect::<Result<_, _>>()?,
         ),
     })

@@ -5,16 +5,19 @@ use super::*;
 use cascade_core::Check;
 use cascade_core::rng::{run_seed, stream};
 
+/// A push feed; `latency_blocks` is converted to seconds at the tests' 12 s blocks.
 fn push(deviation: f64, heartbeat_s: f64, latency_blocks: u32) -> FeedConfig {
     FeedConfig::Push {
         deviation,
         heartbeat_s,
-        latency_blocks,
+        latency_s: 12.0 * latency_blocks as f64,
         noise_bp: 0.0,
-        freeze_prob: 0.0,
+        freeze_per_hour: 0.0,
         freeze_mean_s: 600.0,
         tip_gwei: 2.0,
         max_fee_gwei: 100.0,
+        latency_blocks: None,
+        freeze_prob: None,
     }
 }
 
@@ -46,17 +49,17 @@ fn push_publishes_on_deviation_with_latency() {
     let mut out = Vec::new();
     // Block 1: reference moves 0.5% -> below threshold.
     o.record(12.0, &[100.5], &[]);
-    o.observe(12.0, &mut r, &mut out);
+    o.observe(12.0, 12.0, &mut r, &mut out);
     assert!(out.is_empty());
     // Block 2 and 3: reference at 103, but the node sees two blocks late.
     o.record(24.0, &[103.0], &[]);
-    o.observe(24.0, &mut r, &mut out);
+    o.observe(24.0, 12.0, &mut r, &mut out);
     assert!(out.is_empty(), "sees 100.0 (two blocks ago)");
     o.record(36.0, &[103.0], &[]);
-    o.observe(36.0, &mut r, &mut out);
+    o.observe(36.0, 12.0, &mut r, &mut out);
     assert!(out.is_empty(), "sees 100.5 (two blocks ago)");
     o.record(48.0, &[103.0], &[]);
-    o.observe(48.0, &mut r, &mut out);
+    o.observe(48.0, 12.0, &mut r, &mut out);
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].price, 103.0);
     assert!(!out[0].replaces_pending);
@@ -73,16 +76,16 @@ fn pending_update_is_replaced_not_duplicated() {
     let mut r = rng();
     let mut out = Vec::new();
     o.record(12.0, &[102.0], &[]);
-    o.observe(12.0, &mut r, &mut out);
+    o.observe(12.0, 12.0, &mut r, &mut out);
     assert_eq!(out.len(), 1);
     out.clear();
     // Still pending; small move relative to the pending price: nothing new.
     o.record(24.0, &[102.5], &[]);
-    o.observe(24.0, &mut r, &mut out);
+    o.observe(24.0, 12.0, &mut r, &mut out);
     assert!(out.is_empty());
     // Large move relative to the pending price: a replacement.
     o.record(36.0, &[105.0], &[]);
-    o.observe(36.0, &mut r, &mut out);
+    o.observe(36.0, 12.0, &mut r, &mut out);
     assert_eq!(out.len(), 1);
     assert!(out[0].replaces_pending);
 }
@@ -95,11 +98,11 @@ fn heartbeat_publishes_without_deviation() {
     for b in 1..=4 {
         let t = 12.0 * b as f64;
         o.record(t, &[100.0], &[]);
-        o.observe(t, &mut r, &mut out);
+        o.observe(t, 12.0, &mut r, &mut out);
     }
     assert!(out.is_empty(), "48 s < heartbeat");
     o.record(60.0, &[100.0], &[]);
-    o.observe(60.0, &mut r, &mut out);
+    o.observe(60.0, 12.0, &mut r, &mut out);
     assert_eq!(out.len(), 1);
 }
 
@@ -118,17 +121,17 @@ fn osm_uses_a_price_one_to_two_hops_old() {
     let mut r = rng();
     let mut out = Vec::new();
     o.record(1800.0, &[90.0], &[]);
-    o.observe(1800.0, &mut r, &mut out);
+    o.observe(1800.0, 12.0, &mut r, &mut out);
     assert!(out.is_empty());
     o.record(3600.0, &[80.0], &[]);
-    o.observe(3600.0, &mut r, &mut out);
+    o.observe(3600.0, 12.0, &mut r, &mut out);
     assert_eq!(out.len(), 1);
     o.apply(out[0].feed, f64::NAN, 3600.0);
     // First poke: cur <- nxt (the genesis 100), nxt <- 80.
     assert_eq!(o.price(0, 3600.0), 100.0);
     out.clear();
     o.record(7200.0, &[50.0], &[]);
-    o.observe(7200.0, &mut r, &mut out);
+    o.observe(7200.0, 12.0, &mut r, &mut out);
     o.apply(out[0].feed, f64::NAN, 7200.0);
     assert_eq!(o.price(0, 7200.0), 80.0, "the value queued one hop earlier");
 }
@@ -157,12 +160,12 @@ fn median_ignores_one_frozen_or_wild_feed() {
 fn frozen_feed_publishes_nothing() {
     let mut cfg = push(0.001, 60.0, 0);
     if let FeedConfig::Push {
-        freeze_prob,
+        freeze_per_hour,
         freeze_mean_s,
         ..
     } = &mut cfg
     {
-        *freeze_prob = 1.0;
+        *freeze_per_hour = f64::INFINITY;
         *freeze_mean_s = 1e9;
     }
     let mut o = one(cfg, GuardConfig::default(), &[]);
@@ -171,7 +174,7 @@ fn frozen_feed_publishes_nothing() {
     for b in 1..50 {
         let t = 12.0 * b as f64;
         o.record(t, &[100.0 + b as f64], &[]);
-        o.observe(t, &mut r, &mut out);
+        o.observe(t, 12.0, &mut r, &mut out);
     }
     assert!(out.is_empty());
 }
@@ -232,14 +235,16 @@ fn validation_names_keys() {
         },
         publication: PublicationMode::OevAuction {
             share_to_protocol: 1.5,
-            fallback_delay_blocks: 3,
+            fallback_delay_s: 36.0,
             private_route_failure_prob: 0.0,
             bidders: vec![OevBidder::Liquidator, OevBidder::Liquidator],
+            fallback_delay_blocks: None,
         },
     };
     cfg.validate(
         &mut Check::new(&mut issues).at("oracles[0]"),
         &["amm".into()],
+        12.0,
     );
     let keys: Vec<&str> = issues.iter().map(|i| i.key.as_str()).collect();
     assert!(keys.contains(&"oracles[0].feed.feeds[0].venue"), "{keys:?}");
@@ -261,7 +266,7 @@ fn oev_auction_needs_push_feeds_and_parses_with_defaults() {
         r#"
 asset = "ETH"
 feed = { kind = "twap", venue = "amm" }
-publication = { kind = "oev_auction", fallback_delay_blocks = 2 }
+publication = { kind = "oev_auction", fallback_delay_s = 24.0 }
 "#,
     )
     .unwrap();
@@ -269,15 +274,17 @@ publication = { kind = "oev_auction", fallback_delay_blocks = 2 }
         cfg.publication,
         PublicationMode::OevAuction {
             share_to_protocol: 0.6,
-            fallback_delay_blocks: 2,
+            fallback_delay_s: 24.0,
             private_route_failure_prob: 0.0,
             bidders: vec![OevBidder::Liquidator, OevBidder::MevBot],
+            fallback_delay_blocks: None,
         }
     );
     let mut issues = Vec::new();
     cfg.validate(
         &mut Check::new(&mut issues).at("oracles[0]"),
         &["amm".into()],
+        12.0,
     );
     let keys: Vec<&str> = issues.iter().map(|i| i.key.as_str()).collect();
     assert_eq!(keys, ["oracles[0].publication.kind"]);
@@ -294,12 +301,12 @@ fn same_seed_same_publications() {
         let mut cfg = push(0.002, 600.0, 1);
         if let FeedConfig::Push {
             noise_bp,
-            freeze_prob,
+            freeze_per_hour,
             ..
         } = &mut cfg
         {
             *noise_bp = 20.0;
-            *freeze_prob = 0.01;
+            *freeze_per_hour = 3.0;
         }
         let mut o = one(cfg, GuardConfig::default(), &[]);
         let mut r = stream(run_seed(seed, 0), "oracle", 0);
@@ -308,7 +315,7 @@ fn same_seed_same_publications() {
             let t = 12.0 * b as f64;
             let mut out = Vec::new();
             o.record(t, &[100.0 * (1.0 + 0.01 * (b as f64 / 7.0).sin())], &[]);
-            o.observe(t, &mut r, &mut out);
+            o.observe(t, 12.0, &mut r, &mut out);
             for p in &out {
                 o.apply(p.feed, p.price, t);
                 all.push((b, p.price.to_bits()));

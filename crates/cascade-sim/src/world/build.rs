@@ -65,6 +65,7 @@ impl World {
         Ok(World {
             gas_cfg: cfg.gas.clone(),
             block_time_s: cfg.chain.block_time_s,
+            dt_s: cfg.chain.block_time_s,
             block_time_dist: cfg.chain.block_time_dist,
             n_blocks_fixed: cfg.chain.blocks(),
             duration_s: cfg.chain.duration_s,
@@ -75,7 +76,7 @@ impl World {
             gas,
             native_asset,
             reference_asset: cfg.reference_asset().index(),
-            mempool: Mempool::new(cfg.gas.mempool_ttl_blocks),
+            mempool: Mempool::new(cfg.gas.mempool_ttl_s),
             bundles: Vec::new(),
             oracles,
             venues,
@@ -377,12 +378,13 @@ fn oev_params(publication: &PublicationMode) -> Option<OevParams> {
         PublicationMode::Public => None,
         PublicationMode::OevAuction {
             share_to_protocol,
-            fallback_delay_blocks,
+            fallback_delay_s,
             private_route_failure_prob,
             bidders,
+            ..
         } => Some(OevParams {
             share_to_protocol: *share_to_protocol,
-            fallback_delay_blocks: *fallback_delay_blocks as u64,
+            fallback_delay_s: *fallback_delay_s,
             failure_prob: *private_route_failure_prob,
             liquidators: bidders.contains(&OevBidder::Liquidator),
             mev: bidders.contains(&OevBidder::MevBot),

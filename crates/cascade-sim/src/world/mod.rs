@@ -21,7 +21,7 @@
 //! executes at the top of the block before the builder packs the rest, and the payment is
 //! split between the engine's insurance fund and the oracle sink (`sink:oev_oracle`). With no
 //! bid, or when the private route fails (stream `oev`), the update goes to the public mempool
-//! `fallback_delay_blocks` later.
+//! `fallback_delay_s` later.
 //!
 //! Gas is charged the Ethereum way: the fee for the transaction's full gas is moved into an
 //! escrow holder before execution, and after it the used part goes to the burn sink (base fee)
@@ -106,6 +106,8 @@ struct Streams {
 pub struct World {
     gas_cfg: GasConfig,
     block_time_s: f64,
+    /// The current block's actual interval, seconds (set by `advance_clock`).
+    dt_s: f64,
     block_time_dist: BlockTimeDist,
     n_blocks_fixed: u64,
     duration_s: f64,
@@ -290,6 +292,7 @@ impl World {
             block: self.block,
             t_s: t,
             block_time_s: self.block_time_s,
+            dt_s: self.dt_s,
             base_fee,
             native_price: self.gas.native_price(),
             gas_costs: &self.gas_cfg.costs,

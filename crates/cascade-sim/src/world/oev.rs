@@ -16,7 +16,7 @@ use rand::RngExt;
 #[derive(Debug, Clone, Copy)]
 pub(super) struct OevParams {
     pub(super) share_to_protocol: f64,
-    pub(super) fallback_delay_blocks: u64,
+    pub(super) fallback_delay_s: f64,
     pub(super) failure_prob: f64,
     pub(super) liquidators: bool,
     pub(super) mev: bool,
@@ -25,7 +25,8 @@ pub(super) struct OevParams {
 /// An auctioned report waiting for its public fallback.
 #[derive(Debug, Clone, Copy)]
 struct Fallback {
-    release_block: u64,
+    /// Released at the first block whose time is at least this (s).
+    release_t: f64,
     report_block: u64,
     feed: FeedId,
     price: f64,
@@ -98,7 +99,7 @@ impl World {
 
     /// Auction each of this block's reports of auctioned feeds. The highest sealed bid wins
     /// and pays the second-highest (zero when it is alone); with no bid, or when the private
-    /// route fails, the report waits `fallback_delay_blocks` for the public mempool.
+    /// route fails, the report waits `fallback_delay_s` for the public mempool.
     fn oev_auctions(&mut self, oev: &mut OevState, base_fee: u128, t: f64) {
         let reports = std::mem::take(&mut oev.reports);
         for &(feed, price) in &reports {
@@ -111,7 +112,7 @@ impl World {
             let u_route: f64 = oev.rng.random();
             let u_tie: f64 = oev.rng.random();
             let fallback = Fallback {
-                release_block: self.block + params.fallback_delay_blocks,
+                release_t: t + params.fallback_delay_s,
                 report_block: self.block,
                 feed,
                 price,
@@ -195,15 +196,15 @@ impl World {
     /// Step 4, last: submit the fallbacks due at this block to the public mempool, each
     /// replacing an older pending update of its feed.
     fn oev_release_fallbacks(&mut self, oev: &mut OevState, base_fee: u128) {
-        let block = self.block;
-        if oev.queue.iter().any(|q| q.release_block <= block) {
+        let now = self.t_s;
+        if oev.queue.iter().any(|q| q.release_t <= now) {
             let due: Vec<Fallback> = oev
                 .queue
                 .iter()
                 .copied()
-                .filter(|q| q.release_block <= block)
+                .filter(|q| q.release_t <= now)
                 .collect();
-            oev.queue.retain(|q| q.release_block > block);
+            oev.queue.retain(|q| q.release_t > now);
             for q in due {
                 self.oev_withdraw_updates(oev, q.feed);
                 let tx = self.oracle_update_tx(q.feed, q.price, base_fee);

@@ -53,6 +53,7 @@ impl World {
             }
         };
         self.t_s += dt;
+        self.dt_s = dt;
         (self.t_s, dt)
     }
 
@@ -85,7 +86,8 @@ impl World {
         self.oracles.record(t, &self.p_ref, &self.venue_px);
         let mut pubs = std::mem::take(&mut self.pubs);
         pubs.clear();
-        self.oracles.observe(t, &mut self.rng.oracle, &mut pubs);
+        let dt = self.dt_s;
+        self.oracles.observe(t, dt, &mut self.rng.oracle, &mut pubs);
         for p in &pubs {
             if let Some(oev) = self.oev.as_mut()
                 && oev.params[self.oracles.feed_asset(p.feed)].is_some()
@@ -277,7 +279,7 @@ impl World {
 
     /// Step 6, first: transactions past their time to live leave the mempool, with a receipt.
     fn expire_txs(&mut self) {
-        for tx in self.mempool.expire(self.block) {
+        for tx in self.mempool.expire(self.block, self.t_s) {
             self.acc.txs_expired += 1;
             if let Action::OracleUpdate { feed, .. } = tx.action {
                 self.oracles.forget_pending(feed);
