@@ -208,27 +208,7 @@ fn locate(tree: &Table, path: &str, got: &str) -> Option<String> {
         }
     };
     let want = parse_got(got)?;
-    let mut queue: Vec<(String, &Value)> =
-        here.iter().map(|(k, v)| (join_key(path, k), v)).collect();
-    let mut i = 0;
-    while i < queue.len() {
-        let (k, v) = (queue[i].0.clone(), queue[i].1);
-        if same(v, &want) {
-            return Some(k);
-        }
-        match v {
-            Value::Table(t) => queue.extend(t.iter().map(|(c, x)| (join_key(&k, c), x))),
-            Value::Array(a) => {
-                queue.extend(a.iter().enumerate().map(|(n, x)| (format!("{k}[{n}]"), x)))
-            }
-            _ => {}
-        }
-        i += 1;
-        if i > 10_000 {
-            break;
-        }
-    }
-    None
+    breadth_first(here, path, |k, v| same(v, &want).then(|| k.to_string()))
 }
 
 /// The full key of the first table below `path` (breadth first) that holds `field`.
@@ -236,13 +216,28 @@ fn locate_key(tree: &Table, path: &str, field: &str) -> Option<String> {
     let Value::Table(here) = lookup(tree, path)? else {
         return None;
     };
+    breadth_first(here, path, |k, v| match v {
+        Value::Table(t) if t.contains_key(field) => Some(join_key(k, field)),
+        _ => None,
+    })
+}
+
+/// Visit the values below table `here` (at key `path`) breadth first, at most 10,001 of
+/// them, and return the first answer `hit` gives for a (full key, value).
+fn breadth_first(
+    here: &Table,
+    path: &str,
+    hit: impl Fn(&str, &Value) -> Option<String>,
+) -> Option<String> {
     let mut queue: Vec<(String, &Value)> =
         here.iter().map(|(k, v)| (join_key(path, k), v)).collect();
     let mut i = 0;
     while i < queue.len() && i <= 10_000 {
         let (k, v) = (queue[i].0.clone(), queue[i].1);
+        if let Some(found) = hit(&k, v) {
+            return Some(found);
+        }
         match v {
-            Value::Table(t) if t.contains_key(field) => return Some(join_key(&k, field)),
             Value::Table(t) => queue.extend(t.iter().map(|(c, x)| (join_key(&k, c), x))),
             Value::Array(a) => {
                 queue.extend(a.iter().enumerate().map(|(n, x)| (format!("{k}[{n}]"), x)))

@@ -571,15 +571,8 @@ mod tests {
             sigma: 0.0,
         });
         s.reference = Some(ReferenceConfig {
-            name: "cex".into(),
             asset: "A".into(),
-            daily_volume: 1_000_000.0,
-            daily_volatility: 0.04,
-            y_impact: 0.7,
-            resilience_half_life_s: 600.0,
-            taker_fee: 0.0,
-            depth_scale: 1.0,
-            withdraw: None,
+            ..reference::tests::cfg()
         });
         let mut m = PriceModel::new(vec![s], None, vec![None]).unwrap();
         let (mut a, mut b) = rngs(10);

@@ -336,7 +336,7 @@ fn g_of(c: f64, l: f64) -> f64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn cfg() -> ReferenceConfig {
