@@ -591,6 +591,7 @@ mod tests {
             market_slippage_payer: Default::default(),
             settlement_backstop: None,
             adl_price: Default::default(),
+            perp_trade_price: Default::default(),
         };
         let sizes: Vec<f64> = (0..40).map(|i| 0.05 * 1.25f64.powi(i)).collect();
         let traders: Vec<HolderId> = sizes

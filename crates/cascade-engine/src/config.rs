@@ -306,6 +306,23 @@ pub struct EngineConfig {
     /// The price an `adl` waterfall step closes positions at.
     #[serde(default)]
     pub adl_price: AdlPrice,
+    /// The price a voluntary perp trade (open, add, reduce, close) fills at.
+    #[serde(default)]
+    pub perp_trade_price: PerpTradePrice,
+}
+
+/// The price a voluntary perp trade fills at (`engine.perp_trade_price`): opening, adding
+/// to, reducing or flattening a perp, and the perps a `Close` realizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum PerpTradePrice {
+    /// At the market's execution price for the traded size (`p_ref` plus impact, from the
+    /// caller's market): the trader pays the slippage and the trade is flow on the market.
+    #[default]
+    Market,
+    /// At the oracle price against the pool, free of slippage and without market flow (an
+    /// oracle-priced perp venue, e.g. GMX v1): the legacy rule.
+    Oracle,
 }
 
 /// The price a liquidation closes a perp at (`engine.perp_settlement`).

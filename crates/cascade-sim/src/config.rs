@@ -451,6 +451,20 @@ impl ScenarioConfig {
             if let AgentConfig::Manipulator(m) = a {
                 self.check_manipulated_oracle(&mut c.at(&format!("agents[{i}]")), &m.asset);
             }
+            // Its edge is the gap between a stale oracle and the market: it needs perps
+            // that fill at the oracle.
+            if matches!(a, AgentConfig::OracleArbitrageur(_))
+                && let Some(e) = &self.engine
+                && e.perp_trade_price != cascade_engine::config::PerpTradePrice::Oracle
+            {
+                c.at("engine").fail(
+                    "perp_trade_price",
+                    format!(
+                        "must be \"oracle\" with an oracle_arbitrageur (agents[{i}]), which \
+                         trades perps that fill at the oracle"
+                    ),
+                );
+            }
         }
         if let Some(e) = &self.engine {
             e.validate(&mut c.at("engine"), &venue_names, self.chain.block_time_s);

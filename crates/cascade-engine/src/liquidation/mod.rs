@@ -212,6 +212,17 @@ impl Mechanism {
         }
     }
 
+    /// The penalty a liquidated account pays, as a fraction of what is liquidated: the
+    /// liquidator's bonus (fixed modes) or the auction's `chop` (what a trader weighing a
+    /// top-up or a deleverage expects to lose).
+    pub fn penalty(&self) -> f64 {
+        match self {
+            Mechanism::Fixed(f) => f.bonus,
+            Mechanism::Dutch(d) => d.chop,
+            Mechanism::English(e) => e.chop,
+        }
+    }
+
     /// How much a liquidation takes (auctions take everything into the auction).
     pub fn sizing(&self) -> Sizing {
         match self {

@@ -1,5 +1,6 @@
 //! Lending operations: borrow against collateral, deposit, and close an account.
 
+use crate::liquidation::SettlementMarket;
 use crate::ops::ledger_err;
 use crate::ops::moves::Moves;
 use crate::{Engine, Outcome, Reason};
@@ -79,6 +80,7 @@ impl Engine {
         sender: HolderId,
         id: AccountId,
         ledger: &mut Ledger,
+        market: Option<&dyn SettlementMarket>,
     ) -> Result<Outcome, Reason> {
         self.owned(sender, id)?;
         if self.auctions.iter().any(|x| x.active && x.account == id) {
@@ -101,7 +103,19 @@ impl Engine {
         // The account with its perps and options closed against the pool (a copy: nothing
         // is written before every check has passed), and what the pool pays for them.
         let mut acc = self.accounts[id.index()].clone();
-        let (perps_paid, _) = acc.realize_perps(&self.prices);
+        // Each perp closes at its trade price (`engine.perp_trade_price`): the execution
+        // price of the closing flow on the market, or the oracle.
+        let close_at: Vec<f64> = (0..self.n_assets)
+            .map(|a| {
+                let size = acc.perps[a].size;
+                if size.is_zero() {
+                    self.prices[a]
+                } else {
+                    self.trade_price(a, -size.to_whole(), market)
+                }
+            })
+            .collect();
+        let (perps_paid, closed) = acc.realize_perps(&close_at);
         let options_paid = match &self.opts {
             Some(o) => acc.realize_options(&o.marks),
             None => Amount::ZERO,
@@ -135,6 +149,10 @@ impl Engine {
         }
         self.flagged.remove(&id);
         self.reindex(id);
-        Ok(Outcome::default())
+        let mut out = Outcome::default();
+        if self.trades_at_market(market) {
+            out.offvenue_flow = closed.iter().map(|(a, s)| (*a, -s.to_whole())).collect();
+        }
+        Ok(out)
     }
 }

@@ -91,13 +91,13 @@ impl Engine {
                 asset,
                 size,
                 margin,
-            } => self.op_perp_open(sender, agent, asset.index(), *size, *margin, ledger),
+            } => self.op_perp_open(sender, agent, asset.index(), *size, *margin, ledger, market),
             EngineOp::Deposit {
                 account,
                 token,
                 amount,
             } => self.op_deposit(sender, *account, *token, *amount, ledger),
-            EngineOp::Close { account } => self.op_close(sender, *account, ledger),
+            EngineOp::Close { account } => self.op_close(sender, *account, ledger, market),
             EngineOp::Liquidate {
                 account,
                 sell_on,

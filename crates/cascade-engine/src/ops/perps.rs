@@ -1,12 +1,16 @@
-//! Perpetual futures: opening, adding to, reducing or flattening a position at the oracle
-//! price, with the pool as counterparty.
+//! Perpetual futures: opening, adding to, reducing or flattening a position, with the pool
+//! as counterparty, at the price `engine.perp_trade_price` names: the market's execution
+//! price for the traded size (the trade is then flow on that market) or the oracle.
 
 use crate::account::Perp;
+use crate::config::PerpTradePrice;
+use crate::liquidation::SettlementMarket;
 use crate::ops::ledger_err;
 use crate::{Engine, Outcome, Reason};
-use cascade_core::{AgentId, Amount, HolderId, Ledger, TokenId};
+use cascade_core::{AccountId, AgentId, Amount, HolderId, Ledger, TokenId};
 
 impl Engine {
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn op_perp_open(
         &mut self,
         sender: HolderId,
@@ -15,6 +19,7 @@ impl Engine {
         size: Amount,
         margin: Amount,
         ledger: &mut Ledger,
+        market: Option<&dyn SettlementMarket>,
     ) -> Result<Outcome, Reason> {
         self.check_asset(a)?;
         if size.is_zero() || margin.is_negative() {
@@ -27,16 +32,18 @@ impl Engine {
             return Err("insufficient_funds");
         }
         let p = self.prices[a];
+        let exec = self.trade_price(a, size.to_whole(), market);
         let (live, mut acc) = self.trading_account(sender, agent);
-        // Entry at the oracle price, rounded against the trader.
-        let notional_up = size.abs().value_ceil(p);
-        let notional_dn = size.abs().value_floor(p);
+        // Entry at the trade price, rounded against the trader; the fee on the notional at
+        // the oracle, as before.
+        let notional_up = size.abs().value_ceil(exec);
+        let notional_dn = size.abs().value_floor(exec);
         let dq = if size.is_positive() {
             -notional_up
         } else {
             notional_dn
         };
-        let fee = notional_up.value_ceil(self.cfg.perp_fee);
+        let fee = size.abs().value_ceil(p).value_ceil(self.cfg.perp_fee);
         acc.quote = acc.quote + margin - fee;
         acc.perps[a].size += size;
         acc.perps[a].quote += dq;
@@ -48,7 +55,17 @@ impl Engine {
             acc.quote += realized;
             acc.perps[a] = Perp::default();
         }
-        if self.health_of(&acc, &self.prices).initial < 0.0 {
+        // A trade that only reduces the position (same sign, smaller size) needs no
+        // initial margin, only to leave the account above maintenance (reduce-only orders
+        // stay open to accounts below initial margin, as on Drift or dYdX); any other trade
+        // needs initial health.
+        let old = self.trading_size(live, a);
+        let reducing = !old.is_zero()
+            && size.is_positive() != old.is_positive()
+            && size.abs() <= old.abs()
+            && margin.is_zero();
+        let h = self.health_of(&acc, &self.prices);
+        if (reducing && h.maintenance < 0.0) || (!reducing && h.initial < 0.0) {
             return Err("insufficient_margin");
         }
         ledger
@@ -58,6 +75,36 @@ impl Engine {
         self.book_fee(fee);
         let id = self.store_account(live, sender, agent, acc);
         self.reindex(id);
-        Ok(Outcome::default())
+        let mut out = Outcome::default();
+        if self.trades_at_market(market) {
+            out.offvenue_flow.push((a, size.to_whole()));
+        }
+        Ok(out)
+    }
+
+    /// The perp size in `asset` of the account `live` (zero for a new account).
+    fn trading_size(&self, live: Option<AccountId>, a: usize) -> Amount {
+        live.map_or(Amount::ZERO, |id| self.accounts[id.index()].perps[a].size)
+    }
+
+    /// Whether voluntary perp trades fill at the market: `engine.perp_trade_price =
+    /// "market"` and a market is given (without one the oracle stands in for it).
+    pub(crate) fn trades_at_market(&self, market: Option<&dyn SettlementMarket>) -> bool {
+        market.is_some() && self.cfg.perp_trade_price == PerpTradePrice::Market
+    }
+
+    /// The price a voluntary trade of `signed_base` whole units of the perp in `asset` fills
+    /// at: the market's execution price for that flow, or the oracle (see
+    /// [`Engine::trades_at_market`]). Non-mutating.
+    pub(crate) fn trade_price(
+        &self,
+        a: usize,
+        signed_base: f64,
+        market: Option<&dyn SettlementMarket>,
+    ) -> f64 {
+        match market {
+            Some(mk) if self.trades_at_market(market) => mk.quote(a, signed_base),
+            _ => self.prices[a],
+        }
     }
 }

@@ -83,6 +83,7 @@ pub fn cfg(liquidation: LiquidationMode, waterfall: Vec<WaterfallStep>) -> Engin
         market_slippage_payer: Default::default(),
         settlement_backstop: None,
         adl_price: Default::default(),
+        perp_trade_price: Default::default(),
     }
 }
 

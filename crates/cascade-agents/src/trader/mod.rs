@@ -1,0 +1,418 @@
+//! Leveraged traders: the accounts whose failures the engine must handle, deciding as
+//! economic agents: every action is priced at the current gas (base fee plus tip) and, for a
+//! trade, at the slippage of the current quotes.
+//!
+//! A trader without a position opens one at rate `open_per_hour` times a factor that falls
+//! with the realized volatility and the drawdown it observes on the oracle (`watch.rs`), and
+//! not at all for `reentry_cooldown_s` after being liquidated: either a borrowing position
+//! (deposit collateral of the asset, borrow quote against it) or, with probability
+//! `perp_share`, a perpetual (long with probability `long_prob`), and only when gas plus
+//! slippage stay within `max_entry_cost` of the notional. Its leverage is drawn from a
+//! mixture of uniform components (`dist.rs`; `[leverage_min, leverage_max]` is the one
+//! component) and its notional is lognormal with mean `size_mean`. A borrower with leverage
+//! `L` borrows `(1 - 1/L)` of its collateral's value; a perp trader posts `notional / L` of
+//! margin, and its trades fill at the engine's `perp_trade_price` (the market's execution
+//! price by default).
+//!
+//! Holding a position, in this order: a stop-loss (a personal distance from the entry
+//! price, for a `stop_share` of traders) closes the position when the oracle crosses it; below
+//! a personal deleveraging threshold the trader closes `delever_fraction` of a perp (or repays
+//! that fraction of a loan) when the expected liquidation penalty it saves exceeds its gas,
+//! slippage and fee (`risk.rs`); below `topup_threshold` it tops up `topup_fraction` of the
+//! position value at rate `topup_per_hour` once `topup_delay_s` has passed, when the saving
+//! exceeds the gas; otherwise it closes at rate `close_per_hour`.
+//!
+//! Random numbers: the legacy stream `traders` gives six draws per block, whatever the
+//! trader does, so one trader's choices never shift another's stream; everything added since
+//! (the personal threshold and stop, the attention of deleveraging, the leverage component)
+//! comes from the trader's own `trader_habits` stream.
+
+mod config;
+pub mod dist;
+pub mod risk;
+pub mod watch;
+
+pub use config::TraderConfig;
+pub(crate) use config::{check_asset, check_leverage, check_position_habits, reject_legacy_habits};
+
+use crate::config::BuildCtx;
+use crate::view::{View, gwei};
+use crate::{Agent, Role, Submission};
+use cascade_core::tx::{EngineOp, GasKind};
+use cascade_core::{AccountId, Action, AgentId, Amount, AssetId, HolderId, SimRng, TokenId};
+use cascade_engine::{HealthMemo, Memoized};
+use dist::Leverage;
+use rand::RngExt;
+use rand_distr::{Distribution, StandardNormal};
+use risk::RiskCtx;
+use watch::{MarketWatch, entry_factor};
+
+/// The stream of everything a trader draws beyond its six legacy draws per block.
+pub const HABITS_STREAM: &str = "trader_habits";
+
+pub struct Trader {
+    holder: HolderId,
+    label: String,
+    rng: SimRng,
+    habits: SimRng,
+    asset: AssetId,
+    cfg: TraderConfig,
+    leverage: Leverage,
+    tip: u128,
+    /// Time (s) at which the trader first saw its health below the top-up threshold.
+    low_since: Option<f64>,
+    /// Its account's health as last computed (recomputed only when the account, the prices
+    /// or the margin ratios change).
+    memo: HealthMemo,
+    watch: MarketWatch,
+    /// Personal deleveraging threshold (maintenance health over exposure).
+    delever_at: f64,
+    /// Personal stop distance (a fraction of the entry price), if the trader uses stops.
+    stop: Option<f64>,
+    /// Oracle price and side (long) of the position it opened.
+    entry: Option<(f64, bool)>,
+    /// It held a live position at its last look.
+    had_position: bool,
+    /// It sent a full close since it last saw its position live.
+    closing: bool,
+    /// That close was its stop-loss.
+    stopped: bool,
+    /// No opening before this time (after a liquidation).
+    cooldown_until: f64,
+}
+
+impl Trader {
+    pub fn build(cfg: &TraderConfig, ctx: &mut BuildCtx<'_>) -> Vec<Box<dyn Agent>> {
+        let asset = cfg
+            .asset
+            .as_ref()
+            .and_then(|n| ctx.asset_id(n))
+            .unwrap_or(AssetId(0));
+        (0..cfg.count)
+            .map(|_| {
+                let (i, rng) = ctx.next_stream(cascade_core::rng::streams::TRADERS);
+                let (_, mut habits) = ctx.next_stream(HABITS_STREAM);
+                let label = format!("trader-{i}");
+                let holder = ctx.wallet(&label, cfg.capital, cfg.inventory, &[asset]);
+                let u_del: f64 = habits.random();
+                let u_has_stop: f64 = habits.random();
+                let u_stop: f64 = habits.random();
+                Box::new(Trader {
+                    holder,
+                    label,
+                    rng,
+                    habits,
+                    asset,
+                    cfg: cfg.clone(),
+                    leverage: Leverage::new(cfg.leverage_components()),
+                    tip: gwei(cfg.tip_gwei),
+                    low_since: None,
+                    memo: HealthMemo::default(),
+                    watch: MarketWatch::default(),
+                    delever_at: cfg.delever_threshold.at(u_del),
+                    stop: (u_has_stop < cfg.stop_share).then(|| cfg.stop_distance.at(u_stop)),
+                    entry: None,
+                    had_position: false,
+                    closing: false,
+                    stopped: false,
+                    cooldown_until: f64::NEG_INFINITY,
+                }) as Box<dyn Agent>
+            })
+            .collect()
+    }
+
+    fn submit(&self, view: &View<'_>, op: EngineOp, out: &mut Vec<Submission>) {
+        out.push(Submission::Tx(view.request(
+            Action::Engine(op),
+            self.tip,
+            None,
+            false,
+        )));
+    }
+
+    /// The slippage of a flow of `signed_base` whole units against `p_ref` at the current
+    /// quotes (0 where trades do not fill at the market).
+    fn slippage(&self, view: &View<'_>, signed_base: f64) -> f64 {
+        let a = self.asset.index();
+        let at_market = view.engine.is_some_and(|e| {
+            e.config().perp_trade_price == cascade_engine::config::PerpTradePrice::Market
+        });
+        match view.prices {
+            Some(pm) if at_market && signed_base != 0.0 => {
+                signed_base * (pm.quote_flow(a, signed_base) - view.p_ref[a])
+            }
+            _ => 0.0,
+        }
+    }
+
+    /// The risk context of a decision now.
+    fn risk(&self, view: &View<'_>) -> RiskCtx {
+        RiskCtx {
+            penalty: view.engine.map_or(0.0, |e| e.mechanism().penalty()),
+            sigma: self.watch.rv().max(self.cfg.vol_ref),
+            horizon_s: self.cfg.risk_horizon_s,
+        }
+    }
+
+    /// Without a position: the cooldown, the entry rate, the draw of the position.
+    fn consider_opening(
+        &mut self,
+        view: &View<'_>,
+        p: f64,
+        u: [f64; 4],
+        z: f64,
+        out: &mut Vec<Submission>,
+    ) {
+        let [u_open, u_kind, u_side, u_lev] = u;
+        if self.had_position && (!self.closing || self.stopped) {
+            // The position went without our close (it was liquidated) or through our stop:
+            // a forced exit in a falling market; wait before re-entering.
+            self.cooldown_until = view.t_s + self.cfg.reentry_cooldown_s;
+        }
+        self.had_position = false;
+        self.closing = false;
+        self.stopped = false;
+        self.entry = None;
+        self.low_since = None;
+        if view.t_s < self.cooldown_until {
+            return;
+        }
+        let factor = entry_factor(
+            self.watch.rv(),
+            self.watch.drawdown(),
+            self.cfg.vol_ref,
+            self.cfg.entry_vol_k,
+            self.cfg.entry_drawdown_k,
+        );
+        if u_open >= view.chance(self.cfg.open_per_hour * factor) {
+            return;
+        }
+        let s = self.cfg.size_sigma;
+        let notional = self.cfg.size_mean * (s * z - 0.5 * s * s).exp();
+        let k = if self.leverage.is_mixture() {
+            self.leverage.component(self.habits.random())
+        } else {
+            0
+        };
+        let lev = self.leverage.sample(k, u_lev);
+        let fee = view.fee_estimate(GasKind::Open, self.tip);
+        let quote = view.balance(self.holder, TokenId::QUOTE) - fee;
+        let (op, long, slippage) = if u_kind < self.cfg.perp_share {
+            let margin = Amount::from_whole(notional / lev).min(quote);
+            if !margin.is_positive() {
+                return;
+            }
+            let base = Amount::from_whole(margin.to_whole() * lev / p);
+            let long = u_side < self.cfg.long_prob;
+            let size = if long { base } else { -base };
+            let slip = self.slippage(view, size.to_whole());
+            let op = EngineOp::PerpOpen {
+                asset: self.asset,
+                size,
+                margin,
+            };
+            (op, long, slip)
+        } else {
+            let have = view.balance(self.holder, self.asset.token());
+            let collateral = Amount::from_whole(notional / p).min(have);
+            if !collateral.is_positive() || quote.is_negative() {
+                return;
+            }
+            let borrow = collateral.value_floor(p).scale_floor(1.0 - 1.0 / lev);
+            let op = EngineOp::Borrow {
+                asset: self.asset,
+                collateral,
+                borrow,
+            };
+            (op, true, 0.0)
+        };
+        if fee.to_whole() + slippage > self.cfg.max_entry_cost * notional {
+            return;
+        }
+        self.entry = Some((p, long));
+        self.submit(view, op, out);
+    }
+
+    /// Holding a position: stop, deleverage, top up, close.
+    #[allow(clippy::too_many_arguments)]
+    fn manage(
+        &mut self,
+        view: &View<'_>,
+        id: AccountId,
+        m: Memoized,
+        p: f64,
+        u_act: f64,
+        u_attn: f64,
+        out: &mut Vec<Submission>,
+    ) {
+        self.had_position = true;
+        self.closing = false;
+        self.stopped = false;
+        let Some(engine) = view.engine else { return };
+        let Some(acc) = engine.account(id) else {
+            return;
+        };
+        let a = self.asset.index();
+        let perp = acc.perps[a].size;
+        let h = m.health;
+        let value = m.exposure.max(1e-9);
+        let close_fee = view.fee_estimate(GasKind::Close, self.tip);
+        let can_close =
+            |debt: Amount| view.balance(self.holder, TokenId::QUOTE) - close_fee >= debt;
+        // A stop-loss: a standing order, it closes on crossing whatever it costs.
+        if let (Some(stop), Some((entry, long))) = (self.stop, self.entry) {
+            let crossed = if long {
+                p <= entry * (1.0 - stop)
+            } else {
+                p >= entry * (1.0 + stop)
+            };
+            let cost = self.slippage(view, -perp.to_whole()).max(0.0);
+            if crossed && h.equity > cost && can_close(acc.debt) {
+                self.closing = true;
+                self.stopped = true;
+                self.submit(view, EngineOp::Close { account: id }, out);
+                return;
+            }
+        }
+        let risk = self.risk(view);
+        if h.maintenance < self.delever_at * value
+            && self.cfg.delever_fraction > 0.0
+            && u_attn < view.chance(self.cfg.delever_per_hour)
+            && let Some(op) = self.delever(view, id, m, perp, acc.debt, &risk)
+        {
+            self.submit(view, op, out);
+            return;
+        }
+        if h.maintenance < self.cfg.topup_threshold * value {
+            let since = *self.low_since.get_or_insert(view.t_s);
+            if view.t_s >= since + self.cfg.topup_delay_s
+                && u_act < view.chance(self.cfg.topup_per_hour)
+            {
+                // Top up with quote (perps, or borrowers who kept the loan), when the penalty
+                // it is expected to avert is worth more than its gas.
+                let fee = view.fee_estimate(GasKind::Deposit, self.tip);
+                let amount = Amount::from_whole(self.cfg.topup_fraction * value)
+                    .min(view.balance(self.holder, TokenId::QUOTE) - fee);
+                if amount.is_positive()
+                    && risk.topup_saving(h.maintenance, value, amount.to_whole()) > fee.to_whole()
+                {
+                    self.low_since = None;
+                    let op = EngineOp::Deposit {
+                        account: id,
+                        token: TokenId::QUOTE,
+                        amount,
+                    };
+                    self.submit(view, op, out);
+                }
+            }
+            return;
+        }
+        self.low_since = None;
+        if u_act < view.chance(self.cfg.close_per_hour) && h.equity > 0.0 && can_close(acc.debt) {
+            self.closing = true;
+            self.submit(view, EngineOp::Close { account: id }, out);
+        }
+    }
+
+    /// A deleverage worth its cost, if any: a perp reduced by `delever_fraction` at the
+    /// market (gas, slippage and fee against the penalty it saves), or that fraction of a loan
+    /// repaid from the wallet (a quote deposit, which the health counts against the debt one
+    /// for one; no trade, so gas only).
+    fn delever(
+        &self,
+        view: &View<'_>,
+        id: AccountId,
+        m: Memoized,
+        perp: Amount,
+        debt: Amount,
+        risk: &RiskCtx,
+    ) -> Option<EngineOp> {
+        let f = self.cfg.delever_fraction;
+        let h = m.health;
+        let value = m.exposure.max(1e-9);
+        if !perp.is_zero() {
+            let cut = -perp.scale_floor(f);
+            if cut.is_zero() {
+                return None;
+            }
+            let gas = view.fee_estimate(GasKind::Open, self.tip).to_whole();
+            let engine = view.engine?;
+            let p = engine.prices()[self.asset.index()];
+            let fee = cut.abs().to_whole() * p * engine.config().perp_fee;
+            let slip = self.slippage(view, cut.to_whole()).max(0.0);
+            let saving = risk.reduce_saving(h.maintenance, h.equity, value, f, slip + fee);
+            return (saving > gas + slip + fee).then_some(EngineOp::PerpOpen {
+                asset: self.asset,
+                size: cut,
+                margin: Amount::ZERO,
+            });
+        }
+        if debt.is_positive() {
+            let gas = view.fee_estimate(GasKind::Deposit, self.tip);
+            let amount = debt
+                .scale_floor(f)
+                .min(view.balance(self.holder, TokenId::QUOTE) - gas);
+            if amount.is_positive()
+                && risk.topup_saving(h.maintenance, value, amount.to_whole()) > gas.to_whole()
+            {
+                return Some(EngineOp::Deposit {
+                    account: id,
+                    token: TokenId::QUOTE,
+                    amount,
+                });
+            }
+        }
+        None
+    }
+}
+
+impl Agent for Trader {
+    fn role(&self) -> Role {
+        Role::Trader
+    }
+    fn holder(&self) -> HolderId {
+        self.holder
+    }
+    fn label(&self) -> &str {
+        &self.label
+    }
+
+    fn act(&mut self, view: &View<'_>, me: AgentId, out: &mut Vec<Submission>) {
+        let u_open: f64 = self.rng.random();
+        let u_kind: f64 = self.rng.random();
+        let u_side: f64 = self.rng.random();
+        let u_lev: f64 = self.rng.random();
+        let u_act: f64 = self.rng.random();
+        let z: f64 = StandardNormal.sample(&mut self.rng);
+        let u_attn: f64 = self.habits.random();
+        let Some(engine) = view.engine else { return };
+        let a = self.asset.index();
+        let p = view.oracle[a];
+        if p.is_nan() || p <= 0.0 {
+            return;
+        }
+        self.watch.observe(
+            view.t_s,
+            p,
+            self.cfg.vol_half_life_s,
+            self.cfg.drawdown_window_s,
+        );
+        if view.my_pending(me).next().is_some() {
+            return;
+        }
+        // The memo answers without touching the account when nothing changed.
+        let account = engine.account_of(self.holder).and_then(|id| {
+            engine
+                .health_memo(id, &mut self.memo)
+                .filter(|m| m.live)
+                .map(|m| (id, m))
+        });
+        match account {
+            None => self.consider_opening(view, p, [u_open, u_kind, u_side, u_lev], z, out),
+            Some((id, m)) => self.manage(view, id, m, p, u_act, u_attn, out),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
