@@ -76,3 +76,30 @@ venue = "book"
 levels = 4
 level_size = 2.0
 "#;
+
+/// The overrides that make a scenario's traders the legacy, mechanical ones (`habits =
+/// "mechanical"`) trading perps at the oracle (`engine.perp_trade_price = "oracle"`): for
+/// tests of liquidation mechanisms whose premise is traders who do not avoid liquidation.
+pub fn legacy_trader_sets(rel: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(repo().join(rel)).unwrap();
+    let tree: toml::Table = text.parse().unwrap();
+    let mut sets = Vec::new();
+    if let Some(agents) = tree.get("agents").and_then(|a| a.as_array()) {
+        for (i, a) in agents.iter().enumerate() {
+            if a.get("kind").and_then(|k| k.as_str()) == Some("trader") {
+                sets.push(format!("agents.{i}.habits=\"mechanical\""));
+            }
+        }
+    }
+    if tree.contains_key("engine") {
+        sets.push("engine.perp_trade_price=\"oracle\"".to_string());
+    }
+    sets
+}
+
+/// [`scenario`] with [`legacy_trader_sets`] before `sets`.
+pub fn scenario_legacy(rel: &str, sets: &[&str]) -> Scenario {
+    let mut all = legacy_trader_sets(rel);
+    all.extend(sets.iter().map(|s| s.to_string()));
+    load_scenario(&repo().join(rel), &all).unwrap_or_else(|e| panic!("{e}"))
+}

@@ -59,6 +59,7 @@ leverage_min = 4.0
 leverage_max = 4.0
 perp_share = 0.0
 close_per_hour = 0.0
+habits = "mechanical"
 [[agents]]
 kind = "liquidator"
 count = 1

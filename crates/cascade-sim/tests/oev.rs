@@ -57,6 +57,7 @@ leverage_max = 4.5
 perp_share = 0.0
 close_per_hour = 0.0
 topup_per_hour = 0.0
+habits = "mechanical"
 {liquidators}
 [engine]
 margin = {{ kind = "fixed", initial = 0.2, maintenance = 0.1 }}
@@ -111,7 +112,7 @@ fn every_unit_of_the_payment_is_accounted() {
     // invariants are checked after every block. Without the liquidation protocol fee (which
     // also feeds the fund) the fund's balance is the seed plus the auction share minus payouts.
     for seed in [1, 2] {
-        let s = common::scenario(
+        let s = common::scenario_legacy(
             "configs/scenarios/oev_recapture.toml",
             &["engine.liquidation.protocol_fee=0"],
         );

@@ -12,7 +12,7 @@ use cascade_sim::World;
 
 #[test]
 fn sandwich_profit_is_the_victims_extra_slippage_minus_gas() {
-    let s = common::scenario(
+    let s = common::scenario_legacy(
         "configs/scenarios/mev_competition.toml",
         &[
             "chain.duration_s=14400",

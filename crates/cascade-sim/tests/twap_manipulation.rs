@@ -20,7 +20,7 @@ const SHORT: &str = "chain.duration_s=7200";
 fn run(sets: &[&str]) -> (MetricRow, usize) {
     let mut all = vec![SHORT];
     all.extend_from_slice(sets);
-    let s = common::scenario(FILE, &all);
+    let s = common::scenario_legacy(FILE, &all);
     let mut w = World::new(&s, 77, 0).unwrap();
     w.enable_ledger_checks();
     w.enable_events();

@@ -59,7 +59,7 @@ fn check_eip1559(trace: &[BlockRecord], gas: &cascade_market::gas::GasConfig, ru
 }
 
 fn outcome(sets: &[&str]) -> Outcome {
-    let s = common::scenario("configs/scenarios/keeper_congestion.toml", sets);
+    let s = common::scenario_legacy("configs/scenarios/keeper_congestion.toml", sets);
     let gas = &s.config.gas;
     let mut o = Outcome::default();
     for r in 0..RUNS {

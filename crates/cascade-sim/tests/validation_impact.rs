@@ -154,7 +154,7 @@ fn pulled_quotes_raise_impact() {
 fn less_reference_depth_raises_liquidations_and_amplification() {
     const RUNS: u64 = 10;
     let stats = |sets: &[&str]| {
-        let s = common::scenario("configs/scenarios/liquidity_crunch.toml", sets);
+        let s = common::scenario_legacy("configs/scenarios/liquidity_crunch.toml", sets);
         (0..RUNS)
             .map(|r| {
                 let row = World::new(&s, s.config.run.seed, r).unwrap().run().unwrap();

@@ -19,7 +19,7 @@ const RUNS: u64 = 8;
 
 /// The metrics `names` of runs `0..RUNS` of gen1 with `sets`, one vector per name.
 fn gen1(sets: &[&str], names: &[&str]) -> Vec<Vec<f64>> {
-    let s = common::scenario("configs/scenarios/gen1.toml", sets);
+    let s = common::scenario_legacy("configs/scenarios/gen1.toml", sets);
     let mut out = vec![Vec::new(); names.len()];
     for r in 0..RUNS {
         let mut w = World::new(&s, s.config.run.seed, r).unwrap();

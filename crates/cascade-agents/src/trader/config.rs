@@ -84,6 +84,19 @@ fn d_stop_distance() -> Range {
     }
 }
 
+/// How a trader population decides (`habits`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Habits {
+    /// Every decision priced at gas and slippage: the entry brake and cooldown, the entry
+    /// cost limit, deleveraging, stop-losses, top-ups only when worth their gas.
+    #[default]
+    Economic,
+    /// The legacy trader: opens at `open_per_hour` whatever the market, tops up whatever it
+    /// costs, never deleverages or stops out (the keys of the economic habits are ignored).
+    Mechanical,
+}
+
 /// Leverage bounds when neither `leverage` nor `leverage_min`/`leverage_max` is given.
 pub const DEFAULT_LEVERAGE: (f64, f64) = (2.0, 5.0);
 
@@ -140,6 +153,9 @@ pub struct TraderConfig {
     pub topup_fraction: f64,
     #[serde(default = "d_tip")]
     pub tip_gwei: f64,
+    /// `economic` (default) or `mechanical` (the legacy trader).
+    #[serde(default)]
+    pub habits: Habits,
     /// Seconds after being liquidated before a trader opens again (default 3600).
     #[serde(default = "d_cooldown")]
     pub reentry_cooldown_s: f64,

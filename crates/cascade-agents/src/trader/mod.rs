@@ -32,7 +32,7 @@ pub mod dist;
 pub mod risk;
 pub mod watch;
 
-pub use config::TraderConfig;
+pub use config::{Habits, TraderConfig};
 pub(crate) use config::{check_asset, check_leverage, check_position_habits, reject_legacy_habits};
 
 use crate::config::BuildCtx;
@@ -155,6 +155,10 @@ impl Trader {
     }
 
     /// Without a position: the cooldown, the entry rate, the draw of the position.
+    fn economic(&self) -> bool {
+        self.cfg.habits == Habits::Economic
+    }
+
     fn consider_opening(
         &mut self,
         view: &View<'_>,
@@ -164,7 +168,7 @@ impl Trader {
         out: &mut Vec<Submission>,
     ) {
         let [u_open, u_kind, u_side, u_lev] = u;
-        if self.had_position && (!self.closing || self.stopped) {
+        if self.economic() && self.had_position && (!self.closing || self.stopped) {
             // The position went without our close (it was liquidated) or through our stop:
             // a forced exit in a falling market; wait before re-entering.
             self.cooldown_until = view.t_s + self.cfg.reentry_cooldown_s;
@@ -177,13 +181,17 @@ impl Trader {
         if view.t_s < self.cooldown_until {
             return;
         }
-        let factor = entry_factor(
-            self.watch.rv(),
-            self.watch.drawdown(),
-            self.cfg.vol_ref,
-            self.cfg.entry_vol_k,
-            self.cfg.entry_drawdown_k,
-        );
+        let factor = if self.economic() {
+            entry_factor(
+                self.watch.rv(),
+                self.watch.drawdown(),
+                self.cfg.vol_ref,
+                self.cfg.entry_vol_k,
+                self.cfg.entry_drawdown_k,
+            )
+        } else {
+            1.0
+        };
         if u_open >= view.chance(self.cfg.open_per_hour * factor) {
             return;
         }
@@ -226,7 +234,7 @@ impl Trader {
             };
             (op, true, 0.0)
         };
-        if fee.to_whole() + slippage > self.cfg.max_entry_cost * notional {
+        if self.economic() && fee.to_whole() + slippage > self.cfg.max_entry_cost * notional {
             return;
         }
         self.entry = Some((p, long));
@@ -259,8 +267,9 @@ impl Trader {
         let close_fee = view.fee_estimate(GasKind::Close, self.tip);
         let can_close =
             |debt: Amount| view.balance(self.holder, TokenId::QUOTE) - close_fee >= debt;
+        let economic = self.economic();
         // A stop-loss: a standing order, it closes on crossing whatever it costs.
-        if let (Some(stop), Some((entry, long))) = (self.stop, self.entry) {
+        if let (true, Some(stop), Some((entry, long))) = (economic, self.stop, self.entry) {
             let crossed = if long {
                 p <= entry * (1.0 - stop)
             } else {
@@ -275,7 +284,8 @@ impl Trader {
             }
         }
         let risk = self.risk(view);
-        if h.maintenance < self.delever_at * value
+        if economic
+            && h.maintenance < self.delever_at * value
             && self.cfg.delever_fraction > 0.0
             && u_attn < view.chance(self.cfg.delever_per_hour)
             && let Some(op) = self.delever(view, id, m, perp, acc.debt, &risk)
@@ -294,7 +304,9 @@ impl Trader {
                 let amount = Amount::from_whole(self.cfg.topup_fraction * value)
                     .min(view.balance(self.holder, TokenId::QUOTE) - fee);
                 if amount.is_positive()
-                    && risk.topup_saving(h.maintenance, value, amount.to_whole()) > fee.to_whole()
+                    && (!economic
+                        || risk.topup_saving(h.maintenance, value, amount.to_whole())
+                            > fee.to_whole())
                 {
                     self.low_since = None;
                     let op = EngineOp::Deposit {

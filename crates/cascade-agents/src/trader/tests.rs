@@ -37,6 +37,7 @@ fn trader_cfg() -> TraderConfig {
         topup_threshold: 0.0,
         topup_fraction: 0.0,
         tip_gwei: 1.0,
+        habits: Habits::Economic,
         reentry_cooldown_s: 3_600.0,
         vol_ref: 0.8,
         vol_half_life_s: 1_800.0,
