@@ -349,3 +349,124 @@ pub(crate) fn check_asset(c: &mut Check, asset: Option<&str>, assets: &[String])
         c.fail("asset", format!("names no configured asset (got {a:?})"));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> TraderConfig {
+        // Every default, as a scenario without the keys gets them.
+        TraderConfig {
+            count: 1,
+            capital: d_capital(),
+            inventory: d_inventory(),
+            asset: None,
+            open_per_hour: d_open(),
+            size_mean: d_size(),
+            size_sigma: d_sigma(),
+            leverage_min: None,
+            leverage_max: None,
+            leverage: None,
+            perp_share: d_half(),
+            long_prob: d_half(),
+            close_per_hour: d_close(),
+            topup_per_hour: 0.0,
+            topup_delay_s: 0.0,
+            topup_threshold: d_topup_threshold(),
+            topup_fraction: d_topup_fraction(),
+            tip_gwei: d_tip(),
+            habits: Habits::Economic,
+            reentry_cooldown_s: d_cooldown(),
+            vol_ref: d_vol_ref(),
+            vol_half_life_s: d_vol_half_life(),
+            entry_vol_k: d_entry_vol_k(),
+            entry_drawdown_k: d_entry_drawdown_k(),
+            drawdown_window_s: d_drawdown_window(),
+            max_entry_cost: d_max_entry_cost(),
+            risk_horizon_s: d_horizon(),
+            delever_threshold: d_delever_threshold(),
+            delever_fraction: d_delever_fraction(),
+            delever_per_hour: d_delever_rate(),
+            stop_share: d_half(),
+            stop_distance: d_stop_distance(),
+            open_prob: None,
+            close_prob: None,
+            topup_prob: None,
+            topup_delay_blocks: None,
+        }
+    }
+
+    fn keys(c: &TraderConfig) -> Vec<String> {
+        let mut issues = Vec::new();
+        let mut chk = Check::new(&mut issues);
+        c.validate(&mut chk.at("agents[2]"), &["ETH".to_string()], 12.0);
+        issues.into_iter().map(|i| i.key).collect()
+    }
+
+    #[test]
+    fn the_defaults_are_valid() {
+        assert!(keys(&cfg()).is_empty(), "{:?}", keys(&cfg()));
+    }
+
+    /// Each broken rule of the incentive keys is reported under its full key.
+    #[test]
+    fn broken_rules_name_the_full_key() {
+        let cases: Vec<(&str, Box<dyn Fn(&mut TraderConfig)>)> = vec![
+            (
+                "agents[2].reentry_cooldown_s",
+                Box::new(|c| c.reentry_cooldown_s = -1.0),
+            ),
+            ("agents[2].vol_ref", Box::new(|c| c.vol_ref = 0.0)),
+            (
+                "agents[2].drawdown_window_s",
+                Box::new(|c| c.drawdown_window_s = 0.0),
+            ),
+            (
+                "agents[2].delever_fraction",
+                Box::new(|c| c.delever_fraction = 1.0),
+            ),
+            (
+                "agents[2].delever_threshold.max",
+                Box::new(|c| c.delever_threshold.max = 0.01),
+            ),
+            (
+                "agents[2].stop_distance.min",
+                Box::new(|c| c.stop_distance.min = 0.0),
+            ),
+            ("agents[2].stop_share", Box::new(|c| c.stop_share = 1.5)),
+            (
+                "agents[2].leverage",
+                Box::new(|c| {
+                    c.leverage_min = Some(2.0);
+                    c.leverage = Some(vec![LeverageComponent {
+                        weight: 1.0,
+                        min: 2.0,
+                        max: 3.0,
+                    }]);
+                }),
+            ),
+            (
+                "agents[2].leverage[1].max",
+                Box::new(|c| {
+                    c.leverage = Some(vec![
+                        LeverageComponent {
+                            weight: 0.7,
+                            min: 2.0,
+                            max: 4.0,
+                        },
+                        LeverageComponent {
+                            weight: 0.3,
+                            min: 10.0,
+                            max: 8.0,
+                        },
+                    ]);
+                }),
+            ),
+        ];
+        for (key, break_it) in cases {
+            let mut c = cfg();
+            break_it(&mut c);
+            assert_eq!(keys(&c), vec![key.to_string()], "{key}");
+        }
+    }
+}
