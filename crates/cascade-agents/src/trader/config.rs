@@ -396,6 +396,9 @@ mod tests {
         }
     }
 
+    /// A change that breaks one rule.
+    type Breaker = Box<dyn Fn(&mut TraderConfig)>;
+
     fn keys(c: &TraderConfig) -> Vec<String> {
         let mut issues = Vec::new();
         let mut chk = Check::new(&mut issues);
@@ -411,7 +414,7 @@ mod tests {
     /// Each broken rule of the incentive keys is reported under its full key.
     #[test]
     fn broken_rules_name_the_full_key() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut TraderConfig)>)> = vec![
+        let cases: Vec<(&str, Breaker)> = vec![
             (
                 "agents[2].reentry_cooldown_s",
                 Box::new(|c| c.reentry_cooldown_s = -1.0),
