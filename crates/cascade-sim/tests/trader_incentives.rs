@@ -126,10 +126,13 @@ fn a_perp_open_at_market_pays_slippage_and_moves_the_price() {
 #[test]
 fn an_oracle_arbitrageur_needs_perps_at_the_oracle() {
     let path = common::repo().join("configs/scenarios/oracle_arbitrage.toml");
-    let e = cascade_sim::load::load_scenario(&path, &["engine.perp_trade_price=\"market\"".into()])
-        .err()
-        .expect("refused")
-        .to_string();
+    let e = match cascade_sim::load::load_scenario(
+        &path,
+        &["engine.perp_trade_price=\"market\"".into()],
+    ) {
+        Ok(_) => panic!("a market-priced perp venue was accepted"),
+        Err(e) => e.to_string(),
+    };
     assert!(e.contains("engine.perp_trade_price"), "{e}");
     assert!(e.contains("oracle_arbitrageur"), "{e}");
 }
