@@ -166,6 +166,10 @@ mod tests {
         for (k, w) in [0.7, 0.2, 0.1].iter().enumerate() {
             let f = counts[k] as f64 / n as f64;
             let se = (w * (1.0 - w) / n as f64).sqrt();
+            println!(
+                "component {k}: {f:.4} vs {w} (se {se:.4}, z {:.2})",
+                (f - w) / se
+            );
             assert!(
                 (f - w).abs() < 4.0 * se,
                 "component {k}: {f} vs {w} (se {se})"

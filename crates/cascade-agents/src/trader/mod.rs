@@ -275,8 +275,10 @@ impl Trader {
             } else {
                 p >= entry * (1.0 + stop)
             };
-            let cost = self.slippage(view, -perp.to_whole()).max(0.0);
-            if crossed && h.equity > cost && can_close(acc.debt) {
+            if crossed
+                && h.equity > self.slippage(view, -perp.to_whole()).max(0.0)
+                && can_close(acc.debt)
+            {
                 self.closing = true;
                 self.stopped = true;
                 self.submit(view, EngineOp::Close { account: id }, out);
