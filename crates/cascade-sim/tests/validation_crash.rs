@@ -75,8 +75,7 @@ fn outcome(sets: &[&str]) -> Outcome {
             .collect();
         o.capped_blocks += capped.iter().filter(|c| **c).count() as u64;
         for e in w.take_events() {
-            if let Event::Engine { block, kind, .. } = e
-                && kind == "liquidation"
+            if let Event::Liquidation { block, .. } = e
                 && capped[(block - 1) as usize]
             {
                 o.liquidations_in_capped_blocks += 1;
