@@ -76,9 +76,10 @@ pub enum Event {
         price: f64,
     },
     /// The engine's own check found an account liquidatable for the first time since it
-    /// opened or since its previous liquidation (a bounce back above the threshold does not
-    /// reset it). `oracle_price` is the engine's price of the account's largest exposure,
-    /// `health` its maintenance health (quote; negative: liquidatable).
+    /// opened or since a liquidation last left it healthy (a bounce back above the threshold
+    /// does not reset it). `oracle_price` is the engine's price of `asset` (its largest perp,
+    /// else its largest collateral), `health` its maintenance health (quote; negative:
+    /// liquidatable).
     AccountFlagged {
         block: u64,
         account: AccountId,

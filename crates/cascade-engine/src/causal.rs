@@ -61,8 +61,10 @@ impl Engine {
 
     /// Count a liquidation of `id` of `notional` (whole quote, at `p_ref`, see
     /// [`Engine::market_prices`]) by `liquidator`: exogenous, or not (yet), its delay since
-    /// the account was first flagged, and its place in the cascade structure. The account's
-    /// first flag is spent: a later liquidation counts from the next flag.
+    /// the account was first flagged, and its place in the cascade structure. The first flag
+    /// stays while the account stays liquidatable (a partial liquidation's successor counts
+    /// from it too); [`Engine::spend_flag`] drops it once a liquidation has made the account
+    /// healthy.
     pub(crate) fn record_liquidation(
         &mut self,
         id: AccountId,
@@ -95,7 +97,6 @@ impl Engine {
                 log,
             });
         }
-        self.first_flag.remove(&id);
         let delay = self.block.saturating_sub(flagged_at);
         let delay_s = (self.t_s - flagged_t_s).max(0.0);
         let m = &mut self.metrics;
@@ -124,6 +125,14 @@ impl Engine {
                     .to_string(),
                 });
             }
+        }
+    }
+
+    /// After a liquidation of `id`: an account it left healthy (or closed) loses its first
+    /// flag, so its next liquidation counts from its next flag.
+    pub(crate) fn spend_flag(&mut self, id: AccountId) {
+        if !self.is_liquidatable(id) {
+            self.first_flag.remove(&id);
         }
     }
 

@@ -195,9 +195,9 @@ pub struct Engine {
     metrics: EngineMetrics,
     /// Liquidations not yet shown to be exogenous.
     unresolved: Vec<causal::Unresolved>,
-    /// Each account's first flag (block and time) since it opened or since its previous
-    /// liquidation; a bounce back above the threshold keeps it. Liquidation delays count
-    /// from it.
+    /// Each account's first flag (block and time) since it opened or since a liquidation
+    /// last left it healthy; a bounce back above the threshold and a partial liquidation keep
+    /// it. Liquidation delays count from it.
     first_flag: BTreeMap<AccountId, (u64, f64)>,
     /// The cascade structure: every liquidation's place in it, the stress cluster.
     structure: structure::Structure,

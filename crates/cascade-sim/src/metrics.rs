@@ -169,7 +169,7 @@ pub const METRICS: &[MetricDef] = &[
     m(
         "liquidation_delay_blocks_mean",
         MetricKind::Blocks,
-        "mean blocks from the account's first flag (the protocol's check found it liquidatable; kept through bounces, spent by its previous liquidation) to the liquidation",
+        "mean blocks from the account's first flag (the protocol's check found it liquidatable; kept through bounces and partial liquidations, spent when a liquidation leaves the account healthy) to the liquidation",
     ),
     m(
         "liquidation_delay_blocks_max",
@@ -299,18 +299,18 @@ pub const METRICS: &[MetricDef] = &[
     ),
     m(
         "convexity_gap",
-        MetricKind::Quote,
-        "convexity_gap_long + convexity_gap_short",
+        MetricKind::Ratio,
+        "over every option position of liquidated books: full-revaluation loss minus the delta-gamma-vega-theta estimate from the Greeks of the engine's last risk update, for the move from that update to the liquidation, summed, per unit of their notional (underlying price x contracts at that update)",
     ),
     m(
         "convexity_gap_long",
         MetricKind::Ratio,
-        "over liquidated option books' long positions: full-revaluation loss minus the delta-gamma-vega-theta estimate from the Greeks of the engine's last risk update, summed, per unit of their notional (underlying price x contracts at that update)",
+        "convexity_gap over the long positions only, per unit of their notional",
     ),
     m(
         "convexity_gap_short",
         MetricKind::Ratio,
-        "the same over the short positions",
+        "convexity_gap over the short positions only, per unit of their notional",
     ),
     m(
         "hedge_flow",
@@ -533,7 +533,11 @@ impl Accumulator {
             },
             e.options_liquidations as f64,
             e.margin_shortfall_at_liquidation,
-            e.convexity_gap_long.per_notional() + e.convexity_gap_short.per_notional(),
+            {
+                let mut all = e.convexity_gap_long;
+                all.add(e.convexity_gap_short);
+                all.per_notional()
+            },
             e.convexity_gap_long.per_notional(),
             e.convexity_gap_short.per_notional(),
             e.hedge_flow,
@@ -572,6 +576,65 @@ mod tests {
         for (i, d) in METRICS.iter().enumerate() {
             assert_eq!(metric_index(d.name), Some(i), "{} duplicated", d.name);
         }
+    }
+
+    /// docs/model.md's "Metrics table" lists every metric of the row, in row order, with the
+    /// unit of [`MetricKind::unit`]; its definitions are [`METRICS`]' own.
+    #[test]
+    fn the_docs_metrics_table_is_the_metric_row() {
+        let doc = include_str!("../../../docs/model.md");
+        let start = doc
+            .find("\n## Metrics table\n")
+            .expect("a Metrics table section");
+        let section = &doc[start + 1..];
+        let section = &section[..section[3..].find("\n## ").map_or(section.len(), |i| i + 3)];
+        let rows: Vec<(String, String, String)> = section
+            .lines()
+            .filter(|l| l.starts_with("| `"))
+            .map(|l| {
+                let c: Vec<&str> = l.trim_matches('|').split(" | ").collect();
+                (
+                    c[0].trim().trim_matches('`').to_string(),
+                    c[1].trim().to_string(),
+                    c[2..].join(" | ").trim().replace("\\|", "|"),
+                )
+            })
+            .collect();
+        let names: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+        let want: Vec<&str> = METRICS.iter().map(|d| d.name).collect();
+        assert_eq!(names, want, "docs/model.md's metrics table vs METRICS");
+        for (r, d) in rows.iter().zip(METRICS) {
+            assert_eq!(r.1, d.kind.unit(), "unit of {}", d.name);
+            assert_eq!(r.2, d.doc, "definition of {}", d.name);
+        }
+        assert_eq!(
+            Accumulator::default()
+                .row(None, CascadeTest::InducedVsExogenous { ratio: 1.0 })
+                .0
+                .len(),
+            rows.len()
+        );
+    }
+
+    #[test]
+    fn the_cascade_rules() {
+        let e = |exo: f64, ind: f64, oi: f64| EngineMetrics {
+            exogenous_notional: exo,
+            induced_notional: ind,
+            max_open_interest: oi,
+            ..EngineMetrics::default()
+        };
+        let vs = CascadeTest::InducedVsExogenous { ratio: 1.0 };
+        // Amplification 2 exactly is a cascade; just under it is not; nothing induced never.
+        assert!(vs.holds(&e(100.0, 100.0, 1e6)));
+        assert!(!vs.holds(&e(100.0, 99.9, 1e6)));
+        assert!(!vs.holds(&e(0.0, 0.0, 1e6)));
+        // Induced without exogenous notional: a cascade (infinite amplification).
+        assert!(vs.holds(&e(0.0, 1.0, 1e6)));
+        let oi = CascadeTest::ShareOfOpenInterest { share: 0.01 };
+        assert!(oi.holds(&e(100.0, 10_000.0, 1e6)));
+        assert!(!oi.holds(&e(100.0, 9_999.0, 1e6)));
+        assert!(!oi.holds(&e(100.0, 10.0, 0.0)));
     }
 
     #[test]

@@ -98,6 +98,7 @@ impl Engine {
         if !self.accounts[id.index()].has_positions() {
             self.flagged.remove(&id);
         }
+        self.spend_flag(id);
         self.reindex(id);
         Outcome {
             liquidation: true,

@@ -361,6 +361,7 @@ impl Engine {
         if !self.is_liquidatable(id) {
             self.flagged.remove(&id);
         }
+        self.spend_flag(id);
         self.reindex(id);
     }
 
