@@ -53,7 +53,7 @@ same_store "$work/t1" "$work/k"
 # Replay reproduces the stored row and writes the event trace.
 "$bin" replay "$work/t1" --point 9 --run 3 > "$work/replay.out" || fail "replay"
 grep -q "bit for bit" "$work/replay.out" || fail "replay message"
-head -1 "$work/t1/replays/p9-r3-events.csv" | grep -q "^block,event,tx,actor" || fail "event header"
+head -1 "$work/t1/replays/p9-r3-events.csv" | grep -q "^block,t_s,event,tx,actor" || fail "event header"
 grep -q ",liquidation," "$work/t1/replays/p9-r3-events.csv" || grep -q "liquidat" "$work/t1/replays/p9-r3-events.csv" || fail "no liquidation in the event trace"
 [ -s "$work/t1/replays/p9-r3-path.csv" ] || fail "no path csv"
 set +e; "$bin" replay "$work/t1" --point 99 --run 0 >/dev/null 2> "$work/err.txt"; rc=$?; set -e

@@ -695,7 +695,7 @@ fn cmd_replay(
         w.step().map_err(|e| Failure::Other(anyhow::anyhow!(e)))?;
         let events = w.drain_events();
         n_events += events.len();
-        cascade_sim::events::write_events(&mut ev, w.actors(), &events)
+        cascade_sim::events::write_events(&mut ev, &w.event_labels(), &events)
             .context("writing the event trace")?;
     }
     let row = w.metrics();

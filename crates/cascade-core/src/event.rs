@@ -75,6 +75,58 @@ pub enum Event {
         feed: FeedId,
         price: f64,
     },
+    /// The engine's own check found an account liquidatable for the first time since it
+    /// opened or since a liquidation last left it healthy (a bounce back above the threshold
+    /// does not reset it). `oracle_price` is the engine's price of `asset` (its largest perp,
+    /// else its largest collateral), `health` its maintenance health (quote; negative:
+    /// liquidatable).
+    AccountFlagged {
+        block: u64,
+        account: AccountId,
+        asset: usize,
+        oracle_price: f64,
+        health: f64,
+    },
+    /// A position opened or grown on an engine account: a perp (`size` signed base units) or
+    /// a borrow (`size` the collateral deposited). `entry_price` is the price it was entered
+    /// at (quote per whole base unit); `leverage` the position's notional over the account's
+    /// equity after the operation, at the engine's prices.
+    PositionOpened {
+        block: u64,
+        account: AccountId,
+        owner: HolderId,
+        kind: String,
+        asset: usize,
+        entry_price: f64,
+        size: Amount,
+        leverage: f64,
+    },
+    /// A liquidation (or the kick of an auction): `notional` is the collateral seized plus
+    /// the perp notional closed (plus the delta hedge of closed option books), valued at the
+    /// market price `p_ref` of the moment, in quote base units; the delay runs from the
+    /// account's first flag (see `AccountFlagged`); `generation` is the cascade generation
+    /// as known at the block (0: exogenous now; the final one comes in
+    /// `LiquidationGeneration` rows at the end of the run); `cause` is `exogenous` or
+    /// `not_exogenous_yet`.
+    Liquidation {
+        block: u64,
+        account: AccountId,
+        liquidator: HolderId,
+        notional: Amount,
+        delay_blocks: u64,
+        delay_s: f64,
+        generation: u32,
+        cause: String,
+    },
+    /// The final cascade generation of the liquidation of `account` at `liquidation_block`,
+    /// written once per liquidation in the last block of the run.
+    LiquidationGeneration {
+        block: u64,
+        account: AccountId,
+        liquidation_block: u64,
+        notional: Amount,
+        generation: u32,
+    },
     /// A margin-engine step: a liquidation, an auction kick/take/redo, a waterfall step, a
     /// breaker trip, a backstop absorption. `amount` is in quote base units (the debt repaid,
     /// the loss covered ...), `value` a price or a count, `detail` the rest in words.

@@ -94,6 +94,7 @@ impl Engine {
                 self.cf_prices[a] = cf_prices[a];
             }
         }
+        self.structure.observe_cf(&self.cf_prices);
         if let Some(o) = &mut self.opts {
             o.refresh_marks(&self.prices, self.t_s);
         }
@@ -278,9 +279,37 @@ impl Engine {
                 }
                 self.flagged.insert(id, self.block);
             }
+            if !self.first_flag.contains_key(&id) {
+                self.first_flag.insert(id, (self.block, self.t_s));
+                self.flag_event(id);
+            }
         }
         if let Some(backstop) = self.mechanism.backstop() {
             self.backstop_sweep(backstop);
+        }
+    }
+
+    /// The `account_flagged` event of `id` (only when events are recorded): the engine's
+    /// price of its largest exposure and its maintenance health.
+    fn flag_event(&mut self, id: AccountId) {
+        if self.events.is_none() {
+            return;
+        }
+        let acc = &self.accounts[id.index()];
+        let h = self.health_of(acc, &self.prices);
+        let asset = acc
+            .largest_perp(&self.prices)
+            .or_else(|| acc.largest_collateral(&self.prices))
+            .unwrap_or(0);
+        let (block, oracle_price) = (self.block, self.prices[asset]);
+        if let Some(ev) = self.events.as_mut() {
+            ev.push(cascade_core::event::Event::AccountFlagged {
+                block,
+                account: id,
+                asset,
+                oracle_price,
+                health: h.maintenance,
+            });
         }
     }
 

@@ -17,7 +17,8 @@
 //! `block` (what happens at the start and end of a block), `ops` (the operations agents
 //! submit, atomic), `liquidation` (the [`Mechanism`] resolved from the configuration, the
 //! plan, fixed-bonus liquidations, Dutch and English auctions, the backstop), `waterfall`
-//! (bad debt), `breakers`, `causal` (the cascade measure), `invariants` and `metrics`.
+//! (bad debt), `breakers`, `causal` (the cascade measure), `structure` (generations and the
+//! stress cluster), `invariants` and `metrics`.
 //! `account`, `accounts`, `auction`, `config`, `index`, `margin`, `memo` and `options` are
 //! the data types and libraries they use.
 
@@ -39,6 +40,7 @@ mod invariants;
 pub mod liquidation;
 mod metrics;
 mod ops;
+pub mod structure;
 mod waterfall;
 
 pub use account::{Account, Health, OptRef, Perp, RiskMemo};
@@ -47,12 +49,13 @@ pub use config::*;
 pub use liquidation::{Mechanism, SettlementMarket};
 pub use margin::{MarginState, Req};
 pub use memo::{HealthMemo, Memoized};
-pub use metrics::EngineMetrics;
+pub use metrics::{EngineMetrics, GapSum};
 pub use ops::options::MakerQuote;
 pub use options::{
     BoundTables, Greeks, IvModel, OptKind, OptionMargin, OptionsConfig, RiskTables, Series,
     StateBox, black,
 };
+pub use structure::StructureMetrics;
 
 use auction::{Auction, Curve};
 use cascade_core::event::Event;
@@ -190,9 +193,14 @@ pub struct Engine {
     t_s: f64,
     rng: SimRng,
     metrics: EngineMetrics,
-    /// Liquidations not yet shown to be exogenous: the account as it stood before the
-    /// liquidation, the notional, and (for the event that reclassifies it) its id and block.
-    unresolved: Vec<(Account, f64, AccountId, u64)>,
+    /// Liquidations not yet shown to be exogenous.
+    unresolved: Vec<causal::Unresolved>,
+    /// Each account's first flag (block and time) since it opened or since a liquidation
+    /// last left it healthy; a bounce back above the threshold and a partial liquidation keep
+    /// it. Liquidation delays count from it.
+    first_flag: BTreeMap<AccountId, (u64, f64)>,
+    /// The cascade structure: every liquidation's place in it, the stress cluster.
+    structure: structure::Structure,
     events: Option<Vec<Event>>,
     /// Options (absent when the scenario lists none).
     opts: Option<Box<OptState>>,
@@ -286,6 +294,8 @@ impl Engine {
             rng,
             metrics: EngineMetrics::default(),
             unresolved: Vec::new(),
+            first_flag: BTreeMap::new(),
+            structure: structure::Structure::default(),
             events: None,
             opts: cfg.options.as_ref().map(|o| {
                 let chain = options::list_chain(o, prices);

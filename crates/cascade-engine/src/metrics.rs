@@ -23,6 +23,12 @@ pub struct EngineMetrics {
     pub delay_sum: f64,
     pub delay_max: f64,
     pub delay_count: u64,
+    /// Sum and largest of the liquidation delays in seconds (from the first flag).
+    pub delay_s_sum: f64,
+    pub delay_s_max: f64,
+    /// The cascade structure (set by callers from [`Engine::structure_metrics`] with the
+    /// market's prices; default until then).
+    pub structure: crate::StructureMetrics,
     pub gap_through_count: u64,
     pub breaker_trips: u64,
     pub max_open_interest: f64,
@@ -42,9 +48,12 @@ pub struct EngineMetrics {
     /// Sum over those of the loss beyond the margin held: the account's negative equity when
     /// it was liquidated.
     pub margin_shortfall_at_liquidation: f64,
-    /// Sum over those of the book's full-revaluation loss minus its delta-gamma-vega-theta
-    /// estimate, for the move from the account's last option trade to the liquidation.
-    pub convexity_gap: f64,
+    /// Over the long (short) positions of those books: the full-revaluation loss minus its
+    /// delta-gamma-vega-theta estimate from the Greeks of the engine's last risk update, for
+    /// the move from that update to the liquidation, summed, with their notional at the
+    /// update.
+    pub convexity_gap_long: GapSum,
+    pub convexity_gap_short: GapSum,
     /// Forced delta-hedge volume of liquidated option books, quote at the oracle price.
     pub hedge_flow: f64,
     /// Net dollar gamma of all accounts (`sum q gamma S^2 / 100`: the change of the books'
@@ -74,7 +83,7 @@ impl Engine {
     pub fn metrics(&self) -> EngineMetrics {
         let mut m = self.metrics.clone();
         m.induced_liquidations = self.unresolved.len() as u64;
-        m.induced_notional = self.unresolved.iter().map(|(_, n, _, _)| n).sum();
+        m.induced_notional = self.unresolved.iter().map(|u| u.notional).sum();
         m.unresolved_shortfall = self.unresolved_shortfall();
         m
     }
@@ -126,6 +135,28 @@ impl Engine {
             }
         }
         short
+    }
+}
+
+/// A convexity gap summed over positions with their notional (quote).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct GapSum {
+    pub gap: f64,
+    pub notional: f64,
+}
+
+impl GapSum {
+    pub fn add(&mut self, o: GapSum) {
+        self.gap += o.gap;
+        self.notional += o.notional;
+    }
+    /// The gap per unit of notional (0 without notional).
+    pub fn per_notional(&self) -> f64 {
+        if self.notional > 0.0 {
+            self.gap / self.notional
+        } else {
+            0.0
+        }
     }
 }
 

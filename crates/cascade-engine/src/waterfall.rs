@@ -32,6 +32,7 @@ impl Engine {
         acc.debt = Amount::ZERO;
         acc.closed = true;
         self.flagged.remove(&id);
+        self.first_flag.remove(&id);
         self.metrics.bad_debt += shortfall.to_whole();
         self.event("bad_debt", Some(id), None, shortfall, 0.0, String::new());
         self.waterfall(id, shortfall, closed);

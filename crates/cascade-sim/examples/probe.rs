@@ -30,6 +30,9 @@ fn main() {
                 cascade_core::event::Event::Engine { kind, .. } => {
                     *kinds.entry(kind).or_default() += 1;
                 }
+                cascade_core::event::Event::Liquidation { .. } => {
+                    *kinds.entry("liquidation".to_string()).or_default() += 1;
+                }
                 _ => {}
             }
         }

@@ -30,9 +30,6 @@ fn default_block_time() -> f64 {
 fn default_duration() -> f64 {
     86_400.0
 }
-fn default_cascade_threshold() -> f64 {
-    0.01
-}
 
 /// A whole scenario file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -149,23 +146,44 @@ fn one_f() -> f64 {
 }
 
 /// `[metrics]`: settings of the measures.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsConfig {
-    /// A run has a cascade when induced liquidated notional reaches this fraction of open
-    /// interest.
-    #[serde(default = "default_cascade_threshold")]
-    pub cascade_threshold: f64,
+    /// How `has_cascade` is decided (`induced_vs_exogenous` by default).
+    #[serde(default)]
+    pub cascade_rule: CascadeRule,
+    /// The rule's threshold: under `induced_vs_exogenous` the ratio of induced to exogenous
+    /// liquidated notional (default 1, an amplification of 2); under `share_of_open_interest`
+    /// the fraction of peak open interest the induced notional must reach (default 0.01).
+    #[serde(default)]
+    pub cascade_threshold: Option<f64>,
     /// The asset whose reference price defines `max_drawdown` (default: the first).
     #[serde(default)]
     pub reference_asset: Option<String>,
 }
 
-impl Default for MetricsConfig {
-    fn default() -> Self {
-        MetricsConfig {
-            cascade_threshold: default_cascade_threshold(),
-            reference_asset: None,
+/// `metrics.cascade_rule`: when a run counts as a cascade.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CascadeRule {
+    /// Induced liquidated notional at least `cascade_threshold` times the exogenous one.
+    #[default]
+    InducedVsExogenous,
+    /// Induced liquidated notional at least `cascade_threshold` of peak open interest.
+    ShareOfOpenInterest,
+}
+
+impl MetricsConfig {
+    /// The resolved cascade test (the rule with its threshold or the rule's default).
+    pub fn cascade_test(&self) -> crate::metrics::CascadeTest {
+        use crate::metrics::CascadeTest;
+        match self.cascade_rule {
+            CascadeRule::InducedVsExogenous => CascadeTest::InducedVsExogenous {
+                ratio: self.cascade_threshold.unwrap_or(1.0),
+            },
+            CascadeRule::ShareOfOpenInterest => CascadeTest::ShareOfOpenInterest {
+                share: self.cascade_threshold.unwrap_or(0.01),
+            },
         }
     }
 }
@@ -472,7 +490,12 @@ impl ScenarioConfig {
         }
         {
             let mut m = c.at("metrics");
-            m.unit_interval("cascade_threshold", self.metrics.cascade_threshold);
+            if let Some(t) = self.metrics.cascade_threshold {
+                match self.metrics.cascade_rule {
+                    CascadeRule::InducedVsExogenous => m.positive("cascade_threshold", t),
+                    CascadeRule::ShareOfOpenInterest => m.unit_interval("cascade_threshold", t),
+                }
+            }
             if let Some(n) = &self.metrics.reference_asset
                 && self.asset_index(n).is_none()
             {

@@ -1,10 +1,12 @@
 //! `cascade export`: a store as flat tables that pandas, R or a spreadsheet read as they are.
 //!
-//! Two tables, each as CSV or JSON (a list of records):
+//! Three tables, each as CSV or JSON (a list of records):
 //! - `runs`: one row per (point, run) with the point's parameters and every metric;
 //! - `points`: one row per point with its parameters and, per metric, `<m>_mean`, `<m>_se`,
 //!   `<m>_p50`, `<m>_p95`, `<m>_p99`, `<m>_min`, `<m>_max`, and per boolean metric `<m>_rate`,
-//!   `<m>_rate_lo`, `<m>_rate_hi` (95% Wilson interval) and `<m>_hits`.
+//!   `<m>_rate_lo`, `<m>_rate_hi` (95% Wilson interval) and `<m>_hits`;
+//! - `metrics`: one row per metric, `metric`, `unit` and `definition`, from the one list in
+//!   [`crate::metrics::METRICS`] (the units of the other two tables' columns).
 //!
 //! Floats are written in their shortest round-trip form, so a metric read back from the CSV is
 //! bit-identical to the stored one. The runs table is streamed point by point.
@@ -154,8 +156,9 @@ pub fn export(store: &Store, out_dir: &Path, format: Format) -> Result<Vec<PathB
     let points = store.points_file()?;
     let runs_out = out_dir.join(format!("runs.{}", format.ext()));
     let points_out = out_dir.join(format!("points.{}", format.ext()));
-    // Into the store (the default `<results>/export/`), both are listed in its manifest first.
-    store.claim(&[runs_out.clone(), points_out.clone()])?;
+    let metrics_out = out_dir.join(format!("metrics.{}", format.ext()));
+    // Into the store (the default `<results>/export/`), all are listed in its manifest first.
+    store.claim(&[runs_out.clone(), points_out.clone(), metrics_out.clone()])?;
     // Runs.
     let mut header = vec!["point".to_string(), "run".to_string()];
     header.extend(m.axes.iter().cloned());
@@ -199,5 +202,18 @@ pub fn export(store: &Store, out_dir: &Path, format: Format) -> Result<Vec<PathB
         }
         pts.row(&cells)?;
     }
-    Ok(vec![runs.commit()?, pts.commit()?])
+    // The metrics: name, unit, definition.
+    let mut defs = Table::create(
+        metrics_out,
+        format,
+        vec!["metric".into(), "unit".into(), "definition".into()],
+    )?;
+    for d in METRICS {
+        let cells: Vec<(String, serde_json::Value)> = [d.name, d.kind.unit(), d.doc]
+            .iter()
+            .map(|s| (s.to_string(), serde_json::json!(s)))
+            .collect();
+        defs.row(&cells)?;
+    }
+    Ok(vec![runs.commit()?, pts.commit()?, defs.commit()?])
 }

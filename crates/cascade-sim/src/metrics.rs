@@ -21,6 +21,8 @@ pub enum MetricKind {
     Gwei,
     /// A number of blocks.
     Blocks,
+    /// A duration in seconds.
+    Seconds,
     /// True (1) or false (0); aggregated as a rate with a Wilson interval.
     Bool,
 }
@@ -33,6 +35,7 @@ impl MetricKind {
             MetricKind::Count => "count",
             MetricKind::Gwei => "gwei",
             MetricKind::Blocks => "blocks",
+            MetricKind::Seconds => "s",
             MetricKind::Bool => "bool",
         }
     }
@@ -121,7 +124,7 @@ pub const METRICS: &[MetricDef] = &[
     m(
         "liquidated_notional",
         MetricKind::Quote,
-        "debt repaid plus perp notional closed by liquidations, at the oracle price",
+        "collateral seized plus perp notional closed (plus the delta hedge of closed option books) by liquidations and auction kicks, valued at the market price p_ref of the moment, in every liquidation mode",
     ),
     m(
         "bad_debt",
@@ -166,12 +169,22 @@ pub const METRICS: &[MetricDef] = &[
     m(
         "liquidation_delay_blocks_mean",
         MetricKind::Blocks,
-        "mean blocks from first liquidatable (protocol's check) to liquidated",
+        "mean blocks from the account's first flag (the protocol's check found it liquidatable; kept through bounces and partial liquidations, spent when a liquidation leaves the account healthy) to the liquidation",
     ),
     m(
         "liquidation_delay_blocks_max",
         MetricKind::Blocks,
         "largest such delay",
+    ),
+    m(
+        "liquidation_delay_s_mean",
+        MetricKind::Seconds,
+        "the same delay in seconds (block times), mean over liquidations",
+    ),
+    m(
+        "liquidation_delay_s_max",
+        MetricKind::Seconds,
+        "largest delay in seconds",
     ),
     m(
         "gap_through_count",
@@ -191,7 +204,22 @@ pub const METRICS: &[MetricDef] = &[
     m(
         "has_cascade",
         MetricKind::Bool,
-        "induced liquidated notional >= metrics.cascade_threshold x peak open interest",
+        "metrics.cascade_rule: induced liquidated notional >= cascade_threshold (default 1) x exogenous liquidated notional (induced_vs_exogenous, the default), or >= cascade_threshold (default 0.01) x peak open interest (share_of_open_interest); never without an induced liquidation",
+    ),
+    m(
+        "branching_ratio",
+        MetricKind::Ratio,
+        "liquidated notional of generations 1..K over that of generations 0..K-1 (K the last generation; 0 without an induced generation): the mean offspring per unit of parent notional",
+    ),
+    m(
+        "longest_chain",
+        MetricKind::Count,
+        "the largest cascade generation (0: no induced liquidation)",
+    ),
+    m(
+        "cluster_consumed",
+        MetricKind::Ratio,
+        "share of the stress cluster's exposure (accounts liquidatable at the exogenous path's extremes, or exogenously liquidated) that liquidations took (0 for an empty cluster)",
     ),
     m(
         "has_bad_debt",
@@ -271,8 +299,18 @@ pub const METRICS: &[MetricDef] = &[
     ),
     m(
         "convexity_gap",
-        MetricKind::Quote,
-        "full-revaluation loss minus the delta-gamma (vega, theta) estimate of liquidated option books, from their last trade to the liquidation, summed",
+        MetricKind::Ratio,
+        "over every option position of liquidated books: full-revaluation loss minus the delta-gamma-vega-theta estimate from the Greeks of the engine's last risk update, for the move from that update to the liquidation, summed, per unit of their notional (underlying price x contracts at that update)",
+    ),
+    m(
+        "convexity_gap_long",
+        MetricKind::Ratio,
+        "convexity_gap over the long positions only, per unit of their notional",
+    ),
+    m(
+        "convexity_gap_short",
+        MetricKind::Ratio,
+        "convexity_gap over the short positions only, per unit of their notional",
     ),
     m(
         "hedge_flow",
@@ -305,6 +343,33 @@ pub const METRICS: &[MetricDef] = &[
         "share of auction sales that paid under 1% of the collateral's oracle value (zero-bid auctions)",
     ),
 ];
+
+/// `has_cascade`'s test, resolved from `metrics.cascade_rule` and `metrics.cascade_threshold`
+/// (docs/model.md, "Cascade structure").
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum CascadeTest {
+    /// Induced liquidated notional at least `ratio` times the exogenous one.
+    InducedVsExogenous { ratio: f64 },
+    /// Induced liquidated notional at least `share` of peak open interest.
+    ShareOfOpenInterest { share: f64 },
+}
+
+impl CascadeTest {
+    /// Whether a run with engine metrics `e` had a cascade; never without induced notional.
+    pub fn holds(&self, e: &EngineMetrics) -> bool {
+        if e.induced_notional <= 0.0 {
+            return false;
+        }
+        match *self {
+            CascadeTest::InducedVsExogenous { ratio } => {
+                e.induced_notional >= ratio * e.exogenous_notional
+            }
+            CascadeTest::ShareOfOpenInterest { share } => {
+                e.max_open_interest > 0.0 && e.induced_notional >= share * e.max_open_interest
+            }
+        }
+    }
+}
 
 /// The index of a metric in a row.
 pub fn metric_index(name: &str) -> Option<usize> {
@@ -386,7 +451,7 @@ impl Accumulator {
 
     /// The run's row; `engine` is `None` when the scenario has no margin engine (its metrics
     /// are then zero, and `cascade_amplification` 1).
-    pub fn row(&self, engine: Option<&EngineMetrics>, cascade_threshold: f64) -> MetricRow {
+    pub fn row(&self, engine: Option<&EngineMetrics>, cascade: CascadeTest) -> MetricRow {
         let v = vec![
             self.max_drawdown,
             self.base_fee_max_wei as f64 / 1e9,
@@ -417,9 +482,6 @@ impl Accumulator {
         } else {
             1.0
         };
-        let cascade = e.max_open_interest > 0.0
-            && e.induced_notional > 0.0
-            && e.induced_notional >= cascade_threshold * e.max_open_interest;
         let mut v = v;
         v.extend([
             e.liquidations as f64,
@@ -438,10 +500,19 @@ impl Accumulator {
                 0.0
             },
             e.delay_max,
+            if e.delay_count > 0 {
+                e.delay_s_sum / e.delay_count as f64
+            } else {
+                0.0
+            },
+            e.delay_s_max,
             e.gap_through_count as f64,
             e.induced_liquidations as f64,
             amplification,
-            if cascade { 1.0 } else { 0.0 },
+            if cascade.holds(&e) { 1.0 } else { 0.0 },
+            e.structure.branching_ratio,
+            e.structure.longest_chain as f64,
+            e.structure.cluster_consumed,
             if bad > 0.0 { 1.0 } else { 0.0 },
             self.liquidator_gain - self.liquidator_gas,
             self.mev_gain - self.mev_gas,
@@ -462,7 +533,13 @@ impl Accumulator {
             },
             e.options_liquidations as f64,
             e.margin_shortfall_at_liquidation,
-            e.convexity_gap,
+            {
+                let mut all = e.convexity_gap_long;
+                all.add(e.convexity_gap_short);
+                all.per_notional()
+            },
+            e.convexity_gap_long.per_notional(),
+            e.convexity_gap_short.per_notional(),
             e.hedge_flow,
             e.engine_gamma,
             e.stale_risk_blocks as f64,
@@ -490,12 +567,74 @@ mod tests {
     #[test]
     fn row_matches_schema_and_names_are_unique() {
         assert_eq!(
-            Accumulator::default().row(None, 0.01).0.len(),
+            Accumulator::default()
+                .row(None, CascadeTest::InducedVsExogenous { ratio: 1.0 })
+                .0
+                .len(),
             METRICS.len()
         );
         for (i, d) in METRICS.iter().enumerate() {
             assert_eq!(metric_index(d.name), Some(i), "{} duplicated", d.name);
         }
+    }
+
+    /// docs/model.md's "Metrics table" lists every metric of the row, in row order, with the
+    /// unit of [`MetricKind::unit`]; its definitions are [`METRICS`]' own.
+    #[test]
+    fn the_docs_metrics_table_is_the_metric_row() {
+        let doc = include_str!("../../../docs/model.md");
+        let start = doc
+            .find("\n## Metrics table\n")
+            .expect("a Metrics table section");
+        let section = &doc[start + 1..];
+        let section = &section[..section[3..].find("\n## ").map_or(section.len(), |i| i + 3)];
+        let rows: Vec<(String, String, String)> = section
+            .lines()
+            .filter(|l| l.starts_with("| `"))
+            .map(|l| {
+                let c: Vec<&str> = l.trim_matches('|').split(" | ").collect();
+                (
+                    c[0].trim().trim_matches('`').to_string(),
+                    c[1].trim().to_string(),
+                    c[2..].join(" | ").trim().replace("\\|", "|"),
+                )
+            })
+            .collect();
+        let names: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+        let want: Vec<&str> = METRICS.iter().map(|d| d.name).collect();
+        assert_eq!(names, want, "docs/model.md's metrics table vs METRICS");
+        for (r, d) in rows.iter().zip(METRICS) {
+            assert_eq!(r.1, d.kind.unit(), "unit of {}", d.name);
+            assert_eq!(r.2, d.doc, "definition of {}", d.name);
+        }
+        assert_eq!(
+            Accumulator::default()
+                .row(None, CascadeTest::InducedVsExogenous { ratio: 1.0 })
+                .0
+                .len(),
+            rows.len()
+        );
+    }
+
+    #[test]
+    fn the_cascade_rules() {
+        let e = |exo: f64, ind: f64, oi: f64| EngineMetrics {
+            exogenous_notional: exo,
+            induced_notional: ind,
+            max_open_interest: oi,
+            ..EngineMetrics::default()
+        };
+        let vs = CascadeTest::InducedVsExogenous { ratio: 1.0 };
+        // Amplification 2 exactly is a cascade; just under it is not; nothing induced never.
+        assert!(vs.holds(&e(100.0, 100.0, 1e6)));
+        assert!(!vs.holds(&e(100.0, 99.9, 1e6)));
+        assert!(!vs.holds(&e(0.0, 0.0, 1e6)));
+        // Induced without exogenous notional: a cascade (infinite amplification).
+        assert!(vs.holds(&e(0.0, 1.0, 1e6)));
+        let oi = CascadeTest::ShareOfOpenInterest { share: 0.01 };
+        assert!(oi.holds(&e(100.0, 10_000.0, 1e6)));
+        assert!(!oi.holds(&e(100.0, 9_999.0, 1e6)));
+        assert!(!oi.holds(&e(100.0, 10.0, 0.0)));
     }
 
     #[test]

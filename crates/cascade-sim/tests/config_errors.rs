@@ -71,7 +71,7 @@ fn each_broken_value_names_its_key_and_rule() {
         (
             "metrics.cascade_threshold=-1",
             "metrics.cascade_threshold",
-            "[0, 1]",
+            "must be > 0",
         ),
         ("correlation=[[1.0, 2.0], [2.0, 1.0]]", "correlation", ""),
         ("assets.1.name=ETH", "assets[1].name", "earlier asset"),

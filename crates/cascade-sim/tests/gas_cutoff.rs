@@ -83,16 +83,17 @@ fn positions_below_the_gas_cutoff_are_left_to_bad_debt() {
     while w.running() {
         w.step().unwrap();
         for e in w.drain_events() {
-            if let Event::Engine {
-                kind,
-                account: Some(a),
-                amount,
+            if let Event::Liquidation {
+                account,
+                notional: n,
                 ..
             } = e
-                && kind == "liquidation"
             {
-                liquidated.insert(a);
-                notional.push(amount.to_whole());
+                liquidated.insert(account);
+                // The liquidated notional is the collateral seized at p_ref: D (1 + b) in a
+                // full liquidation of debt D with bonus b = 0.05 (p_ref within the oracle's
+                // deviation threshold of the oracle, inside the band below).
+                notional.push(n.to_whole() / 1.05);
             }
         }
     }

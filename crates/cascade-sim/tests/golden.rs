@@ -74,7 +74,7 @@ fn fingerprint(rel: &str) -> String {
             let ev = w.drain_events();
             n_events += ev.len();
             buf.clear();
-            events::write_events(&mut buf, w.actors(), &ev).unwrap();
+            events::write_events(&mut buf, &w.event_labels(), &ev).unwrap();
             events_hash.update(&buf);
         }
         let row = w.metrics();

@@ -223,7 +223,7 @@ fn replay_reproduces_the_stored_row() {
         let events = w.take_events();
         let mut csv = Vec::new();
         cascade_sim::events::write_header(&mut csv).unwrap();
-        cascade_sim::events::write_events(&mut csv, w.actors(), &events).unwrap();
+        cascade_sim::events::write_events(&mut csv, &w.event_labels(), &events).unwrap();
         let text = String::from_utf8(csv).unwrap();
         assert!(text.lines().count() > 100, "a real event trace");
         let cols = cascade_sim::events::HEADER.len();

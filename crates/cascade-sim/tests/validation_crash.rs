@@ -75,8 +75,7 @@ fn outcome(sets: &[&str]) -> Outcome {
             .collect();
         o.capped_blocks += capped.iter().filter(|c| **c).count() as u64;
         for e in w.take_events() {
-            if let Event::Engine { block, kind, .. } = e
-                && kind == "liquidation"
+            if let Event::Liquidation { block, .. } = e
                 && capped[(block - 1) as usize]
             {
                 o.liquidations_in_capped_blocks += 1;
@@ -100,7 +99,9 @@ fn mean(x: &[f64]) -> f64 {
 /// Under congestion: the base fee passes the keepers' cap, no liquidation lands while it is
 /// above it, liquidations wait (mean delay several times the calm one, the longest over a
 /// hundred blocks) and every run ends with bad debt. Without congestion, on the same crash and
-/// seeds: the base fee stays far below the cap, liquidations land within a block or two and
+/// seeds: the base fee stays far below the cap, liquidations land within a block or two on
+/// average (delays count from the first flag, so an account that bounced back above its
+/// threshold for a long while still has a long delay: the calm maximum is no test) and
 /// the bad debt is under 5% of the congested figure, with most runs at zero. The claims are
 /// qualitative (the mechanism of docs/references.md, R27): the thresholds separate the two
 /// regimes and the measured figures are in docs/model.md. The test is deterministic (fixed
@@ -135,7 +136,7 @@ fn congestion_starves_fixed_bonus_keepers_and_leaves_bad_debt() {
     // Without congestion: the cap never binds, keepers keep up, and bad debt mostly vanishes.
     assert!(calm.base_fee_max < KEEPER_CAP_GWEI / 2.0);
     assert_eq!(calm.capped_blocks, 0);
-    assert!(calm.delay_max < 20.0);
+    assert!(calm.delay_mean < 3.0);
     assert!(mean(&calm.bad_debt) < 0.05 * mean(&congested.bad_debt));
     assert!(calm.bad_debt.iter().filter(|b| **b > 0.0).count() <= RUNS as usize / 2);
 }

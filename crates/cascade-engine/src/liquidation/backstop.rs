@@ -44,6 +44,7 @@ impl Engine {
         a.debt = Amount::ZERO;
         a.closed = true;
         self.flagged.remove(&id);
+        self.first_flag.remove(&id);
         self.metrics.backstop_absorptions += 1;
         self.event(
             "backstop",

@@ -3,7 +3,7 @@
 
 use crate::auction::Auction;
 use crate::causal::Before;
-use crate::liquidation::Kick;
+use crate::liquidation::{Kick, SettlementMarket};
 use crate::ops::moves::Moves;
 use crate::{Engine, Outcome, Reason};
 use cascade_core::{AccountId, Amount, AuctionId, HolderId, Ledger, Side, TokenId, VenueId};
@@ -21,7 +21,10 @@ impl Engine {
         kick: Kick,
         before: Before,
         ledger: &mut Ledger,
+        market: Option<&dyn SettlementMarket>,
     ) -> Outcome {
+        // Liquidated notional: the lot, the perps and the option hedge, at `p_ref`.
+        let p_ref = self.market_prices(market);
         let Kick {
             buf, chop, tau_s, ..
         } = kick;
@@ -37,7 +40,7 @@ impl Engine {
         let acc = self.accounts[id.index()].clone();
         let Some(a) = asset else {
             // Perps only: settled directly.
-            return self.kick_without_auction(keeper, id, &closed, flow, before);
+            return self.kick_without_auction(keeper, id, &closed, flow, before, &p_ref);
         };
         // Net the account's quote against its debt first.
         let debt = (acc.debt - acc.quote).max(Amount::ZERO);
@@ -50,11 +53,11 @@ impl Engine {
             let acc = &mut self.accounts[id.index()];
             acc.debt = Amount::ZERO;
             acc.quote = quote_left;
-            return self.kick_without_auction(keeper, id, &closed, flow, before);
+            return self.kick_without_auction(keeper, id, &closed, flow, before, &p_ref);
         }
         let penalty = debt.scale_floor(chop);
         let lot = acc.collateral[a];
-        let notional = lot.to_whole() * self.prices[a];
+        let notional = lot.to_whole() * p_ref[a] + flow_notional(&flow, &p_ref);
         let auction = Auction {
             account: id,
             asset: a,
@@ -83,7 +86,7 @@ impl Engine {
         self.auctions.push(auction);
         self.metrics.auctions += 1;
         self.liqs_this_block += 1;
-        self.record_liquidation(id, notional, before, keeper);
+        self.record_liquidation(id, notional, before, keeper, &p_ref);
         self.event(
             "auction_kick",
             Some(id),
@@ -95,6 +98,7 @@ impl Engine {
         if !self.accounts[id.index()].has_positions() {
             self.flagged.remove(&id);
         }
+        self.spend_flag(id);
         self.reindex(id);
         Outcome {
             liquidation: true,
@@ -112,13 +116,11 @@ impl Engine {
         closed: &[(usize, Amount)],
         flow: Vec<(usize, f64)>,
         before: Before,
+        p_ref: &[f64],
     ) -> Outcome {
-        let notional: f64 = closed
-            .iter()
-            .map(|(a, s)| s.abs().to_whole() * self.prices[*a])
-            .sum();
+        let notional = flow_notional(&flow, p_ref);
         self.liqs_this_block += 1;
-        self.record_liquidation(id, notional, before, keeper);
+        self.record_liquidation(id, notional, before, keeper, p_ref);
         self.after_liquidation(id, closed);
         Outcome {
             liquidation: true,
@@ -249,4 +251,10 @@ impl Engine {
         );
         Ok(Outcome::default())
     }
+}
+
+/// The notional of a kick's forced flow (perps closed and the closed options' delta hedge,
+/// signed whole base units per asset) at `p_ref`.
+fn flow_notional(flow: &[(usize, f64)], p_ref: &[f64]) -> f64 {
+    flow.iter().map(|(a, f)| f.abs() * p_ref[*a]).sum()
 }

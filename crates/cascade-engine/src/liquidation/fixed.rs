@@ -92,6 +92,9 @@ impl Engine {
         if let Some((v, fill)) = moves.commit(ledger, venues)? {
             out.swaps.push((v, Side::Sell, fill));
         }
+        // Liquidated notional: collateral seized, perp closed and the closed options' delta
+        // hedge, at the market price before the liquidation's own flow.
+        let p_ref = self.market_prices(market);
         let mut notional = 0.0;
         if let Some(a) = lending {
             let acc = &mut self.accounts[id.index()];
@@ -99,14 +102,13 @@ impl Engine {
             acc.debt -= plan.repay;
             self.pool_cash += plan.repay;
             self.book_fee(plan.fee);
-            notional += plan.repay.to_whole();
+            notional += plan.seize.to_whole() * p_ref[a];
         }
         // The perp closes against the pool at the settlement's price for the account (the
         // oracle under the legacy rule); what reaches the market is a market order on the
         // wider market.
         let mut closed = Vec::new();
         if let Some((a, perp_bonus, settled)) = perp {
-            let p = self.prices[a];
             let acc = &mut self.accounts[id.index()];
             let perp = acc.perps[a];
             // Realize the closed fraction: its share of the entry quote.
@@ -132,7 +134,7 @@ impl Engine {
             if settled.market_base != 0.0 {
                 out.offvenue_flow.push((a, settled.market_base));
             }
-            notional += plan.perp_close.abs().to_whole() * p;
+            notional += plan.perp_close.abs().to_whole() * p_ref[a];
             closed.push((a, plan.perp_close));
         }
         // The account's options are bought back (shorts) or sold (longs) at mark against the
@@ -143,12 +145,12 @@ impl Engine {
             // The bonus paid above: the plan's, at the same marks and fraction.
             debug_assert_eq!(bonus, plan.opt_bonus);
             for (a, f) in flow {
-                notional += f.abs() * self.prices[a];
+                notional += f.abs() * p_ref[a];
                 out.offvenue_flow.push((a, f));
             }
         }
         self.liqs_this_block += 1;
-        self.record_liquidation(id, notional, before, liquidator);
+        self.record_liquidation(id, notional, before, liquidator, &p_ref);
         self.after_liquidation(id, &closed);
         Ok(out)
     }

@@ -354,7 +354,7 @@ impl Engine {
         let before = self.before_liquidation(id);
         match self.mechanism.kick() {
             // The kick has nothing left to check: it cannot revert.
-            Some(kick) => Ok(self.bark(liquidator, id, kick, before, ledger)),
+            Some(kick) => Ok(self.bark(liquidator, id, kick, before, ledger, market)),
             None => self.liquidate_fixed(
                 liquidator, id, plan, sell_on, min_profit, before, ledger, venues, market,
             ),
@@ -372,6 +372,7 @@ impl Engine {
         if !self.is_liquidatable(id) {
             self.flagged.remove(&id);
         }
+        self.spend_flag(id);
         self.reindex(id);
     }
 

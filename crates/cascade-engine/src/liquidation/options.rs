@@ -5,6 +5,7 @@
 use crate::Engine;
 use crate::account::close_value;
 use crate::liquidation::option_close;
+use crate::metrics::GapSum;
 use crate::options::black;
 use cascade_core::{AccountId, Amount};
 
@@ -25,31 +26,43 @@ impl Engine {
         };
         let acc = &self.accounts[id.index()];
         let h = self.health_of(acc, &self.prices);
-        // Convexity gap: full revaluation of the book from the state at its last trade to
-        // now, minus the Greeks' estimate from that state.
-        let mut gap = 0.0;
-        if let Some(r) = &acc.opt_ref {
-            for (i, q) in acc.options.iter().enumerate() {
-                if q.is_zero() {
-                    continue;
-                }
-                let s = &o.chain[i];
-                let (s0, s1) = (r.prices[s.asset], self.prices[s.asset]);
-                let iv0 = o.cfg.iv.iv(s.strike, s0, r.rv[s.asset]);
-                let g0 = black(s.kind, s0, s.strike, s.tau(r.t_s), iv0);
-                let iv1 = o.tables.series[i].iv;
-                let v1 = o.mark_at(i, &self.prices, self.t_s);
-                let (ds, dv) = (s1 - s0, iv1 - iv0);
-                let dt = (self.t_s - r.t_s) / cascade_market::SECONDS_PER_YEAR;
-                let full = g0.price - v1;
-                let est =
-                    -(g0.delta * ds + 0.5 * g0.gamma * ds * ds + g0.vega * dv + g0.theta * dt);
-                gap += q.to_whole() * (full - est);
+        // Convexity gap: the book's full-revaluation loss from the state of the engine's last
+        // risk update (the tables' prices, realized vols and time) to now (the current
+        // price, the implied vol the model gives now, the current time), minus the estimate
+        // from the tables' Greeks; split by the sign of the position, with each side's
+        // notional (underlying price at the update x contracts) to express it per unit.
+        let (mut gap, mut long, mut short) = (0.0, GapSum::default(), GapSum::default());
+        let t = &o.tables;
+        let rv_now = o.rv();
+        for (i, q) in acc.options.iter().enumerate() {
+            if q.is_zero() {
+                continue;
             }
+            let s = &o.chain[i];
+            let (s0, s1) = (t.prices[s.asset], self.prices[s.asset]);
+            let g0 = t.series[i].g;
+            let iv1 = o.cfg.iv.iv(s.strike, s1, rv_now[s.asset]);
+            let v1 = black(s.kind, s1, s.strike, s.tau(self.t_s), iv1).price;
+            let (ds, dv) = (s1 - s0, iv1 - t.series[i].iv);
+            let dt = (self.t_s - t.t_s) / cascade_market::SECONDS_PER_YEAR;
+            let full = g0.price - v1;
+            let est = -(g0.delta * ds + 0.5 * g0.gamma * ds * ds + g0.vega * dv + g0.theta * dt);
+            let (x, side) = (
+                q.to_whole(),
+                if q.is_positive() {
+                    &mut long
+                } else {
+                    &mut short
+                },
+            );
+            side.gap += x * (full - est);
+            side.notional += x.abs() * s0;
+            gap += x * (full - est);
         }
         self.metrics.options_liquidations += 1;
         self.metrics.margin_shortfall_at_liquidation += (-h.equity).max(0.0);
-        self.metrics.convexity_gap += gap;
+        self.metrics.convexity_gap_long.add(long);
+        self.metrics.convexity_gap_short.add(short);
         let mut bonus = Amount::ZERO;
         let mut flow: Vec<(usize, f64)> = Vec::new();
         let mut value = Amount::ZERO;

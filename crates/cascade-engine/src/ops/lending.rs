@@ -48,6 +48,9 @@ impl Engine {
         self.pool_cash -= borrow;
         let id = self.store_account(live, sender, agent, acc);
         self.reindex(id);
+        if borrow.is_positive() {
+            self.opened_event(id, "borrow", a, self.prices[a], collateral);
+        }
         Ok(Outcome::default())
     }
 
@@ -148,6 +151,7 @@ impl Engine {
             self.by_owner[sender.index()] = None;
         }
         self.flagged.remove(&id);
+        self.first_flag.remove(&id);
         self.reindex(id);
         let mut out = Outcome::default();
         if self.trades_at_market(market) {

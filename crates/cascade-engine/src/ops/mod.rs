@@ -146,6 +146,43 @@ impl Engine {
         }
     }
 
+    /// The `position_opened` event (only when events are recorded): a position of `kind`
+    /// in `asset` opened or grown on account `id` at `entry_price` by `size`; the leverage is
+    /// the account's exposure over its equity after the operation, at the engine's prices.
+    pub(crate) fn opened_event(
+        &mut self,
+        id: AccountId,
+        kind: &str,
+        asset: usize,
+        entry_price: f64,
+        size: Amount,
+    ) {
+        if self.events.is_none() {
+            return;
+        }
+        let acc = &self.accounts[id.index()];
+        let equity = self.health_of(acc, &self.prices).equity;
+        let exposure = acc.exposure_value(&self.prices);
+        let leverage = if equity > 0.0 {
+            exposure / equity
+        } else {
+            f64::INFINITY
+        };
+        let (block, owner) = (self.block, acc.owner);
+        if let Some(ev) = self.events.as_mut() {
+            ev.push(cascade_core::event::Event::PositionOpened {
+                block,
+                account: id,
+                owner,
+                kind: kind.to_string(),
+                asset,
+                entry_price,
+                size,
+                leverage,
+            });
+        }
+    }
+
     pub(crate) fn target_account(&self, sender: HolderId) -> Option<AccountId> {
         match self.cfg.margin_mode {
             MarginMode::Cross => self.account_of(sender),

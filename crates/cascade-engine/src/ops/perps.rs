@@ -73,8 +73,13 @@ impl Engine {
             .map_err(ledger_err)?;
         self.pool_cash -= realized;
         self.book_fee(fee);
+        // Opened or grown (not reduced or flattened): the `position_opened` event.
+        let grew = acc.perps[a].size.abs() > (acc.perps[a].size - size).abs();
         let id = self.store_account(live, sender, agent, acc);
         self.reindex(id);
+        if grew {
+            self.opened_event(id, "perp", a, exec, size);
+        }
         let mut out = Outcome::default();
         if self.trades_at_market(market) {
             out.offvenue_flow.push((a, size.to_whole()));

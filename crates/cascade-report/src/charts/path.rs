@@ -78,45 +78,48 @@ pub fn replay(scenario: &Scenario, seed: u64, run: u64) -> Result<Replay, Report
 pub fn liquidations(records: &[BlockRecord], events: &[Event], asset: usize) -> Vec<Liq> {
     let mut liqs: Vec<(Liq, Option<u32>)> = Vec::new();
     for e in events {
-        let Event::Engine {
+        if let Event::Liquidation {
             block,
+            account,
+            notional,
+            cause,
+            ..
+        } = e
+        {
+            let rec = records.binary_search_by_key(block, |r| r.block).ok();
+            let (t_min, price) = rec
+                .map(|i| (records[i].t_s / 60.0, records[i].oracle[asset]))
+                .unwrap_or((f64::NAN, f64::NAN));
+            liqs.push((
+                Liq {
+                    block: *block,
+                    t_min,
+                    price,
+                    notional: notional.to_whole(),
+                    induced: cause != "exogenous",
+                },
+                Some(account.0),
+            ));
+            continue;
+        }
+        let Event::Engine {
             kind,
             account,
-            amount,
             value,
-            detail,
             ..
         } = e
         else {
             continue;
         };
-        match kind.as_str() {
-            "liquidation" => {
-                let rec = records.binary_search_by_key(block, |r| r.block).ok();
-                let (t_min, price) = rec
-                    .map(|i| (records[i].t_s / 60.0, records[i].oracle[asset]))
-                    .unwrap_or((f64::NAN, f64::NAN));
-                liqs.push((
-                    Liq {
-                        block: *block,
-                        t_min,
-                        price,
-                        notional: amount.to_whole(),
-                        induced: detail != "exogenous",
-                    },
-                    account.map(|a| a.0),
-                ));
+        // The final word on a `not_exogenous_yet` liquidation: `value` is its block.
+        if kind == "liquidation_exogenous" {
+            let at = *value as u64;
+            if let Some(l) = liqs
+                .iter_mut()
+                .find(|(l, a)| l.induced && l.block == at && *a == account.map(|a| a.0))
+            {
+                l.0.induced = false;
             }
-            "liquidation_exogenous" => {
-                let at = *value as u64;
-                if let Some(l) = liqs
-                    .iter_mut()
-                    .find(|(l, a)| l.induced && l.block == at && *a == account.map(|a| a.0))
-                {
-                    l.0.induced = false;
-                }
-            }
-            _ => {}
         }
     }
     liqs.into_iter().map(|(l, _)| l).collect()

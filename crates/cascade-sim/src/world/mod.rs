@@ -141,6 +141,11 @@ pub struct World {
     acc: Accumulator,
     trace: Option<Vec<BlockRecord>>,
     events: Option<Vec<Event>>,
+    /// With events on: each block's time (index `block - 1`), and the venues' and assets'
+    /// names, for the event CSV's `t_s`, `venue` and `asset` columns.
+    event_t_s: Vec<f64>,
+    venue_names: Vec<String>,
+    asset_names: Vec<String>,
     check_ledger: bool,
     // Scratch buffers, reused every block.
     order: Vec<usize>,
@@ -150,7 +155,8 @@ pub struct World {
     engine: Option<Engine>,
     /// Per asset, the venue whose price is the perp mark for funding.
     funding_venue: Vec<Option<usize>>,
-    cascade_threshold: f64,
+    /// When a run counts as a cascade (`metrics.cascade_rule`, resolved).
+    cascade: crate::metrics::CascadeTest,
     /// Per asset, the venue TWAP its oracle reads when the feed is a plain `twap` (public
     /// oracle configuration, shown to agents).
     twap_oracles: Vec<Option<TwapSource>>,
@@ -235,9 +241,10 @@ impl World {
                     .map(|a| self.prices.p_ref(a))
                     .collect();
                 m.protocol_loss_at_market = e.protocol_loss_at_market(&p_ref);
-                self.acc.row(Some(&m), self.cascade_threshold)
+                m.structure = e.structure_metrics(&p_ref);
+                self.acc.row(Some(&m), self.cascade)
             }
-            None => self.acc.row(None, self.cascade_threshold),
+            None => self.acc.row(None, self.cascade),
         }
     }
 
@@ -252,6 +259,17 @@ impl World {
 
     pub fn take_events(&mut self) -> Vec<Event> {
         self.events.take().unwrap_or_default()
+    }
+
+    /// What the event CSV needs besides the events: actor labels, venue and asset names,
+    /// block times.
+    pub fn event_labels(&self) -> crate::events::EventLabels<'_> {
+        crate::events::EventLabels {
+            actors: &self.actors,
+            venues: &self.venue_names,
+            assets: &self.asset_names,
+            block_t_s: &self.event_t_s,
+        }
     }
 
     /// The events recorded since the last call, leaving recording on.

@@ -323,8 +323,16 @@ impl World {
         tally: &BlockTally,
     ) -> Result<(), String> {
         self.gas.end_block(tally.gas_used);
+        let last = !self.running();
+        if self.events.is_some() {
+            self.event_t_s.push(t);
+        }
         if let Some(e) = self.engine.as_mut() {
             e.end_block();
+            if last {
+                // The final cascade generation of every liquidation.
+                e.finish_events();
+            }
             // Auto-deleveraging in the backstop sweep: its closes reach the market.
             for (a, base) in e.take_forced_flow() {
                 self.prices.add_forced_flow(a, base);
