@@ -125,7 +125,7 @@ impl LiquidatorConfig {
         c.unit_interval("open_bid", self.open_bid);
         check_venue_list(c, "venues", &self.venues, venues);
         if let Some(sale) = &self.sale {
-            sale.validate(&mut c.at("sale"));
+            sale.validate(&mut c.at("sale"), block_time_s);
             if self.flash == Some(true) {
                 c.fail(
                     "flash",

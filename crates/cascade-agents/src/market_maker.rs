@@ -2,7 +2,8 @@
 //!
 //! A market maker quotes a ladder of `levels` bids and asks around its fair value (the
 //! reference price), with a half-spread that widens with the realized volatility it measures
-//! (`vol_widen` basis points of half-spread per basis point of per-block standard deviation).
+//! (`widen_bp_per_vol` basis points of half-spread per unit of annualized volatility, so the
+//! spread at a given volatility does not depend on the block time).
 //! It stops quoting the side that would push its inventory past `inventory_limit`, and pulls
 //! all quotes while realized volatility (annualized) exceeds `vol_limit`. Requoting is a
 //! transaction (`order` gas), sent once `refresh_s` seconds have passed (at the first block
@@ -40,8 +41,18 @@ fn default_spread() -> f64 {
 fn default_spacing() -> f64 {
     5.0
 }
+/// One basis point of half-spread per basis point of a 12 s block's standard deviation: the
+/// former per-block default (`vol_widen = 1`) at 12 s blocks.
 fn default_widen() -> f64 {
-    1.0
+    widen_from_per_block(1.0, 12.0)
+}
+
+/// The `widen_bp_per_vol` equivalent to the replaced per-block `vol_widen` at `block_time_s`:
+/// a per-block standard deviation of `s` bp is an annualized volatility of
+/// `s / 1e4 * sqrt(year / block_time_s)`, so `widen_bp_per_vol = vol_widen * 1e4 *
+/// sqrt(block_time_s / year)`.
+pub fn widen_from_per_block(vol_widen: f64, block_time_s: f64) -> f64 {
+    vol_widen * 1e4 * (block_time_s / SECONDS_PER_YEAR).sqrt()
 }
 /// Five 12 s blocks.
 fn default_refresh() -> f64 {
@@ -77,9 +88,10 @@ pub struct MarketMakerConfig {
     /// Distance between levels, basis points.
     #[serde(default = "default_spacing")]
     pub level_spacing_bp: f64,
-    /// Extra half-spread (bp) per bp of per-block realized standard deviation.
+    /// Extra half-spread, basis points per unit (100%) of annualized realized volatility
+    /// (default 6.17: one bp per bp of a 12 s block's standard deviation).
     #[serde(default = "default_widen")]
-    pub vol_widen: f64,
+    pub widen_bp_per_vol: f64,
     /// Requote at least this often (seconds; default 60).
     #[serde(default = "default_refresh")]
     pub refresh_s: f64,
@@ -98,12 +110,27 @@ pub struct MarketMakerConfig {
     /// Replaced block-count key, present only to be rejected with its conversion.
     #[serde(default, skip_serializing)]
     pub refresh_blocks: Option<f64>,
+    /// Replaced per-block key, present only to be rejected with its conversion.
+    #[serde(default, skip_serializing)]
+    pub vol_widen: Option<f64>,
 }
 
 impl MarketMakerConfig {
     pub fn validate(&self, c: &mut Check, venues: &[VenueInfo], block_time_s: f64) {
         let old = self.refresh_blocks;
         legacy_delay(c, "refresh_blocks", "refresh_s", old, block_time_s);
+        if let Some(v) = self.vol_widen {
+            c.fail(
+                "vol_widen",
+                format!(
+                    "`vol_widen` (bp per bp of a block's standard deviation) was replaced by \
+                     `widen_bp_per_vol` (bp per unit of annualized volatility): at \
+                     {block_time_s} s blocks, {v} is {v} * 1e4 * sqrt({block_time_s} / \
+                     31536000) = {}",
+                    widen_from_per_block(v, block_time_s)
+                ),
+            );
+        }
         match venues.iter().find(|v| v.name == self.venue) {
             None => c.fail(
                 "venue",
@@ -132,7 +159,7 @@ impl MarketMakerConfig {
         c.positive("level_size", self.level_size);
         c.non_negative("spread_bp", self.spread_bp);
         c.non_negative("level_spacing_bp", self.level_spacing_bp);
-        c.non_negative("vol_widen", self.vol_widen);
+        c.non_negative("widen_bp_per_vol", self.widen_bp_per_vol);
         check_delay(c, "refresh_s", self.refresh_s);
         if let Some(v) = self.vol_limit {
             c.positive("vol_limit", v);
@@ -168,8 +195,8 @@ pub struct MarketMaker {
     tip: u128,
     start_inventory: Amount,
     start_quote: Amount,
-    /// EWMA of squared per-block log returns of the reference price.
-    var_block: f64,
+    /// EWMA (in time) of squared log returns of the reference price per second of block.
+    var_rate: f64,
     last_ref: f64,
     /// Time (s) of its last quote.
     last_quote_t: Option<f64>,
@@ -201,7 +228,7 @@ impl MarketMaker {
                     tip: gwei(cfg.tip_gwei),
                     start_inventory: Amount::from_whole(cfg.inventory),
                     start_quote: Amount::from_whole(cfg.capital),
-                    var_block: 0.0,
+                    var_rate: 0.0,
                     last_ref: f64::NAN,
                     last_quote_t: None,
                     last_quote_mid: f64::NAN,
@@ -212,9 +239,9 @@ impl MarketMaker {
             .collect()
     }
 
-    /// Annualized realized volatility from the EWMA of squared block returns.
-    fn realized_vol(&self, block_time_s: f64) -> f64 {
-        (self.var_block * SECONDS_PER_YEAR / block_time_s).sqrt()
+    /// Annualized realized volatility from the EWMA of squared block returns per second.
+    fn realized_vol(&self) -> f64 {
+        (self.var_rate * SECONDS_PER_YEAR).sqrt()
     }
 }
 
@@ -244,9 +271,11 @@ impl Agent for MarketMaker {
             return;
         }
         if self.last_ref.is_finite() {
+            // Weighted by the block's own interval, so exponential block times and any block
+            // time give the same estimate of the same variance rate.
             let r = (fair / self.last_ref).ln();
-            let w = 1.0 - 0.5f64.powf(view.block_time_s / self.cfg.vol_half_life_s);
-            self.var_block = (1.0 - w) * self.var_block + w * r * r;
+            let w = 1.0 - 0.5f64.powf(view.dt_s / self.cfg.vol_half_life_s);
+            self.var_rate = (1.0 - w) * self.var_rate + w * r * r / view.dt_s;
         }
         self.last_ref = fair;
         if view.my_pending(me).next().is_some() {
@@ -255,7 +284,7 @@ impl Agent for MarketMaker {
         let Venue::Clob(book) = &view.venues[self.venue.index()] else {
             return;
         };
-        let rv = self.realized_vol(view.block_time_s);
+        let rv = self.realized_vol();
         if self.cfg.vol_limit.is_some_and(|l| rv > l) {
             if !self.pulled {
                 self.pulled = true;
@@ -268,8 +297,7 @@ impl Agent for MarketMaker {
             }
             return;
         }
-        let sd_bp = self.var_block.sqrt() * 1e4;
-        let half_bp = self.cfg.spread_bp + self.cfg.vol_widen * sd_bp;
+        let half_bp = self.cfg.spread_bp + self.cfg.widen_bp_per_vol * rv;
         let due = match self.last_quote_t {
             None => true,
             Some(t) => {

@@ -12,10 +12,13 @@
 //! - `hold`: never sells (the collateral is valued at `p_ref * (1 - inventory_risk)`);
 //! - `immediate`: sells the whole holding in the next block it acts, every block until it is
 //!   gone (a failed or late sale is retried with the holding as it then is);
-//! - `twap` (`blocks = N`): sells the holding in `N` equal slices over `N` blocks: each block it
-//!   sells `holding / blocks_left`, so a slice that did not land is spread over the remaining
-//!   blocks and the last one sells what is left; an acquisition that raises the holding above
-//!   what it was the block before restarts the schedule over `N` blocks for the whole holding.
+//! - `twap` (`duration_s = D`): sells the holding over `D` seconds, in `N = round(D / bt)`
+//!   equal slices, one per block (`bt` the chain's block time, so the sale lasts as long on a
+//!   2 s chain as on a 12 s one): each block it sells `holding / blocks_left`, so a slice that
+//!   did not land is spread over the remaining blocks and the last one sells what is left; an
+//!   acquisition that raises the holding above what it was the block before restarts the
+//!   schedule over `N` blocks for the whole holding. The former `blocks = N` is rejected with
+//!   its conversion.
 //!
 //! The state is per agent and per asset (blocks left, the holding last seen), updated only from
 //! the agent's own View, so the schedule is deterministic. Sales are forced flow (liquidation
@@ -23,6 +26,7 @@
 
 use crate::Submission;
 use crate::view::View;
+use cascade_core::clock::legacy_delay;
 use cascade_core::tx::{GasKind, Side};
 use cascade_core::{Action, Amount, Check, HolderId, VenueId};
 use serde::{Deserialize, Serialize};
@@ -31,33 +35,55 @@ use serde::{Deserialize, Serialize};
 /// slippage limit against the price moving before it lands).
 pub const MIN_OUT_SHARE: f64 = 0.98;
 
-/// `sale = { kind = "hold" | "immediate" | "twap", blocks = N }` on a liquidator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// `sale = { kind = "hold" | "immediate" | "twap", duration_s = D }` on a liquidator.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum SalePolicy {
     // Empty struct variants (not unit variants) so that a stray key such as `blocks` on
     // `hold` is rejected as unknown rather than ignored.
     Hold {},
     Immediate {},
-    Twap { blocks: u32 },
+    Twap {
+        /// Seconds a sale is spread over (one slice per block).
+        #[serde(default)]
+        duration_s: Option<f64>,
+        /// Replaced block count, present only to be rejected with its conversion.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        blocks: Option<f64>,
+    },
 }
 
 impl SalePolicy {
-    /// Record broken rules under `c` (the key of the policy itself, e.g. `agents[3].sale`).
-    pub fn validate(&self, c: &mut Check) {
-        if let SalePolicy::Twap { blocks } = self {
-            c.ensure(*blocks >= 1, "blocks", || {
-                format!("twap sells in `blocks` slices, one per block: must be at least 1 (got {blocks})")
-            });
+    /// Record broken rules under `c` (the key of the policy itself, e.g. `agents[3].sale`);
+    /// `block_time_s` is the time base of a replaced key's conversion.
+    pub fn validate(&self, c: &mut Check, block_time_s: f64) {
+        if let SalePolicy::Twap { duration_s, blocks } = self {
+            legacy_delay(c, "blocks", "duration_s", *blocks, block_time_s);
+            match duration_s {
+                None if blocks.is_none() => c.fail(
+                    "duration_s",
+                    "twap needs `duration_s`, the seconds it spreads a sale over (> 0)",
+                ),
+                Some(d) => c.positive("duration_s", *d),
+                None => {}
+            }
         }
     }
 
-    /// The number of blocks the policy spreads a sale over (`None` for `hold`).
-    pub fn slices(&self) -> Option<u32> {
+    /// The number of blocks the policy spreads a sale over (`None` for `hold`) on a chain of
+    /// `block_time_s` blocks: `twap` `round(duration_s / block_time_s)`, at least 1.
+    pub fn slices(&self, block_time_s: f64) -> Option<u32> {
         match self {
             SalePolicy::Hold {} => None,
             SalePolicy::Immediate {} => Some(1),
-            SalePolicy::Twap { blocks } => Some((*blocks).max(1)),
+            SalePolicy::Twap { duration_s, .. } => {
+                let n = (duration_s.unwrap_or(0.0) / block_time_s).round();
+                Some(if n >= 1.0 {
+                    n.min(u32::MAX as f64) as u32
+                } else {
+                    1
+                })
+            }
         }
     }
 
@@ -75,7 +101,7 @@ impl SalePolicy {
         inventory_risk: f64,
         tip: u128,
     ) -> Option<f64> {
-        match self.slices() {
+        match self.slices(view.block_time_s) {
             None => Some(amount.to_whole() * view.p_ref[a] * (1.0 - inventory_risk)),
             Some(n) => {
                 let slice = Amount::from_whole_floor(amount.to_whole() / n as f64);
@@ -137,7 +163,9 @@ impl SaleBook {
         cap: Option<u128>,
         out: &mut Vec<Submission>,
     ) {
-        let Some(n) = policy.slices() else { return };
+        let Some(n) = policy.slices(view.block_time_s) else {
+            return;
+        };
         let gas = view.fee_estimate(GasKind::Swap, tip);
         for a in 0..view.p_ref.len() {
             let holding = view.balance(holder, cascade_core::AssetId(a as u16).token());
@@ -224,14 +252,37 @@ mod tests {
         );
     }
 
+    fn twap(duration_s: Option<f64>, blocks: Option<f64>) -> SalePolicy {
+        SalePolicy::Twap { duration_s, blocks }
+    }
+
+    /// `duration_s` must be positive; the former `blocks` is rejected with its conversion.
     #[test]
-    fn twap_needs_a_block() {
+    fn twap_needs_a_duration_and_rejects_blocks() {
         let mut issues = Vec::new();
         let mut c = Check::new(&mut issues);
-        SalePolicy::Twap { blocks: 0 }.validate(&mut c.at("agents[2].sale"));
-        SalePolicy::Twap { blocks: 3 }.validate(&mut c.at("agents[3].sale"));
-        assert_eq!(issues.len(), 1, "{issues:?}");
-        let s = format!("{:?}", issues[0]);
-        assert!(s.contains("agents[2].sale.blocks"), "{s}");
+        twap(Some(0.0), None).validate(&mut c.at("agents[2].sale"), 12.0);
+        twap(Some(120.0), None).validate(&mut c.at("agents[3].sale"), 12.0);
+        twap(None, Some(10.0)).validate(&mut c.at("agents[4].sale"), 12.0);
+        twap(None, None).validate(&mut c.at("agents[5].sale"), 12.0);
+        assert_eq!(issues.len(), 3, "{issues:?}");
+        let s = format!("{issues:?}");
+        assert!(s.contains("agents[2].sale.duration_s"), "{s}");
+        assert!(
+            s.contains("agents[4].sale.blocks") && s.contains("10 * 12 = 120 s"),
+            "{s}"
+        );
+        assert!(s.contains("agents[5].sale.duration_s"), "{s}");
+    }
+
+    /// A sale lasts its duration in seconds: 120 s is 10 slices at 12 s, 60 at 2 s, 4 at 30 s.
+    #[test]
+    fn twap_slices_follow_the_block_time() {
+        let p = twap(Some(120.0), None);
+        assert_eq!(p.slices(12.0), Some(10));
+        assert_eq!(p.slices(2.0), Some(60));
+        assert_eq!(p.slices(30.0), Some(4));
+        assert_eq!(twap(Some(5.0), None).slices(12.0), Some(1));
+        assert_eq!(SalePolicy::Hold {}.slices(12.0), None);
     }
 }

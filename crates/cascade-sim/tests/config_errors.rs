@@ -56,6 +56,12 @@ fn each_broken_value_names_its_key_and_rule() {
             "oracles[0].feed.feeds[0].latency_blocks",
             "replaced by `latency_s` (seconds): at 12 s blocks, 3 blocks is 3 * 12 = 36 s",
         ),
+        (
+            "agents.2.vol_widen=2",
+            "agents[2].vol_widen",
+            "replaced by `widen_bp_per_vol` (bp per unit of annualized volatility): at 12 s \
+             blocks, 2 is 2 * 1e4 * sqrt(12 / 31536000) = 12.337",
+        ),
         ("agents.2.venue=amm", "agents[2].venue", "order book"),
         (
             "agents.0.venues=[\"nowhere\"]",

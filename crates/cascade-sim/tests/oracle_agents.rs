@@ -154,7 +154,7 @@ fn the_new_keys_name_their_key_and_rule() {
             Err(e) => e.to_string(),
         }
     };
-    let cases: [(&str, &[&str], &str, &str); 10] = [
+    let cases: [(&str, &[&str], &str, &str); 11] = [
         (
             MANGO,
             &["agents.3.asset=DOGE"],
@@ -193,9 +193,15 @@ fn the_new_keys_name_their_key_and_rule() {
         ),
         (
             MANGO,
-            &["agents.2.sale={ kind = \"twap\", blocks = 0 }"],
+            &["agents.2.sale={ kind = \"twap\", duration_s = 0.0 }"],
+            "agents[2].sale.duration_s",
+            "> 0",
+        ),
+        (
+            MANGO,
+            &["agents.2.sale={ kind = \"twap\", blocks = 10 }"],
             "agents[2].sale.blocks",
-            "at least 1",
+            "replaced by `duration_s` (seconds): at 12 s blocks, 10 blocks is 10 * 12 = 120 s",
         ),
         (
             MANGO,

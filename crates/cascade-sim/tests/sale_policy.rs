@@ -60,8 +60,8 @@ fn one_sale_policy_for_english_and_dutch_auctions() {
         "agents.4.sale={ kind = \"hold\" }",
     ];
     let twap = [
-        "agents.3.sale={ kind = \"twap\", blocks = 10 }",
-        "agents.4.sale={ kind = \"twap\", blocks = 10 }",
+        "agents.3.sale={ kind = \"twap\", duration_s = 120.0 }",
+        "agents.4.sale={ kind = \"twap\", duration_s = 120.0 }",
     ];
 
     // Legacy: English winners never sell; Dutch takers sell everything inside the take.

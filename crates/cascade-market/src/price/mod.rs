@@ -16,6 +16,7 @@
 //! index sees the same shocks at every sweep point (common random numbers).
 
 pub mod cholesky;
+pub mod hawkes;
 pub mod impact;
 pub mod process;
 pub mod reference;
@@ -347,6 +348,47 @@ mod tests {
         assert!(
             (var - want_var).abs() < 4.0 * se_var,
             "var {var} vs {want_var} (se {se_var})"
+        );
+    }
+
+    /// `hawkes_jump_diffusion`: the mean log return per block is `(mu - sigma^2/2) dt + (jm -
+    /// kbar) lambda_bar dt` with `lambda_bar = lambda0 / (1 - alpha/beta)` (the compensator
+    /// uses the integrated intensity, whose mean is `lambda_bar dt`), so `E[S_t] = S_0 e^{mu
+    /// t}`. Tolerance 4 se, the se of a clustered sum: `Var(N) = lambda_bar T / (1 - n)^2`.
+    #[test]
+    fn hawkes_jump_diffusion_mean_return() {
+        let (mu, sigma, dt_s) = (0.0, 0.5, 600.0);
+        let (lambda0, alpha, beta, jm, js) = (1_000.0, 6_000.0, 12_000.0, -0.05, 0.02);
+        let mut m = PriceModel::new(
+            vec![spec(ProcessConfig::HawkesJumpDiffusion {
+                mu,
+                sigma,
+                lambda0,
+                alpha,
+                beta,
+                jump_mean: jm,
+                jump_std: js,
+            })],
+            None,
+            vec![None],
+        )
+        .unwrap();
+        let n = 200_000;
+        let r = returns(&mut m, n, dt_s, 4);
+        let dt = dt_s / SECONDS_PER_YEAR;
+        let branching = alpha / beta;
+        let lambda_bar = lambda0 / (1.0 - branching);
+        let kbar = (jm + 0.5 * js * js).exp() - 1.0;
+        let want = (mu - 0.5 * sigma * sigma) * dt + (jm - kbar) * lambda_bar * dt;
+        let t = n as f64 * dt;
+        let var_sum =
+            sigma * sigma * t + lambda_bar * t * (jm * jm / (1.0 - branching).powi(2) + js * js);
+        let se = var_sum.sqrt() / n as f64;
+        let (mean, _) = mean_var(&r);
+        println!("mean {mean:.3e} vs {want:.3e} (se {se:.1e})");
+        assert!(
+            (mean - want).abs() < 4.0 * se,
+            "mean {mean} vs {want} (se {se})"
         );
     }
 

@@ -10,6 +10,10 @@
 //!   compensated, `mu - lambda * kbar` with `kbar = exp(jump_mean + jump_std^2/2) - 1`, so that
 //!   `E[S_t] = S_0 e^{mu t}`; `N ~ Poisson(lambda dt)` jumps each add `N(jump_mean, jump_std^2)`
 //!   to `ln S`.
+//! - `hawkes_jump_diffusion {mu, sigma, lambda0, alpha, beta, jump_mean, jump_std}`: the
+//!   same, with self-exciting jump times (`hawkes.rs`): intensity `lambda0 + sum alpha
+//!   e^{-beta (t - t_i)}` per year; the drift is compensated by the block's integrated
+//!   intensity, so again `E[S_t] = S_0 e^{mu t}`.
 //! - `garch11 {mu, omega, alpha, beta}`: with per-block variance `h`, `eps = sqrt(h) e`,
 //!   `ln S' = ln S + mu dt - h/2 + eps`, `h' = omega dt + alpha eps^2 + beta h`. `omega` is an
 //!   annualized variance rate, so the long-run annualized variance is `omega / (1 - alpha -
@@ -23,6 +27,7 @@
 //! - `replay {path, column, time_column}`: historical data, loaded by the simulator (this crate
 //!   does no IO), interpolated log-linearly between rows and held flat outside them.
 
+use super::hawkes::{Hawkes, validate_hawkes};
 use crate::SECONDS_PER_YEAR;
 use cascade_core::{Check, SimRng};
 use rand_distr::{Distribution, Poisson, StandardNormal};
@@ -48,6 +53,19 @@ pub enum ProcessConfig {
         /// Mean of the log jump size.
         jump_mean: f64,
         /// Standard deviation of the log jump size.
+        jump_std: f64,
+    },
+    /// Merton's jumps at self-exciting (Hawkes) times; rates per year (`hawkes.rs`).
+    HawkesJumpDiffusion {
+        mu: f64,
+        sigma: f64,
+        /// Baseline jump intensity, per year.
+        lambda0: f64,
+        /// Intensity added by each jump, per year.
+        alpha: f64,
+        /// Decay rate of that excitation, per year (`alpha / beta < 1`).
+        beta: f64,
+        jump_mean: f64,
         jump_std: f64,
     },
     Garch11 {
@@ -93,6 +111,27 @@ impl ProcessConfig {
                 c.finite("mu", *mu);
                 c.non_negative("sigma", *sigma);
                 c.non_negative("lambda", *lambda);
+                c.finite("jump_mean", *jump_mean);
+                c.non_negative("jump_std", *jump_std);
+                if jump_mean.abs() > 5.0 {
+                    c.fail(
+                        "jump_mean",
+                        format!("must be in [-5, 5] (a log jump; got {jump_mean})"),
+                    );
+                }
+            }
+            ProcessConfig::HawkesJumpDiffusion {
+                mu,
+                sigma,
+                lambda0,
+                alpha,
+                beta,
+                jump_mean,
+                jump_std,
+            } => {
+                c.finite("mu", *mu);
+                c.non_negative("sigma", *sigma);
+                validate_hawkes(c, *lambda0, *alpha, *beta);
                 c.finite("jump_mean", *jump_mean);
                 c.non_negative("jump_std", *jump_std);
                 if jump_mean.abs() > 5.0 {
@@ -253,6 +292,14 @@ enum Kind {
         jump_std: f64,
         kbar: f64,
     },
+    Hawkes {
+        mu: f64,
+        sigma: f64,
+        jump_mean: f64,
+        jump_std: f64,
+        kbar: f64,
+        intensity: Hawkes,
+    },
     Garch {
         mu: f64,
         omega: f64,
@@ -308,6 +355,30 @@ impl Process {
                 },
                 initial_price,
             ),
+            ProcessConfig::HawkesJumpDiffusion {
+                mu,
+                sigma,
+                lambda0,
+                alpha,
+                beta,
+                jump_mean,
+                jump_std,
+            } => {
+                if !(*beta > 0.0 && alpha / beta < 1.0) {
+                    return Err("hawkes_jump_diffusion: alpha / beta must be < 1".into());
+                }
+                (
+                    Kind::Hawkes {
+                        mu: *mu,
+                        sigma: *sigma,
+                        jump_mean: *jump_mean,
+                        jump_std: *jump_std,
+                        kbar: (jump_mean + 0.5 * jump_std * jump_std).exp() - 1.0,
+                        intensity: Hawkes::new(*lambda0, *alpha, *beta),
+                    },
+                    initial_price,
+                )
+            }
             ProcessConfig::Garch11 {
                 mu,
                 omega,
@@ -398,6 +469,24 @@ impl Process {
                         let z: f64 = StandardNormal.sample(jumps);
                         x += *jump_mean + *jump_std * z;
                     }
+                }
+                self.price *= x.exp();
+            }
+            Kind::Hawkes {
+                mu,
+                sigma,
+                jump_mean,
+                jump_std,
+                kbar,
+                intensity,
+            } => {
+                // The compensator is the block's integrated intensity, exact from the thinning.
+                let (n, integral) = intensity.step(dt, jumps);
+                let mut x =
+                    (*mu - 0.5 * *sigma * *sigma) * dt + *sigma * dt.sqrt() * e - *kbar * integral;
+                for _ in 0..n {
+                    let z: f64 = StandardNormal.sample(jumps);
+                    x += *jump_mean + *jump_std * z;
                 }
                 self.price *= x.exp();
             }
