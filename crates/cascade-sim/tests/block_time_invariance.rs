@@ -106,6 +106,9 @@ perp_share = 1.0
 [[agents]]
 kind = "trader"
 count = {TOPPERS}
+# The legacy habit tops up on the clock alone; an economic trader tops up only when the
+# penalty it averts is worth the gas, which a flat price never makes it.
+habits = "mechanical"
 capital = 100_000.0
 open_per_hour = {OPEN:?}
 close_per_hour = 0.0
