@@ -75,7 +75,7 @@ fn d_delever_fraction() -> f64 {
     0.5
 }
 fn d_delever_rate() -> f64 {
-    30.0
+    2.0
 }
 fn d_stop_distance() -> Range {
     Range {
@@ -189,7 +189,8 @@ pub struct TraderConfig {
     /// Fraction of the position a deleverage closes (default 0.5; 0 turns it off).
     #[serde(default = "d_delever_fraction")]
     pub delever_fraction: f64,
-    /// Deleverage decisions per hour while below the threshold (default 30).
+    /// Deleverage decisions per hour while below the threshold: the trader's attention (default
+    /// 2, a look every 30 minutes on average).
     #[serde(default = "d_delever_rate")]
     pub delever_per_hour: f64,
     /// Share of traders who place a stop-loss with each position (default 0.5).
