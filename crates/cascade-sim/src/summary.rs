@@ -67,14 +67,15 @@ fn fmt_num(x: f64) -> String {
     }
 }
 
-/// A plain-text table of the summary.
+/// A plain-text table of the summary (metrics whose mean is NaN, i.e. not measured, left out).
 pub fn render_table(rows: &[MetricRow]) -> String {
     let s = summarize(rows);
     let header = [
         "metric", "unit", "mean", "std_err", "p50", "p95", "min", "max",
     ];
     let mut lines: Vec<Vec<String>> = vec![header.iter().map(|h| h.to_string()).collect()];
-    for (name, kind, st) in s {
+    // A metric no run measured (the twin comparisons without a twin) is left out.
+    for (name, kind, st) in s.into_iter().filter(|(_, _, st)| !st.mean.is_nan()) {
         lines.push(vec![
             name.to_string(),
             kind.unit().to_string(),
