@@ -346,8 +346,21 @@ pub fn schema_hash() -> u64 {
 }
 
 /// One run's metrics, in [`METRICS`] order.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MetricRow(pub Vec<f64>);
+
+/// Rows are equal when every value has the same bits: the equality of reproducible results,
+/// under which a metric not measured (NaN, the twin comparisons without a twin) equals itself.
+impl PartialEq for MetricRow {
+    fn eq(&self, other: &MetricRow) -> bool {
+        self.0.len() == other.0.len()
+            && self
+                .0
+                .iter()
+                .zip(&other.0)
+                .all(|(a, b)| a.to_bits() == b.to_bits())
+    }
+}
 
 impl MetricRow {
     pub fn get(&self, name: &str) -> Option<f64> {
