@@ -698,7 +698,10 @@ fn cmd_replay(
         cascade_sim::events::write_events(&mut ev, &w.event_labels(), &events)
             .context("writing the event trace")?;
     }
-    let row = w.metrics();
+    let mut row = w.metrics();
+    // With metrics.counterfactual = "twin", the stored row holds the twin comparisons too.
+    cascade_sim::runner::add_twin(&scenario, m.seed, run, &mut row)
+        .map_err(|e| Failure::Other(anyhow::anyhow!(e)))?;
     let mut pf = AtomicFile::create(&path_path)
         .with_context(|| format!("cannot create {}", path_path.display()))?;
     trace::write_header(&mut pf, &scenario.config).context("writing the path")?;

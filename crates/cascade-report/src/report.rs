@@ -16,6 +16,7 @@ use crate::select::{self, Quantity};
 use cascade_sim::aggregate::rate_metrics;
 use cascade_sim::fsutil::write_atomic;
 use cascade_sim::metrics::{METRICS, metric_index};
+use cascade_sim::stats::{P95_MIN_RUNS, P99_MIN_RUNS, tail_reliable};
 use cascade_sim::store::{PointsFile, Store};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -370,7 +371,7 @@ pub fn render_html(
         let _ = writeln!(h, "<p class=\"muted\">Not drawn: {}</p>", esc(s));
     }
     // Aggregates.
-    h.push_str("<h2>Aggregates per point</h2>\n<p class=\"muted\">Rates with 95% Wilson intervals; means ± standard error. Quote amounts in ");
+    h.push_str("<h2>Aggregates per point</h2>\n<p class=\"muted\">Rates with 95% Wilson intervals; means with 95% percentile bootstrap intervals over the runs (2000 resamples, stream <code>bootstrap</code> of the master seed), then the share of runs above zero and the mean given above zero. Quote amounts in ");
     h.push_str(&esc(&quote));
     h.push_str(".</p>\n<div class=\"scroll\"><table><tr><th>point</th>");
     for a in &axes {
@@ -415,27 +416,48 @@ pub fn render_html(
         }
         for k in &headline {
             if let Some(a) = metric_index(k).and_then(|i| p.agg.metrics.get(i)) {
-                let _ = write!(h, "<td>{} ± {}</td>", num(a.mean), num(a.se));
+                let _ = write!(
+                    h,
+                    "<td>{} [{}, {}]<br><span class=\"muted\">&gt;0: {:.0}%, mean {}</span></td>",
+                    num(a.mean),
+                    num(a.ci_lo),
+                    num(a.ci_hi),
+                    100.0 * a.pos_share,
+                    num(a.pos_mean)
+                );
             }
         }
         h.push_str("</tr>\n");
     }
     h.push_str("</table></div>\n");
+    paired_table(&mut h, pf, &headline);
     // Every metric.
-    h.push_str("<details><summary>Every metric (mean, p95, p99 per point)</summary><div class=\"scroll\"><table><tr><th>point</th>");
+    let _ = write!(
+        h,
+        "<details><summary>Every metric (mean, p95, p99 per point)</summary><p class=\"muted\">† a tail quantile from too few runs: a p95 needs {P95_MIN_RUNS} runs and a p99 {P99_MIN_RUNS} (20 runs expected beyond it); below that it is close to the largest values seen.</p><div class=\"scroll\"><table><tr><th>point</th>"
+    );
     for d in METRICS {
         let _ = write!(h, "<th>{}<br>mean / p95 / p99</th>", esc(d.name));
     }
     h.push_str("</tr>\n");
     for p in &pf.points {
         let _ = write!(h, "<tr><td>{}</td>", p.index);
+        let dag = |q: f64| {
+            if tail_reliable(p.agg.runs, q) {
+                ""
+            } else {
+                "†"
+            }
+        };
         for a in &p.agg.metrics {
             let _ = write!(
                 h,
-                "<td>{} / {} / {}</td>",
+                "<td>{} / {}{} / {}{}</td>",
                 num(a.mean),
                 num(a.p95),
-                num(a.p99)
+                dag(0.95),
+                num(a.p99),
+                dag(0.99)
             );
         }
         h.push_str("</tr>\n");
@@ -479,4 +501,65 @@ pub fn write_report(store: &Store) -> Result<ReportOutput, ReportError> {
         charts: charts.into_iter().flat_map(|c| c.files).collect(),
         skipped,
     })
+}
+
+/// The paired comparisons with the sweep's baseline: per point that has a baseline, per
+/// boolean and headline metric, the mean run-by-run difference with its 95% paired bootstrap
+/// interval, the Benjamini-Hochberg q-value (bold at or below 0.05) and the runs above and
+/// below the baseline's. Nothing in a sweep without a baseline.
+fn paired_table(h: &mut String, pf: &PointsFile, headline: &[String]) {
+    if pf.baseline.is_empty() {
+        return;
+    }
+    h.push_str("<h2>Paired differences to the baseline</h2>\n<p class=\"muted\">Each point minus its baseline point, run by run on the same seeds: the mean difference, its 95% paired percentile bootstrap interval (2000 resamples of the run indices, stream <code>paired_bootstrap</code>), the Benjamini-Hochberg q-value of the paired sign-flip test over the sweep's comparisons (bold: q &le; 0.05), and the runs above (&uarr;) and below (&darr;) the baseline's. Rates are compared as 0/1 per run.</p>\n<div class=\"scroll\"><table><tr><th>point</th><th>baseline</th>");
+    let mut names: Vec<String> = rate_metrics().iter().map(|s| s.to_string()).collect();
+    names.extend(headline.iter().cloned());
+    for k in &names {
+        let _ = write!(h, "<th>{}</th>", esc(k));
+    }
+    h.push_str("</tr>\n");
+    for p in &pf.points {
+        let Some(Some(b)) = pf.baseline.get(p.index as usize) else {
+            continue;
+        };
+        let label = |q: &cascade_sim::store::PointRecord| {
+            q.params
+                .iter()
+                .map(|v| v.label())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let base = pf.points.iter().find(|q| q.index == *b);
+        let _ = write!(
+            h,
+            "<tr><td>{} ({})</td><td>{}</td>",
+            p.index,
+            esc(&label(p)),
+            base.map(|q| format!("{} ({})", q.index, esc(&label(q))))
+                .unwrap_or_default()
+        );
+        for k in &names {
+            let Some(x) = metric_index(k).and_then(|i| p.agg.paired.get(i)) else {
+                h.push_str("<td></td>");
+                continue;
+            };
+            let q = if x.q <= 0.05 {
+                format!("<b>q {}</b>", num(x.q))
+            } else {
+                format!("q {}", num(x.q))
+            };
+            let _ = write!(
+                h,
+                "<td>{} [{}, {}]<br><span class=\"muted\">{} &uarr;{} &darr;{}</span></td>",
+                num(x.diff),
+                num(x.lo),
+                num(x.hi),
+                q,
+                x.higher,
+                x.lower
+            );
+        }
+        h.push_str("</tr>\n");
+    }
+    h.push_str("</table></div>\n");
 }

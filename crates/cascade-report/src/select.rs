@@ -3,10 +3,12 @@
 //! Researchers name metrics and axes as they appear in the sweep file and the metric list; a
 //! typo must get an answer that lists the alternatives, not an empty chart. A boolean metric
 //! (`has_cascade`, `has_bad_debt`) is charted as a rate (share of runs) with its 95% Wilson
-//! interval; any other metric as its mean with mean ± 1.96 standard errors.
+//! interval; any other metric as its mean with its 95% percentile bootstrap interval over the
+//! runs (never below zero for a non-negative metric, unlike mean ± 1.96 standard errors, and
+//! following the skew of losses that are zero in most runs).
 
 use crate::{ReportError, invalid};
-use cascade_sim::aggregate::{PointAgg, Z95, rate_metrics};
+use cascade_sim::aggregate::{PointAgg, rate_metrics};
 use cascade_sim::metrics::{METRICS, MetricKind, metric_index};
 use cascade_sim::store::{Manifest, PointsFile};
 use cascade_sim::sweep::{Param, Sampling};
@@ -57,8 +59,7 @@ impl Quantity {
             return Some((r.rate, r.lo, r.hi));
         }
         let m = agg.metrics.get(self.index)?;
-        let half = Z95 * m.se;
-        Some((m.mean, m.mean - half, m.mean + half))
+        Some((m.mean, m.ci_lo, m.ci_hi))
     }
 
     /// A short name for titles: "cascade frequency" for `has_cascade`, "bad-debt frequency"
@@ -85,7 +86,7 @@ impl Quantity {
         if self.rate.is_some() {
             "band: 95% Wilson interval"
         } else {
-            "band: mean ± 1.96 standard errors"
+            "band: 95% bootstrap percentile interval of the mean"
         }
     }
 }

@@ -21,8 +21,9 @@ use std::fmt;
 
 /// The first eight bytes of every cascade binary file.
 pub const MAGIC: &[u8; 8] = b"CASCADE\0";
-/// The version of the binary layout; bumped whenever a stored type changes shape.
-pub const FORMAT_VERSION: u32 = 2;
+/// The version of the binary layout; bumped whenever a stored type changes shape (3: points
+/// carry bootstrap intervals, shares above zero and paired comparisons with a baseline).
+pub const FORMAT_VERSION: u32 = 3;
 /// Header length in bytes.
 pub const HEADER_LEN: usize = 8 + 4 + 4 + 8 + 8 + 8 + 8 + 8;
 
@@ -93,7 +94,7 @@ impl fmt::Display for DecodeError {
             }
             DecodeError::Version { found } => write!(
                 f,
-                "has format version {found}; this cascade reads version {FORMAT_VERSION}"
+                "has format version {found}; this cascade reads version {FORMAT_VERSION} (written by another cascade version: re-run the sweep into a new directory, or with --force)"
             ),
             DecodeError::Schema { found, expected } => write!(
                 f,

@@ -160,6 +160,22 @@ pub struct MetricsConfig {
     /// The asset whose reference price defines `max_drawdown` (default: the first).
     #[serde(default)]
     pub reference_asset: Option<String>,
+    /// `"twin"`: each run also runs its twin on the same seeds with the liquidations' market
+    /// flow switched off, and reports the `*_vs_twin` metrics (NaN with `"none"`).
+    #[serde(default)]
+    pub counterfactual: Counterfactual,
+}
+
+/// `metrics.counterfactual`: what each run is compared with inside the run itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Counterfactual {
+    /// No twin: the `*_vs_twin` metrics are NaN.
+    #[default]
+    None,
+    /// The run's twin: same scenario and seeds, forced flow of liquidations kept away from
+    /// the price (`World::switch_off_forced_flow`).
+    Twin,
 }
 
 /// `metrics.cascade_rule`: when a run counts as a cascade.

@@ -2,9 +2,18 @@
 //!
 //! Three tables, each as CSV or JSON (a list of records):
 //! - `runs`: one row per (point, run) with the point's parameters and every metric;
-//! - `points`: one row per point with its parameters and, per metric, `<m>_mean`, `<m>_se`,
-//!   `<m>_p50`, `<m>_p95`, `<m>_p99`, `<m>_min`, `<m>_max`, and per boolean metric `<m>_rate`,
-//!   `<m>_rate_lo`, `<m>_rate_hi` (95% Wilson interval) and `<m>_hits`;
+//! - `points`: one row per point with its parameters, `runs`, `p95_reliable` and
+//!   `p99_reliable` (whether the point has the runs a tail quantile needs, see
+//!   [`crate::stats::tail_reliable`]) and, in a sweep with a baseline, `baseline` (whether this
+//!   is a baseline point); per metric `<m>_mean`, `<m>_se`, `<m>_p50`, `<m>_p95`, `<m>_p99`,
+//!   `<m>_min`, `<m>_max`, `<m>_ci_lo`, `<m>_ci_hi` (95% percentile bootstrap interval of the
+//!   mean), `<m>_pos_share` (share of runs above zero), `<m>_pos_mean` (mean given above
+//!   zero); per boolean metric `<m>_rate`, `<m>_rate_lo`, `<m>_rate_hi` (95% Wilson interval)
+//!   and `<m>_hits`; with a baseline, per metric `<m>_diff`, `<m>_diff_lo`, `<m>_diff_hi` (mean
+//!   run-by-run difference to the baseline and its 95% paired bootstrap interval), `<m>_p`
+//!   (paired sign-flip p-value), `<m>_q` (Benjamini-Hochberg q-value over the points),
+//!   `<m>_higher`, `<m>_lower` (runs above and below the baseline's); empty on a baseline
+//!   point. A point's baseline is the one the sweep file's `baseline` gives it.
 //! - `metrics`: one row per metric, `metric`, `unit` and `definition`, from the one list in
 //!   [`crate::metrics::METRICS`] (the units of the other two tables' columns).
 //!
@@ -14,6 +23,7 @@
 use crate::aggregate::rate_metrics;
 use crate::fsutil::AtomicFile;
 use crate::metrics::METRICS;
+use crate::stats::tail_reliable;
 use crate::store::{Store, StoreError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -34,17 +44,42 @@ impl Format {
     }
 }
 
-/// The column names of the points table (after `point`, the axes and `runs`).
-pub fn point_columns() -> Vec<String> {
+/// Per-metric statistics columns, in order.
+const METRIC_STATS: [&str; 11] = [
+    "mean",
+    "se",
+    "p50",
+    "p95",
+    "p99",
+    "min",
+    "max",
+    "ci_lo",
+    "ci_hi",
+    "pos_share",
+    "pos_mean",
+];
+/// Per-metric paired-comparison columns, in order (with a baseline).
+const PAIRED_STATS: [&str; 7] = ["diff", "diff_lo", "diff_hi", "p", "q", "higher", "lower"];
+
+/// The column names of the points table after `point`, the axes, `runs`, `p95_reliable`,
+/// `p99_reliable` and (`baseline` set) `baseline`.
+pub fn point_columns(baseline: bool) -> Vec<String> {
     let mut c = Vec::new();
     for d in METRICS {
-        for s in ["mean", "se", "p50", "p95", "p99", "min", "max"] {
+        for s in METRIC_STATS {
             c.push(format!("{}_{s}", d.name));
         }
     }
     for m in rate_metrics() {
         for s in ["rate", "rate_lo", "rate_hi", "hits"] {
             c.push(format!("{m}_{s}"));
+        }
+    }
+    if baseline {
+        for d in METRICS {
+            for s in PAIRED_STATS {
+                c.push(format!("{}_{s}", d.name));
+            }
         }
     }
     c
@@ -182,15 +217,37 @@ pub fn export(store: &Store, out_dir: &Path, format: Format) -> Result<Vec<PathB
     // Points.
     let mut header = vec!["point".to_string()];
     header.extend(m.axes.iter().cloned());
-    header.push("runs".into());
-    header.extend(point_columns());
+    header.extend(["runs", "p95_reliable", "p99_reliable"].map(String::from));
+    let has_base = !points.baseline.is_empty();
+    if has_base {
+        header.push("baseline".into());
+    }
+    header.extend(point_columns(has_base));
     let mut pts = Table::create(points_out, format, header)?;
+    let flag = |b: bool| (b.to_string(), serde_json::json!(b));
     for rec in &points.points {
         let mut cells = vec![(rec.index.to_string(), serde_json::json!(rec.index))];
         cells.extend(rec.params.iter().map(|p| (p.label(), p.to_json())));
         cells.push((rec.agg.runs.to_string(), serde_json::json!(rec.agg.runs)));
+        cells.push(flag(tail_reliable(rec.agg.runs, 0.95)));
+        cells.push(flag(tail_reliable(rec.agg.runs, 0.99)));
+        if has_base {
+            cells.push(flag(points.baseline.get(rec.index as usize) == Some(&None)));
+        }
         for a in &rec.agg.metrics {
-            for v in [a.mean, a.se, a.p50, a.p95, a.p99, a.min, a.max] {
+            for v in [
+                a.mean,
+                a.se,
+                a.p50,
+                a.p95,
+                a.p99,
+                a.min,
+                a.max,
+                a.ci_lo,
+                a.ci_hi,
+                a.pos_share,
+                a.pos_mean,
+            ] {
                 cells.push((num(v), json_num(v)));
             }
         }
@@ -199,6 +256,24 @@ pub fn export(store: &Store, out_dir: &Path, format: Format) -> Result<Vec<PathB
                 cells.push((num(v), json_num(v)));
             }
             cells.push((r.hits.to_string(), serde_json::json!(r.hits)));
+        }
+        if has_base {
+            for m in 0..METRICS.len() {
+                match rec.agg.paired.get(m) {
+                    Some(x) => {
+                        for v in [x.diff, x.lo, x.hi, x.p, x.q] {
+                            cells.push((num(v), json_num(v)));
+                        }
+                        for k in [x.higher, x.lower] {
+                            cells.push((k.to_string(), serde_json::json!(k)));
+                        }
+                    }
+                    None => cells.extend(std::iter::repeat_n(
+                        (String::new(), serde_json::Value::Null),
+                        7,
+                    )),
+                }
+            }
         }
         pts.row(&cells)?;
     }

@@ -342,6 +342,28 @@ pub const METRICS: &[MetricDef] = &[
         MetricKind::Ratio,
         "share of auction sales that paid under 1% of the collateral's oracle value (zero-bid auctions)",
     ),
+    m(
+        "liquidations_vs_twin",
+        MetricKind::Count,
+        "liquidations minus those of the run's twin without liquidation flow reaching the price (metrics.counterfactual = \"twin\"; NaN otherwise)",
+    ),
+    m(
+        "bad_debt_vs_twin",
+        MetricKind::Quote,
+        "bad_debt minus the twin's (metrics.counterfactual = \"twin\"; NaN otherwise)",
+    ),
+    m(
+        "drawdown_vs_twin",
+        MetricKind::Ratio,
+        "max_drawdown minus the twin's (metrics.counterfactual = \"twin\"; NaN otherwise)",
+    ),
+];
+
+/// The metrics that compare a run with its twin, and the metric each is the difference of.
+pub const TWIN_METRICS: [(&str, &str); 3] = [
+    ("liquidations_vs_twin", "liquidations"),
+    ("bad_debt_vs_twin", "bad_debt"),
+    ("drawdown_vs_twin", "max_drawdown"),
 ];
 
 /// `has_cascade`'s test, resolved from `metrics.cascade_rule` and `metrics.cascade_threshold`
@@ -389,12 +411,36 @@ pub fn schema_hash() -> u64 {
 }
 
 /// One run's metrics, in [`METRICS`] order.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MetricRow(pub Vec<f64>);
+
+/// Rows are equal when every value has the same bits: the equality of reproducible results,
+/// under which a metric not measured (NaN, the twin comparisons without a twin) equals itself.
+impl PartialEq for MetricRow {
+    fn eq(&self, other: &MetricRow) -> bool {
+        self.0.len() == other.0.len()
+            && self
+                .0
+                .iter()
+                .zip(&other.0)
+                .all(|(a, b)| a.to_bits() == b.to_bits())
+    }
+}
 
 impl MetricRow {
     pub fn get(&self, name: &str) -> Option<f64> {
         metric_index(name).map(|i| self.0[i])
+    }
+
+    /// Fill the `*_vs_twin` metrics: this row's value minus the twin's, for each pair of
+    /// [`TWIN_METRICS`].
+    pub fn set_twin(&mut self, twin: &MetricRow) {
+        for (name, of) in TWIN_METRICS {
+            let (Some(i), Some(j)) = (metric_index(name), metric_index(of)) else {
+                continue;
+            };
+            self.0[i] = self.0[j] - twin.0[j];
+        }
     }
 }
 
@@ -554,6 +600,10 @@ impl Accumulator {
             } else {
                 0.0
             },
+            // The twin comparisons, filled by the runner when a twin runs.
+            f64::NAN,
+            f64::NAN,
+            f64::NAN,
         ]);
         debug_assert_eq!(v.len(), METRICS.len());
         MetricRow(v)

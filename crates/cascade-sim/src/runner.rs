@@ -4,8 +4,10 @@
 //! are the same whichever order or thread computes them. Runs are computed on a rayon pool in
 //! batches of a few per thread; each batch is collected in run order and handed to the caller
 //! in that order, so outputs are byte-identical for any thread count and memory stays bounded
-//! by the batch (traces included).
+//! by the batch (traces included). A scenario with `metrics.counterfactual = "twin"` runs each
+//! run's twin right after it, on the same thread ([`add_twin`]).
 
+use crate::config::Counterfactual;
 use crate::load::Scenario;
 use crate::metrics::MetricRow;
 use crate::world::{BlockRecord, World};
@@ -29,12 +31,35 @@ pub fn run_one(
     if trace {
         w.enable_trace();
     }
-    let row = w.run()?;
+    let mut row = w.run()?;
+    add_twin(scenario, master_seed, run, &mut row)?;
     Ok(RunOutput {
         run,
         row,
         trace: trace.then(|| w.take_trace()),
     })
+}
+
+/// With `metrics.counterfactual = "twin"`, run `run`'s twin (same scenario and seeds, the
+/// liquidations' market flow switched off) and fill `row`'s `*_vs_twin` metrics; otherwise
+/// leave them NaN. The twin runs on the caller's thread right after its run, so rows stay a
+/// function of (scenario, seed, run) whatever the thread count.
+pub fn add_twin(
+    scenario: &Scenario,
+    master_seed: u64,
+    run: u64,
+    row: &mut MetricRow,
+) -> Result<(), String> {
+    if scenario.config.metrics.counterfactual != Counterfactual::Twin {
+        return Ok(());
+    }
+    let mut twin = World::new(scenario, master_seed, run).map_err(|e| e.to_string())?;
+    twin.switch_off_forced_flow();
+    let t = twin
+        .run()
+        .map_err(|e| format!("the twin of run {run}: {e}"))?;
+    row.set_twin(&t);
+    Ok(())
 }
 
 /// Simulate runs `0..runs` on `threads` threads (0: one per core), calling `each` for every

@@ -131,6 +131,10 @@ pub struct Manifest {
     pub finished: Option<String>,
     /// How many times the sweep was resumed.
     pub resumed: u32,
+    /// Each point's baseline point (the sweep file's `baseline`, resolved; `null` for a
+    /// baseline point); absent without a baseline.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub baseline: Vec<Option<u64>>,
     /// Set on a shard store (`cascade sweep --shard I/N`); absent on a whole sweep.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<ShardInfo>,
@@ -189,6 +193,9 @@ pub struct PointRecord {
 pub struct PointsFile {
     pub axes: Vec<String>,
     pub metrics: Vec<String>,
+    /// Each point's baseline point, the one its `paired` comparisons are against (`None` for
+    /// a baseline point); empty in a sweep without a baseline.
+    pub baseline: Vec<Option<u64>>,
     pub points: Vec<PointRecord>,
 }
 
@@ -283,6 +290,7 @@ impl Manifest {
             started: now_rfc3339(),
             finished: None,
             resumed: 0,
+            baseline: sweep.baseline.iter().map(|b| b.map(|b| b as u64)).collect(),
             shard: None,
             files: Vec::new(),
         };
@@ -346,9 +354,9 @@ impl Manifest {
     }
 
     /// The hash of everything that determines the data files: version, schema, base config,
-    /// axes, points, runs and seed.
+    /// axes, points, runs, seed and (when there is one) the baseline point.
     pub fn compute_config_hash(&self) -> String {
-        let canon = serde_json::json!({
+        let mut canon = serde_json::json!({
             "cascade_version": self.cascade_version,
             "schema_hash": self.schema_hash,
             "scenarios": self.scenarios.iter().map(|s| (&s.name, &s.config)).collect::<Vec<_>>(),
@@ -357,6 +365,9 @@ impl Manifest {
             "runs": self.runs,
             "seed": self.seed,
         });
+        if !self.baseline.is_empty() {
+            canon["baseline"] = serde_json::json!(self.baseline);
+        }
         hex(codec::fnv1a64(
             &serde_json::to_vec(&canon).expect("plain data"),
         ))

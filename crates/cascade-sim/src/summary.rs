@@ -67,14 +67,15 @@ fn fmt_num(x: f64) -> String {
     }
 }
 
-/// A plain-text table of the summary.
+/// A plain-text table of the summary (metrics whose mean is NaN, i.e. not measured, left out).
 pub fn render_table(rows: &[MetricRow]) -> String {
     let s = summarize(rows);
     let header = [
         "metric", "unit", "mean", "std_err", "p50", "p95", "min", "max",
     ];
     let mut lines: Vec<Vec<String>> = vec![header.iter().map(|h| h.to_string()).collect()];
-    for (name, kind, st) in s {
+    // A metric no run measured (the twin comparisons without a twin) is left out.
+    for (name, kind, st) in s.into_iter().filter(|(_, _, st)| !st.mean.is_nan()) {
         lines.push(vec![
             name.to_string(),
             kind.unit().to_string(),
@@ -116,8 +117,10 @@ fn layout(lines: &[Vec<String>], left: usize) -> String {
     out
 }
 
-/// A plain-text table of a sweep's points: the axes, then per named metric its mean (a rate with
-/// its 95% Wilson interval for boolean metrics).
+/// A plain-text table of a sweep's points: the axes, then per named metric its mean with its
+/// 95% bootstrap interval (a rate with its 95% Wilson interval for boolean metrics); with a
+/// baseline, per named metric the paired difference to the baseline with its 95% interval and
+/// its Benjamini-Hochberg q-value (`base` on the baseline's row).
 pub fn render_points(points: &crate::store::PointsFile, metrics: &[&str]) -> String {
     let rates = crate::aggregate::rate_metrics();
     let mut header = vec!["point".to_string()];
@@ -126,7 +129,12 @@ pub fn render_points(points: &crate::store::PointsFile, metrics: &[&str]) -> Str
         if rates.contains(m) {
             header.push(format!("{m} rate [95% CI]"));
         } else {
-            header.push(format!("{m} mean"));
+            header.push(format!("{m} mean [95% CI]"));
+        }
+    }
+    if !points.baseline.is_empty() {
+        for m in metrics {
+            header.push(format!("{m} vs base [95% CI] q"));
         }
     }
     let mut lines = vec![header];
@@ -138,7 +146,30 @@ pub fn render_points(points: &crate::store::PointsFile, metrics: &[&str]) -> Str
                 let r = &p.agg.rates[k];
                 l.push(format!("{:.3} [{:.3}, {:.3}]", r.rate, r.lo, r.hi));
             } else if let Some(i) = crate::metrics::metric_index(m) {
-                l.push(fmt_num(p.agg.metrics[i].mean));
+                let a = &p.agg.metrics[i];
+                l.push(format!(
+                    "{} [{}, {}]",
+                    fmt_num(a.mean),
+                    fmt_num(a.ci_lo),
+                    fmt_num(a.ci_hi)
+                ));
+            }
+        }
+        if !points.baseline.is_empty() {
+            for m in metrics {
+                let Some(i) = crate::metrics::metric_index(m) else {
+                    continue;
+                };
+                l.push(match p.agg.paired.get(i) {
+                    Some(x) => format!(
+                        "{} [{}, {}] {}",
+                        fmt_num(x.diff),
+                        fmt_num(x.lo),
+                        fmt_num(x.hi),
+                        fmt_num(x.q)
+                    ),
+                    None => "base".to_string(),
+                });
             }
         }
         lines.push(l);

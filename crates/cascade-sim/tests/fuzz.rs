@@ -312,11 +312,15 @@ fn valid_files() -> Vec<(FileKind, Vec<u8>)> {
         first_run: 0,
         rows: rows.clone(),
     };
-    let agg =
-        cascade_sim::aggregate::aggregate(&rows.iter().cloned().map(MetricRow).collect::<Vec<_>>());
+    let agg = cascade_sim::aggregate::aggregate(
+        &rows.iter().cloned().map(MetricRow).collect::<Vec<_>>(),
+        1,
+        0,
+    );
     let points = PointsFile {
         axes: vec!["gas.congestion_beta".into()],
         metrics: METRICS.iter().map(|m| m.name.to_string()).collect(),
+        baseline: vec![],
         points: vec![PointRecord {
             index: 0,
             params: vec![Param::Float(0.3)],

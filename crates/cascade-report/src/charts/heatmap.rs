@@ -100,7 +100,7 @@ pub fn build(
         if q.rate.is_some() {
             "in brackets: 95% Wilson interval"
         } else {
-            "in brackets: mean ± 1.96 standard errors"
+            "in brackets: 95% bootstrap percentile interval of the mean"
         }
         .into(),
     );

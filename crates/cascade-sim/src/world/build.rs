@@ -115,6 +115,7 @@ impl World {
             oev,
             report_lag: vec![Vec::new(); n_assets],
             lps,
+            forced_flow_off: false,
         })
     }
 }

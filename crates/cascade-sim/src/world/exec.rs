@@ -271,7 +271,7 @@ impl World {
                 Side::Sell => -fill.amount_in.to_whole(),
                 Side::Buy => fill.amount_out.to_whole(),
             };
-            self.prices.add_forced_flow(asset, base);
+            self.forced_flow(asset, base);
         }
         if let Some(ev) = self.events.as_mut() {
             ev.push(Event::Swap {
@@ -307,7 +307,7 @@ impl World {
             self.fill_landed(tx, *v, *side, fill, true);
         }
         for (a, base) in &out.offvenue_flow {
-            self.prices.add_forced_flow(*a, *base);
+            self.forced_flow(*a, *base);
             self.sync_ref(*a);
         }
         if let Some(ev) = self.events.as_mut()

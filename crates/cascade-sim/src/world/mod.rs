@@ -167,6 +167,9 @@ pub struct World {
     report_lag: Vec<Vec<(u64, u64)>>,
     /// Liquidity providers of pools with a withdrawal rule (`lp.rs`).
     lps: Vec<LpState>,
+    /// The counterfactual twin: forced flow (liquidations' sales and closes, option hedges,
+    /// ADL) never reaches the price model (`switch_off_forced_flow`).
+    forced_flow_off: bool,
 }
 
 impl World {
@@ -180,6 +183,23 @@ impl World {
         self.events = Some(Vec::new());
         if let Some(e) = self.engine.as_mut() {
             e.enable_events();
+        }
+    }
+
+    /// Make this World the counterfactual twin of its run: the forced flow of liquidations
+    /// (the seized collateral's sale, closed perps, unwound option hedges, ADL closes) never
+    /// reaches the price model, neither the reduced-form impact nor a reference market's book.
+    /// Trades on on-chain venues still execute (the ledger needs their counterparty) and move
+    /// those venues; only the reference price `p_ref` forms without the forced flow. Call it
+    /// before the first step.
+    pub fn switch_off_forced_flow(&mut self) {
+        self.forced_flow_off = true;
+    }
+
+    /// Record forced flow of asset `a` on the price model, unless this is the twin.
+    fn forced_flow(&mut self, a: usize, base: f64) {
+        if !self.forced_flow_off {
+            self.prices.add_forced_flow(a, base);
         }
     }
 

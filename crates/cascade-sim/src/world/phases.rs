@@ -327,6 +327,7 @@ impl World {
         if self.events.is_some() {
             self.event_t_s.push(t);
         }
+        let mut adl_flow = Vec::new();
         if let Some(e) = self.engine.as_mut() {
             e.end_block();
             if last {
@@ -334,14 +335,15 @@ impl World {
                 e.finish_events();
             }
             // Auto-deleveraging in the backstop sweep: its closes reach the market.
-            for (a, base) in e.take_forced_flow() {
-                self.prices.add_forced_flow(a, base);
-            }
+            adl_flow = e.take_forced_flow();
             if let Some(ev) = self.events.as_mut() {
                 ev.extend(e.take_events());
             } else {
                 e.take_events();
             }
+        }
+        for (a, base) in adl_flow {
+            self.forced_flow(a, base);
         }
         self.count_block(t, base_fee, tally.arb_traded);
         self.record_trace(t, base_fee, tally);

@@ -18,11 +18,14 @@
 use crate::load::{ConfigError, Scenario, apply_overrides, read_tree, scenario_from_tree};
 use crate::overrides;
 use cascade_core::ConfigIssue;
-use rand::{RngExt, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use toml::{Table, Value};
+
+mod axes;
+mod baseline;
+
+use axes::{check_sampled_axis, grid, grid_values, sample_points};
 
 /// How the points of a sweep are chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -93,6 +96,13 @@ pub struct SweepFile {
     pub points: Option<u64>,
     #[serde(default, rename = "axis")]
     pub axes: Vec<AxisSpec>,
+    /// The point the others are compared with, run by run (paired differences, intervals and
+    /// q-values in the store, report and export): in a one-axis sweep a value of the axis (or
+    /// its label, or a scenario file's stem), else a table naming the values of some axes
+    /// (each point is compared with the point that has those values and its own on the other
+    /// axes). Grid sampling only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<Value>,
     /// Metrics to chart in the report besides the defaults (cascade frequency, bad debt,
     /// amplification): a line chart each, a heatmap over two axes, a column in the table.
     #[serde(default)]
@@ -199,6 +209,8 @@ pub struct Sweep {
     pub axes: Vec<String>,
     /// Each point's value per axis.
     pub points: Vec<Vec<Param>>,
+    /// Each point's baseline point (`None` for a baseline point); empty without a baseline.
+    pub baseline: Vec<Option<usize>>,
 }
 
 /// A sweep point's scenario: its base scenario (chosen by the scenario axis, if any) with the
@@ -285,249 +297,6 @@ fn issue(key: impl Into<String>, rule: impl Into<String>) -> ConfigIssue {
     ConfigIssue {
         key: key.into(),
         rule: rule.into(),
-    }
-}
-
-/// Whether the axis has exactly one of `values`, `range`, `log_range`, and no value TOML cannot
-/// store in a result (non-finite floats); reports what is wrong.
-fn one_kind_of_values(i: usize, a: &AxisSpec, issues: &mut Vec<ConfigIssue>) -> bool {
-    let given = [a.values.is_some(), a.range.is_some(), a.log_range.is_some()]
-        .iter()
-        .filter(|b| **b)
-        .count();
-    if given != 1 {
-        issues.push(issue(
-            format!("axis[{i}]"),
-            format!(
-                "needs exactly one of `values`, `range`, `log_range` (found {given}) for key `{}`",
-                a.key
-            ),
-        ));
-        return false;
-    }
-    if let Some(l) = &a.labels {
-        match &a.values {
-            None => {
-                issues.push(issue(
-                    format!("axis[{i}].labels"),
-                    "names `values`; it needs a `values` list",
-                ));
-                return false;
-            }
-            Some(v) if v.len() != l.len() => {
-                issues.push(issue(
-                    format!("axis[{i}].labels"),
-                    format!(
-                        "needs one label per value ({} values, {} labels)",
-                        v.len(),
-                        l.len()
-                    ),
-                ));
-                return false;
-            }
-            Some(_) => {
-                if let Some((k, dup)) = l
-                    .iter()
-                    .enumerate()
-                    .find(|(k, x)| x.trim().is_empty() || l[..*k].contains(x))
-                {
-                    issues.push(issue(
-                        format!("axis[{i}].labels[{k}]"),
-                        format!("must be non-empty and distinct (got \"{dup}\")"),
-                    ));
-                    return false;
-                }
-            }
-        }
-    }
-    if let Some(bad) = a
-        .values
-        .iter()
-        .flatten()
-        .find(|v| v.as_float().is_some_and(|f| !f.is_finite()))
-    {
-        issues.push(issue(
-            format!("axis[{i}].values"),
-            format!("must be finite numbers (got {bad})"),
-        ));
-        return false;
-    }
-    true
-}
-
-/// The values an axis takes on a grid.
-fn grid_values(i: usize, a: &AxisSpec, issues: &mut Vec<ConfigIssue>) -> Vec<Value> {
-    let key = format!("axis[{i}]");
-    if !one_kind_of_values(i, a, issues) {
-        return Vec::new();
-    }
-    if let Some(v) = &a.values {
-        if v.is_empty() {
-            issues.push(issue(format!("{key}.values"), "must not be empty"));
-        }
-        if a.steps.is_some() {
-            issues.push(issue(
-                format!("{key}.steps"),
-                "applies to `range` and `log_range` only",
-            ));
-        }
-        return v.clone();
-    }
-    let (lo, hi, log) = match (a.range, a.log_range) {
-        (Some([lo, hi]), _) => (lo, hi, false),
-        (_, Some([lo, hi])) => (lo, hi, true),
-        _ => unreachable!("one of them is given"),
-    };
-    let which = if log { "log_range" } else { "range" };
-    if !(lo.is_finite() && hi.is_finite()) || lo > hi {
-        issues.push(issue(
-            format!("{key}.{which}"),
-            format!("must be [lo, hi] with finite lo <= hi (got [{lo}, {hi}])"),
-        ));
-        return Vec::new();
-    }
-    if log && lo <= 0.0 {
-        issues.push(issue(
-            format!("{key}.log_range"),
-            format!("must be > 0 at both ends (got [{lo}, {hi}])"),
-        ));
-        return Vec::new();
-    }
-    let steps = match a.steps {
-        Some(s) if s >= 2 => s as usize,
-        Some(s) => {
-            issues.push(issue(
-                format!("{key}.steps"),
-                format!("must be >= 2 (got {s})"),
-            ));
-            return Vec::new();
-        }
-        None => {
-            issues.push(issue(
-                format!("{key}.steps"),
-                format!("is required with `{which}` on a grid"),
-            ));
-            return Vec::new();
-        }
-    };
-    let mut out: Vec<Value> = (0..steps)
-        .map(|k| {
-            let t = k as f64 / (steps - 1) as f64;
-            let x = if log {
-                (lo.ln() + t * (hi.ln() - lo.ln())).exp()
-            } else {
-                lo + t * (hi - lo)
-            };
-            // The ends are exact.
-            let x = if k == 0 {
-                lo
-            } else if k + 1 == steps {
-                hi
-            } else {
-                x
-            };
-            number(x, a.integer)
-        })
-        .collect();
-    if a.integer {
-        out.dedup();
-    }
-    out
-}
-
-fn number(x: f64, integer: bool) -> Value {
-    if integer {
-        Value::Integer(x.round() as i64)
-    } else {
-        Value::Float(x)
-    }
-}
-
-/// A sampled value of an axis from `u` in [0, 1).
-fn sample_value(a: &AxisSpec, u: f64) -> Value {
-    if let Some(v) = &a.values {
-        let k = ((u * v.len() as f64) as usize).min(v.len() - 1);
-        return v[k].clone();
-    }
-    if let Some([lo, hi]) = a.log_range {
-        return number((lo.ln() + u * (hi.ln() - lo.ln())).exp(), a.integer);
-    }
-    let [lo, hi] = a.range.expect("checked");
-    number(lo + u * (hi - lo), a.integer)
-}
-
-fn check_sampled_axis(i: usize, a: &AxisSpec, issues: &mut Vec<ConfigIssue>) {
-    let key = format!("axis[{i}]");
-    if !one_kind_of_values(i, a, issues) {
-        return;
-    }
-    if a.values.as_ref().is_some_and(|v| v.is_empty()) {
-        issues.push(issue(format!("{key}.values"), "must not be empty"));
-    }
-    for (which, r) in [("range", a.range), ("log_range", a.log_range)] {
-        if let Some([lo, hi]) = r {
-            if !(lo.is_finite() && hi.is_finite()) || lo > hi {
-                issues.push(issue(
-                    format!("{key}.{which}"),
-                    format!("must be [lo, hi] with finite lo <= hi (got [{lo}, {hi}])"),
-                ));
-            } else if which == "log_range" && lo <= 0.0 {
-                issues.push(issue(
-                    format!("{key}.log_range"),
-                    format!("must be > 0 at both ends (got [{lo}, {hi}])"),
-                ));
-            }
-        }
-    }
-    if a.steps.is_some() {
-        issues.push(issue(
-            format!("{key}.steps"),
-            "applies to grid sampling only (random and latin_hypercube use `points`)",
-        ));
-    }
-}
-
-/// Draw the points of a random or Latin-hypercube sweep.
-fn sample_points(spec: &SweepFile, n: u64) -> Vec<Vec<Value>> {
-    let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);
-    rng.set_stream(cascade_core::rng::stream_id("sweep", 0));
-    let d = spec.axes.len();
-    let n = n as usize;
-    match spec.sampling {
-        Sampling::Random => (0..n)
-            .map(|_| {
-                spec.axes
-                    .iter()
-                    .map(|a| sample_value(a, rng.random::<f64>()))
-                    .collect()
-            })
-            .collect(),
-        Sampling::LatinHypercube => {
-            // One permutation of the strata per axis (Fisher-Yates), a uniform draw inside each.
-            let mut cols: Vec<Vec<f64>> = Vec::with_capacity(d);
-            for _ in 0..d {
-                let mut perm: Vec<usize> = (0..n).collect();
-                for i in (1..n).rev() {
-                    let j = rng.random_range(0..=i);
-                    perm.swap(i, j);
-                }
-                cols.push(
-                    perm.iter()
-                        .map(|&s| (s as f64 + rng.random::<f64>()) / n as f64)
-                        .collect(),
-                );
-            }
-            (0..n)
-                .map(|p| {
-                    spec.axes
-                        .iter()
-                        .enumerate()
-                        .map(|(k, a)| sample_value(a, cols[k][p]))
-                        .collect()
-                })
-                .collect()
-        }
-        Sampling::Grid => unreachable!("grid points are not sampled"),
     }
 }
 
@@ -644,6 +413,14 @@ pub fn load_sweep(path: &Path) -> Result<Sweep, ConfigError> {
             }
         }
     }
+    let baseline = if issues.is_empty() {
+        baseline::resolve(&spec, &points).unwrap_or_else(|i| {
+            issues.push(i);
+            Vec::new()
+        })
+    } else {
+        Vec::new()
+    };
     if !issues.is_empty() {
         return Err(ConfigError {
             file: path.to_path_buf(),
@@ -746,107 +523,13 @@ pub fn load_sweep(path: &Path) -> Result<Sweep, ConfigError> {
         scenarios,
         axes,
         points: params,
+        baseline,
     })
-}
-
-/// The cartesian product, first axis slowest.
-fn grid(vals: &[Vec<Value>]) -> Vec<Vec<Value>> {
-    let mut out: Vec<Vec<Value>> = vec![Vec::new()];
-    for v in vals {
-        let mut next = Vec::with_capacity(out.len() * v.len());
-        for prefix in &out {
-            for x in v {
-                let mut p = prefix.clone();
-                p.push(x.clone());
-                next.push(p);
-            }
-        }
-        out = next;
-    }
-    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn axis(key: &str) -> AxisSpec {
-        AxisSpec {
-            key: key.into(),
-            values: None,
-            range: None,
-            log_range: None,
-            steps: None,
-            integer: false,
-            labels: None,
-        }
-    }
-
-    #[test]
-    fn grid_ranges_are_exact_at_the_ends() {
-        let mut issues = Vec::new();
-        let mut a = axis("x");
-        a.range = Some([0.0, 1.0]);
-        a.steps = Some(5);
-        let v = grid_values(0, &a, &mut issues);
-        assert_eq!(
-            v,
-            [0.0, 0.25, 0.5, 0.75, 1.0].map(Value::Float).to_vec(),
-            "{issues:?}"
-        );
-        let mut a = axis("y");
-        a.log_range = Some([1.0, 64.0]);
-        a.steps = Some(7);
-        a.integer = true;
-        let v = grid_values(0, &a, &mut issues);
-        assert_eq!(v, [1, 2, 4, 8, 16, 32, 64].map(Value::Integer).to_vec());
-        assert!(issues.is_empty());
-    }
-
-    #[test]
-    fn grid_is_first_axis_slowest() {
-        let g = grid(&[
-            vec![Value::Integer(1), Value::Integer(2)],
-            vec![Value::Integer(10), Value::Integer(20), Value::Integer(30)],
-        ]);
-        assert_eq!(g.len(), 6);
-        assert_eq!(g[1], vec![Value::Integer(1), Value::Integer(20)]);
-        assert_eq!(g[3], vec![Value::Integer(2), Value::Integer(10)]);
-    }
-
-    #[test]
-    fn latin_hypercube_uses_every_stratum_once() {
-        let mut a = axis("a");
-        a.range = Some([0.0, 1.0]);
-        let mut b = axis("b");
-        b.log_range = Some([1.0, 100.0]);
-        let spec = SweepFile {
-            name: None,
-            description: String::new(),
-            scenario: Some("x.toml".into()),
-            runs: 1,
-            seed: 9,
-            set: vec![],
-            sampling: Sampling::LatinHypercube,
-            points: Some(10),
-            axes: vec![a, b],
-            charts: vec![],
-        };
-        let pts = sample_points(&spec, 10);
-        assert_eq!(pts, sample_points(&spec, 10), "deterministic");
-        let mut strata_a: Vec<usize> = pts
-            .iter()
-            .map(|p| (p[0].as_float().unwrap() * 10.0) as usize)
-            .collect();
-        let mut strata_b: Vec<usize> = pts
-            .iter()
-            .map(|p| (p[1].as_float().unwrap().log10() / 2.0 * 10.0) as usize)
-            .collect();
-        strata_a.sort();
-        strata_b.sort();
-        assert_eq!(strata_a, (0..10).collect::<Vec<_>>());
-        assert_eq!(strata_b, (0..10).collect::<Vec<_>>());
-    }
 
     #[test]
     fn plain_names_only() {
