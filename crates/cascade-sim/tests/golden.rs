@@ -198,6 +198,7 @@ golden! {
     oracle_lag => "configs/scenarios/oracle_lag.toml",
     quickstart => "configs/scenarios/quickstart.toml",
     short_vol_crash => "configs/scenarios/short_vol_crash.toml",
+    spiral => "configs/scenarios/spiral.toml",
     twap_manipulation => "configs/scenarios/twap_manipulation.toml",
     bench_reference => BENCH,
 }
