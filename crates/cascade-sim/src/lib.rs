@@ -23,6 +23,7 @@ pub mod messages;
 pub mod metrics;
 pub mod overrides;
 pub mod runner;
+pub mod spiral;
 pub mod stats;
 pub mod store;
 pub mod summary;

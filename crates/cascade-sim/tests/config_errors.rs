@@ -24,6 +24,12 @@ fn each_broken_value_names_its_key_and_rule() {
             ">= 0",
         ),
         ("chain.block_time_s=0", "chain.block_time_s", "> 0"),
+        // Every jump is drawn in its block: the intensity is bounded.
+        (
+            "assets.1.process.lambda=1e9",
+            "assets[1].process.lambda",
+            "at most 1e6 jumps a year",
+        ),
         ("run.runs=0", "run.runs", "> 0"),
         (
             "oracles.0.feed.feeds.1.freeze_per_hour=-1.5",

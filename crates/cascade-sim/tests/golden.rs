@@ -210,6 +210,7 @@ golden! {
     quickstart => "configs/scenarios/quickstart.toml",
     short_vol_crash => "configs/scenarios/short_vol_crash.toml",
     short_vol_crash_stochastic => "configs/scenarios/short_vol_crash_stochastic.toml",
+    spiral => "configs/scenarios/spiral.toml",
     twap_manipulation => "configs/scenarios/twap_manipulation.toml",
     bench_reference => BENCH,
 }

@@ -33,6 +33,10 @@ use cascade_core::{Check, SimRng};
 use rand_distr::{Distribution, Poisson, StandardNormal};
 use serde::{Deserialize, Serialize};
 
+/// The largest `jump_diffusion` intensity, jumps per year: every jump is drawn in the block
+/// it falls in, so an unbounded intensity would make a block unbounded work.
+pub const MAX_JUMPS_PER_YEAR: f64 = 1e6;
+
 fn default_time_column() -> String {
     "t_s".to_string()
 }
@@ -111,6 +115,16 @@ impl ProcessConfig {
                 c.finite("mu", *mu);
                 c.non_negative("sigma", *sigma);
                 c.non_negative("lambda", *lambda);
+                // Each jump is a draw in the block's loop: bound the work a block can take.
+                if *lambda > MAX_JUMPS_PER_YEAR {
+                    c.fail(
+                        "lambda",
+                        format!(
+                            "must be at most {MAX_JUMPS_PER_YEAR:e} jumps a year (about one \
+                             every 32 s; got {lambda})"
+                        ),
+                    );
+                }
                 c.finite("jump_mean", *jump_mean);
                 c.non_negative("jump_std", *jump_std);
                 if jump_mean.abs() > 5.0 {
