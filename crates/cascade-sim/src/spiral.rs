@@ -140,20 +140,32 @@ impl LeveredBook {
                     "agents.{i}: the estimate covers long perps only (perp_share = 1, long_prob = 1)"
                 ));
             }
-            if t.size_mean < t.capital * t.leverage_max {
+            if t.habits != cascade_agents::trader::Habits::Mechanical {
+                return Err(format!(
+                    "agents.{i}: the estimate covers holders who do not pre-empt their \
+                     liquidation (habits = \"mechanical\")"
+                ));
+            }
+            let components = t.leverage_components();
+            let total: f64 = components.iter().map(|k| k.weight).sum();
+            let lev_max = components.iter().map(|k| k.max).fold(1.0, f64::max);
+            if t.size_mean < t.capital * lev_max {
                 return Err(format!(
                     "agents.{i}: the estimate needs the wallet to bind (size_mean >= capital x leverage_max)"
                 ));
             }
-            all.extend(uniform_cells(
-                t.count as f64,
-                t.capital,
-                t.leverage_min,
-                t.leverage_max,
-                mm,
-                p0,
-                cells,
-            ));
+            // A mixture's components are populations of `count * weight / total` traders.
+            for k in &components {
+                all.extend(uniform_cells(
+                    t.count as f64 * k.weight / total,
+                    t.capital,
+                    k.min,
+                    k.max,
+                    mm,
+                    p0,
+                    cells,
+                ));
+            }
         }
         if all.is_empty() {
             return Err("the scenario has no trader population".into());

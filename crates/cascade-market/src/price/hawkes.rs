@@ -38,6 +38,27 @@ pub fn validate_hawkes(c: &mut Check, lambda0: f64, alpha: f64, beta: f64) {
             ),
         );
     }
+    // Each candidate jump is a draw in the block's loop: bound the work a block can take, as
+    // `jump_diffusion`'s `lambda` is bounded.
+    let cap = super::process::MAX_JUMPS_PER_YEAR;
+    if alpha > cap {
+        c.fail(
+            "alpha",
+            format!("must be at most {cap:e} a year (the intensity one jump adds; got {alpha})"),
+        );
+    }
+    if alpha.is_finite() && beta > 0.0 && alpha / beta < 1.0 {
+        let mean = lambda0 / (1.0 - alpha / beta);
+        if mean > cap {
+            c.fail(
+                "lambda0",
+                format!(
+                    "the mean intensity lambda0 / (1 - alpha / beta) must be at most {cap:e} \
+                     jumps a year (got {mean})"
+                ),
+            );
+        }
+    }
 }
 
 /// The Hawkes intensity of one asset's jumps; rates per year.
