@@ -37,6 +37,18 @@ use serde::{Deserialize, Serialize};
 /// it falls in, so an unbounded intensity would make a block unbounded work.
 pub const MAX_JUMPS_PER_YEAR: f64 = 1e6;
 
+/// The log jump size of both jump kinds: `jump_mean` finite in `[-5, 5]`, `jump_std >= 0`.
+fn check_jump_size(c: &mut Check, jump_mean: f64, jump_std: f64) {
+    c.finite("jump_mean", jump_mean);
+    c.non_negative("jump_std", jump_std);
+    if jump_mean.abs() > 5.0 {
+        c.fail(
+            "jump_mean",
+            format!("must be in [-5, 5] (a log jump; got {jump_mean})"),
+        );
+    }
+}
+
 fn default_time_column() -> String {
     "t_s".to_string()
 }
@@ -125,14 +137,7 @@ impl ProcessConfig {
                         ),
                     );
                 }
-                c.finite("jump_mean", *jump_mean);
-                c.non_negative("jump_std", *jump_std);
-                if jump_mean.abs() > 5.0 {
-                    c.fail(
-                        "jump_mean",
-                        format!("must be in [-5, 5] (a log jump; got {jump_mean})"),
-                    );
-                }
+                check_jump_size(c, *jump_mean, *jump_std);
             }
             ProcessConfig::HawkesJumpDiffusion {
                 mu,
@@ -146,14 +151,7 @@ impl ProcessConfig {
                 c.finite("mu", *mu);
                 c.non_negative("sigma", *sigma);
                 validate_hawkes(c, *lambda0, *alpha, *beta);
-                c.finite("jump_mean", *jump_mean);
-                c.non_negative("jump_std", *jump_std);
-                if jump_mean.abs() > 5.0 {
-                    c.fail(
-                        "jump_mean",
-                        format!("must be in [-5, 5] (a log jump; got {jump_mean})"),
-                    );
-                }
+                check_jump_size(c, *jump_mean, *jump_std);
             }
             ProcessConfig::Garch11 {
                 mu,
