@@ -203,13 +203,18 @@ pub fn axis_list(all: &[Axis]) -> String {
         .join(", ")
 }
 
-/// A short label for an axis key: its last two path segments (`liquidation.bonus`).
+/// A short label for an axis key: its last two path segments (`liquidation.bonus`), or three
+/// when the first of them is a list index (`venues.0.depth_scale`, not `0.depth_scale`).
 pub fn short_key(key: &str) -> String {
     let parts: Vec<&str> = key.split('.').collect();
-    if parts.len() <= 2 {
+    let mut keep = 2;
+    if parts.len() > keep && parts[parts.len() - keep].parse::<usize>().is_ok() {
+        keep += 1;
+    }
+    if parts.len() <= keep {
         key.to_string()
     } else {
-        parts[parts.len() - 2..].join(".")
+        parts[parts.len() - keep..].join(".")
     }
 }
 
@@ -316,5 +321,10 @@ mod tests {
     fn short_keys_keep_the_last_two_segments() {
         assert_eq!(short_key("engine.liquidation.bonus"), "liquidation.bonus");
         assert_eq!(short_key("gas.congestion_beta"), "gas.congestion_beta");
+        assert_eq!(short_key("venues.0.depth_scale"), "venues.0.depth_scale");
+        assert_eq!(
+            short_key("x.agents.1.leverage_min"),
+            "agents.1.leverage_min"
+        );
     }
 }
