@@ -11,25 +11,8 @@
 //! exposure `E` is `penalty * E * P(d)` (the liquidation bonus, or an auction's `chop`, on
 //! what is liquidated).
 
-use super::watch::YEAR_S;
-
-/// `erfc(x)` to 1.2e-7 (Numerical Recipes' Chebyshev fit), enough for a decision rule.
-fn erfc(x: f64) -> f64 {
-    let z = x.abs();
-    let t = 1.0 / (1.0 + 0.5 * z);
-    let r = t
-        * (-z * z - 1.265_512_23
-            + t * (1.000_023_68
-                + t * (0.374_091_96
-                    + t * (0.096_784_18
-                        + t * (-0.186_288_06
-                            + t * (0.278_868_07
-                                + t * (-1.135_203_98
-                                    + t * (1.488_515_87
-                                        + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
-            .exp();
-    if x >= 0.0 { r } else { 2.0 - r }
-}
+use cascade_engine::options::norm_cdf;
+use cascade_market::SECONDS_PER_YEAR;
 
 /// The chance of touching the liquidation price at relative distance `d` within
 /// `horizon_s` at annualized volatility `sigma`.
@@ -37,12 +20,11 @@ pub fn liquidation_chance(d: f64, sigma: f64, horizon_s: f64) -> f64 {
     if d <= 0.0 {
         return 1.0;
     }
-    let s = sigma * (horizon_s / YEAR_S).sqrt();
+    let s = sigma * (horizon_s / SECONDS_PER_YEAR).sqrt();
     if s <= 0.0 {
         return 0.0;
     }
-    // 2 Phi(-x) = erfc(x / sqrt 2).
-    erfc(d / (s * std::f64::consts::SQRT_2)).min(1.0)
+    (2.0 * norm_cdf(-d / s)).min(1.0)
 }
 
 /// The market a decision is priced in: penalty, volatility and horizon.
@@ -83,23 +65,27 @@ impl RiskCtx {
 mod tests {
     use super::*;
 
+    /// `2 Phi(-x / s) = erfc(x / (s sqrt 2))`: the chance at the distances where `erfc` takes
+    /// known values.
     #[test]
-    fn erfc_matches_known_values() {
+    fn chance_matches_known_values_of_erfc() {
+        let (sigma, horizon) = (0.8, 3600.0);
+        let s = sigma * (horizon / SECONDS_PER_YEAR).sqrt();
         for (x, v) in [
-            (0.0, 1.0),
             (0.5, 0.479_500_122),
             (1.0, 0.157_299_207),
             (2.0, 0.004_677_735),
         ] {
-            assert!((erfc(x) - v).abs() < 2e-7, "erfc({x})");
-            assert!((erfc(-x) - (2.0 - v)).abs() < 2e-7);
+            let d = x * s * std::f64::consts::SQRT_2;
+            let p = liquidation_chance(d, sigma, horizon);
+            assert!((p - v).abs() < 2e-7, "chance at erfc({x})");
         }
     }
 
     #[test]
     fn chance_is_one_past_the_price_and_falls_with_distance() {
         assert_eq!(liquidation_chance(-0.01, 0.8, 3600.0), 1.0);
-        let s = 0.8 * (3600.0 / YEAR_S).sqrt();
+        let s = 0.8 * (3600.0 / SECONDS_PER_YEAR).sqrt();
         // One standard deviation away: 2 Phi(-1) = 0.3173.
         assert!((liquidation_chance(s, 0.8, 3600.0) - 0.317_310_5).abs() < 1e-6);
         assert!(liquidation_chance(0.02, 0.8, 3600.0) > liquidation_chance(0.04, 0.8, 3600.0));
