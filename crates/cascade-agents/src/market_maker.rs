@@ -274,8 +274,8 @@ impl Agent for MarketMaker {
             // Weighted by the block's own interval, so exponential block times and any block
             // time give the same estimate of the same variance rate.
             let r = (fair / self.last_ref).ln();
-            let w = 1.0 - 0.5f64.powf(view.dt_s / self.cfg.vol_half_life_s);
-            self.var_rate = (1.0 - w) * self.var_rate + w * r * r / view.dt_s;
+            let (dt, hl) = (view.dt_s, self.cfg.vol_half_life_s);
+            self.var_rate = cascade_engine::margin::ewma_step(self.var_rate, r * r / dt, dt, hl);
         }
         self.last_ref = fair;
         if view.my_pending(me).next().is_some() {

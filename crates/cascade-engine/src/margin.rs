@@ -15,7 +15,8 @@ use cascade_market::SECONDS_PER_YEAR;
 
 /// One step of the EWMA variance-rate estimator: `v + w (sample - v)` with weight
 /// `w = 1 - 0.5^(dt_s / half_life_s)`, `sample = r^2 / dt` the block's squared log return as
-/// an annualized rate. Shared by `vol_adjusted` margin and the options' realized vol.
+/// an annualized rate. Shared by `vol_adjusted` margin, the options' realized vol, the
+/// market maker's spread widening and the traders' view of volatility (cascade-agents).
 pub fn ewma_step(v: f64, sample: f64, dt_s: f64, half_life_s: f64) -> f64 {
     let w = 1.0 - 0.5f64.powf(dt_s / half_life_s);
     v + w * (sample - v)

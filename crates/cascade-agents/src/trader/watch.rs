@@ -4,17 +4,17 @@
 //! for every trader of an asset.
 //!
 //! - Realized volatility: an EWMA of the variance rate `r^2 / dt` of the log returns between
-//!   consecutive block observations, with weight `exp(-dt ln 2 / vol_half_life_s)` on the
-//!   past, annualized (`rv = sqrt(v * 31,536,000)`).
+//!   consecutive block observations, with weight `2^(-dt / vol_half_life_s)` on the past
+//!   (the engine's `margin::ewma_step`, shared with `vol_adjusted` margin and the market
+//!   maker), annualized (`rv = sqrt(v * 31,536,000)`).
 //! - Drawdown: `1 - p / max(p over the last drawdown_window_s)`.
 //!
 //! The entry rate is `open_per_hour * exp(-entry_vol_k * max(0, rv / vol_ref - 1)
 //! - entry_drawdown_k * drawdown)`.
 
+use cascade_engine::margin::ewma_step;
+use cascade_market::SECONDS_PER_YEAR;
 use std::collections::VecDeque;
-
-/// Seconds per year (365 days), the annualization of the variance rate.
-pub const YEAR_S: f64 = 31_536_000.0;
 
 /// One trader's running observation of one asset's oracle price.
 #[derive(Debug, Clone, Default)]
@@ -38,8 +38,7 @@ impl MarketWatch {
             let dt = t - t0;
             if dt > 0.0 {
                 let r = (p / p0).ln();
-                let keep = (-dt * std::f64::consts::LN_2 / half_life_s).exp();
-                self.var_rate = keep * self.var_rate + (1.0 - keep) * r * r / dt;
+                self.var_rate = ewma_step(self.var_rate, r * r / dt, dt, half_life_s);
             }
         }
         self.last = Some((t, p));
@@ -54,7 +53,7 @@ impl MarketWatch {
 
     /// Annualized realized volatility.
     pub fn rv(&self) -> f64 {
-        (self.var_rate * YEAR_S).sqrt()
+        (self.var_rate * SECONDS_PER_YEAR).sqrt()
     }
 
     /// `1 - p / max(p over the window)`, 0 before any observation.
@@ -100,7 +99,7 @@ mod tests {
             p *= if i % 2 == 0 { s.exp() } else { (-s).exp() };
             w.observe(i as f64 * dt, p, 600.0, 3600.0);
         }
-        let want = s / dt.sqrt() * YEAR_S.sqrt();
+        let want = s / dt.sqrt() * SECONDS_PER_YEAR.sqrt();
         assert!((w.rv() / want - 1.0).abs() < 1e-6, "{} vs {want}", w.rv());
     }
 
