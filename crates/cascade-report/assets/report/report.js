@@ -64,6 +64,18 @@
     return e;
   }
 
+  /* Log-axis labels: every decade, and 2 and 5 within it when the axis spans at most two
+     decades (1-2-5); the other ticks stay unlabelled. */
+  function logValues(u, splits) {
+    var ok = splits.filter(function (v) { return v > 0; });
+    var span = ok.length ? Math.log10(ok[ok.length - 1] / ok[0]) : 0;
+    return splits.map(function (v) {
+      if (!(v > 0)) return '';
+      var m = Math.round(v / Math.pow(10, Math.floor(Math.log10(v) + 1e-9)));
+      return m === 1 || (span <= 2.05 && (m === 2 || m === 5)) ? fmt(v) : '';
+    });
+  }
+
   var live = []; /* {u, host, height} of every drawn uPlot, for resizing */
 
   /* One x-y panel: lines with interval bands, markers with whiskers, step curves, bars. */
@@ -155,11 +167,13 @@
         return cat.map(function (c, i) { return i; }).filter(function (i) { return i >= mn && i <= mx; });
       };
       xAxis.values = function (u, splits) { return splits.map(function (v) { return cat[v] !== undefined ? cat[v] : ''; }); };
-    } else if (!p.xLog) {
+    } else if (p.xLog) {
+      xAxis.values = logValues;
+    } else {
       xAxis.values = function (u, splits) { return splits.map(fmtTick); };
     }
     var yAxis = { label: p.yLabel, labelSize: 22, size: 66, stroke: '#333', grid: { stroke: '#eee' }, ticks: { stroke: '#ccc' } };
-    if (!p.yLog) yAxis.values = function (u, splits) { return splits.map(fmtTick); };
+    yAxis.values = p.yLog ? logValues : function (u, splits) { return splits.map(fmtTick); };
     var opts = {
       width: width,
       height: p.height || 320,
