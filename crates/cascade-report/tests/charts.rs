@@ -338,6 +338,142 @@ fn report_is_one_self_contained_page() {
     // Every chart written beside it, in both formats.
     assert_eq!(out.charts.len(), 10);
     assert!(out.charts.iter().all(|p| p.exists()));
+    // Interactive: the data of every chart, the library, the contents.
+    report_embeds_its_charts_data_and_library(&html);
+}
+
+/// The JSON embedded in a report page (`<script type="application/json" id="report-data">`).
+fn embedded_data(html: &str) -> serde_json::Value {
+    let open = "<script type=\"application/json\" id=\"report-data\">";
+    let start = html.find(open).expect("no embedded data") + open.len();
+    let len = html[start..].find("</script>").unwrap();
+    serde_json::from_str(&html[start..start + len]).unwrap()
+}
+
+/// The interactive page: every chart's data embedded, the vendored library and the page's
+/// script inline, nothing fetched from elsewhere, a table of contents naming every section.
+fn check_interactive(html: &str, charts: usize) -> serde_json::Value {
+    let data = embedded_data(html);
+    let figs = data["figures"].as_array().unwrap();
+    assert_eq!(figs.len(), charts, "one data entry per chart");
+    for (i, f) in figs.iter().enumerate() {
+        assert!(
+            !f["panels"].as_array().unwrap().is_empty(),
+            "figure {i} has no panels"
+        );
+        assert!(html.contains(&format!("id=\"chart-{i}\" data-fig=\"{i}\"")));
+    }
+    // The library (uPlot's IIFE), its licence, and the page's script, inline.
+    assert!(html.contains("var uPlot=function()"), "uPlot not inlined");
+    assert!(
+        html.contains("Copyright (c) 2022 Leon Sorokin"),
+        "uPlot licence missing"
+    );
+    assert!(html.contains("data-charts-rendered") || html.contains("chartsRendered"));
+    // Every script element is closed once: the data cannot end its element early.
+    assert_eq!(
+        html.matches("<script").count(),
+        html.matches("</script>").count()
+    );
+    // Nothing loaded from elsewhere: every src is a data: URL, no <link>, no script src.
+    assert!(!html.contains("<link"), "a <link> element");
+    for (i, _) in html.match_indices(" src=\"") {
+        let rest = &html[i + 6..];
+        assert!(
+            rest.starts_with("data:"),
+            "src to {}",
+            &rest[..rest.len().min(40)]
+        );
+    }
+    // The table of contents links every section heading and every chart.
+    let nav_end = html.find("</nav>").expect("no table of contents");
+    let nav = &html[html.find("<nav id=\"toc\"").unwrap()..nav_end];
+    let mut sections = 0;
+    for (i, _) in html.match_indices("<h2 id=\"") {
+        let id = &html[i + 8..i + 8 + html[i + 8..].find('"').unwrap()];
+        assert!(
+            nav.contains(&format!("href=\"#{id}\"")),
+            "section {id} not in the contents"
+        );
+        sections += 1;
+    }
+    assert!(sections >= 6, "{sections} sections");
+    for i in 0..charts {
+        assert!(
+            nav.contains(&format!("href=\"#chart-{i}\"")),
+            "chart {i} not in the contents"
+        );
+    }
+    // The aggregate table: sortable, filterable, with its CSV data.
+    assert!(html.contains("id=\"agg-table\"") && html.contains("class=\"csv\""));
+    data
+}
+
+/// The one-axis report's data (checked from `report_is_one_self_contained_page`, which holds
+/// the store's lock).
+fn report_embeds_its_charts_data_and_library(html: &str) {
+    let data = check_interactive(html, html.matches("<img ").count());
+    // The first line chart's x values are the axis values, with one value per series and x.
+    let f = &data["figures"][0]["panels"][0];
+    assert_eq!(f["type"], "xy");
+    assert_eq!(f["x"], serde_json::json!([0.03, 0.09]));
+    for ser in f["series"].as_array().unwrap() {
+        for k in ["y", "lo", "hi"] {
+            assert_eq!(ser[k].as_array().unwrap().len(), 2, "{k}");
+        }
+        let (y, lo, hi) = (&ser["y"][0], &ser["lo"][0], &ser["hi"][0]);
+        assert!(lo.as_f64().unwrap() <= y.as_f64().unwrap());
+        assert!(y.as_f64().unwrap() <= hi.as_f64().unwrap());
+    }
+    // The CSV data: a row per point, the axis and every table column.
+    let agg = &data["aggregates"];
+    assert_eq!(agg["rows"].as_array().unwrap().len(), 2);
+    let cols: Vec<&str> = agg["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert!(cols.contains(&"engine.liquidation.bonus"));
+    assert!(cols.contains(&"has_cascade_rate_hi") && cols.contains(&"bad_debt_mean_lo"));
+    assert_eq!(agg["rows"][0].as_array().unwrap().len(), cols.len());
+}
+
+#[test]
+fn report_page_holds_heatmap_and_generation_data() {
+    use cascade_report::report::{Rendered, data::figure_spec, render_html};
+    let rendered = |s: &Store, kind: PlotKind| {
+        let (fig, _) = build_figure(s, &req(kind)).unwrap();
+        Rendered {
+            title: format!("{kind:?}"),
+            caption: String::new(),
+            png: png_bytes(&fig).unwrap(),
+            files: Vec::new(),
+            spec: figure_spec(&fig),
+        }
+    };
+    let s = grid();
+    let pf = s.labelled_points_file().unwrap();
+    let charts = vec![rendered(s, PlotKind::Heatmap), rendered(s, PlotKind::Line)];
+    let html = render_html(s, &pf, &charts, &[]);
+    let data = check_interactive(&html, 2);
+    let heat = &data["figures"][0]["panels"][0];
+    assert_eq!(heat["type"], "heat");
+    assert_eq!(heat["cells"].as_array().unwrap().len(), 6, "3 x 2 cells");
+    assert_eq!(heat["xTicks"].as_array().unwrap().len(), 3);
+    // Two lines (one per latency), each with a value at every bonus.
+    let line = &data["figures"][1]["panels"][0];
+    assert_eq!(line["series"].as_array().unwrap().len(), 2);
+    assert_eq!(line["x"].as_array().unwrap().len(), 3);
+    // Generations: one price panel per scenario and the aggregates table.
+    let g = generations();
+    let pf = g.labelled_points_file().unwrap();
+    let html = render_html(g, &pf, &[rendered(g, PlotKind::Generations)], &[]);
+    let data = check_interactive(&html, 1);
+    let panels = data["figures"][0]["panels"].as_array().unwrap();
+    assert_eq!(panels.len(), 4, "three scenarios and the table");
+    assert_eq!(panels[3]["type"], "table");
+    assert_eq!(panels[3]["rows"].as_array().unwrap().len(), 4);
 }
 
 #[test]
