@@ -22,6 +22,7 @@ pub mod magnitude;
 pub mod messages;
 pub mod metrics;
 pub mod overrides;
+pub mod replay;
 pub mod runner;
 pub mod spiral;
 pub mod stats;
