@@ -53,3 +53,61 @@ fn soft_threshold_liquidates_before_the_account_is_underwater() {
     assert!(!h.engine.is_liquidatable(id));
     h.check();
 }
+
+#[test]
+fn predictive_and_soft_threshold_rules_name_their_keys() {
+    use cascade_engine::config::{Forecaster, MarginModel};
+    let mut bad = cfg(mode(0.9), vec![WaterfallStep::Socialize]);
+    bad.margin = MarginModel::Predictive {
+        forecaster: Forecaster::Har {
+            b1: 0.5,
+            b5: 0.4,
+            b22: 0.2,
+            long_run_vol: 0.6,
+        },
+        quantile: 1.2,
+        horizon_s: 60.0,
+        bar_s: 300.0,
+        floor: 0.05,
+        cap: 0.3,
+        initial_multiple: 1.6,
+        initial_vol: 0.6,
+    };
+    let mut issues = Vec::new();
+    bad.validate(&mut cascade_core::Check::new(&mut issues), &[], 12.0);
+    let all: Vec<String> = issues
+        .iter()
+        .map(|i| format!("{}: {}", i.key, i.rule))
+        .collect();
+    let all = all.join("\n");
+    for want in [
+        "liquidation.soft_threshold: must be in [1, 10]",
+        "margin.quantile: must be in (0.5, 1)",
+        "margin.horizon_s: must be >= bar_s",
+        "margin.forecaster.b22: b1 + b5 + b22 must be < 1",
+    ] {
+        assert!(all.contains(want), "missing {want:?} in\n{all}");
+    }
+    bad.margin = MarginModel::Predictive {
+        forecaster: Forecaster::Learned { tau: 1.0, eta: 0.0 },
+        quantile: 0.99,
+        horizon_s: 3_600.0,
+        bar_s: 300.0,
+        floor: 0.05,
+        cap: 0.3,
+        initial_multiple: 1.6,
+        initial_vol: 0.6,
+    };
+    let mut issues = Vec::new();
+    bad.validate(&mut cascade_core::Check::new(&mut issues), &[], 12.0);
+    let all: Vec<String> = issues
+        .iter()
+        .map(|i| format!("{}: {}", i.key, i.rule))
+        .collect();
+    let all = all.join("\n");
+    assert!(
+        all.contains("margin.forecaster.tau: must be in (0, 1)"),
+        "{all}"
+    );
+    assert!(all.contains("margin.forecaster.eta: must be > 0"), "{all}");
+}
