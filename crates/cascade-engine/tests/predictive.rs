@@ -179,5 +179,8 @@ fn every_forecaster_starts_at_the_initial_vol_and_rises_after_a_shock() {
         }
         assert!(m.generation() > g, "{f:?}");
         assert!(m.base(0, Req::Maintenance) > start, "{f:?}");
+        // The procyclicality measure: the rise of the ratio over its starting value.
+        let rise = m.base(0, Req::Maintenance) / start - 1.0;
+        assert!((m.maintenance_rise() - rise).abs() < 1e-12, "{f:?}");
     }
 }

@@ -41,6 +41,8 @@ pub struct MarginState {
     init: Vec<f64>,
     /// `predictive` only: one forecast state per asset.
     predictors: Vec<Predictor>,
+    /// The maintenance ratios at construction (for `maintenance_ratio_rise`).
+    maint0: Vec<f64>,
     /// Counts the changes of the ratios (`maint`, `init`): equal generations of one state's
     /// history mean equal ratios (for memos of health, `crate::memo`).
     generation: u64,
@@ -80,11 +82,13 @@ impl MarginState {
             maint: vec![0.0; n],
             init: vec![0.0; n],
             predictors,
+            maint0: Vec::new(),
             generation: 0,
         };
         for a in 0..n {
             s.refresh(a);
         }
+        s.maint0 = s.maint.clone();
         s
     }
 
@@ -128,6 +132,18 @@ impl MarginState {
         }
         self.maint[a] = m;
         self.init[a] = i;
+    }
+
+    /// The largest relative rise of an asset's maintenance ratio over its value at
+    /// construction, `max_a m_a / m_a(0) - 1` (0 for fixed ratios): how far the margin has
+    /// tightened, the procyclicality of a forecast-driven model.
+    pub fn maintenance_rise(&self) -> f64 {
+        self.maint
+            .iter()
+            .zip(&self.maint0)
+            .filter(|(_, m0)| **m0 > 0.0)
+            .map(|(m, m0)| m / m0 - 1.0)
+            .fold(0.0, f64::max)
     }
 
     /// The number of times the ratios have changed (see the field).
