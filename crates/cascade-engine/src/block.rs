@@ -51,6 +51,10 @@ impl Engine {
                 }
             }
         }
+        let rise = self.margin.maintenance_rise();
+        if rise > self.metrics.maintenance_ratio_rise {
+            self.metrics.maintenance_ratio_rise = rise;
+        }
         if self.opts.is_some() {
             self.options_begin_block(dt_s, due);
         }

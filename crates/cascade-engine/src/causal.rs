@@ -37,7 +37,7 @@ impl Engine {
     /// liquidation comes before the block's own check) counts from now.
     pub(crate) fn before_liquidation(&self, id: AccountId) -> Before {
         let acc = &self.accounts[id.index()];
-        let cf_liquidatable = self.health_of(acc, &self.cf_prices).maintenance < 0.0;
+        let cf_liquidatable = self.triggered(&self.health_of(acc, &self.cf_prices));
         let (flagged_at, flagged_t_s) = self
             .first_flag
             .get(&id)
@@ -149,7 +149,7 @@ impl Engine {
             let recording = self.events.is_some();
             let mut logs = Vec::new();
             unresolved.retain(|u| {
-                if self.health_of(&u.account, cf).maintenance < 0.0 {
+                if self.triggered(&self.health_of(&u.account, cf)) {
                     exo += u.notional;
                     logs.push(u.log);
                     if recording {

@@ -70,6 +70,46 @@ pub enum MarginModel {
         maintenance: f64,
         imf: f64,
     },
+    /// Predictive margin: maintenance = `clamp(Phi^-1(quantile) * sigma_H, floor, cap)`,
+    /// with `sigma_H` the forecaster's standard deviation of the log return over
+    /// `horizon_s`, from bars of `bar_s` seconds of oracle returns (docs/model.md,
+    /// "Predictive margin"); initial = maintenance * `initial_multiple`.
+    Predictive {
+        forecaster: Forecaster,
+        /// The loss quantile the maintenance margin covers over the horizon (e.g. 0.99).
+        quantile: f64,
+        horizon_s: f64,
+        bar_s: f64,
+        floor: f64,
+        cap: f64,
+        initial_multiple: f64,
+        /// Volatility assumed for every bar before the run (annualized).
+        initial_vol: f64,
+    },
+}
+
+/// The volatility forecaster of `predictive` margin (`engine.margin.forecaster`, tag `kind`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Forecaster {
+    /// HAR-RV (Corsi 2009): next bar variance = `c + b1 RV(1) + b5 RV(5) + b22 RV(22)`, the
+    /// means of the last 1, 5 and 22 bar variances; `c` makes `long_run_vol` the fixed point.
+    Har {
+        b1: f64,
+        b5: f64,
+        b22: f64,
+        long_run_vol: f64,
+    },
+    /// GARCH(1,1) on bar returns, `h' = omega + alpha r^2 + beta h`, summed over the horizon
+    /// in closed form; `omega` makes `long_run_vol` the long-run level.
+    GarchQuantile {
+        alpha: f64,
+        beta: f64,
+        long_run_vol: f64,
+    },
+    /// Online quantile regression of the next bar's absolute return on recent realized
+    /// volatilities, fitted by pinball-loss subgradient steps of size `eta` at quantile `tau`.
+    Learned { tau: f64, eta: f64 },
 }
 
 /// The liquidation mode (`engine.liquidation`, tag `kind`). Bonuses are fractions of the
@@ -91,10 +131,17 @@ pub enum LiquidationMode {
     },
     /// Proactive partial liquidation: repay at most `step` of the debt per liquidation and
     /// only as much as brings maintenance health back to `exit_buffer` of the position value.
+    /// With `soft_threshold` `s > 1`, an account is liquidatable as soon as its equity falls
+    /// below `s` times its maintenance requirement (before it is underwater), and the same
+    /// sizing lifts that soft health (`equity - s * requirement`) back to the buffer.
     Incremental {
         step: f64,
         exit_buffer: f64,
         bonus: f64,
+        /// Health ratio (equity over maintenance requirement) below which partial
+        /// liquidation starts; 1 (the default) is the maintenance trigger.
+        #[serde(default = "d_one", skip_serializing_if = "is_one")]
+        soft_threshold: f64,
     },
     /// Maker Liquidations 2.0: a keeper's `bark` moves the account's collateral and debt
     /// into a Dutch auction (penalty `chop`); bidders `take` at the falling price.
@@ -148,6 +195,12 @@ pub enum LiquidationMode {
     Backstop { bonus: f64, trigger: f64 },
 }
 
+fn d_one() -> f64 {
+    1.0
+}
+fn is_one(x: &f64) -> bool {
+    *x == 1.0
+}
 fn d_step() -> f64 {
     90.0
 }
@@ -400,6 +453,77 @@ impl MarginModel {
                     c.non_negative("imf", *imf);
                 }
             }
+            MarginModel::Predictive {
+                forecaster,
+                quantile,
+                horizon_s,
+                bar_s,
+                floor,
+                cap,
+                initial_multiple,
+                initial_vol,
+            } => {
+                if !(*quantile > 0.5 && *quantile < 1.0) {
+                    c.fail(
+                        "quantile",
+                        format!("must be in (0.5, 1): the loss quantile the margin covers (got {quantile})"),
+                    );
+                }
+                c.positive("bar_s", *bar_s);
+                c.positive("horizon_s", *horizon_s);
+                if horizon_s < bar_s {
+                    c.fail(
+                        "horizon_s",
+                        format!("must be >= bar_s (a horizon of at least one bar; got {horizon_s} < {bar_s})"),
+                    );
+                }
+                validate_bounds(c, *floor, *cap, *initial_multiple);
+                c.positive("initial_vol", *initial_vol);
+                let mut e = c.at("forecaster");
+                match forecaster {
+                    Forecaster::Har {
+                        b1,
+                        b5,
+                        b22,
+                        long_run_vol,
+                    } => {
+                        e.non_negative("b1", *b1);
+                        e.non_negative("b5", *b5);
+                        e.non_negative("b22", *b22);
+                        if b1 + b5 + b22 >= 1.0 {
+                            e.fail(
+                                "b22",
+                                format!(
+                                    "b1 + b5 + b22 must be < 1 (a stationary HAR; got {})",
+                                    b1 + b5 + b22
+                                ),
+                            );
+                        }
+                        e.positive("long_run_vol", *long_run_vol);
+                    }
+                    Forecaster::GarchQuantile {
+                        alpha,
+                        beta,
+                        long_run_vol,
+                    } => {
+                        e.non_negative("alpha", *alpha);
+                        e.non_negative("beta", *beta);
+                        if alpha + beta >= 1.0 {
+                            e.fail(
+                                "beta",
+                                format!("alpha + beta must be < 1 (got {})", alpha + beta),
+                            );
+                        }
+                        e.positive("long_run_vol", *long_run_vol);
+                    }
+                    Forecaster::Learned { tau, eta } => {
+                        if !(*tau > 0.0 && *tau < 1.0) {
+                            e.fail("tau", format!("must be in (0, 1) (got {tau})"));
+                        }
+                        e.positive("eta", *eta);
+                    }
+                }
+            }
             MarginModel::VolAdjusted {
                 k,
                 horizon_s,
@@ -456,8 +580,34 @@ impl MarginModel {
         match self {
             MarginModel::Fixed { maintenance, .. }
             | MarginModel::SizePremium { maintenance, .. } => *maintenance,
-            MarginModel::VolAdjusted { floor, .. } => *floor,
+            MarginModel::VolAdjusted { floor, .. } | MarginModel::Predictive { floor, .. } => {
+                *floor
+            }
         }
+    }
+}
+
+/// The floor, cap and initial multiple of a forecast-driven margin (`predictive`).
+fn validate_bounds(c: &mut Check, floor: f64, cap: f64, initial_multiple: f64) {
+    c.range_open_hi("floor", floor, 0.0, 1.0);
+    c.range_open_hi("cap", cap, 0.0, 1.0);
+    if floor <= 0.0 {
+        c.fail("floor", "must be > 0");
+    }
+    if floor > cap {
+        c.fail("cap", format!("must be >= floor ({cap} < {floor})"));
+    }
+    if initial_multiple.is_nan() || initial_multiple < 1.0 {
+        c.fail(
+            "initial_multiple",
+            format!("must be >= 1 (initial margin at least maintenance), got {initial_multiple}"),
+        );
+    }
+    if initial_multiple * cap >= 1.0 {
+        c.fail(
+            "initial_multiple",
+            "initial_multiple * cap must be < 1 (an initial margin of 100% allows no borrowing)",
+        );
     }
 }
 
@@ -510,11 +660,20 @@ impl LiquidationMode {
                 c.unit_interval("protocol_fee", *protocol_fee);
             }
             LiquidationMode::Incremental {
-                step, exit_buffer, ..
+                step,
+                exit_buffer,
+                soft_threshold,
+                ..
             } => {
                 c.positive("step", *step);
                 c.range("step", *step, 0.0, 1.0);
                 c.range_open_hi("exit_buffer", *exit_buffer, 0.0, 1.0);
+                if soft_threshold.is_nan() || *soft_threshold < 1.0 || *soft_threshold > 10.0 {
+                    c.fail(
+                        "soft_threshold",
+                        format!("must be in [1, 10]: a health ratio (equity over maintenance requirement), 1 = the maintenance trigger (got {soft_threshold})"),
+                    );
+                }
             }
             LiquidationMode::DutchAuction {
                 start_premium,

@@ -129,8 +129,23 @@ impl Engine {
         self.accounts[id.index()].risk = memo;
     }
 
+    /// Whether health `h` triggers a liquidation: maintenance health below zero, or, with a
+    /// soft threshold `s` (`engine.liquidation.soft_threshold > 1`), equity below `s` times
+    /// the maintenance requirement (`equity - s (equity - maintenance) < 0`).
+    pub fn triggered(&self, h: &Health) -> bool {
+        match self.mechanism.soft_threshold() {
+            Some(s) => h.maintenance < 0.0 || h.equity - s * (h.equity - h.maintenance) < 0.0,
+            None => h.maintenance < 0.0,
+        }
+    }
+
     /// Every liquidatable account, found through the index and confirmed by exact health.
+    /// With a soft threshold the index (keyed on the maintenance trigger) does not apply and
+    /// every account is checked.
     pub fn liquidatable_now(&self) -> Vec<AccountId> {
+        if self.mechanism.soft_threshold().is_some() {
+            return self.liquidatable_scan();
+        }
         let mut lo = vec![0.0; self.n_assets];
         let mut hi = vec![0.0; self.n_assets];
         for a in 0..self.n_assets {
@@ -157,7 +172,7 @@ impl Engine {
         let acc = &self.accounts[id.index()];
         !acc.closed
             && (acc.has_positions() || acc.debt.is_positive())
-            && self.health_of(acc, &self.prices).maintenance < 0.0
+            && self.triggered(&self.health_of(acc, &self.prices))
     }
 
     /// Recompute where account `id` sits in the index.

@@ -62,6 +62,9 @@ pub struct EngineMetrics {
     /// Blocks an option account spent liquidatable under fresh risk figures but not under
     /// the engine's (stale) ones: the cost of a risk recomputation budget.
     pub stale_risk_blocks: u64,
+    /// The largest relative rise of an asset's maintenance ratio in effect over its genesis
+    /// value, over the run's blocks ([`crate::MarginState::maintenance_rise`]).
+    pub maintenance_ratio_rise: f64,
     /// Sum over perp closes settled at the oracle of `size * (oracle - market execution
     /// price)`: value the oracle rule moved from the protocol (negative: to it), quote.
     pub oracle_gap_loss: f64,

@@ -148,7 +148,7 @@ impl Engine {
             let q: Vec<f64> = (0..self.n_assets)
                 .map(|a| cf[a] * (theta * (p[a] / cf[a]).ln()).exp())
                 .collect();
-            self.health_of(acc, &q).maintenance < 0.0
+            self.triggered(&self.health_of(acc, &q))
         };
         if at(0.0) {
             return 0.0;
@@ -241,8 +241,8 @@ impl Engine {
         }
         let stressed = |acc: &Account| {
             !s.cf_low.is_empty()
-                && (self.health_of(acc, &s.cf_low).maintenance < 0.0
-                    || self.health_of(acc, &s.cf_high).maintenance < 0.0)
+                && (self.triggered(&self.health_of(acc, &s.cf_low))
+                    || self.triggered(&self.health_of(acc, &s.cf_high)))
         };
         let (mut consumed, mut at_risk) = (0.0, 0.0);
         for (i, acc) in self.accounts.iter().enumerate() {

@@ -98,6 +98,7 @@ fn incremental_stops_at_the_buffer() {
         step: 1.0,
         exit_buffer: 0.02,
         bonus: 0.04,
+        soft_threshold: 1.0,
     };
     let mut h = harness(&cfg(mode, vec![WaterfallStep::Socialize]), 1);
     let id = h.borrower(0, 10.0, 15_000.0);

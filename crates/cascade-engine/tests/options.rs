@@ -123,6 +123,7 @@ fn liquidating_mixed_books_under_every_mode() {
             step: 0.5,
             exit_buffer: 0.02,
             bonus: 0.05,
+            soft_threshold: 1.0,
         },
         LiquidationMode::DutchAuction {
             start_premium: 1.2,

@@ -343,6 +343,11 @@ pub const METRICS: &[MetricDef] = &[
         "share of auction sales that paid under 1% of the collateral's oracle value (zero-bid auctions)",
     ),
     m(
+        "maintenance_ratio_rise",
+        MetricKind::Ratio,
+        "largest rise of an asset's maintenance margin ratio over its genesis value, max over blocks of m(t) / m(0) - 1 (0 under fixed ratios): the procyclicality of the margin model",
+    ),
+    m(
         "liquidations_vs_twin",
         MetricKind::Count,
         "liquidations minus those of the run's twin without liquidation flow reaching the price (metrics.counterfactual = \"twin\"; NaN otherwise)",
@@ -600,6 +605,7 @@ impl Accumulator {
             } else {
                 0.0
             },
+            e.maintenance_ratio_rise,
             // The twin comparisons, filled by the runner when a twin runs.
             f64::NAN,
             f64::NAN,

@@ -207,6 +207,7 @@ golden! {
     options_mm_crash_stochastic => "configs/scenarios/options_mm_crash_stochastic.toml",
     oracle_arbitrage => "configs/scenarios/oracle_arbitrage.toml",
     oracle_lag => "configs/scenarios/oracle_lag.toml",
+    predictive_margin => "configs/scenarios/predictive_margin.toml",
     quickstart => "configs/scenarios/quickstart.toml",
     short_vol_crash => "configs/scenarios/short_vol_crash.toml",
     short_vol_crash_stochastic => "configs/scenarios/short_vol_crash_stochastic.toml",

@@ -73,8 +73,13 @@ pub enum Sizing {
         full_close_below: f64,
     },
     /// At most `step` per liquidation, and only what brings maintenance health back to
-    /// `exit_buffer` of the position value.
-    Incremental { step: f64, exit_buffer: f64 },
+    /// `exit_buffer` of the position value; with a soft threshold `soft > 1`, the soft
+    /// health `equity - soft * requirement` instead (see [`Mechanism::soft_threshold`]).
+    Incremental {
+        step: f64,
+        exit_buffer: f64,
+        soft: f64,
+    },
 }
 
 /// The backstop vault absorbs, at the end of the block, every flagged account whose equity
@@ -156,7 +161,17 @@ impl Mechanism {
                 step,
                 exit_buffer,
                 bonus,
-            } => fixed(Sizing::Incremental { step, exit_buffer }, bonus, None, None),
+                soft_threshold,
+            } => fixed(
+                Sizing::Incremental {
+                    step,
+                    exit_buffer,
+                    soft: soft_threshold,
+                },
+                bonus,
+                None,
+                None,
+            ),
             M::Backstop { bonus, trigger } => {
                 fixed(Sizing::Full, bonus, None, Some(Backstop { trigger }))
             }
@@ -228,6 +243,16 @@ impl Mechanism {
         match self {
             Mechanism::Fixed(f) => f.sizing,
             Mechanism::Dutch(_) | Mechanism::English(_) => Sizing::Full,
+        }
+    }
+
+    /// The soft threshold of incremental liquidation when it is above 1: the health ratio
+    /// (equity over maintenance requirement) below which an account is liquidatable. `None`
+    /// everywhere else: the trigger is maintenance health below zero.
+    pub fn soft_threshold(&self) -> Option<f64> {
+        match self.sizing() {
+            Sizing::Incremental { soft, .. } if soft > 1.0 => Some(soft),
+            _ => None,
         }
     }
 

@@ -31,7 +31,7 @@ impl Engine {
         }
         self.liquidation_allowed()?;
         let h = self.health_of(acc, prices);
-        if h.maintenance >= 0.0 {
+        if !self.triggered(&h) {
             return Err("healthy");
         }
         let bonus = self.bonus();
@@ -80,16 +80,28 @@ impl Engine {
                 };
                 (f, f)
             }
-            Sizing::Incremental { step, exit_buffer } => {
+            Sizing::Incremental {
+                step,
+                exit_buffer,
+                soft,
+            } => {
                 let v = acc.exposure_value(prices).max(1e-12);
                 let buf = exit_buffer;
-                let gap = buf * v - h.maintenance;
+                // With a soft threshold s > 1 the health to restore is the soft health
+                // H_s = equity - s (equity - H), whose ratios are s m; s = 1 is the rule as
+                // it always was (kept literally, so its results do not move by a rounding).
+                let (hh, s) = if soft > 1.0 {
+                    (h.equity - soft * (h.equity - h.maintenance), soft)
+                } else {
+                    (h.maintenance, 1.0)
+                };
+                let gap = buf * v - hh;
                 match (asset, perp_asset) {
                     (Some(a), _) if acc.debt.is_positive() => {
                         // Repay R (seizing R (1 + b) of collateral) to lift maintenance health
                         // H to buf of the position value V:
                         // H + R k >= buf (V - R (1 + b)), k = 1 - (1 + b)(1 - m).
-                        let m = self.margin.ratio(a, acc.size(a), Req::Maintenance);
+                        let m = s * self.margin.ratio(a, acc.size(a), Req::Maintenance);
                         let k = 1.0 - (1.0 + bonus) * (1.0 - m);
                         let r = gap / (k + buf * (1.0 + bonus));
                         ((r / acc.debt.to_whole()).clamp(1e-9, step), 0.0)
@@ -97,7 +109,7 @@ impl Engine {
                     (_, Some(a)) => {
                         // Closing notional N frees N m of margin and costs N b of bonus:
                         // H + N (m - b) >= buf (V - N).
-                        let m = self.margin.ratio(a, acc.size(a), Req::Maintenance);
+                        let m = s * self.margin.ratio(a, acc.size(a), Req::Maintenance);
                         let n = gap / (m - bonus + buf);
                         let notional = acc.perps[a].size.abs().to_whole() * prices[a];
                         (0.0, (n / notional.max(1e-12)).clamp(1e-9, step))

@@ -362,6 +362,7 @@ pub fn modes() -> Vec<LiquidationMode> {
             step: 0.3,
             exit_buffer: 0.03,
             bonus: 0.04,
+            soft_threshold: 1.0,
         },
         LiquidationMode::Backstop {
             bonus: 0.05,

@@ -7,11 +7,19 @@
 //! (docs/references.md, R2), which charges large positions more because they
 //! take longer to unwind.
 //!
+//! A fourth, `predictive` (docs/model.md, "Predictive margin"), sets maintenance to a
+//! quantile of the loss over the liquidation horizon under a volatility forecast from
+//! `forecast` (HAR-RV, GARCH(1,1) over the horizon, or an online-learned quantile
+//! regression), updated at the close of each bar of oracle returns.
+//!
 //! The forecast is updated once per block from the oracle price the engine uses, so margins
 //! react to what the protocol can see, not to the true market.
 
-use crate::config::{MarginModel, VolEstimator};
+pub mod forecast;
+
+use crate::config::{Forecaster, MarginModel, VolEstimator};
 use cascade_market::SECONDS_PER_YEAR;
+use forecast::{Method, Pinball, Predictor, norm_inv};
 
 /// One step of the EWMA variance-rate estimator: `v + w (sample - v)` with weight
 /// `w = 1 - 0.5^(dt_s / half_life_s)`, `sample = r^2 / dt` the block's squared log return as
@@ -31,6 +39,10 @@ pub struct MarginState {
     last_price: Vec<f64>,
     maint: Vec<f64>,
     init: Vec<f64>,
+    /// `predictive` only: one forecast state per asset.
+    predictors: Vec<Predictor>,
+    /// The maintenance ratios at construction (for `maintenance_ratio_rise`).
+    maint0: Vec<f64>,
     /// Counts the changes of the ratios (`maint`, `init`): equal generations of one state's
     /// history mean equal ratios (for memos of health, `crate::memo`).
     generation: u64,
@@ -50,17 +62,33 @@ impl MarginState {
             MarginModel::VolAdjusted { initial_vol, .. } => initial_vol * initial_vol,
             _ => 0.0,
         };
+        let predictors = match model {
+            MarginModel::Predictive {
+                forecaster,
+                horizon_s,
+                bar_s,
+                initial_vol,
+                ..
+            } => {
+                let method = method(forecaster, *bar_s);
+                vec![Predictor::new(method, *initial_vol, *bar_s, *horizon_s); n]
+            }
+            _ => Vec::new(),
+        };
         let mut s = MarginState {
             model: model.clone(),
             var_rate: vec![var0; n],
             last_price: prices.to_vec(),
             maint: vec![0.0; n],
             init: vec![0.0; n],
+            predictors,
+            maint0: Vec::new(),
             generation: 0,
         };
         for a in 0..n {
             s.refresh(a);
         }
+        s.maint0 = s.maint.clone();
         s
     }
 
@@ -87,12 +115,35 @@ impl MarginState {
                 let m = (k * sigma * (horizon_s / SECONDS_PER_YEAR).sqrt()).clamp(*floor, *cap);
                 (m, (m * initial_multiple).min(0.999))
             }
+            MarginModel::Predictive {
+                quantile,
+                floor,
+                cap,
+                initial_multiple,
+                ..
+            } => {
+                let z = norm_inv(*quantile);
+                let m = (z * self.predictors[a].sigma_h()).clamp(*floor, *cap);
+                (m, (m * initial_multiple).min(0.999))
+            }
         };
         if self.maint[a].to_bits() != m.to_bits() || self.init[a].to_bits() != i.to_bits() {
             self.generation += 1;
         }
         self.maint[a] = m;
         self.init[a] = i;
+    }
+
+    /// The largest relative rise of an asset's maintenance ratio over its value at
+    /// construction, `max_a m_a / m_a(0) - 1` (0 for fixed ratios): how far the margin has
+    /// tightened, the procyclicality of a forecast-driven model.
+    pub fn maintenance_rise(&self) -> f64 {
+        self.maint
+            .iter()
+            .zip(&self.maint0)
+            .filter(|(_, m0)| **m0 > 0.0)
+            .map(|(m, m0)| m / m0 - 1.0)
+            .fold(0.0, f64::max)
     }
 
     /// The number of times the ratios have changed (see the field).
@@ -106,6 +157,16 @@ impl MarginState {
         for (a, &p) in prices.iter().enumerate() {
             let prev = self.last_price[a];
             self.last_price[a] = p;
+            if let MarginModel::Predictive { .. } = &self.model {
+                if p > 0.0
+                    && prev > 0.0
+                    && dt_s > 0.0
+                    && self.predictors[a].observe((p / prev).ln(), dt_s)
+                {
+                    self.refresh(a);
+                }
+                continue;
+            }
             if let MarginModel::VolAdjusted { estimator, .. } = &self.model {
                 if !(p > 0.0 && prev > 0.0 && dt > 0.0) {
                     continue;
@@ -127,7 +188,12 @@ impl MarginState {
 
     /// The forecast annualized volatility of asset `a`.
     pub fn vol(&self, a: usize) -> f64 {
-        self.var_rate[a].max(0.0).sqrt()
+        match &self.model {
+            MarginModel::Predictive { horizon_s, .. } => {
+                self.predictors[a].sigma_h() / (horizon_s / SECONDS_PER_YEAR).sqrt()
+            }
+            _ => self.var_rate[a].max(0.0).sqrt(),
+        }
     }
 
     /// The base ratio of asset `a` (before any size premium).
@@ -152,6 +218,48 @@ impl MarginState {
     /// Whether ratios depend on the position size (so the index must key on it).
     pub fn size_dependent(&self) -> bool {
         matches!(self.model, MarginModel::SizePremium { imf, .. } if imf > 0.0)
+    }
+}
+
+/// The per-bar forecaster of a `predictive` margin's configuration: long-run volatilities
+/// become per-bar variances, and the learner starts at the quantile of `|N(0, 1)|` on the
+/// 22-bar volatility (the initial forecast is then `initial_vol`, as for HAR and GARCH).
+fn method(f: &Forecaster, bar_s: f64) -> Method {
+    let per_bar = |vol: f64| vol * vol * bar_s / SECONDS_PER_YEAR;
+    match f {
+        Forecaster::Har {
+            b1,
+            b5,
+            b22,
+            long_run_vol,
+        } => Method::Har {
+            coef: [
+                (1.0 - b1 - b5 - b22) * per_bar(*long_run_vol),
+                *b1,
+                *b5,
+                *b22,
+            ],
+        },
+        Forecaster::GarchQuantile {
+            alpha,
+            beta,
+            long_run_vol,
+        } => Method::Garch {
+            omega: (1.0 - alpha - beta) * per_bar(*long_run_vol),
+            alpha: *alpha,
+            beta: *beta,
+        },
+        Forecaster::Learned { tau, eta } => {
+            let c0 = norm_inv(0.5 + 0.5 * tau);
+            Method::Learned {
+                fit: Pinball {
+                    w: vec![0.0, 0.0, 0.0, c0],
+                    tau: *tau,
+                    eta: *eta,
+                },
+                c0,
+            }
+        }
     }
 }
 
