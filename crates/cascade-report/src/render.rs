@@ -281,7 +281,51 @@ pub fn bold(px: f64) -> TextStyle<'static> {
         .color(&BLACK)
 }
 
-/// Draw a title and an optional grey subtitle at the top of `root`; returns the area below.
+/// The width of `s` in pixels at `px`, estimated from DejaVu Sans' average advance (0.6 em,
+/// a little over its real 0.55 so an estimate never runs off the edge).
+pub fn text_width(s: &str, px: f64) -> u32 {
+    (s.chars().count() as f64 * px * 0.6).ceil() as u32
+}
+
+/// Split `s` into lines no wider than `width` pixels at `px`: at " · " separators first, then
+/// at spaces; a single word wider than the line keeps a line of its own.
+pub fn wrap(s: &str, width: u32, px: f64) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    let fits = |t: &str| text_width(t, px) <= width;
+    for part in s.split(" · ").filter(|p| !p.is_empty()) {
+        let joined = if cur.is_empty() {
+            part.to_string()
+        } else {
+            format!("{cur} · {part}")
+        };
+        if fits(&joined) {
+            cur = joined;
+            continue;
+        }
+        if !cur.is_empty() {
+            lines.push(std::mem::take(&mut cur));
+        }
+        for word in part.split(' ') {
+            let next = if cur.is_empty() {
+                word.to_string()
+            } else {
+                format!("{cur} {word}")
+            };
+            if fits(&next) || cur.is_empty() {
+                cur = next;
+            } else {
+                lines.push(std::mem::replace(&mut cur, word.to_string()));
+            }
+        }
+    }
+    if !cur.is_empty() {
+        lines.push(cur);
+    }
+    lines
+}
+
+/// Draw a title and an optional grey subtitle (wrapped to the width) at the top of `root`; returns the area below.
 pub fn titled<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     title: &str,
@@ -296,16 +340,19 @@ pub fn titled<DB: DrawingBackend>(
     ))
     .dr()?;
     top += TITLE_PX as i32 + 8;
-    if !subtitle.is_empty() {
+    for line in wrap(subtitle, w.saturating_sub(40), SUBTITLE_PX) {
         root.draw(&Text::new(
-            subtitle.to_string(),
+            line,
             (w as i32 / 2, top),
             text(SUBTITLE_PX)
                 .color(&RGBColor(80, 80, 80))
                 .pos(Pos::new(HPos::Center, VPos::Top)),
         ))
         .dr()?;
-        top += SUBTITLE_PX as i32 + 8;
+        top += SUBTITLE_PX as i32 + 6;
+    }
+    if !subtitle.is_empty() {
+        top += 2;
     }
     Ok(root.margin(top as u32 + 4, 0, 0, 0))
 }
@@ -481,6 +528,19 @@ mod tests {
         assert_eq!(fmt_tick(1.015, 1.01, 1.02), "1.015");
         assert_eq!(fmt_tick(1.02, 1.01, 1.02), "1.02");
         assert_eq!(fmt_tick(3000.0, 0.0, 7000.0), "3000");
+    }
+
+    #[test]
+    fn subtitles_wrap_at_separators_then_spaces() {
+        assert_eq!(wrap("", 100, 10.0), Vec::<String>::new());
+        assert_eq!(wrap("a · b", 1000, 10.0), ["a · b"]);
+        // 6 px per character: 10 characters per 60 px line.
+        assert_eq!(wrap("aaaa · bbbb · cc", 60, 10.0), ["aaaa", "bbbb · cc"]);
+        assert_eq!(wrap("one two three", 60, 10.0), ["one two", "three"]);
+        assert_eq!(
+            wrap("averyveryverylongword x", 60, 10.0),
+            ["averyveryverylongword", "x"]
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@
 use crate::render::*;
 use crate::select;
 use crate::{ReportError, invalid};
-use cascade_sim::metrics::{METRICS, metric_index};
+use cascade_sim::metrics::metric_index;
 use cascade_sim::store::Store;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -21,6 +21,8 @@ pub const CCDF_METRICS: [&str; 3] = ["liquidated_notional", "cascade_amplificati
 #[derive(Debug, Clone, PartialEq)]
 pub struct Panel {
     pub metric: String,
+    /// The metric's display name (panel caption).
+    pub title: String,
     pub x_label: String,
     /// Per series: (x, P(X ≥ x)) at each distinct positive value, ascending.
     pub curves: Vec<Vec<(f64, f64)>>,
@@ -86,14 +88,14 @@ pub fn build(store: &Store, points: Option<&[u64]>) -> Result<CcdfChart, ReportE
     let quote = select::quote_name(m);
     let mut cols: Vec<Vec<Vec<f64>>> = vec![Vec::new(); CCDF_METRICS.len()];
     let mut labels = Vec::new();
+    let point_labels = select::point_labels(store)?;
     for &p in &pts {
         let rf = store.runs(p)?;
         for (k, name) in CCDF_METRICS.iter().enumerate() {
             let i = metric_index(name).ok_or_else(|| invalid(format!("no metric {name}")))?;
             cols[k].push(rf.rows.iter().map(|r| r[i]).collect());
         }
-        let params = m.point_params(p).unwrap_or_default();
-        let label = select::point_label(&m.axes, &params);
+        let label = point_labels.get(p as usize).cloned().unwrap_or_default();
         labels.push(if label.is_empty() {
             format!("point {p}")
         } else {
@@ -104,14 +106,12 @@ pub fn build(store: &Store, points: Option<&[u64]>) -> Result<CcdfChart, ReportE
         .iter()
         .zip(cols)
         .map(|(name, series)| {
-            let kind = METRICS
-                .iter()
-                .find(|d| d.name == *name)
-                .map(|d| d.kind)
-                .unwrap_or(cascade_sim::metrics::MetricKind::Ratio);
+            let (title, unit) = cascade_sim::metrics::metric_display(name, &quote)
+                .unwrap_or_else(|| (name.to_string(), String::new()));
             Panel {
                 metric: name.to_string(),
-                x_label: format!("{name} ({})", select::unit(kind, &quote)),
+                x_label: cascade_sim::metrics::with_unit(&title, &unit),
+                title,
                 curves: series.iter().map(|v| ccdf(v)).collect(),
                 positive: series
                     .iter()
@@ -148,13 +148,13 @@ impl Figure for CcdfChart {
             else {
                 let (w, hh) = area.dim_in_pixel();
                 area.draw(&Text::new(
-                    format!("no run with {} > 0", panel.metric),
+                    format!("no run with {} > 0", panel.title.to_lowercase()),
                     (w as i32 / 2, hh as i32 / 2),
                     text(LABEL_PX).pos(Pos::new(HPos::Center, VPos::Center)),
                 ))
                 .dr()?;
                 area.draw(&Text::new(
-                    panel.metric.clone(),
+                    panel.title.clone(),
                     (w as i32 / 2, 20),
                     bold(LABEL_PX).pos(Pos::new(HPos::Center, VPos::Top)),
                 ))
@@ -178,7 +178,7 @@ impl Figure for CcdfChart {
             let ly0 = (ymin * 0.7).min(0.5).log10();
             let mut chart = ChartBuilder::on(area)
                 .margin(14)
-                .caption(panel.metric.as_str(), bold(LABEL_PX))
+                .caption(panel.title.as_str(), bold(LABEL_PX))
                 .x_label_area_size(56)
                 .y_label_area_size(70)
                 .build_cartesian_2d(lx0..lx1, ly0..0.03)
