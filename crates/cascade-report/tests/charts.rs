@@ -174,10 +174,7 @@ fn heatmap_renders_with_every_cell() {
     assert_eq!(h.cells.len(), 6);
     assert_eq!((h.x_ticks.len(), h.y_ticks.len()), (3, 2));
     assert_eq!(h.scale_label, "Bad debt, mean (USD)");
-    check_renders(
-        &fig,
-        "Bad debt over Liquidation bonus and Feed latency s",
-    );
+    check_renders(&fig, "Bad debt over Liquidation bonus and Feed latency s");
 }
 
 #[test]
