@@ -187,16 +187,51 @@ impl Figure for CcdfChart {
                 .configure_mesh()
                 .x_desc(format!("{} · log scale", panel.x_label))
                 .y_desc("P(X ≥ x) · log scale")
-                .x_labels(6)
-                .y_labels(6)
-                .x_label_formatter(&|v| fmt_num(10f64.powf(*v)))
-                .y_label_formatter(&|v| fmt_num(10f64.powf(*v)))
+                .x_labels(0)
+                .y_labels(0)
                 .axis_desc_style(text(LABEL_PX - 1.0))
                 .label_style(text(TICK_PX - 1.0))
                 .light_line_style(TRANSPARENT)
                 .bold_line_style(RGBColor(225, 225, 225))
                 .draw()
                 .dr()?;
+            // Round 1-2-5 ticks on both log axes (plotters' own would fall on 10^0.2).
+            let xt = log_ticks(10f64.powf(lx0), 10f64.powf(lx1));
+            let yt = log_ticks(10f64.powf(ly0), 1.0);
+            let grid = RGBColor(225, 225, 225);
+            let base = area.get_base_pixel();
+            for t in &xt {
+                let v = t.log10();
+                chart
+                    .draw_series(std::iter::once(PathElement::new(
+                        vec![(v, ly0), (v, 0.03)],
+                        grid.stroke_width(1),
+                    )))
+                    .dr()?;
+                let (px, py) = chart.backend_coord(&(v, ly0));
+                area.draw(&Text::new(
+                    fmt_num(*t),
+                    (px - base.0, py - base.1 + 6),
+                    text(TICK_PX - 1.0).pos(Pos::new(HPos::Center, VPos::Top)),
+                ))
+                .dr()?;
+            }
+            for t in &yt {
+                let v = t.log10();
+                chart
+                    .draw_series(std::iter::once(PathElement::new(
+                        vec![(lx0, v), (lx1, v)],
+                        grid.stroke_width(1),
+                    )))
+                    .dr()?;
+                let (px, py) = chart.backend_coord(&(lx0, v));
+                area.draw(&Text::new(
+                    fmt_num(*t),
+                    (px - base.0 - 6, py - base.1),
+                    text(TICK_PX - 1.0).pos(Pos::new(HPos::Right, VPos::Center)),
+                ))
+                .dr()?;
+            }
             for (i, c) in panel.curves.iter().enumerate() {
                 if c.is_empty() {
                     continue;

@@ -133,6 +133,10 @@ pub fn build(
 impl Heatmap {
     /// The colour scale's range.
     fn range(&self) -> (f64, f64) {
+        // Rates always on [0, 1], so heatmaps of rates compare across sweeps.
+        if self.rate {
+            return (0.0, 1.0);
+        }
         let (a, b) = finite_range(self.cells.iter().map(|c| c.value)).unwrap_or((0.0, 1.0));
         let lo = if a >= 0.0 { 0.0 } else { a };
         let hi = if b > lo {
