@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end: the quickstart sweep as a Slurm job array of 4 tasks plus the dependent merge
 # job, on a single-node Slurm cluster started here without systemd, checked byte for byte
-# against a local run. Installs Debian's slurmctld, slurmd, slurm-client and munge when they
+# against a local run; the merge job must also have written the charts and report.html. Installs Debian's slurmctld, slurmd, slurm-client and munge when they
 # are missing (needs root), and stops the daemons it started, by their pid, on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -111,6 +111,7 @@ log "cluster up: $(sinfo -h -o '%P %a %D %T')"
 mkdir -p "$work/out"
 cd "$work/out"
 "$bin" slurm "$repo/configs/sweeps/quickstart.toml" --tasks 4 --cpus-per-task 1 \
+  --mem 500M --setup 'export CASCADE_E2E_SETUP=1' \
   --out "$work/out/merged" > "$work/out/quickstart.sbatch" || fail "cascade slurm"
 jid=$(sbatch --parsable "$work/out/quickstart.sbatch") || fail "sbatch"
 log "submitted array job $jid"
@@ -133,6 +134,13 @@ n=$(find "$work/out/merged.shards" -name manifest.json | wc -l)
 "$bin" sweep configs/sweeps/quickstart.toml --out "$work/local" --threads 2 >/dev/null 2>&1 || fail "local sweep"
 python3 scripts/same-store.py "$work/local" "$work/out/merged" \
   || fail "the merged store differs from the local one"
+
+# The merge job ends with the report: report.html and the default charts, listed in the store.
+[ -s "$work/out/merged/report.html" ] || fail "the merged store has no report.html"
+grep -q '"report.html"' "$work/out/merged/manifest.json" || fail "report.html is not listed in the manifest"
+nc=$(find "$work/out/merged/charts" -name '*.png' 2>/dev/null | wc -l)
+[ "$nc" -ge 1 ] || fail "the merged store has no charts"
+log "merged store has report.html and $nc chart(s)"
 
 # A requeued task 0 runs the script again: it resumes its shard and submits no second merge.
 mark="$work/out/merged.shards/merge-job-$jid"

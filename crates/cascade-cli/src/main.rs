@@ -101,9 +101,13 @@ enum Command {
         /// The merged result directory.
         #[arg(long)]
         out: PathBuf,
-        /// Replace existing results in the output directory.
+        /// Replace existing results in the output directory (only the data a merge writes:
+        /// charts, the report, exports and files of your own stay).
         #[arg(long)]
         force: bool,
+        /// Then write the charts and report.html of the merged store, as `cascade report`.
+        #[arg(long)]
+        report: bool,
     },
     /// Print an sbatch script that runs a sweep as a Slurm job array plus a dependent merge job.
     Slurm {
@@ -125,6 +129,19 @@ enum Command {
         /// <out>.shards/.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Slurm account to charge (both jobs).
+        #[arg(long)]
+        account: Option<String>,
+        /// Slurm quality of service (both jobs).
+        #[arg(long)]
+        qos: Option<String>,
+        /// Memory per task (Slurm syntax, e.g. 4G; both jobs).
+        #[arg(long)]
+        mem: Option<String>,
+        /// A shell line to run before cascade in every job, e.g. `module load gcc`
+        /// (repeatable; in order).
+        #[arg(long = "setup", value_name = "LINE")]
+        setup: Vec<String>,
     },
     /// Re-run one stored run, check it reproduces its stored row, and write its event trace.
     Replay {
@@ -278,7 +295,12 @@ fn main() -> ExitCode {
                 cluster::resolve_shard(shard.as_deref(), shard_count, |k| std::env::var(k).ok())
                     .and_then(|sh| cmd_sweep(&sweep, out, resume, force, threads, sh, &b))
             }),
-        Command::Merge { shards, out, force } => cluster::cmd_merge(&shards, &out, force),
+        Command::Merge {
+            shards,
+            out,
+            force,
+            report,
+        } => cluster::cmd_merge(&shards, &out, force, report),
         Command::Slurm {
             sweep,
             tasks,
@@ -286,6 +308,10 @@ fn main() -> ExitCode {
             time,
             cpus_per_task,
             out,
+            account,
+            qos,
+            mem,
+            setup,
         } => cluster::cmd_slurm(&cluster::SlurmArgs {
             sweep: &sweep,
             tasks,
@@ -293,6 +319,10 @@ fn main() -> ExitCode {
             time: time.as_deref(),
             cpus_per_task,
             out: out.as_deref(),
+            account: account.as_deref(),
+            qos: qos.as_deref(),
+            mem: mem.as_deref(),
+            setup: &setup,
         }),
         Command::Replay {
             results,

@@ -264,6 +264,28 @@ pub fn fmt_tick(v: f64, lo: f64, hi: f64) -> String {
     fmt_num(v)
 }
 
+/// Round ticks for a log axis spanning `[lo, hi]` (positive values, not their logs): 1, 2
+/// and 5 times each power of ten inside the range, or only the powers of ten when those are
+/// too many for the axis (more than 10); the values themselves, in increasing order.
+pub fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    if !(lo > 0.0 && hi >= lo && hi.is_finite()) {
+        return Vec::new();
+    }
+    let (d0, d1) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
+    let inside = |v: &f64| *v >= lo * (1.0 - 1e-9) && *v <= hi * (1.0 + 1e-9);
+    let decade = |d: i32, m: f64| m * 10f64.powi(d);
+    let all: Vec<f64> = (d0..=d1)
+        .flat_map(|d| [1.0, 2.0, 5.0].map(|m| decade(d, m)))
+        .filter(inside)
+        .collect();
+    if all.len() <= 10 {
+        return all;
+    }
+    let ones: Vec<f64> = (d0..=d1).map(|d| decade(d, 1.0)).filter(inside).collect();
+    let step = ones.len().div_ceil(8).max(1);
+    ones.into_iter().step_by(step).collect()
+}
+
 /// Text sizes (pixels).
 pub const TITLE_PX: f64 = 24.0;
 pub const SUBTITLE_PX: f64 = 16.0;
@@ -281,7 +303,51 @@ pub fn bold(px: f64) -> TextStyle<'static> {
         .color(&BLACK)
 }
 
-/// Draw a title and an optional grey subtitle at the top of `root`; returns the area below.
+/// The width of `s` in pixels at `px`, estimated from DejaVu Sans' average advance (0.6 em,
+/// a little over its real 0.55 so an estimate never runs off the edge).
+pub fn text_width(s: &str, px: f64) -> u32 {
+    (s.chars().count() as f64 * px * 0.6).ceil() as u32
+}
+
+/// Split `s` into lines no wider than `width` pixels at `px`: at " · " separators first, then
+/// at spaces; a single word wider than the line keeps a line of its own.
+pub fn wrap(s: &str, width: u32, px: f64) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    let fits = |t: &str| text_width(t, px) <= width;
+    for part in s.split(" · ").filter(|p| !p.is_empty()) {
+        let joined = if cur.is_empty() {
+            part.to_string()
+        } else {
+            format!("{cur} · {part}")
+        };
+        if fits(&joined) {
+            cur = joined;
+            continue;
+        }
+        if !cur.is_empty() {
+            lines.push(std::mem::take(&mut cur));
+        }
+        for word in part.split(' ') {
+            let next = if cur.is_empty() {
+                word.to_string()
+            } else {
+                format!("{cur} {word}")
+            };
+            if fits(&next) || cur.is_empty() {
+                cur = next;
+            } else {
+                lines.push(std::mem::replace(&mut cur, word.to_string()));
+            }
+        }
+    }
+    if !cur.is_empty() {
+        lines.push(cur);
+    }
+    lines
+}
+
+/// Draw a title and an optional grey subtitle (wrapped to the width) at the top of `root`; returns the area below.
 pub fn titled<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     title: &str,
@@ -296,16 +362,19 @@ pub fn titled<DB: DrawingBackend>(
     ))
     .dr()?;
     top += TITLE_PX as i32 + 8;
-    if !subtitle.is_empty() {
+    for line in wrap(subtitle, w.saturating_sub(40), SUBTITLE_PX) {
         root.draw(&Text::new(
-            subtitle.to_string(),
+            line,
             (w as i32 / 2, top),
             text(SUBTITLE_PX)
                 .color(&RGBColor(80, 80, 80))
                 .pos(Pos::new(HPos::Center, VPos::Top)),
         ))
         .dr()?;
-        top += SUBTITLE_PX as i32 + 8;
+        top += SUBTITLE_PX as i32 + 6;
+    }
+    if !subtitle.is_empty() {
+        top += 2;
     }
     Ok(root.margin(top as u32 + 4, 0, 0, 0))
 }
@@ -481,6 +550,40 @@ mod tests {
         assert_eq!(fmt_tick(1.015, 1.01, 1.02), "1.015");
         assert_eq!(fmt_tick(1.02, 1.01, 1.02), "1.02");
         assert_eq!(fmt_tick(3000.0, 0.0, 7000.0), "3000");
+    }
+
+    #[test]
+    fn log_ticks_fall_on_1_2_5() {
+        let close = |a: &[f64], b: &[f64]| {
+            a.len() == b.len()
+                && a.iter()
+                    .zip(b)
+                    .all(|(x, y)| (x - y).abs() <= 1e-9 * y.abs())
+        };
+        let t = log_ticks(0.3, 40.0);
+        assert!(close(&t, &[0.5, 1.0, 2.0, 5.0, 10.0, 20.0]), "{t:?}");
+        // Wide ranges keep the powers of ten only.
+        let t = log_ticks(1.0, 1e6);
+        assert!(close(&t, &[1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6]), "{t:?}");
+        // Never 0.631 or 3981: every tick is 1, 2 or 5 times a power of ten.
+        for t in log_ticks(0.0004, 7.0e3) {
+            let m = t / 10f64.powf(t.log10().floor());
+            assert!([1.0, 2.0, 5.0].iter().any(|k| (m - k).abs() < 1e-6), "{t}");
+        }
+        assert!(log_ticks(0.0, 1.0).is_empty());
+    }
+
+    #[test]
+    fn subtitles_wrap_at_separators_then_spaces() {
+        assert_eq!(wrap("", 100, 10.0), Vec::<String>::new());
+        assert_eq!(wrap("a · b", 1000, 10.0), ["a · b"]);
+        // 6 px per character: 10 characters per 60 px line.
+        assert_eq!(wrap("aaaa · bbbb · cc", 60, 10.0), ["aaaa", "bbbb · cc"]);
+        assert_eq!(wrap("one two three", 60, 10.0), ["one two", "three"]);
+        assert_eq!(
+            wrap("averyveryverylongword x", 60, 10.0),
+            ["averyveryverylongword", "x"]
+        );
     }
 
     #[test]

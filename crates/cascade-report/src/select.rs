@@ -9,7 +9,7 @@
 
 use crate::{ReportError, invalid};
 use cascade_sim::aggregate::{PointAgg, rate_metrics};
-use cascade_sim::metrics::{METRICS, MetricKind, metric_index};
+use cascade_sim::metrics::{METRICS, MetricKind, metric_index, with_unit};
 use cascade_sim::store::{Manifest, PointsFile};
 use cascade_sim::sweep::{Param, Sampling};
 
@@ -59,25 +59,31 @@ impl Quantity {
             return Some((r.rate, r.lo, r.hi));
         }
         let m = agg.metrics.get(self.index)?;
-        Some((m.mean, m.ci_lo, m.ci_hi))
+        // Counts, durations and gas prices are never negative: neither is their interval.
+        let floor = matches!(
+            self.kind,
+            MetricKind::Count | MetricKind::Blocks | MetricKind::Seconds | MetricKind::Gwei
+        ) && !self.metric.ends_with("_vs_twin");
+        let lo = if floor { m.ci_lo.max(0.0) } else { m.ci_lo };
+        Some((m.mean, lo, m.ci_hi))
     }
 
-    /// A short name for titles: "cascade frequency" for `has_cascade`, "bad-debt frequency"
-    /// for `has_bad_debt`, "mean <metric>" otherwise.
+    /// The quantity's display name (the metrics table's `title`: "Cascade frequency", "Bad
+    /// debt").
     pub fn title(&self) -> String {
-        match (self.metric, self.rate) {
-            ("has_cascade", _) => "Cascade frequency".into(),
-            ("has_bad_debt", _) => "Bad-debt frequency".into(),
-            (m, Some(_)) => format!("Rate of {m}"),
-            (m, None) => format!("Mean {m}"),
-        }
+        METRICS[self.index].display_name()
     }
 
-    /// The axis label with its unit.
+    /// The axis title with its unit: "Cascade frequency (share of runs)", "Bad debt, mean
+    /// (USDC)".
     pub fn axis_label(&self, quote: &str) -> String {
+        let d = &METRICS[self.index];
         match self.rate {
-            Some(_) => format!("{} (share of runs)", self.metric),
-            None => format!("{}, mean ({})", self.metric, unit(self.kind, quote)),
+            Some(_) => with_unit(&d.display_name(), "share of runs"),
+            None => with_unit(
+                &format!("{}, mean", d.display_name()),
+                &d.display_unit(quote),
+            ),
         }
     }
 
@@ -218,23 +224,47 @@ pub fn short_key(key: &str) -> String {
     }
 }
 
-/// "key = value, key = value" for a point's parameters.
-pub fn point_label(axes: &[String], params: &[Param]) -> String {
+/// An axis's display title: the sweep file's `title`, else the key in words.
+pub fn axis_title(m: &Manifest, key: &str) -> String {
+    cascade_sim::sweep::axis_display(&m.sweep, key).0
+}
+
+/// An axis's title with its unit, for axis descriptions ("Liquidation bonus (share)").
+pub fn axis_label(m: &Manifest, key: &str) -> String {
+    let (t, u) = cascade_sim::sweep::axis_display(&m.sweep, key);
+    with_unit(&t, &u)
+}
+
+/// "Title = value, Title = value" for a point's (labelled) parameters.
+pub fn point_label(m: &Manifest, axes: &[String], params: &[Param]) -> String {
     axes.iter()
         .zip(params)
-        .map(|(k, v)| format!("{} = {}", short_key(k), value_label(k, v)))
+        .map(|(k, v)| format!("{} = {}", axis_title(m, k), value_label(k, v)))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Every point's [`point_label`], from the labelled points file (table values by their
+/// labels), indexed by point.
+pub fn point_labels(store: &cascade_sim::store::Store) -> Result<Vec<String>, ReportError> {
+    let pf = store.labelled_points_file()?;
+    let mut out = vec![String::new(); store.points() as usize];
+    for p in &pf.points {
+        if let Some(slot) = out.get_mut(p.index as usize) {
+            *slot = point_label(&store.manifest, &pf.axes, &p.params);
+        }
+    }
+    Ok(out)
 }
 
 /// Fixed values for axes a chart does not show: `--at key=value` pairs resolved against the
 /// axes; axes neither shown nor fixed take their first value. Returns per axis the fixed
 /// value (None for the shown ones) and a note for the subtitle.
 pub fn fixed_values(
+    m: &Manifest,
     all: &[Axis],
     shown: &[&str],
     at: &[(String, String)],
-    sampling: Sampling,
 ) -> Result<(Vec<Option<Param>>, String), ReportError> {
     for (k, _) in at {
         axis(all, k, "--at")?;
@@ -246,7 +276,7 @@ pub fn fixed_values(
     }
     let mut fixed = vec![None; all.len()];
     let mut notes = Vec::new();
-    if sampling != Sampling::Grid {
+    if m.sampling != Sampling::Grid {
         // Sampled points vary every axis at once: nothing to hold fixed.
         return Ok((fixed, String::new()));
     }
@@ -277,7 +307,7 @@ pub fn fixed_values(
         };
         notes.push(format!(
             "{} = {}",
-            short_key(&a.key),
+            axis_title(m, &a.key),
             value_label(&a.key, &v)
         ));
         fixed[a.index] = Some(v);

@@ -59,7 +59,7 @@ fn grid() -> &'static Store {
         store(
             "grid",
             &format!(
-                "scenario = \"{}\"\n[[axis]]\nkey = \"engine.liquidation.bonus\"\nvalues = [0.03, 0.06, 0.09]\n[[axis]]\nkey = \"oracles.0.feed.latency_s\"\nvalues = [12, 60]\n",
+                "scenario = \"{}\"\n[[axis]]\nkey = \"engine.liquidation.bonus\"\ntitle = \"Liquidation bonus\"\nunit = \"share\"\nvalues = [0.03, 0.06, 0.09]\n[[axis]]\nkey = \"oracles.0.feed.latency_s\"\nvalues = [12, 60]\n",
                 gen_file(1)
             ),
         )
@@ -130,7 +130,14 @@ fn line_chart_renders_and_writes_both_formats_atomically() {
     assert_eq!(l.series.len(), 2, "one line per latency value");
     assert!(l.series.iter().all(|s| s.pts.len() == 3));
     assert!(l.y_label.contains("share of runs"));
-    check_renders(&fig, "Cascade frequency vs liquidation.bonus");
+    // Titles and units from the sweep file, the key in words where it gives none.
+    assert_eq!(l.x_label, "Liquidation bonus (share)");
+    assert_eq!(l.legend_heading, "Feed latency s");
+    assert!(!l.title.contains("engine.") && !l.subtitle.contains("engine."));
+    check_renders(
+        &fig,
+        "Cascade frequency vs Liquidation bonus by Feed latency s",
+    );
     // A metric with a unit, against the other axis, one line.
     let mut r = req(PlotKind::Line);
     r.y = Some("bad_debt".into());
@@ -142,7 +149,7 @@ fn line_chart_renders_and_writes_both_formats_atomically() {
     assert_eq!(l.series.len(), 1);
     assert!(l.y_label.contains("(USD)"), "{}", l.y_label);
     assert!(
-        l.subtitle.contains("liquidation.bonus = 0.06"),
+        l.subtitle.contains("Liquidation bonus = 0.06"),
         "{}",
         l.subtitle
     );
@@ -166,11 +173,8 @@ fn heatmap_renders_with_every_cell() {
     };
     assert_eq!(h.cells.len(), 6);
     assert_eq!((h.x_ticks.len(), h.y_ticks.len()), (3, 2));
-    assert!(h.scale_label.contains("bad_debt") && h.scale_label.contains("USD"));
-    check_renders(
-        &fig,
-        "Mean bad_debt over liquidation.bonus and feed.latency_s",
-    );
+    assert_eq!(h.scale_label, "Bad debt, mean (USD)");
+    check_renders(&fig, "Bad debt over Liquidation bonus and Feed latency s");
 }
 
 #[test]

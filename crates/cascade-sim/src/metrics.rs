@@ -41,16 +41,88 @@ impl MetricKind {
     }
 }
 
-/// A metric's name, kind and meaning.
+/// A metric's name, kind, meaning and display name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MetricDef {
     pub name: &'static str,
     pub kind: MetricKind,
     pub doc: &'static str,
+    /// The name charts, tables and reports show ("Bad debt"); empty: [`key_words`] of the
+    /// name. Read it through [`MetricDef::display_name`].
+    pub title: &'static str,
 }
 
 const fn m(name: &'static str, kind: MetricKind, doc: &'static str) -> MetricDef {
-    MetricDef { name, kind, doc }
+    MetricDef {
+        name,
+        kind,
+        doc,
+        title: "",
+    }
+}
+
+impl MetricDef {
+    const fn titled(mut self, title: &'static str) -> MetricDef {
+        self.title = title;
+        self
+    }
+
+    /// The name to show: the table's title, or the metric's name turned into words.
+    pub fn display_name(&self) -> String {
+        if self.title.is_empty() {
+            key_words(self.name)
+        } else {
+            self.title.to_string()
+        }
+    }
+
+    /// The unit to show beside the name: the quote asset's name for amounts of it, "share of
+    /// runs" for booleans (charted as rates), none for dimensionless ratios.
+    pub fn display_unit(&self, quote: &str) -> String {
+        match self.kind {
+            MetricKind::Quote => quote.to_string(),
+            MetricKind::Ratio => String::new(),
+            MetricKind::Bool => "share of runs".into(),
+            other => other.unit().to_string(),
+        }
+    }
+}
+
+/// A metric's display name and unit (see [`MetricDef::display_name`] and
+/// [`MetricDef::display_unit`]); `None` for a name that is not a metric.
+pub fn metric_display(name: &str, quote: &str) -> Option<(String, String)> {
+    METRICS
+        .iter()
+        .find(|d| d.name == name)
+        .map(|d| (d.display_name(), d.display_unit(quote)))
+}
+
+/// "name (unit)", or the name alone when the unit is empty.
+pub fn with_unit(name: &str, unit: &str) -> String {
+    if unit.is_empty() {
+        name.to_string()
+    } else {
+        format!("{name} ({unit})")
+    }
+}
+
+/// A key turned into words, the fallback display name of a metric or sweep axis without a
+/// title: its last two segments that are not list indices, underscores as spaces, first letter
+/// capitalized (`engine.liquidation.bonus` -> "Liquidation bonus", `venues.0.depth_scale` ->
+/// "Venues depth scale", `oev_recaptured` -> "Oev recaptured").
+pub fn key_words(key: &str) -> String {
+    let segs: Vec<&str> = key
+        .split('.')
+        .filter(|s| !s.is_empty() && s.parse::<usize>().is_err())
+        .collect();
+    let words = segs[segs.len().saturating_sub(2)..]
+        .join(" ")
+        .replace('_', " ");
+    let mut c = words.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => key.to_string(),
+    }
 }
 
 /// Every metric of a run, in row order.
@@ -59,289 +131,346 @@ pub const METRICS: &[MetricDef] = &[
         "max_drawdown",
         MetricKind::Ratio,
         "largest peak-to-trough fall of the reference asset's p_ref",
-    ),
+    )
+    .titled("Max drawdown"),
     m(
         "base_fee_max",
         MetricKind::Gwei,
         "highest base fee of the run",
-    ),
+    )
+    .titled("Peak base fee"),
     m(
         "gas_spent",
         MetricKind::Quote,
         "gas fees paid by all agents and oracle publishers",
-    ),
+    )
+    .titled("Gas spent"),
     m(
         "oracle_max_deviation",
         MetricKind::Ratio,
         "largest |oracle - p_ref| / p_ref over blocks and assets",
-    ),
+    )
+    .titled("Max oracle deviation"),
     m(
         "arb_profit",
         MetricKind::Quote,
         "arbitrageurs' trading gains valued at p_ref, net of their gas",
-    ),
+    )
+    .titled("Arbitrage profit"),
     m(
         "lp_loss_vs_rebalancing",
         MetricKind::Quote,
         "constant-product pools' loss to informed flow (arbitrage, liquidations, MEV) at p_ref",
-    ),
+    )
+    .titled("LP loss vs rebalancing"),
     m(
         "arb_block_share",
         MetricKind::Ratio,
         "share of blocks with at least one successful arbitrage trade",
-    ),
+    )
+    .titled("Blocks with arbitrage"),
     m(
         "oracle_updates",
         MetricKind::Count,
         "oracle publications that landed on chain",
-    ),
+    )
+    .titled("Oracle updates"),
     m(
         "oracle_update_delay_blocks_mean",
         MetricKind::Blocks,
         "mean blocks from an oracle publication's submission to its inclusion",
-    ),
+    )
+    .titled("Oracle update delay"),
     m(
         "txs_included",
         MetricKind::Count,
         "transactions included (successful or reverted)",
-    ),
+    )
+    .titled("Transactions included"),
     m(
         "txs_reverted",
         MetricKind::Count,
         "included transactions that reverted",
-    ),
+    )
+    .titled("Transactions reverted"),
     m(
         "txs_expired",
         MetricKind::Count,
         "transactions that left the mempool unincluded",
-    ),
-    m("blocks", MetricKind::Count, "blocks simulated"),
+    )
+    .titled("Transactions expired"),
+    m("blocks", MetricKind::Count, "blocks simulated").titled("Blocks"),
     m(
         "liquidations",
         MetricKind::Count,
         "liquidations (and auction kicks) that landed",
-    ),
+    )
+    .titled("Liquidations"),
     m(
         "liquidated_notional",
         MetricKind::Quote,
         "collateral seized plus perp notional closed (plus the delta hedge of closed option books) by liquidations and auction kicks, valued at the market price p_ref of the moment, in every liquidation mode",
-    ),
+    )
+    .titled("Liquidated notional"),
     m(
         "bad_debt",
         MetricKind::Quote,
         "shortfall of bankrupt accounts before the waterfall (realized, plus unresolved at the end)",
-    ),
+    )
+    .titled("Bad debt"),
     m(
         "insurance_fund_drawdown",
         MetricKind::Quote,
         "what the insurance fund paid out (bad debt and keeper rewards)",
-    ),
+    )
+    .titled("Insurance fund drawdown"),
     m(
         "socialized_loss",
         MetricKind::Quote,
         "bad debt written off by the lenders' pool",
-    ),
+    )
+    .titled("Socialized loss"),
     m(
         "adl_events",
         MetricKind::Count,
         "positions auto-deleveraged",
-    ),
+    )
+    .titled("ADL events"),
     m(
         "uncovered_bad_debt",
         MetricKind::Quote,
         "bad debt no waterfall step covered, plus unresolved shortfall at the end",
-    ),
+    )
+    .titled("Uncovered bad debt"),
     m(
         "protocol_loss_at_market",
         MetricKind::Quote,
         "the protocol side's loss at p_ref: pool and insurance fund at genesis minus their value now (warehoused collateral and claims on accounts at p_ref; socialized loss included)",
-    ),
+    )
+    .titled("Protocol loss at market"),
     m(
         "oracle_gap_loss",
         MetricKind::Quote,
         "value moved from the protocol by settling liquidated perps at the oracle, not the market: sum of size x (oracle - market execution price)",
-    ),
+    )
+    .titled("Oracle gap loss"),
     m(
         "liquidation_slippage",
         MetricKind::Quote,
         "slippage paid by liquidated perps settled at market or by the backstop provider: sum of size x (p_ref - execution price)",
-    ),
+    )
+    .titled("Liquidation slippage"),
     m(
         "liquidation_delay_blocks_mean",
         MetricKind::Blocks,
         "mean blocks from the account's first flag (the protocol's check found it liquidatable; kept through bounces and partial liquidations, spent when a liquidation leaves the account healthy) to the liquidation",
-    ),
+    )
+    .titled("Liquidation delay"),
     m(
         "liquidation_delay_blocks_max",
         MetricKind::Blocks,
         "largest such delay",
-    ),
+    )
+    .titled("Max liquidation delay"),
     m(
         "liquidation_delay_s_mean",
         MetricKind::Seconds,
         "the same delay in seconds (block times), mean over liquidations",
-    ),
+    )
+    .titled("Liquidation delay"),
     m(
         "liquidation_delay_s_max",
         MetricKind::Seconds,
         "largest delay in seconds",
-    ),
+    )
+    .titled("Max liquidation delay"),
     m(
         "gap_through_count",
         MetricKind::Count,
         "accounts that went from healthy to bankrupt between two checks",
-    ),
+    )
+    .titled("Gap-through accounts"),
     m(
         "induced_liquidations",
         MetricKind::Count,
         "liquidations that p_exo alone would not have caused (forced-flow impact)",
-    ),
+    )
+    .titled("Induced liquidations"),
     m(
         "cascade_amplification",
         MetricKind::Ratio,
         "liquidated notional / exogenous liquidated notional (1 when nothing was induced)",
-    ),
+    )
+    .titled("Cascade amplification"),
     m(
         "has_cascade",
         MetricKind::Bool,
         "metrics.cascade_rule: induced liquidated notional >= cascade_threshold (default 1) x exogenous liquidated notional (induced_vs_exogenous, the default), or >= cascade_threshold (default 0.01) x peak open interest (share_of_open_interest); never without an induced liquidation",
-    ),
+    )
+    .titled("Cascade frequency"),
     m(
         "branching_ratio",
         MetricKind::Ratio,
         "liquidated notional of generations 1..K over that of generations 0..K-1 (K the last generation; 0 without an induced generation): the mean offspring per unit of parent notional",
-    ),
+    )
+    .titled("Branching ratio"),
     m(
         "longest_chain",
         MetricKind::Count,
         "the largest cascade generation (0: no induced liquidation)",
-    ),
+    )
+    .titled("Longest cascade chain"),
     m(
         "cluster_consumed",
         MetricKind::Ratio,
         "share of the stress cluster's exposure (accounts liquidatable at the exogenous path's extremes, or exogenously liquidated) that liquidations took (0 for an empty cluster)",
-    ),
+    )
+    .titled("Stress cluster consumed"),
     m(
         "has_bad_debt",
         MetricKind::Bool,
         "bad_debt > 0: some shortfall reached the waterfall or was left at the end",
-    ),
+    )
+    .titled("Bad-debt frequency"),
     m(
         "liquidator_profit",
         MetricKind::Quote,
         "liquidators' wallet gains at p_ref from their engine transactions, net of all their gas",
-    ),
+    )
+    .titled("Liquidator profit"),
     m(
         "mev_profit",
         MetricKind::Quote,
         "MEV bots' wallet gains at p_ref, net of their gas",
-    ),
+    )
+    .titled("MEV profit"),
     m(
         "failed_liquidation_txs",
         MetricKind::Count,
         "included liquidation, take and redo transactions that reverted",
-    ),
-    m("breaker_trips", MetricKind::Count, "circuit-breaker trips"),
+    )
+    .titled("Failed liquidation transactions"),
+    m("breaker_trips", MetricKind::Count, "circuit-breaker trips").titled("Circuit-breaker trips"),
     m(
         "oev_auctions",
         MetricKind::Count,
         "oracle updates offered in an order-flow auction (oev_auction publication mode)",
-    ),
+    )
+    .titled("OEV auctions"),
     m(
         "oev_recaptured",
         MetricKind::Quote,
         "auction winners' payments for the right to backrun oracle updates (protocol + oracle shares)",
-    ),
+    )
+    .titled("OEV recaptured"),
     m(
         "oev_fallbacks",
         MetricKind::Count,
         "auctioned updates that went the public way fallback_delay_s later (no bid, private route failed, bundle not includable)",
-    ),
+    )
+    .titled("OEV fallbacks"),
     m(
         "surplus_to_liquidators",
         MetricKind::Quote,
         "liquidators' and MEV bots' gains at p_ref from liquidation transactions, net of their gas and auction payments",
-    ),
+    )
+    .titled("Surplus to liquidators"),
     m(
         "surplus_to_builder",
         MetricKind::Quote,
         "priority fees paid by liquidation transactions (to the block builder)",
-    ),
+    )
+    .titled("Surplus to block builder"),
     m(
         "surplus_to_protocol",
         MetricKind::Quote,
         "share_to_protocol of the auction payments, paid into the insurance fund",
-    ),
+    )
+    .titled("Surplus to protocol"),
     m(
         "surplus_to_oracle",
         MetricKind::Quote,
         "the rest of the auction payments, to the oracle",
-    ),
+    )
+    .titled("Surplus to oracle"),
     m(
         "surplus_burned",
         MetricKind::Quote,
         "base fees paid by liquidation transactions (burned)",
-    ),
+    )
+    .titled("Surplus burned"),
     m(
         "liquidation_delay_from_report_blocks_mean",
         MetricKind::Blocks,
         "mean blocks from the oracle report that made an account liquidatable to its liquidation: the delay from the protocol's flag plus that update's lag from report to landing",
-    ),
+    )
+    .titled("Liquidation delay from oracle report"),
     m(
         "options_liquidations",
         MetricKind::Count,
         "liquidations (and backstop absorptions) of accounts holding options",
-    ),
+    )
+    .titled("Options liquidations"),
     m(
         "margin_shortfall_at_liquidation",
         MetricKind::Quote,
         "loss beyond the margin held: the negative equity of option accounts when liquidated, summed",
-    ),
+    )
+    .titled("Margin shortfall at liquidation"),
     m(
         "convexity_gap",
         MetricKind::Ratio,
         "over every option position of liquidated books: full-revaluation loss minus the delta-gamma-vega-theta estimate from the Greeks of the engine's last risk update, for the move from that update to the liquidation, summed, per unit of their notional (underlying price x contracts at that update)",
-    ),
+    )
+    .titled("Convexity gap"),
     m(
         "convexity_gap_long",
         MetricKind::Ratio,
         "convexity_gap over the long positions only, per unit of their notional",
-    ),
+    )
+    .titled("Convexity gap (long)"),
     m(
         "convexity_gap_short",
         MetricKind::Ratio,
         "convexity_gap over the short positions only, per unit of their notional",
-    ),
+    )
+    .titled("Convexity gap (short)"),
     m(
         "hedge_flow",
         MetricKind::Quote,
         "forced delta-hedge volume of liquidated option books, at the oracle price",
-    ),
+    )
+    .titled("Forced hedge flow"),
     m(
         "engine_gamma",
         MetricKind::Quote,
         "net dollar gamma of all accounts (sum q gamma S^2 / 100), the block-end value of largest magnitude, signed",
-    ),
+    )
+    .titled("Engine net gamma"),
     m(
         "stale_risk_blocks",
         MetricKind::Blocks,
         "account-blocks spent liquidatable under fresh risk figures but not under the engine's (risk recomputation budget)",
-    ),
+    )
+    .titled("Stale-risk account-blocks"),
     m(
         "auction_sales",
         MetricKind::Count,
         "collateral auction sales: Dutch takes and English deals",
-    ),
+    )
+    .titled("Auction sales"),
     m(
         "auction_discount",
         MetricKind::Ratio,
         "1 - paid / oracle value of the collateral sold by auctions, over all sales (0 without a sale)",
-    ),
+    )
+    .titled("Auction discount"),
     m(
         "auction_near_zero_share",
         MetricKind::Ratio,
         "share of auction sales that paid under 1% of the collateral's oracle value (zero-bid auctions)",
-    ),
+    )
+    .titled("Near-zero auction share"),
     m(
         "maintenance_ratio_rise",
         MetricKind::Ratio,
@@ -351,17 +480,20 @@ pub const METRICS: &[MetricDef] = &[
         "liquidations_vs_twin",
         MetricKind::Count,
         "liquidations minus those of the run's twin without liquidation flow reaching the price (metrics.counterfactual = \"twin\"; NaN otherwise)",
-    ),
+    )
+    .titled("Liquidations vs twin"),
     m(
         "bad_debt_vs_twin",
         MetricKind::Quote,
         "bad_debt minus the twin's (metrics.counterfactual = \"twin\"; NaN otherwise)",
-    ),
+    )
+    .titled("Bad debt vs twin"),
     m(
         "drawdown_vs_twin",
         MetricKind::Ratio,
         "max_drawdown minus the twin's (metrics.counterfactual = \"twin\"; NaN otherwise)",
-    ),
+    )
+    .titled("Drawdown vs twin"),
 ];
 
 /// The metrics that compare a run with its twin, and the metric each is the difference of.
@@ -634,8 +766,8 @@ mod tests {
         }
     }
 
-    /// docs/model.md's "Metrics table" lists every metric of the row, in row order, with the
-    /// unit of [`MetricKind::unit`]; its definitions are [`METRICS`]' own.
+    /// docs/model.md's "Metrics table" lists every metric of the row, in row order, with its
+    /// display name, the unit of [`MetricKind::unit`] and [`METRICS`]' own definition.
     #[test]
     fn the_docs_metrics_table_is_the_metric_row() {
         let doc = include_str!("../../../docs/model.md");
@@ -644,7 +776,7 @@ mod tests {
             .expect("a Metrics table section");
         let section = &doc[start + 1..];
         let section = &section[..section[3..].find("\n## ").map_or(section.len(), |i| i + 3)];
-        let rows: Vec<(String, String, String)> = section
+        let rows: Vec<(String, String, String, String)> = section
             .lines()
             .filter(|l| l.starts_with("| `"))
             .map(|l| {
@@ -652,7 +784,8 @@ mod tests {
                 (
                     c[0].trim().trim_matches('`').to_string(),
                     c[1].trim().to_string(),
-                    c[2..].join(" | ").trim().replace("\\|", "|"),
+                    c[2].trim().to_string(),
+                    c[3..].join(" | ").trim().replace("\\|", "|"),
                 )
             })
             .collect();
@@ -660,8 +793,9 @@ mod tests {
         let want: Vec<&str> = METRICS.iter().map(|d| d.name).collect();
         assert_eq!(names, want, "docs/model.md's metrics table vs METRICS");
         for (r, d) in rows.iter().zip(METRICS) {
-            assert_eq!(r.1, d.kind.unit(), "unit of {}", d.name);
-            assert_eq!(r.2, d.doc, "definition of {}", d.name);
+            assert_eq!(r.1, d.display_name(), "display name of {}", d.name);
+            assert_eq!(r.2, d.kind.unit(), "unit of {}", d.name);
+            assert_eq!(r.3, d.doc, "definition of {}", d.name);
         }
         assert_eq!(
             Accumulator::default()
@@ -670,6 +804,25 @@ mod tests {
                 .len(),
             rows.len()
         );
+    }
+
+    #[test]
+    fn keys_turn_into_words_when_there_is_no_title() {
+        assert_eq!(key_words("engine.liquidation.bonus"), "Liquidation bonus");
+        assert_eq!(key_words("venues.0.depth_scale"), "Venues depth scale");
+        assert_eq!(key_words("scenario"), "Scenario");
+        assert_eq!(key_words("oev_recaptured"), "Oev recaptured");
+        assert_eq!(key_words(""), "");
+        let untitled = m("some_new_metric", MetricKind::Count, "x");
+        assert_eq!(untitled.display_name(), "Some new metric");
+        assert_eq!(
+            metric_display("bad_debt", "USDC"),
+            Some(("Bad debt".to_string(), "USDC".to_string()))
+        );
+        assert_eq!(metric_display("max_drawdown", "USDC").unwrap().1, "");
+        assert_eq!(metric_display("nope", "USDC"), None);
+        assert_eq!(with_unit("Bad debt", "USDC"), "Bad debt (USDC)");
+        assert_eq!(with_unit("Max drawdown", ""), "Max drawdown");
     }
 
     #[test]

@@ -711,18 +711,27 @@ impl Store {
             .cloned()
             .unwrap_or_default();
         for (i, a) in axes.iter().enumerate() {
-            let (Some(vals), Some(labels)) = (
-                a.get("values").and_then(|v| v.as_array()),
-                a.get("labels").and_then(|v| v.as_array()),
-            ) else {
+            let Some(vals) = a.get("values").and_then(|v| v.as_array()) else {
                 continue;
+            };
+            let labels: Vec<String> = match a.get("labels").and_then(|v| v.as_array()) {
+                Some(l) => l
+                    .iter()
+                    .map(|x| x.as_str().unwrap_or_default().to_string())
+                    .collect(),
+                // Tables and arrays never show as inline TOML: without labels they are named
+                // by their `kind` where that tells them apart, else by their position.
+                None if vals.iter().any(|v| v.is_object() || v.is_array()) => {
+                    sweep::auto_labels(vals)
+                }
+                None => continue,
             };
             let map: Vec<(String, String)> = vals
                 .iter()
                 .zip(labels)
                 .filter_map(|(v, l)| {
                     let tv: toml::Value = serde_json::from_value(v.clone()).ok()?;
-                    Some((Param::from_toml(&tv).label(), l.as_str()?.to_string()))
+                    Some((Param::from_toml(&tv).label(), l))
                 })
                 .collect();
             for p in &mut pf.points {

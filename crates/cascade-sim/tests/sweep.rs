@@ -593,6 +593,30 @@ fn shards_merge_into_the_unsharded_store() {
     // Refuses to overwrite without force.
     let e = merge_shards(&dirs, &merged, &inv(1), false).unwrap_err();
     assert!(e.to_string().contains("--force"), "{e}");
+    // With force it replaces its data and keeps what it did not write: a chart another
+    // command wrote (still listed, so `cascade report` may rewrite it) and a user's file.
+    {
+        let s = Store::open_locked(&merged, "test").unwrap();
+        let chart = merged.join("charts").join("ccdf.png");
+        s.claim(std::slice::from_ref(&chart)).unwrap();
+        std::fs::create_dir_all(chart.parent().unwrap()).unwrap();
+        std::fs::write(&chart, b"chart").unwrap();
+    }
+    std::fs::write(merged.join("notes.txt"), b"mine").unwrap();
+    merge_shards(&dirs, &merged, &inv(1), true).unwrap();
+    assert_eq!(
+        std::fs::read(merged.join("charts/ccdf.png")).unwrap(),
+        b"chart"
+    );
+    assert_eq!(std::fs::read(merged.join("notes.txt")).unwrap(), b"mine");
+    let m = read_manifest(&merged).unwrap();
+    assert!(
+        m.files.contains(&"charts/ccdf.png".to_string()),
+        "{:?}",
+        m.files
+    );
+    assert!(!m.files.contains(&"notes.txt".to_string()));
+    assert_eq!(data_files(&whole), data_files(&merged));
     // A missing shard, a duplicated one, a whole store, a foreign shard.
     let e = merge_shards(&dirs[..4], &d.join("m2"), &inv(1), false).unwrap_err();
     assert!(e.to_string().contains("missing shard(s): 4/5"), "{e}");

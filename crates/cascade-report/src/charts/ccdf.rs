@@ -9,7 +9,7 @@
 use crate::render::*;
 use crate::select;
 use crate::{ReportError, invalid};
-use cascade_sim::metrics::{METRICS, metric_index};
+use cascade_sim::metrics::metric_index;
 use cascade_sim::store::Store;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -21,6 +21,8 @@ pub const CCDF_METRICS: [&str; 3] = ["liquidated_notional", "cascade_amplificati
 #[derive(Debug, Clone, PartialEq)]
 pub struct Panel {
     pub metric: String,
+    /// The metric's display name (panel caption).
+    pub title: String,
     pub x_label: String,
     /// Per series: (x, P(X ≥ x)) at each distinct positive value, ascending.
     pub curves: Vec<Vec<(f64, f64)>>,
@@ -86,14 +88,14 @@ pub fn build(store: &Store, points: Option<&[u64]>) -> Result<CcdfChart, ReportE
     let quote = select::quote_name(m);
     let mut cols: Vec<Vec<Vec<f64>>> = vec![Vec::new(); CCDF_METRICS.len()];
     let mut labels = Vec::new();
+    let point_labels = select::point_labels(store)?;
     for &p in &pts {
         let rf = store.runs(p)?;
         for (k, name) in CCDF_METRICS.iter().enumerate() {
             let i = metric_index(name).ok_or_else(|| invalid(format!("no metric {name}")))?;
             cols[k].push(rf.rows.iter().map(|r| r[i]).collect());
         }
-        let params = m.point_params(p).unwrap_or_default();
-        let label = select::point_label(&m.axes, &params);
+        let label = point_labels.get(p as usize).cloned().unwrap_or_default();
         labels.push(if label.is_empty() {
             format!("point {p}")
         } else {
@@ -104,14 +106,12 @@ pub fn build(store: &Store, points: Option<&[u64]>) -> Result<CcdfChart, ReportE
         .iter()
         .zip(cols)
         .map(|(name, series)| {
-            let kind = METRICS
-                .iter()
-                .find(|d| d.name == *name)
-                .map(|d| d.kind)
-                .unwrap_or(cascade_sim::metrics::MetricKind::Ratio);
+            let (title, unit) = cascade_sim::metrics::metric_display(name, &quote)
+                .unwrap_or_else(|| (name.to_string(), String::new()));
             Panel {
                 metric: name.to_string(),
-                x_label: format!("{name} ({})", select::unit(kind, &quote)),
+                x_label: cascade_sim::metrics::with_unit(&title, &unit),
+                title,
                 curves: series.iter().map(|v| ccdf(v)).collect(),
                 positive: series
                     .iter()
@@ -148,13 +148,13 @@ impl Figure for CcdfChart {
             else {
                 let (w, hh) = area.dim_in_pixel();
                 area.draw(&Text::new(
-                    format!("no run with {} > 0", panel.metric),
+                    format!("no run with {} > 0", panel.title.to_lowercase()),
                     (w as i32 / 2, hh as i32 / 2),
                     text(LABEL_PX).pos(Pos::new(HPos::Center, VPos::Center)),
                 ))
                 .dr()?;
                 area.draw(&Text::new(
-                    panel.metric.clone(),
+                    panel.title.clone(),
                     (w as i32 / 2, 20),
                     bold(LABEL_PX).pos(Pos::new(HPos::Center, VPos::Top)),
                 ))
@@ -178,7 +178,7 @@ impl Figure for CcdfChart {
             let ly0 = (ymin * 0.7).min(0.5).log10();
             let mut chart = ChartBuilder::on(area)
                 .margin(14)
-                .caption(panel.metric.as_str(), bold(LABEL_PX))
+                .caption(panel.title.as_str(), bold(LABEL_PX))
                 .x_label_area_size(56)
                 .y_label_area_size(70)
                 .build_cartesian_2d(lx0..lx1, ly0..0.03)
@@ -187,16 +187,51 @@ impl Figure for CcdfChart {
                 .configure_mesh()
                 .x_desc(format!("{} · log scale", panel.x_label))
                 .y_desc("P(X ≥ x) · log scale")
-                .x_labels(6)
-                .y_labels(6)
-                .x_label_formatter(&|v| fmt_num(10f64.powf(*v)))
-                .y_label_formatter(&|v| fmt_num(10f64.powf(*v)))
+                .x_labels(0)
+                .y_labels(0)
                 .axis_desc_style(text(LABEL_PX - 1.0))
                 .label_style(text(TICK_PX - 1.0))
                 .light_line_style(TRANSPARENT)
                 .bold_line_style(RGBColor(225, 225, 225))
                 .draw()
                 .dr()?;
+            // Round 1-2-5 ticks on both log axes (plotters' own would fall on 10^0.2).
+            let xt = log_ticks(10f64.powf(lx0), 10f64.powf(lx1));
+            let yt = log_ticks(10f64.powf(ly0), 1.0);
+            let grid = RGBColor(225, 225, 225);
+            let base = area.get_base_pixel();
+            for t in &xt {
+                let v = t.log10();
+                chart
+                    .draw_series(std::iter::once(PathElement::new(
+                        vec![(v, ly0), (v, 0.03)],
+                        grid.stroke_width(1),
+                    )))
+                    .dr()?;
+                let (px, py) = chart.backend_coord(&(v, ly0));
+                area.draw(&Text::new(
+                    fmt_num(*t),
+                    (px - base.0, py - base.1 + 6),
+                    text(TICK_PX - 1.0).pos(Pos::new(HPos::Center, VPos::Top)),
+                ))
+                .dr()?;
+            }
+            for t in &yt {
+                let v = t.log10();
+                chart
+                    .draw_series(std::iter::once(PathElement::new(
+                        vec![(lx0, v), (lx1, v)],
+                        grid.stroke_width(1),
+                    )))
+                    .dr()?;
+                let (px, py) = chart.backend_coord(&(lx0, v));
+                area.draw(&Text::new(
+                    fmt_num(*t),
+                    (px - base.0 - 6, py - base.1),
+                    text(TICK_PX - 1.0).pos(Pos::new(HPos::Right, VPos::Center)),
+                ))
+                .dr()?;
+            }
             for (i, c) in panel.curves.iter().enumerate() {
                 if c.is_empty() {
                     continue;

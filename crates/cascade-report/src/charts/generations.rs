@@ -74,7 +74,7 @@ pub fn build(
             "--kind generations needs a grid sweep (every scenario at the same other values)",
         ));
     }
-    let (fixed, note) = select::fixed_values(&all, &[SCENARIO_AXIS], at, m.sampling)?;
+    let (fixed, note) = select::fixed_values(m, &all, &[SCENARIO_AXIS], at)?;
     let mut picked = Vec::new();
     for v in &sa.values {
         let rec = pf.points.iter().find(|r| {

@@ -68,7 +68,7 @@ pub fn build(
             select::axis_list(&all)
         )));
     }
-    let (fixed, note) = select::fixed_values(&all, &[&xa.key, &ya.key], at, m.sampling)?;
+    let (fixed, note) = select::fixed_values(m, &all, &[&xa.key, &ya.key], at)?;
     let mut cells = Vec::new();
     for rec in &pf.points {
         if !select::matches(&rec.params, &fixed) {
@@ -108,12 +108,12 @@ pub fn build(
         title: format!(
             "{} over {} and {}",
             q.title(),
-            select::short_key(&xa.key),
-            select::short_key(&ya.key)
+            select::axis_title(m, &xa.key),
+            select::axis_title(m, &ya.key)
         ),
         subtitle: sub.join(" · "),
-        x_label: xa.key.clone(),
-        y_label: ya.key.clone(),
+        x_label: select::axis_label(m, &xa.key),
+        y_label: select::axis_label(m, &ya.key),
         x_ticks: xa
             .values
             .iter()
@@ -133,6 +133,10 @@ pub fn build(
 impl Heatmap {
     /// The colour scale's range.
     fn range(&self) -> (f64, f64) {
+        // Rates always on [0, 1], so heatmaps of rates compare across sweeps.
+        if self.rate {
+            return (0.0, 1.0);
+        }
         let (a, b) = finite_range(self.cells.iter().map(|c| c.value)).unwrap_or((0.0, 1.0));
         let lo = if a >= 0.0 { 0.0 } else { a };
         let hi = if b > lo {

@@ -83,7 +83,7 @@ pub fn build(
     if let Some(b) = ba {
         shown.push(b.key.as_str());
     }
-    let (fixed, note) = select::fixed_values(&all, &shown, at, m.sampling)?;
+    let (fixed, note) = select::fixed_values(m, &all, &shown, at)?;
     let even = grid && (!xa.numeric || wide(xa));
     let xpos = |p: &cascade_sim::sweep::Param| -> Option<f64> {
         if even {
@@ -121,7 +121,7 @@ pub fn build(
         }
         let label = match (g, ba) {
             (Some(gv), Some(b)) => select::value_label(&b.key, gv),
-            _ => q.metric.to_string(),
+            _ => q.title(),
         };
         series.push(Series { label, pts });
     }
@@ -147,17 +147,19 @@ pub fn build(
         Some(b) if grid => format!(
             "{} vs {} by {}",
             q.title(),
-            select::short_key(&xa.key),
-            select::short_key(&b.key)
+            select::axis_title(m, &xa.key),
+            select::axis_title(m, &b.key)
         ),
-        _ => format!("{} vs {}", q.title(), select::short_key(&xa.key)),
+        _ => format!("{} vs {}", q.title(), select::axis_title(m, &xa.key)),
     };
     Ok(LineChart {
         title,
         subtitle: sub.join(" · "),
-        x_label: xa.key.clone(),
+        x_label: select::axis_label(m, &xa.key),
         y_label: q.axis_label(&quote),
-        legend_heading: ba.map(|b| select::short_key(&b.key)).unwrap_or_default(),
+        legend_heading: ba
+            .map(|b| select::axis_label(m, &b.key))
+            .unwrap_or_default(),
         x_ticks: even.then(|| {
             xa.values
                 .iter()

@@ -202,7 +202,10 @@ pub fn build(store: &Store, point: u64, run: u64) -> Result<PathChart, ReportErr
             "the replay of point {point}, run {run} does not reproduce the stored row (was the store written by another cascade version?)"
         )));
     }
-    let params = select::point_label(&m.axes, &m.point_params(point).unwrap_or_default());
+    let params = select::point_labels(store)?
+        .get(point as usize)
+        .cloned()
+        .unwrap_or_default();
     let get = |k: &str| rp.row.get(k).unwrap_or(f64::NAN);
     let title = format!("Point {point}, run {run}: price path and liquidations");
     let mut sub = Vec::new();

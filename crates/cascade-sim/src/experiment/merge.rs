@@ -15,6 +15,11 @@ pub struct MergeReport {
     pub runs: u64,
 }
 
+/// Whether a store file is one a merge writes (and so replaces with `--force`): the data files.
+fn is_merge_output(rel: &str) -> bool {
+    rel == "points.bin" || rel.starts_with("runs/")
+}
+
 /// Merge the shard stores `shards` (in any order) into a whole store at `out`.
 pub fn merge_shards(
     shards: &[PathBuf],
@@ -219,6 +224,7 @@ pub fn merge_shards(
     }
     // The output directory: absent, empty, or a store (replaced only with --force).
     let out_lock = StoreLock::acquire(out, &cmd, true).map_err(lock_err)?;
+    let mut kept: Vec<String> = Vec::new();
     if manifest_path(out).exists() {
         if !force {
             return Err(SweepError::Usage(format!(
@@ -231,7 +237,17 @@ pub fn merge_shards(
                 "{e}; without a readable manifest cascade cannot tell the store's files from others, so --force leaves this directory alone: remove it yourself or choose another --out"
             ))
         })?;
-        clear_store(out, &old)?;
+        // Only the data the merge writes goes: charts, the report, exports and replays were
+        // written by other commands and stay, still the store's (listed in the new manifest).
+        let (data, others): (Vec<String>, Vec<String>) =
+            old.files.iter().cloned().partition(|f| is_merge_output(f));
+        let mut data_only = old.clone();
+        data_only.files = data;
+        clear_store(out, &data_only)?;
+        kept = others
+            .into_iter()
+            .filter(|f| listed_path(out, f).is_some_and(|p| p.exists()))
+            .collect();
     }
     let mut manifest = reference.clone();
     manifest.set_shard(None);
@@ -246,7 +262,8 @@ pub fn merge_shards(
         .min()
         .unwrap_or_default();
     manifest.finished = None;
-    manifest.files = Vec::new();
+    manifest.files = kept;
+    manifest.files.sort();
     claim_files(out, &mut manifest, data_files(0, pairs, runs, true))
         .map_err(|e| SweepError::Usage(e.to_string()))?;
     let id = manifest.identity(out)?;

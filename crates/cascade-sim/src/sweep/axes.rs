@@ -63,6 +63,17 @@ fn one_kind_of_values(i: usize, a: &AxisSpec, issues: &mut Vec<ConfigIssue>) -> 
             }
         }
     }
+    for (field, text) in [("title", &a.title), ("unit", &a.unit)] {
+        if let Some(t) = text
+            && (t.trim().is_empty() || t.contains('\n') || t.chars().count() > 60)
+        {
+            issues.push(issue(
+                format!("axis[{i}].{field}"),
+                format!("must be one non-empty line of at most 60 characters (got \"{t}\")"),
+            ));
+            return false;
+        }
+    }
     if let Some(bad) = a
         .values
         .iter()
@@ -271,6 +282,52 @@ pub(super) fn grid(vals: &[Vec<Value>]) -> Vec<Vec<Value>> {
     out
 }
 
+/// An axis's display title and unit, from the sweep file as a manifest stores it (JSON): its
+/// `title` (else the key in words, [`crate::metrics::key_words`]) and `unit` (else empty).
+pub fn axis_display(sweep: &serde_json::Value, key: &str) -> (String, String) {
+    let spec = sweep.get("axis").and_then(|a| a.as_array()).and_then(|a| {
+        a.iter()
+            .find(|x| x.get("key").and_then(|k| k.as_str()) == Some(key))
+    });
+    let field = |f: &str| {
+        spec.and_then(|s| s.get(f))
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    };
+    (
+        field("title").unwrap_or_else(|| crate::metrics::key_words(key)),
+        field("unit").unwrap_or_default(),
+    )
+}
+
+/// Labels for an axis of tables or arrays that has no `labels`: each table's `kind` when the
+/// kinds are distinct, else "option 1", "option 2", ... (scalar values keep their own text).
+pub fn auto_labels(values: &[serde_json::Value]) -> Vec<String> {
+    let kinds: Vec<Option<&str>> = values
+        .iter()
+        .map(|v| v.get("kind").and_then(|k| k.as_str()))
+        .collect();
+    let distinct = kinds.iter().all(Option::is_some)
+        && kinds
+            .iter()
+            .enumerate()
+            .all(|(i, k)| !kinds[..i].contains(k));
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| match v {
+            serde_json::Value::Object(_) | serde_json::Value::Array(_) if distinct => {
+                kinds[i].unwrap_or_default().to_string()
+            }
+            serde_json::Value::Object(_) | serde_json::Value::Array(_) => {
+                format!("option {}", i + 1)
+            }
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,7 +341,58 @@ mod tests {
             steps: None,
             integer: false,
             labels: None,
+            title: None,
+            unit: None,
         }
+    }
+
+    #[test]
+    fn titles_and_units_are_one_short_line() {
+        let mut a = axis("engine.liquidation.bonus");
+        a.values = Some(vec![Value::Float(0.05)]);
+        a.title = Some("Liquidation bonus".into());
+        a.unit = Some("share of collateral".into());
+        let mut issues = Vec::new();
+        assert_eq!(grid_values(0, &a, &mut issues).len(), 1);
+        assert!(issues.is_empty(), "{issues:?}");
+        a.title = Some(" ".into());
+        grid_values(0, &a, &mut issues);
+        assert_eq!(issues.len(), 1);
+        assert!(
+            issues[0].to_string().contains("axis[0].title"),
+            "{issues:?}"
+        );
+        a.title = None;
+        a.unit = Some("x".repeat(61));
+        let mut issues = Vec::new();
+        grid_values(0, &a, &mut issues);
+        assert!(issues[0].to_string().contains("axis[0].unit"), "{issues:?}");
+        let sweep = serde_json::json!({"axis": [
+            {"key": "engine.liquidation.bonus", "title": "Bonus", "unit": "share"},
+            {"key": "gas.congestion_beta"}]});
+        assert_eq!(
+            axis_display(&sweep, "engine.liquidation.bonus"),
+            ("Bonus".to_string(), "share".to_string())
+        );
+        assert_eq!(
+            axis_display(&sweep, "gas.congestion_beta"),
+            ("Gas congestion beta".to_string(), String::new())
+        );
+        assert_eq!(axis_display(&sweep, "scenario").0, "Scenario");
+    }
+
+    #[test]
+    fn tables_without_labels_get_short_ones() {
+        let kinds = serde_json::json!([{"kind": "standard"}, {"kind": "portfolio", "x": 1}]);
+        assert_eq!(
+            auto_labels(kinds.as_array().unwrap()),
+            ["standard", "portfolio"]
+        );
+        let same = serde_json::json!([{"kind": "trader", "count": 1}, {"kind": "trader"}]);
+        assert_eq!(
+            auto_labels(same.as_array().unwrap()),
+            ["option 1", "option 2"]
+        );
     }
 
     #[test]

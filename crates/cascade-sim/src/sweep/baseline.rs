@@ -218,6 +218,8 @@ mod tests {
             steps: None,
             integer: false,
             labels: labels.map(|l| l.into_iter().map(String::from).collect()),
+            title: None,
+            unit: None,
         }
     }
 

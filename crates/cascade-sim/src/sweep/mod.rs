@@ -24,6 +24,7 @@ use toml::{Table, Value};
 
 mod axes;
 mod baseline;
+pub use axes::{auto_labels, axis_display};
 
 use axes::{check_sampled_axis, grid, grid_values, sample_points};
 
@@ -66,6 +67,13 @@ pub struct AxisSpec {
     /// Names for `values` in charts and tables (one per value), e.g. for tables or arrays.
     #[serde(default)]
     pub labels: Option<Vec<String>>,
+    /// The axis's name in chart titles, axis titles, legends and tables ("Liquidation
+    /// bonus"); default: the key in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// The unit of the axis's values, shown after its title ("share of collateral", "s").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
 }
 
 /// A sweep file.
