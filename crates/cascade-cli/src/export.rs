@@ -8,19 +8,14 @@ pub(crate) fn cmd_export(
     format: ExportFormat,
     out: Option<PathBuf>,
 ) -> Result<(), Failure> {
-    use cascade_sim::export::{Format, export};
+    use cascade_sim::export::{Format, export, export_paths};
     let out = out.unwrap_or_else(|| dir.join("export"));
     let format = match format {
         ExportFormat::Csv => Format::Csv,
         ExportFormat::Json => Format::Json,
+        ExportFormat::Parquet => Format::Parquet,
     };
-    let store = open_store_for(
-        dir,
-        &[
-            out.join(format!("runs.{}", format.ext())),
-            out.join(format!("points.{}", format.ext())),
-        ],
-    )?;
+    let store = open_store_for(dir, &export_paths(&out, format))?;
     let files = export(&store, &out, format).map_err(|e| Failure::Usage(e.to_string()))?;
     print_wrote(&files);
     Ok(())

@@ -7,6 +7,7 @@
 mod budget;
 mod cluster;
 mod compare;
+mod completions;
 mod export;
 mod info;
 mod list;
@@ -162,7 +163,8 @@ enum Command {
     Export {
         /// A result directory written by `cascade sweep`.
         results: PathBuf,
-        /// csv or json.
+        /// csv, json (wide tables, a metrics and a units sidecar) or parquet (wide and long
+        /// tables; units and the manifest in the file metadata).
         #[arg(long, value_enum)]
         format: ExportFormat,
         /// Output directory (default: <results>/export).
@@ -240,6 +242,13 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Print a shell completion script: `cascade completions bash > ~/.local/share/bash-completion/completions/cascade`,
+    /// `cascade completions zsh > ~/.zfunc/_cascade`, `cascade completions fish > ~/.config/fish/completions/cascade.fish`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: completions::Shell,
+    },
     /// Check a scenario or sweep file (every point of a sweep) and report every problem,
     /// without running anything.
     Validate {
@@ -271,6 +280,7 @@ enum PlotKindArg {
 enum ExportFormat {
     Csv,
     Json,
+    Parquet,
 }
 
 /// A failure with its exit code.
@@ -379,6 +389,10 @@ fn main() -> ExitCode {
             out,
         ),
         Command::Report { results } => cmd_report(&results),
+        Command::Completions { shell } => {
+            completions::print(shell);
+            Ok(())
+        }
         Command::List { dir } => list::cmd_list(dir.as_deref()),
         Command::Info { store } => info::cmd_info(&store),
         Command::Compare { a, b, metrics, out } => {

@@ -215,5 +215,19 @@ pub(crate) fn cmd_sweep(
         out.charts.len(),
         dir.join("charts").display()
     );
+    // The Parquet tables beside the store, for pandas, polars and DuckDB.
+    let files = cascade_sim::export::export(
+        &store,
+        &dir.join("export"),
+        cascade_sim::export::Format::Parquet,
+    )
+    .map_err(|e| {
+        Failure::Usage(format!(
+            "the sweep is complete in {}, but its Parquet export failed: {e}; retry with `cascade export {} --format parquet`",
+            dir.display(),
+            dir.display()
+        ))
+    })?;
+    crate::print_wrote(&files);
     Ok(())
 }

@@ -247,3 +247,16 @@ fn compare_pairs_on_shared_seeds_and_says_so() {
     assert_eq!(code, 2, "{err}");
     assert!(!inside.exists());
 }
+
+#[test]
+fn completion_scripts_name_every_command() {
+    for shell in ["bash", "zsh", "fish"] {
+        let (code, text, err) = cascade(&["completions", shell]);
+        assert_eq!(code, 0, "{shell}: {err}");
+        for cmd in ["sweep", "export", "compare", "list", "info", "parquet"] {
+            assert!(text.contains(cmd), "{shell} script lacks {cmd}");
+        }
+    }
+    let (code, _, err) = cascade(&["completions", "tcsh"]);
+    assert_eq!(code, 2, "{err}");
+}
