@@ -43,6 +43,25 @@ for sc in quickstart gen1; do
   done
 done
 
+# run --out records how its numbers came about; a shrunk sweep; list, info, compare.
+grep -q '"format": "cascade-run"' "$work/q/manifest.json" || fail "run --out wrote no manifest"
+grep -q '"chain.duration_s=3600"' "$work/q/manifest.json" || fail "the run manifest lacks the override"
+"$bin" sweep configs/sweeps/quickstart.toml --runs 2 --set chain.duration_s=3600 \
+  --out "$work/res/s" --threads 2 >/dev/null 2>&1 || fail "sweep --runs --set"
+grep -q '"runs": 2' "$work/res/s/manifest.json" || fail "sweep --runs not in the manifest"
+cp -r "$work/q" "$work/res/q"
+"$bin" list "$work/res" > "$work/list.out" || fail "list"
+grep -Eq '^s +sweep +complete +12 x 2' "$work/list.out" || { cat "$work/list.out"; fail "list: the sweep"; }
+grep -Eq '^q +run +complete +1 x 2' "$work/list.out" || { cat "$work/list.out"; fail "list: the run"; }
+"$bin" info "$work/res/s" > "$work/info.out" || fail "info"
+grep -q "overrides  chain.duration_s=3600" "$work/info.out" || fail "info: overrides"
+"$bin" compare "$work/res/s" "$work/res/s" > "$work/cmp.out" || fail "compare"
+head -1 "$work/cmp.out" | grep -q "^paired:" || fail "compare: paired"
+for sh in bash zsh fish; do
+  "$bin" completions "$sh" > "$work/compl.$sh" || fail "completions $sh"
+  grep -q compare "$work/compl.$sh" || fail "completions $sh lack compare"
+done
+
 # Broken configurations: exit code 2, a message naming the file, the key and the rule,
 # and nothing written.
 expect_config_error() {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end check of experiments as a researcher meets them: the README's main command (the
 # quickstart sweep), thread-count independence, a sweep killed mid-way then resumed, replay,
-# export loaded into pandas, and clear errors for broken stores and sweep files.
+# export (CSV, JSON and Parquet) loaded into pandas and pyarrow, and clear errors for broken stores and sweep files.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -p cascade-cli
@@ -62,10 +62,15 @@ set +e; "$bin" replay "$work/t1" --point 99 --run 0 >/dev/null 2> "$work/err.txt
 # Export, and load it into pandas as is.
 "$bin" export "$work/t1" --format csv >/dev/null || fail "export csv"
 "$bin" export "$work/t1" --format json >/dev/null || fail "export json"
+# The sweep wrote the Parquet tables already; export them again into another directory.
+for f in runs points runs_long points_long; do
+  [ -s "$work/t1/export/$f.parquet" ] || fail "the sweep wrote no export/$f.parquet"
+done
+"$bin" export "$work/t1" --format parquet --out "$work/pq" >/dev/null || fail "export parquet"
 py=python3
-if ! "$py" -c "import pandas" 2>/dev/null; then
+if ! "$py" -c "import pandas, pyarrow" 2>/dev/null; then
   python3 -m venv "$work/venv"
-  "$work/venv/bin/pip" install --quiet --disable-pip-version-check pandas || fail "cannot install pandas"
+  "$work/venv/bin/pip" install --quiet --disable-pip-version-check pandas pyarrow || fail "cannot install pandas and pyarrow"
   py="$work/venv/bin/python"
 fi
 "$py" - "$work/t1/export" <<'PY' || fail "pandas cannot read the export"
@@ -86,7 +91,32 @@ assert ((m - points.set_index("point")["bad_debt_mean"]).abs() <= 1e-9 * (1 + m.
 r = runs.groupby("point")["has_cascade"].mean()
 assert ((r - points.set_index("point")["has_cascade_rate"]).abs() < 1e-12).all()
 assert (runs["bad_debt"] == runs_j["bad_debt"]).all()
+assert {"seed", "run_seed"} <= set(runs.columns)
+units = pd.read_csv(f"{d}/units.csv")
+assert units.set_index(["table", "column"]).loc[("points", "bad_debt_mean"), "unit"] == "quote"
 print("pandas: ok", runs.shape, points.shape)
+PY
+"$py" - "$work/t1/export" "$work/pq" <<'PY' || fail "pandas/pyarrow cannot read the Parquet export"
+import sys, json, pandas as pd, pyarrow.parquet as pq
+d, d2 = sys.argv[1], sys.argv[2]
+runs = pd.read_parquet(f"{d}/runs.parquet")
+csv = pd.read_csv(f"{d}/runs.csv")
+assert len(runs) == len(csv) == 12 * 30
+for c in ["bad_debt", "liquidations", "has_cascade", "max_drawdown"]:
+    assert (runs[c].fillna(-1) == csv[c].fillna(-1)).all(), c
+long = pd.read_parquet(f"{d}/runs_long.parquet")
+wide = long.pivot_table(index=["point", "run"], columns="metric", values="value")
+assert (wide["bad_debt"].values == runs.sort_values(["point", "run"])["bad_debt"].values).all()
+pl = pd.read_parquet(f"{d}/points_long.parquet")
+rate = pl[(pl.metric == "has_cascade") & (pl.statistic == "rate")].set_index("point")["value"]
+points = pd.read_parquet(f"{d}/points.parquet").set_index("point")
+assert ((rate - points["has_cascade_rate"]).abs() < 1e-15).all()
+f = pq.ParquetFile(f"{d}/runs.parquet")
+meta = f.metadata.metadata
+assert json.loads(meta[b"cascade.manifest"])["name"] == "quickstart"
+assert f.schema_arrow.field("bad_debt").metadata[b"unit"] == b"quote"
+assert (pd.read_parquet(f"{d2}/runs.parquet")["bad_debt"].fillna(-1) == runs["bad_debt"].fillna(-1)).all()
+print("parquet: ok", runs.shape, long.shape, pl.shape)
 PY
 
 # A corrupted or truncated store file is a clear error (exit 2), never garbage.

@@ -6,16 +6,23 @@
 
 mod budget;
 mod cluster;
+mod compare;
+mod completions;
+mod export;
+mod info;
+mod list;
+mod replay;
 mod run;
+mod run_manifest;
+mod sweep;
+mod validate;
 
-use anyhow::Context;
-use cascade_sim::fsutil::AtomicFile;
-use cascade_sim::load::{ConfigError, load_scenario};
-use cascade_sim::metrics::METRICS;
-use cascade_sim::trace;
+use cascade_sim::load::ConfigError;
 use clap::{Parser, Subcommand};
+// cluster.rs (the merge) records its invocation as a sweep does.
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+pub(crate) use sweep::invocation;
 
 #[derive(Parser)]
 #[command(
@@ -69,6 +76,13 @@ enum Command {
         /// The result directory (default: results/<sweep name>).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Runs per point, replacing the sweep file's `runs` (recorded in the manifest).
+        #[arg(long)]
+        runs: Option<u64>,
+        /// Override a key of every base scenario, after the sweep file's own `set` list, e.g.
+        /// --set gas.congestion_beta=0.3 (repeatable; recorded in the manifest's `sweep.set`).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
         /// Finish an interrupted sweep in the same directory, keeping its finished points.
         #[arg(long)]
         resume: bool,
@@ -166,7 +180,8 @@ enum Command {
     Export {
         /// A result directory written by `cascade sweep`.
         results: PathBuf,
-        /// csv or json.
+        /// csv, json (wide tables, a metrics and a units sidecar) or parquet (wide and long
+        /// tables; units and the manifest in the file metadata).
         #[arg(long, value_enum)]
         format: ExportFormat,
         /// Output directory (default: <results>/export).
@@ -216,6 +231,41 @@ enum Command {
         /// A result directory written by `cascade sweep`.
         results: PathBuf,
     },
+    /// List the result directories under DIR (default: results): name, kind, status
+    /// (complete, running, interrupted), points x runs, seed, start date and size.
+    List {
+        /// The directory to look in (its store, or the stores up to two levels below it).
+        dir: Option<PathBuf>,
+    },
+    /// Describe one result directory: what was run (sweep, scenarios, axes, overrides, seed,
+    /// version), how far it got and what it holds.
+    Info {
+        /// A result directory written by `cascade sweep` or `cascade run --out`.
+        store: PathBuf,
+    },
+    /// Compare two result stores point by point: the difference B - A of each metric's mean
+    /// with a 95% bootstrap interval, paired run by run when the stores share their seed
+    /// (common random numbers), else unpaired (said in the output).
+    Compare {
+        /// The first store (A).
+        a: PathBuf,
+        /// The second store (B).
+        b: PathBuf,
+        /// Metrics to compare (repeatable; default: has_cascade, bad_debt, liquidations;
+        /// `all` for every metric).
+        #[arg(long = "metric", value_name = "NAME")]
+        metrics: Vec<String>,
+        /// Also write the table as CSV to this file (outside both stores).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Print a shell completion script: `cascade completions bash > ~/.local/share/bash-completion/completions/cascade`,
+    /// `cascade completions zsh > ~/.zfunc/_cascade`, `cascade completions fish > ~/.config/fish/completions/cascade.fish`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: completions::Shell,
+    },
     /// Check a scenario or sweep file (every point of a sweep) and report every problem,
     /// without running anything.
     Validate {
@@ -247,6 +297,7 @@ enum PlotKindArg {
 enum ExportFormat {
     Csv,
     Json,
+    Parquet,
 }
 
 /// A failure with its exit code.
@@ -283,6 +334,8 @@ fn main() -> ExitCode {
         Command::Sweep {
             sweep,
             out,
+            runs,
+            sets,
             resume,
             force,
             threads,
@@ -293,7 +346,9 @@ fn main() -> ExitCode {
             .map_err(Failure::Usage)
             .and_then(|b| {
                 cluster::resolve_shard(shard.as_deref(), shard_count, |k| std::env::var(k).ok())
-                    .and_then(|sh| cmd_sweep(&sweep, out, resume, force, threads, sh, &b))
+                    .and_then(|sh| {
+                        sweep::cmd_sweep(&sweep, out, runs, &sets, resume, force, threads, sh, &b)
+                    })
             }),
         Command::Merge {
             shards,
@@ -332,12 +387,12 @@ fn main() -> ExitCode {
             max_memory,
         } => budget::budget(max_memory.as_deref())
             .map_err(Failure::Usage)
-            .and_then(|b| cmd_replay(&results, point, run, trace_out, &b)),
+            .and_then(|b| replay::cmd_replay(&results, point, run, trace_out, &b)),
         Command::Export {
             results,
             format,
             out,
-        } => cmd_export(&results, format, out),
+        } => export::cmd_export(&results, format, out),
         Command::Plot {
             results,
             kind,
@@ -364,6 +419,15 @@ fn main() -> ExitCode {
             out,
         ),
         Command::Report { results } => cmd_report(&results),
+        Command::Completions { shell } => {
+            completions::print(shell);
+            Ok(())
+        }
+        Command::List { dir } => list::cmd_list(dir.as_deref()),
+        Command::Info { store } => info::cmd_info(&store),
+        Command::Compare { a, b, metrics, out } => {
+            compare::cmd_compare(&a, &b, &metrics, out.as_deref())
+        }
         Command::Validate {
             config,
             sets,
@@ -371,7 +435,7 @@ fn main() -> ExitCode {
             max_memory,
         } => budget::budget(max_memory.as_deref())
             .map_err(Failure::Usage)
-            .and_then(|b| cmd_validate(&config, &sets, threads, &b)),
+            .and_then(|b| validate::cmd_validate(&config, &sets, threads, &b)),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,
@@ -390,420 +454,18 @@ fn main() -> ExitCode {
     }
 }
 
-fn cmd_validate(
-    path: &Path,
-    sets: &[String],
-    threads: usize,
-    budget: &cascade_sim::bounds::Budget,
-) -> Result<(), Failure> {
-    use cascade_sim::bounds::{Job, check, estimate};
-    // A sweep file (it has axes, or names a base scenario) is checked point by point.
-    let tree = cascade_sim::load::read_tree(path).map_err(Failure::Config)?;
-    if tree.contains_key("axis") || tree.get("scenario").is_some_and(|v| v.is_str()) {
-        if !sets.is_empty() {
-            return Err(Failure::Usage(
-                "--set applies to scenario files; a sweep file takes overrides in its `set` list"
-                    .into(),
-            ));
-        }
-        let sw = cascade_sim::sweep::load_sweep(path).map_err(Failure::Config)?;
-        let est = cascade_sim::bounds::check_sweep(&sw, budget::threads_of(threads), budget)
-            .map_err(Failure::Config)?;
-        println!(
-            "{}: ok: sweep \"{}\", {} point(s) x {} run(s) over {}, seed {}, every point's scenario valid",
-            path.display(),
-            sw.name,
-            sw.points.len(),
-            sw.spec.runs,
-            sw.axes.join(", "),
-            sw.spec.seed
-        );
-        println!("  {}", budget::describe(&est, budget));
-        return Ok(());
-    }
-    let s = load_scenario(path, sets).map_err(Failure::Config)?;
-    let c = &s.config;
-    let job = Job::Run {
-        runs: c.run.runs,
-        runs_key: "run.runs".into(),
-        threads: budget::threads_of(threads),
-        trace: false,
-    };
-    let est = estimate(c, &job);
-    check(path, &est, budget).map_err(Failure::Config)?;
-    println!(
-        "{}: ok: scenario \"{}\", {} asset(s), {} venue(s), {} oracle(s), {} agent population(s), {} blocks of {} s per run, {} run(s) from seed {}",
-        path.display(),
-        c.name,
-        c.assets.len(),
-        c.venues.len(),
-        c.oracles.len(),
-        c.agents.len(),
-        c.chain.blocks(),
-        c.chain.block_time_s,
-        c.run.runs,
-        c.run.seed
-    );
-    println!("  {}", budget::describe(&est, budget));
-    Ok(())
-}
-
-/// The command line as typed, for the manifest.
-fn invocation(threads: usize) -> cascade_sim::store::Invocation {
-    cascade_sim::store::Invocation {
-        command_line: std::env::args().collect(),
-        git_commit: env!("CASCADE_GIT_COMMIT").to_string(),
-        threads: if threads == 0 {
-            std::thread::available_parallelism().map_or(1, |n| n.get())
-        } else {
-            threads
-        },
-    }
-}
-
-/// Progress on stderr: a bar with ETA on a terminal, plain lines (every 10% or 30 s) otherwise.
-struct ProgressOut {
-    bar: Option<indicatif::ProgressBar>,
-    started: std::time::Instant,
-    last_line: Option<std::time::Instant>,
-    last_tenth: u64,
-}
-
-impl ProgressOut {
-    fn new(total: u64) -> ProgressOut {
-        use std::io::IsTerminal;
-        let bar = std::io::stderr().is_terminal().then(|| {
-            let b = indicatif::ProgressBar::new(total);
-            b.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{elapsed_precise} [{bar:40}] {pos}/{len} runs, {msg} (ETA {eta})",
-                )
-                .expect("valid template")
-                .progress_chars("=> "),
-            );
-            b
-        });
-        ProgressOut {
-            bar,
-            started: std::time::Instant::now(),
-            last_line: None,
-            last_tenth: 0,
-        }
-    }
-
-    fn update(&mut self, p: cascade_sim::experiment::Progress) {
-        if let Some(b) = &self.bar {
-            b.set_position(p.runs_done);
-            b.set_message(format!("{}/{} points", p.points_done, p.points_total));
-            return;
-        }
-        let tenth = (p.runs_done * 10).checked_div(p.runs_total).unwrap_or(10);
-        let now = std::time::Instant::now();
-        let due = self
-            .last_line
-            .is_none_or(|t| now.duration_since(t).as_secs() >= 30);
-        if tenth > self.last_tenth || due || p.runs_done == p.runs_total {
-            let el = self.started.elapsed().as_secs_f64();
-            let eta = if p.runs_done > 0 && p.runs_done < p.runs_total {
-                format!(
-                    ", ETA {:.0} s",
-                    el / p.runs_done as f64 * (p.runs_total - p.runs_done) as f64
-                )
-            } else {
-                String::new()
-            };
-            eprintln!(
-                "progress: {}/{} runs, {}/{} points, {:.1} s{}",
-                p.runs_done, p.runs_total, p.points_done, p.points_total, el, eta
-            );
-            self.last_tenth = tenth;
-            self.last_line = Some(now);
-        }
-    }
-
-    fn finish(self) {
-        if let Some(b) = self.bar {
-            b.finish_and_clear();
-        }
-    }
-}
-
-fn cmd_sweep(
-    path: &Path,
-    out: Option<PathBuf>,
-    resume: bool,
-    force: bool,
-    threads: usize,
-    shard: Option<(u64, u64)>,
-    budget: &cascade_sim::bounds::Budget,
-) -> Result<(), Failure> {
-    use cascade_sim::experiment::{SweepError, SweepOptions, lock_for_sweep, run_sweep_locked};
-    let sweep = cascade_sim::sweep::load_sweep(path).map_err(Failure::Config)?;
-    let dir = out.unwrap_or_else(|| match shard {
-        Some((i, n)) => cluster::shard_dir(&sweep.name, i, n),
-        None => PathBuf::from("results").join(&sweep.name),
-    });
-    // Under Slurm, use the CPUs the task was given rather than every core of the node.
-    let threads = match (threads, std::env::var("SLURM_CPUS_PER_TASK").ok()) {
-        (0, Some(c)) => c.trim().parse().unwrap_or(0),
-        (t, _) => t,
-    };
-    // Sizes are checked before the store is created or locked: a refused sweep leaves nothing.
-    cascade_sim::bounds::check_sweep(&sweep, budget::threads_of(threads), budget)
-        .map_err(Failure::Config)?;
-    let runs_total = match shard {
-        Some((i, n)) => {
-            let pairs = sweep.points.len() as u64 * sweep.spec.runs;
-            let s = cascade_sim::store::ShardInfo::new(i, n, pairs);
-            s.end_pair - s.first_pair
-        }
-        None => sweep.points.len() as u64 * sweep.spec.runs,
-    };
-    if let Some((i, n)) = shard {
-        eprintln!("shard {i}/{n}: {runs_total} of the sweep's (point, run) pairs");
-    }
-    eprintln!(
-        "sweep \"{}\": {} point(s) x {} run(s) over {} -> {}",
-        sweep.name,
-        sweep.points.len(),
-        sweep.spec.runs,
-        sweep.axes.join(", "),
-        dir.display()
-    );
-    let usage = |e: SweepError| match e {
-        SweepError::Usage(m) => Failure::Usage(m),
-        other => Failure::Other(anyhow::anyhow!(other)),
-    };
-    // The store's lock, held through the report: one writer at a time.
-    let lock = lock_for_sweep(&dir, &invocation(threads)).map_err(usage)?;
-    let started = std::time::Instant::now();
-    let mut progress = ProgressOut::new(runs_total);
-    let r = run_sweep_locked(
-        &sweep,
-        &dir,
-        &lock,
-        &invocation(threads),
-        SweepOptions {
-            threads,
-            resume,
-            force,
-            shard,
-        },
-        |p| progress.update(p),
-    );
-    progress.finish();
-    let report = r.map_err(usage)?;
-    for d in &report.discarded {
-        eprintln!("note: {d}; recomputed");
-    }
-    let secs = started.elapsed().as_secs_f64();
-    println!(
-        "sweep \"{}\": {} point(s) x {} run(s) in {:.1} s ({} run(s) computed{}, {:.1} runs/s)",
-        sweep.name,
-        report.points,
-        sweep.spec.runs,
-        secs,
-        report.runs_computed,
-        if report.points_kept > 0 {
-            format!(", {} point(s) kept from before", report.points_kept)
-        } else {
-            String::new()
-        },
-        report.runs_computed as f64 / secs.max(1e-9)
-    );
-    if let Some((i, n)) = shard {
-        println!(
-            "wrote shard {i}/{n} to {}; when every shard is done: cascade merge <the {n} shard dirs> --out <dir>",
-            dir.display()
-        );
-        return Ok(());
-    }
-    // A short table of the headline figures per point.
-    let store = cascade_sim::store::Store::open(&dir)
-        .map_err(|e| Failure::Other(e.into()))?
-        .with_lock(std::sync::Arc::new(lock));
-    let pf = store
-        .labelled_points_file()
-        .map_err(|e| Failure::Other(e.into()))?;
-    print!(
-        "{}",
-        cascade_sim::summary::render_points(&pf, &["has_cascade", "bad_debt", "liquidations"])
-    );
-    for w in cascade_sim::summary::dead_market_point_warnings(&pf) {
-        eprintln!("warning: {w}");
-    }
-    println!("wrote {}", dir.display());
-    // The default charts and report.html.
-    let out = cascade_report::write_report(&store).map_err(|e| {
-        let msg = format!(
-            "the sweep is complete in {}, but its charts failed: {e}; retry with `cascade report {}`",
-            dir.display(),
-            dir.display()
-        );
-        match e {
-            // A file in the way that the store did not write: the user's to move (exit 2).
-            cascade_report::ReportError::Store(_) => Failure::Usage(msg),
-            _ => Failure::Other(anyhow::anyhow!(msg)),
-        }
-    })?;
-    println!(
-        "wrote {} and {} chart file(s) in {}",
-        out.html.display(),
-        out.charts.len(),
-        dir.join("charts").display()
-    );
-    Ok(())
-}
-
-fn open_store(dir: &Path) -> Result<cascade_sim::store::Store, Failure> {
+pub(crate) fn open_store(dir: &Path) -> Result<cascade_sim::store::Store, Failure> {
     cascade_sim::store::Store::open(dir).map_err(|e| Failure::Usage(e.to_string()))
 }
 
 /// A store for a command that writes `outputs`: holding its lock when one lies inside it.
-fn open_store_for(dir: &Path, outputs: &[PathBuf]) -> Result<cascade_sim::store::Store, Failure> {
+pub(crate) fn open_store_for(
+    dir: &Path,
+    outputs: &[PathBuf],
+) -> Result<cascade_sim::store::Store, Failure> {
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     cascade_sim::store::Store::open_for(dir, outputs, &command)
         .map_err(|e| Failure::Usage(e.to_string()))
-}
-
-fn cmd_replay(
-    dir: &Path,
-    point: u64,
-    run: u64,
-    trace_out: Option<PathBuf>,
-    budget: &cascade_sim::bounds::Budget,
-) -> Result<(), Failure> {
-    let store = open_store(dir)?;
-    let m = &store.manifest;
-    if point >= store.points() {
-        return Err(Failure::Usage(format!(
-            "--point {point}: {} has points 0 to {}",
-            dir.display(),
-            store.points().saturating_sub(1)
-        )));
-    }
-    if run >= m.runs {
-        return Err(Failure::Usage(format!(
-            "--run {run}: {} has runs 0 to {} per point",
-            dir.display(),
-            m.runs.saturating_sub(1)
-        )));
-    }
-    let stored = store
-        .row(point, run)
-        .map_err(|e| Failure::Usage(e.to_string()))?;
-    let scenario = store.point_scenario(point).map_err(Failure::Config)?;
-    let est = cascade_sim::bounds::estimate(&scenario.config, &cascade_sim::bounds::Job::Replay);
-    cascade_sim::bounds::check(&scenario.source, &est, budget).map_err(Failure::Config)?;
-    let events_path = trace_out.unwrap_or_else(|| {
-        dir.join("replays")
-            .join(format!("p{point}-r{run}-events.csv"))
-    });
-    let path_path = {
-        let stem = events_path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let stem = stem.strip_suffix("-events").unwrap_or(&stem).to_string();
-        events_path.with_file_name(format!("{stem}-path.csv"))
-    };
-    // Into the store (the default replays/), both are listed in its manifest, under its lock.
-    let outputs = [events_path.clone(), path_path.clone()];
-    let writer = open_store_for(dir, &outputs)?;
-    writer
-        .claim(&outputs)
-        .map_err(|e| Failure::Usage(e.to_string()))?;
-    let mut w = cascade_sim::World::new(&scenario, m.seed, run)
-        .map_err(|e| Failure::Other(anyhow::anyhow!(e)))?;
-    w.enable_trace();
-    w.enable_events();
-    let mut ev = AtomicFile::create(&events_path)
-        .with_context(|| format!("cannot create {}", events_path.display()))?;
-    cascade_sim::events::write_header(&mut ev).context("writing the event trace")?;
-    let mut n_events = 0usize;
-    while w.running() {
-        w.step().map_err(|e| Failure::Other(anyhow::anyhow!(e)))?;
-        let events = w.drain_events();
-        n_events += events.len();
-        cascade_sim::events::write_events(&mut ev, &w.event_labels(), &events)
-            .context("writing the event trace")?;
-    }
-    let mut row = w.metrics();
-    // With metrics.counterfactual = "twin", the stored row holds the twin comparisons too.
-    cascade_sim::runner::add_twin(&scenario, m.seed, run, &mut row)
-        .map_err(|e| Failure::Other(anyhow::anyhow!(e)))?;
-    let mut pf = AtomicFile::create(&path_path)
-        .with_context(|| format!("cannot create {}", path_path.display()))?;
-    trace::write_header(&mut pf, &scenario.config).context("writing the path")?;
-    trace::write_run(&mut pf, run, &w.take_trace()).context("writing the path")?;
-    let same = row.0.len() == stored.0.len()
-        && row
-            .0
-            .iter()
-            .zip(&stored.0)
-            .all(|(a, b)| a.to_bits() == b.to_bits());
-    if !same {
-        let diffs: Vec<String> = METRICS
-            .iter()
-            .zip(row.0.iter().zip(&stored.0))
-            .filter(|(_, (a, b))| a.to_bits() != b.to_bits())
-            .map(|(d, (a, b))| format!("{}: replayed {a}, stored {b}", d.name))
-            .collect();
-        return Err(Failure::Other(anyhow::anyhow!(
-            "replay of point {point}, run {run} does not reproduce the stored row (was the store written by another cascade version?):\n  {}",
-            diffs.join("\n  ")
-        )));
-    }
-    ev.commit().context("writing the event trace")?;
-    pf.commit().context("writing the path")?;
-    let params = m
-        .axes
-        .iter()
-        .zip(m.point_params(point).unwrap_or_default())
-        .map(|(k, v)| format!("{k} = {}", v.label()))
-        .collect::<Vec<_>>()
-        .join(", ");
-    println!(
-        "replayed point {point} ({params}), run {run}, seed {}: the {} metrics equal the stored row bit for bit",
-        m.seed,
-        METRICS.len()
-    );
-    for key in [
-        "liquidations",
-        "bad_debt",
-        "has_cascade",
-        "cascade_amplification",
-        "max_drawdown",
-    ] {
-        if let Some(v) = row.get(key) {
-            println!("  {key} = {v}");
-        }
-    }
-    println!(
-        "wrote {} ({n_events} events) and {}",
-        events_path.display(),
-        path_path.display()
-    );
-    Ok(())
-}
-
-fn cmd_export(dir: &Path, format: ExportFormat, out: Option<PathBuf>) -> Result<(), Failure> {
-    use cascade_sim::export::{Format, export};
-    let out = out.unwrap_or_else(|| dir.join("export"));
-    let format = match format {
-        ExportFormat::Csv => Format::Csv,
-        ExportFormat::Json => Format::Json,
-    };
-    let store = open_store_for(
-        dir,
-        &[
-            out.join(format!("runs.{}", format.ext())),
-            out.join(format!("points.{}", format.ext())),
-        ],
-    )?;
-    let files = export(&store, &out, format).map_err(|e| Failure::Usage(e.to_string()))?;
-    print_wrote(&files);
-    Ok(())
 }
 
 /// A chart or report failure with its exit code: requests the results cannot answer and

@@ -2,7 +2,9 @@
 //!
 //! The sizes are checked against the memory budget before any run starts (every run's row is
 //! kept for the summary's quantiles), and a run whose market was dead (no transaction, no
-//! oracle update) is reported as a warning after the table.
+//! oracle update) is reported as a warning after the table. With `--out`, the tables are
+//! followed by a `manifest.json` (seed, overrides, scenario, version: see
+//! [`crate::run_manifest`]), written last.
 
 use crate::{Failure, budget};
 use anyhow::Context;
@@ -55,6 +57,7 @@ pub(crate) fn cmd_run(
         if want_trace {
             files.push(d.join("trace.csv"));
         }
+        files.push(d.join("manifest.json"));
         if !force && let Some(f) = files.iter().find(|f| f.exists()) {
             return Err(Failure::Usage(format!(
                 "{} already exists; pass --force to overwrite, or choose another --out",
@@ -79,6 +82,7 @@ pub(crate) fn cmd_run(
         _ => None,
     };
     let started = std::time::Instant::now();
+    let started_at = cascade_sim::store::now_rfc3339();
     let mut io_err = None;
     let outputs = run_many(&scenario, seed, runs, want_trace, threads, |o| {
         if let (Some(f), Some(tr)) = (trace_file.as_mut(), o.trace.as_ref())
@@ -143,6 +147,37 @@ pub(crate) fn cmd_run(
         if let Some(f) = trace_file.take() {
             f.commit().context("writing trace.csv")?;
         }
+        // The resolved configuration, as the overrides left it (the same reading as above).
+        let mut tree = cascade_sim::load::read_tree(path).map_err(Failure::Config)?;
+        cascade_sim::load::apply_overrides(path, &mut tree, sets).map_err(Failure::Config)?;
+        let inv = crate::sweep::invocation(threads);
+        let m = crate::run_manifest::RunManifest {
+            format: crate::run_manifest::RUN_FORMAT.into(),
+            format_version: crate::run_manifest::RUN_FORMAT_VERSION,
+            cascade_version: env!("CARGO_PKG_VERSION").into(),
+            git_commit: inv.git_commit,
+            name: cfg.name.clone(),
+            scenario_file: std::fs::canonicalize(path)
+                .unwrap_or_else(|_| path.to_path_buf())
+                .display()
+                .to_string(),
+            set: sets.to_vec(),
+            runs,
+            seed,
+            schema_hash: format!("{:016x}", cascade_sim::metrics::schema_hash()),
+            config: cascade_sim::store::tree_to_json(&tree),
+            status: "complete".into(),
+            command_line: inv.command_line,
+            threads: inv.threads,
+            started: started_at,
+            finished: cascade_sim::store::now_rfc3339(),
+            files: files
+                .iter()
+                .filter_map(|f| f.file_name())
+                .map(|n| n.to_string_lossy().into_owned())
+                .collect(),
+        };
+        crate::run_manifest::write(d, &m).context("writing manifest.json")?;
         crate::print_wrote(&files);
     }
     Ok(())

@@ -17,8 +17,26 @@
 //! - `metrics`: one row per metric, `metric`, `unit` and `definition`, from the one list in
 //!   [`crate::metrics::METRICS`] (the units of the other two tables' columns).
 //!
+//! - `units`: one row per column of `runs` and `points` (`table`, `column`, `unit`): the
+//!   metric's unit for its values and location statistics, `share` for shares and rates,
+//!   `runs` for counts of runs, `probability` for p- and q-values.
+//!
+//! Axis columns show the sweep file's `labels` where it gives them and a scenario axis by its
+//! file's stem ([`labels`]); the runs table has the master `seed` and each run's `run_seed`
+//! (hex of the 32-byte seed every stream of the run derives from).
+//!
+//! Parquet ([`Format::Parquet`]) writes the wide `runs.parquet` and `points.parquet` and the
+//! tidy `runs_long.parquet` (one row per run and metric: `metric`, `unit`, `value`) and
+//! `points_long.parquet` (one row per point, metric and statistic: `metric`, `statistic`,
+//! `unit`, `value`), with units in the schema and the manifest as file metadata
+//! ([`columnar`]).
+//!
 //! Floats are written in their shortest round-trip form, so a metric read back from the CSV is
-//! bit-identical to the stored one. The runs table is streamed point by point.
+//! bit-identical to the stored one. The CSV and JSON runs tables are streamed point by point;
+//! Parquet tables are held in memory as typed columns until written.
+
+mod columnar;
+pub mod labels;
 
 use crate::aggregate::rate_metrics;
 use crate::fsutil::AtomicFile;
@@ -33,6 +51,7 @@ use std::path::{Path, PathBuf};
 pub enum Format {
     Csv,
     Json,
+    Parquet,
 }
 
 impl Format {
@@ -40,6 +59,7 @@ impl Format {
         match self {
             Format::Csv => "csv",
             Format::Json => "json",
+            Format::Parquet => "parquet",
         }
     }
 }
@@ -122,7 +142,7 @@ impl Table {
                     .join(",");
                 writeln!(out, "{line}")
             }
-            Format::Json => write!(out, "["),
+            Format::Json | Format::Parquet => write!(out, "["),
         };
         r.map_err(|e| StoreError::new(&path, e.to_string()))?;
         Ok(Table {
@@ -145,7 +165,7 @@ impl Table {
                     .join(",");
                 writeln!(self.out, "{line}")
             }
-            Format::Json => {
+            Format::Json | Format::Parquet => {
                 let obj: serde_json::Map<String, serde_json::Value> = self
                     .header
                     .iter()
@@ -165,7 +185,7 @@ impl Table {
     }
 
     fn commit(mut self) -> Result<PathBuf, StoreError> {
-        if self.format == Format::Json {
+        if self.format != Format::Csv {
             writeln!(self.out, "\n]").map_err(|e| StoreError::new(&self.path, e.to_string()))?;
         }
         let path = self.path.clone();
@@ -184,37 +204,141 @@ fn csv_cell(s: &str) -> String {
     }
 }
 
-/// Export `store` into `out_dir` as `runs.<ext>` and `points.<ext>`; returns the paths. An
+/// The unit of statistic `stat` of a metric whose unit is `unit`.
+pub fn stat_unit(unit: &'static str, stat: &str) -> &'static str {
+    match stat {
+        "pos_share" | "rate" | "rate_lo" | "rate_hi" => "share",
+        "hits" | "higher" | "lower" => "runs",
+        "p" | "q" => "probability",
+        _ => unit,
+    }
+}
+
+/// A table of either kind: text (CSV, JSON) streamed, or Parquet columns.
+enum Sink {
+    Text(Table),
+    Parquet(columnar::ParquetTable),
+}
+
+impl Sink {
+    fn create(
+        path: PathBuf,
+        format: Format,
+        header: Vec<String>,
+        units: Vec<String>,
+    ) -> Result<Sink, StoreError> {
+        Ok(match format {
+            Format::Parquet => Sink::Parquet(columnar::ParquetTable::new(path, header, units)),
+            f => Sink::Text(Table::create(path, f, header)?),
+        })
+    }
+
+    fn row(&mut self, cells: &[(String, serde_json::Value)]) -> Result<(), StoreError> {
+        match self {
+            Sink::Text(t) => t.row(cells),
+            Sink::Parquet(t) => {
+                let v: Vec<serde_json::Value> = cells.iter().map(|(_, v)| v.clone()).collect();
+                t.push_row(&v);
+                Ok(())
+            }
+        }
+    }
+
+    fn commit(self, meta: &[(&str, String)]) -> Result<PathBuf, StoreError> {
+        match self {
+            Sink::Text(t) => t.commit(),
+            Sink::Parquet(t) => t.commit(meta),
+        }
+    }
+}
+
+/// The files [`export`] writes into `out_dir` for `format`.
+pub fn export_paths(out_dir: &Path, format: Format) -> Vec<PathBuf> {
+    let names: &[&str] = match format {
+        Format::Parquet => &["runs", "points", "runs_long", "points_long"],
+        _ => &["runs", "points", "metrics", "units"],
+    };
+    names
+        .iter()
+        .map(|n| out_dir.join(format!("{n}.{}", format.ext())))
+        .collect()
+}
+
+fn hex32(b: &[u8; 32]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Export `store` into `out_dir` (the files of [`export_paths`]); returns the paths. An
 /// `out_dir` inside the store needs the store open for writing ([`Store::open_for`]).
 pub fn export(store: &Store, out_dir: &Path, format: Format) -> Result<Vec<PathBuf>, StoreError> {
     let m = &store.manifest;
     let points = store.points_file()?;
-    let runs_out = out_dir.join(format!("runs.{}", format.ext()));
-    let points_out = out_dir.join(format!("points.{}", format.ext()));
-    let metrics_out = out_dir.join(format!("metrics.{}", format.ext()));
+    let paths = export_paths(out_dir, format);
     // Into the store (the default `<results>/export/`), all are listed in its manifest first.
-    store.claim(&[runs_out.clone(), points_out.clone(), metrics_out.clone()])?;
-    // Runs.
-    let mut header = vec!["point".to_string(), "run".to_string()];
+    store.claim(&paths)?;
+    let parquet = format == Format::Parquet;
+    let meta = [(
+        "cascade.manifest",
+        serde_json::to_string(m).expect("plain data"),
+    )];
+    let labels: Vec<Vec<crate::sweep::Param>> = points
+        .points
+        .iter()
+        .map(|r| labels::point_params(m, r.index))
+        .collect();
+    let axis_cells = |i: usize| -> Vec<(String, serde_json::Value)> {
+        labels[i].iter().map(|p| (p.label(), p.to_json())).collect()
+    };
+    let none = |n: usize| vec![String::new(); n];
+    let mut units_rows: Vec<[String; 3]> = Vec::new();
+    // Runs (wide, and with Parquet long).
+    let mut header = vec![
+        "point".to_string(),
+        "run".into(),
+        "seed".into(),
+        "run_seed".into(),
+    ];
     header.extend(m.axes.iter().cloned());
+    let mut units = none(header.len());
+    let mut long_header = header.clone();
+    let mut long_units = units.clone();
     header.extend(METRICS.iter().map(|d| d.name.to_string()));
-    let mut runs = Table::create(runs_out, format, header)?;
-    for rec in &points.points {
+    units.extend(METRICS.iter().map(|d| d.kind.unit().to_string()));
+    long_header.extend(["metric", "unit", "value"].map(String::from));
+    long_units.extend(none(3));
+    for (c, u) in header.iter().zip(&units) {
+        units_rows.push(["runs".into(), c.clone(), u.clone()]);
+    }
+    let mut runs = Sink::create(paths[0].clone(), format, header, units)?;
+    let mut runs_long = parquet
+        .then(|| Sink::create(paths[2].clone(), format, long_header, long_units))
+        .transpose()?;
+    for (i, rec) in points.points.iter().enumerate() {
         let f = store.runs(rec.index)?;
         for (r, row) in f.rows.iter().enumerate() {
+            let run = f.first_run + r as u64;
             let mut cells = vec![
                 (rec.index.to_string(), serde_json::json!(rec.index)),
-                (
-                    (f.first_run + r as u64).to_string(),
-                    serde_json::json!(f.first_run + r as u64),
-                ),
+                (run.to_string(), serde_json::json!(run)),
+                (m.seed.to_string(), serde_json::json!(m.seed)),
             ];
-            cells.extend(rec.params.iter().map(|p| (p.label(), p.to_json())));
+            let rs = hex32(&cascade_core::rng::run_seed(m.seed, run).0);
+            cells.push((rs.clone(), serde_json::json!(rs)));
+            cells.extend(axis_cells(i));
+            if let Some(l) = runs_long.as_mut() {
+                for (d, &v) in METRICS.iter().zip(row) {
+                    let mut c = cells.clone();
+                    c.push((d.name.to_string(), serde_json::json!(d.name)));
+                    c.push((d.kind.unit().to_string(), serde_json::json!(d.kind.unit())));
+                    c.push((num(v), json_num(v)));
+                    l.row(&c)?;
+                }
+            }
             cells.extend(row.iter().map(|&v| (num(v), json_num(v))));
             runs.row(&cells)?;
         }
     }
-    // Points.
+    // Points (wide, and with Parquet long).
     let mut header = vec!["point".to_string()];
     header.extend(m.axes.iter().cloned());
     header.extend(["runs", "p95_reliable", "p99_reliable"].map(String::from));
@@ -222,18 +346,62 @@ pub fn export(store: &Store, out_dir: &Path, format: Format) -> Result<Vec<PathB
     if has_base {
         header.push("baseline".into());
     }
-    header.extend(point_columns(has_base));
-    let mut pts = Table::create(points_out, format, header)?;
+    let mut units = none(header.len());
+    units[m.axes.len() + 1] = "runs".into();
+    let mut long_header: Vec<String> = ["point"].map(String::from).to_vec();
+    long_header.extend(m.axes.iter().cloned());
+    long_header.extend(["runs", "metric", "statistic", "unit", "value"].map(String::from));
+    let mut long_units = none(long_header.len());
+    long_units[m.axes.len() + 1] = "runs".into();
+    // Each statistic column: (metric index, statistic).
+    let mut stat_cols: Vec<(usize, &str)> = Vec::new();
+    for (k, _) in METRICS.iter().enumerate() {
+        stat_cols.extend(METRIC_STATS.iter().map(|s| (k, *s)));
+    }
+    let rate_idx: Vec<usize> = rate_metrics()
+        .iter()
+        .filter_map(|n| crate::metrics::metric_index(n))
+        .collect();
+    for &k in &rate_idx {
+        stat_cols.extend(["rate", "rate_lo", "rate_hi", "hits"].map(|s| (k, s)));
+    }
+    if has_base {
+        for (k, _) in METRICS.iter().enumerate() {
+            stat_cols.extend(PAIRED_STATS.iter().map(|s| (k, *s)));
+        }
+    }
+    let stat_names = point_columns(has_base);
+    debug_assert_eq!(stat_names.len(), stat_cols.len());
+    header.extend(stat_names.iter().cloned());
+    units.extend(
+        stat_cols
+            .iter()
+            .map(|&(k, s)| stat_unit(METRICS[k].kind.unit(), s).to_string()),
+    );
+    for (c, u) in header.iter().zip(&units) {
+        units_rows.push(["points".into(), c.clone(), u.clone()]);
+    }
+    let mut pts = Sink::create(paths[1].clone(), format, header, units)?;
+    let mut pts_long = parquet
+        .then(|| Sink::create(paths[3].clone(), format, long_header, long_units))
+        .transpose()?;
     let flag = |b: bool| (b.to_string(), serde_json::json!(b));
-    for rec in &points.points {
+    for (i, rec) in points.points.iter().enumerate() {
         let mut cells = vec![(rec.index.to_string(), serde_json::json!(rec.index))];
-        cells.extend(rec.params.iter().map(|p| (p.label(), p.to_json())));
-        cells.push((rec.agg.runs.to_string(), serde_json::json!(rec.agg.runs)));
+        cells.extend(axis_cells(i));
+        let runs_cell = (rec.agg.runs.to_string(), serde_json::json!(rec.agg.runs));
+        let key = {
+            let mut k = cells.clone();
+            k.push(runs_cell.clone());
+            k
+        };
+        cells.push(runs_cell);
         cells.push(flag(tail_reliable(rec.agg.runs, 0.95)));
         cells.push(flag(tail_reliable(rec.agg.runs, 0.99)));
         if has_base {
             cells.push(flag(points.baseline.get(rec.index as usize) == Some(&None)));
         }
+        let mut stats: Vec<(String, serde_json::Value)> = Vec::with_capacity(stat_cols.len());
         for a in &rec.agg.metrics {
             for v in [
                 a.mean,
@@ -248,38 +416,62 @@ pub fn export(store: &Store, out_dir: &Path, format: Format) -> Result<Vec<PathB
                 a.pos_share,
                 a.pos_mean,
             ] {
-                cells.push((num(v), json_num(v)));
+                stats.push((num(v), json_num(v)));
             }
         }
         for r in &rec.agg.rates {
             for v in [r.rate, r.lo, r.hi] {
-                cells.push((num(v), json_num(v)));
+                stats.push((num(v), json_num(v)));
             }
-            cells.push((r.hits.to_string(), serde_json::json!(r.hits)));
+            stats.push((r.hits.to_string(), serde_json::json!(r.hits)));
         }
         if has_base {
-            for m in 0..METRICS.len() {
-                match rec.agg.paired.get(m) {
+            for k in 0..METRICS.len() {
+                match rec.agg.paired.get(k) {
                     Some(x) => {
                         for v in [x.diff, x.lo, x.hi, x.p, x.q] {
-                            cells.push((num(v), json_num(v)));
+                            stats.push((num(v), json_num(v)));
                         }
-                        for k in [x.higher, x.lower] {
-                            cells.push((k.to_string(), serde_json::json!(k)));
+                        for n in [x.higher, x.lower] {
+                            stats.push((n.to_string(), serde_json::json!(n)));
                         }
                     }
-                    None => cells.extend(std::iter::repeat_n(
+                    None => stats.extend(std::iter::repeat_n(
                         (String::new(), serde_json::Value::Null),
                         7,
                     )),
                 }
             }
         }
+        if let Some(l) = pts_long.as_mut() {
+            for (&(k, s), v) in stat_cols.iter().zip(&stats) {
+                if v.1.is_null() {
+                    continue;
+                }
+                let d = &METRICS[k];
+                let unit = stat_unit(d.kind.unit(), s);
+                let mut c = key.clone();
+                c.push((d.name.to_string(), serde_json::json!(d.name)));
+                c.push((s.to_string(), serde_json::json!(s)));
+                c.push((unit.to_string(), serde_json::json!(unit)));
+                c.push((v.0.clone(), serde_json::json!(v.1.as_f64())));
+                l.row(&c)?;
+            }
+        }
+        cells.extend(stats);
         pts.row(&cells)?;
+    }
+    if let (Some(rl), Some(pl)) = (runs_long, pts_long) {
+        return Ok(vec![
+            runs.commit(&meta)?,
+            pts.commit(&meta)?,
+            rl.commit(&meta)?,
+            pl.commit(&meta)?,
+        ]);
     }
     // The metrics: name, unit, definition.
     let mut defs = Table::create(
-        metrics_out,
+        paths[2].clone(),
         format,
         vec!["metric".into(), "unit".into(), "definition".into()],
     )?;
@@ -290,5 +482,23 @@ pub fn export(store: &Store, out_dir: &Path, format: Format) -> Result<Vec<PathB
             .collect();
         defs.row(&cells)?;
     }
-    Ok(vec![runs.commit()?, pts.commit()?, defs.commit()?])
+    // The unit of every column of the two tables.
+    let mut ut = Table::create(
+        paths[3].clone(),
+        format,
+        vec!["table".into(), "column".into(), "unit".into()],
+    )?;
+    for r in &units_rows {
+        let cells: Vec<(String, serde_json::Value)> = r
+            .iter()
+            .map(|s| (s.clone(), serde_json::json!(s)))
+            .collect();
+        ut.row(&cells)?;
+    }
+    Ok(vec![
+        runs.commit(&meta)?,
+        pts.commit(&meta)?,
+        defs.commit()?,
+        ut.commit()?,
+    ])
 }

@@ -313,12 +313,33 @@ pub const MAX_POINTS: usize = 1_000_000;
 
 /// Read, resolve and validate a sweep file, including every point's scenario.
 pub fn load_sweep(path: &Path) -> Result<Sweep, ConfigError> {
+    load_sweep_with(path, None, &[])
+}
+
+/// [`load_sweep`] with the command line's `--runs` (replacing the file's `runs`) and `--set`
+/// overrides (appended to the file's `set` list, so they apply to every base scenario after
+/// the file's own, through the same mechanism as `cascade run --set`). Both end up in the
+/// sweep's `spec`, hence in the manifest and its config hash.
+pub fn load_sweep_with(
+    path: &Path,
+    runs: Option<u64>,
+    sets: &[String],
+) -> Result<Sweep, ConfigError> {
     let tree = read_tree(path)?;
     let raw = tree.clone();
-    let spec: SweepFile = serde_path_to_error::deserialize(Value::Table(tree)).map_err(|e| {
-        let i = crate::messages::serde_issue(&e.path().to_string(), &e.inner().to_string(), &raw);
-        ConfigError::one(path, i.key, i.rule)
-    })?;
+    let mut spec: SweepFile =
+        serde_path_to_error::deserialize(Value::Table(tree)).map_err(|e| {
+            let i =
+                crate::messages::serde_issue(&e.path().to_string(), &e.inner().to_string(), &raw);
+            ConfigError::one(path, i.key, i.rule)
+        })?;
+    if let Some(r) = runs {
+        if r == 0 {
+            return Err(ConfigError::one(path, "--runs", "must be >= 1"));
+        }
+        spec.runs = r;
+    }
+    spec.set.extend(sets.iter().cloned());
     let mut issues = Vec::new();
     let name = match &spec.name {
         Some(n) => n.clone(),
