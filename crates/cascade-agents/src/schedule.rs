@@ -78,8 +78,12 @@ impl Clock {
     }
 
     /// As [`Clock::rings`], each event kept with probability `keep` (in [0, 1]): a Poisson
-    /// clock of rate `keep * rate_per_hour` over this block, by thinning. Every event of the
-    /// block is tried, so the block rings with probability `1 - exp(-keep r dt / 3600)`.
+    /// clock of rate `keep * rate_per_hour` over this block, by thinning. The block's first
+    /// event is kept with probability `keep`; if not, the kept events after it form a Poisson
+    /// process of rate `keep * r`, whose first event is an exponential wait away. So the block
+    /// rings with probability `1 - exp(-keep r dt / 3600)`, with at most three draws whatever
+    /// the rate (an infinite rate rings whenever `keep > 0`). When the block does not ring, the
+    /// clock restarts at `t`: the events after `t` are independent of those before.
     pub fn rings_thinned(
         &mut self,
         rng: &mut SimRng,
@@ -91,15 +95,15 @@ impl Clock {
         if self.next.is_nan() {
             self.next = (t - dt) + wait_s(rng, rate_per_hour);
         }
-        while self.next <= t {
-            let kept = keep >= 1.0 || rng.random::<f64>() < keep;
-            if kept {
-                self.next = t + wait_s(rng, rate_per_hour);
-                return true;
-            }
-            self.next += wait_s(rng, rate_per_hour);
+        if self.next > t {
+            return false;
         }
-        false
+        let kept = keep >= 1.0
+            || (keep > 0.0
+                && (rng.random::<f64>() < keep
+                    || self.next + wait_s(rng, rate_per_hour * keep) <= t));
+        self.next = t + wait_s(rng, rate_per_hour);
+        kept
     }
 }
 
@@ -162,7 +166,13 @@ mod tests {
     #[test]
     fn a_clock_rings_with_the_polled_probability() {
         let mut r = rng::stream(rng::run_seed(7, 0), "test", 0);
-        for (rate, keep) in [(30.0, 1.0), (300.0, 1.0), (300.0, 0.3), (2000.0, 0.5)] {
+        for (rate, keep) in [
+            (30.0, 1.0),
+            (300.0, 1.0),
+            (300.0, 0.3),
+            (2000.0, 0.5),
+            (2000.0, 0.02),
+        ] {
             let mut c = Clock::default();
             let (mut t, mut hits, mut want) = (0.0, 0.0, 0.0);
             let n = 200_000;
@@ -176,6 +186,21 @@ mod tests {
             let se = (p * (1.0 - p) / n as f64).sqrt();
             let z = (hits / n as f64 - p) / se;
             assert!(z.abs() < 4.0, "rate {rate} keep {keep}: z = {z}");
+        }
+    }
+
+    /// An infinite rate rings in every block unless every event is thinned away.
+    #[test]
+    fn an_infinite_rate_rings_every_block_unless_kept_with_zero() {
+        let mut r = rng::stream(rng::run_seed(7, 0), "test", 0);
+        let mut c = Clock::default();
+        for k in 1..100 {
+            let t = 12.0 * k as f64;
+            assert!(c.rings_thinned(&mut r, f64::INFINITY, 1e-300, t, 12.0));
+        }
+        for k in 100..200 {
+            let t = 12.0 * k as f64;
+            assert!(!c.rings_thinned(&mut r, f64::INFINITY, 0.0, t, 12.0));
         }
     }
 
