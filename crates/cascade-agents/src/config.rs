@@ -147,7 +147,20 @@ pub struct BuildCtx<'a> {
     pub venues: &'a [VenueInfo],
     /// Each asset's reference price at genesis.
     pub initial_prices: &'a [f64],
+    /// How the World will visit the agents (`chain.agent_schedule`).
+    pub schedule: crate::Schedule,
+    /// The market watches the agents read (`View::watches`), one per distinct spec.
+    pub watches: Vec<WatchSpec>,
     counters: BTreeMap<&'static str, u32>,
+}
+
+/// A market watch the World keeps for the agents: the oracle price of `asset` observed once
+/// per block with these parameters (`trader::watch`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WatchSpec {
+    pub asset: AssetId,
+    pub half_life_s: f64,
+    pub window_s: f64,
 }
 
 impl<'a> BuildCtx<'a> {
@@ -164,7 +177,21 @@ impl<'a> BuildCtx<'a> {
             asset_names,
             venues,
             initial_prices,
+            schedule: crate::Schedule::default(),
+            watches: Vec::new(),
             counters: BTreeMap::new(),
+        }
+    }
+
+    /// The index of the watch `spec` (registered on first use): agents with the same spec
+    /// share one watch, observed once per block for all of them.
+    pub fn watch(&mut self, spec: WatchSpec) -> usize {
+        match self.watches.iter().position(|w| *w == spec) {
+            Some(i) => i,
+            None => {
+                self.watches.push(spec);
+                self.watches.len() - 1
+            }
         }
     }
 

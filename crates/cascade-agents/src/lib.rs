@@ -22,12 +22,14 @@ pub mod options_market_maker;
 pub mod options_trader;
 pub mod oracle_arbitrageur;
 pub mod sale;
+pub mod schedule;
 pub mod trader;
 pub mod view;
 
 pub use config::{AgentConfig, BuildCtx};
 pub use market_maker::MakerBook;
 pub use oev::{OevBid, OevLot};
+pub use schedule::{Schedule, Sleepers};
 pub use view::{Receipt, ReceiptStatus, TwapSource, View};
 
 use cascade_core::tx::{Side, TxRequest};
@@ -125,6 +127,12 @@ pub trait Agent: Send {
     }
     /// Observe and decide. `me` is this agent's id (its own transactions carry it).
     fn act(&mut self, view: &View<'_>, me: AgentId, out: &mut Vec<Submission>);
+    /// Under the event schedule, asked after each `act`: `Some(t)` puts the agent to sleep
+    /// until the first block whose end time reaches `t` (infinite: for good); `None` (the
+    /// default) has it act again next block.
+    fn next_wake(&self) -> Option<f64> {
+        None
+    }
     /// A sealed bid in an oracle order-flow auction for the right to backrun `lot` (an oracle
     /// update in `oev_auction` mode), from the agent's own valuation; called before `act` in
     /// the block of the update, on the same public state. Default: no bid.

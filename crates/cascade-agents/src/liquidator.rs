@@ -720,6 +720,7 @@ mod tests {
                 oracles: &oracles,
                 twap_oracles: &[None],
                 prices: None,
+                watches: &[],
             };
             let mut out = Vec::new();
             agent.act(&view, AgentId(0), &mut out);

@@ -1,7 +1,8 @@
 //! Noise traders: uninformed flow on the venues.
 //!
-//! A noise trader trades at rate `trade_per_hour` (a Poisson clock sampled each block, see
-//! `clock`): a random venue among its
+//! A noise trader trades at rate `trade_per_hour` (a Poisson clock: sampled each block under
+//! the polled schedule, see `clock`; under the event schedule an exponential clock in time
+//! from its `noise_events` stream, on which it sleeps, see `schedule`): a random venue among its
 //! own, a random side, a lognormal notional with mean `size_mean` (quote). It accepts up to
 //! `max_slippage` of price impact and pays the usual gas. Noise flow is what pays liquidity
 //! providers and market makers for the losses they take to arbitrageurs.
@@ -14,6 +15,7 @@
 //! picks exactly as before. An asset without a reference market is traded on its venue.
 
 use crate::config::{BuildCtx, VenueInfo, check_venue_list};
+use crate::schedule::{Clock, NOISE_EVENTS, Schedule};
 use crate::view::{View, gwei};
 use crate::{Agent, Role, Submission};
 use cascade_core::clock::{check_rate, legacy_rate, rate_from_prob};
@@ -22,6 +24,7 @@ use cascade_core::{Action, AgentId, Amount, Check, HolderId, SimRng, TokenId, Ve
 use rand::RngExt;
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 fn one() -> u32 {
     1
@@ -109,18 +112,28 @@ pub struct NoiseTrader {
     holder: HolderId,
     label: String,
     rng: SimRng,
-    venues: Vec<VenueId>,
-    cfg: NoiseTraderConfig,
+    /// Its venues and configuration, shared by its population.
+    venues: Arc<Vec<VenueId>>,
+    cfg: Arc<NoiseTraderConfig>,
     tip: u128,
+    /// Under the event schedule, its trade clock (`None`: polled).
+    clock: Option<Clock>,
 }
 
 impl NoiseTrader {
     pub fn build(cfg: &NoiseTraderConfig, ctx: &mut BuildCtx<'_>) -> Vec<Box<dyn Agent>> {
-        let venues = ctx.select_venues(&cfg.venues, false);
+        let venues = Arc::new(ctx.select_venues(&cfg.venues, false));
         let assets = ctx.assets_of(&venues);
+        let shared_cfg = Arc::new(cfg.clone());
+        let event = ctx.schedule == Schedule::Event;
+        let stream = if event {
+            NOISE_EVENTS
+        } else {
+            cascade_core::rng::streams::NOISE
+        };
         (0..cfg.count)
             .map(|_| {
-                let (i, rng) = ctx.next_stream(cascade_core::rng::streams::NOISE);
+                let (i, rng) = ctx.next_stream(stream);
                 let label = format!("noise_trader-{i}");
                 let holder = ctx.wallet(&label, cfg.capital, cfg.inventory, &assets);
                 Box::new(NoiseTrader {
@@ -128,8 +141,9 @@ impl NoiseTrader {
                     label,
                     rng,
                     venues: venues.clone(),
-                    cfg: cfg.clone(),
+                    cfg: shared_cfg.clone(),
                     tip: gwei(cfg.tip_gwei),
+                    clock: event.then(Clock::default),
                 }) as Box<dyn Agent>
             })
             .collect()
@@ -147,15 +161,35 @@ impl Agent for NoiseTrader {
         &self.label
     }
 
+    fn next_wake(&self) -> Option<f64> {
+        self.clock.and_then(|c| c.next())
+    }
+
     fn act(&mut self, view: &View<'_>, me: AgentId, out: &mut Vec<Submission>) {
-        // A fixed number of draws per block keeps the stream aligned whatever happens.
-        let u: f64 = self.rng.random();
-        let pick: f64 = self.rng.random();
-        let side_u: f64 = self.rng.random();
-        let z: f64 = StandardNormal.sample(&mut self.rng);
-        if u >= view.chance(self.cfg.trade_per_hour) || self.venues.is_empty() {
-            return;
-        }
+        let (pick, side_u, z) = match self.clock.as_mut() {
+            Some(c) => {
+                // Event schedule: draws only when the clock rings.
+                let rate = self.cfg.trade_per_hour;
+                if !c.rings(&mut self.rng, rate, view.t_s, view.dt_s) || self.venues.is_empty() {
+                    return;
+                }
+                let pick: f64 = self.rng.random();
+                let side_u: f64 = self.rng.random();
+                let z: f64 = StandardNormal.sample(&mut self.rng);
+                (pick, side_u, z)
+            }
+            None => {
+                // A fixed number of draws per block keeps the stream aligned whatever happens.
+                let u: f64 = self.rng.random();
+                let pick: f64 = self.rng.random();
+                let side_u: f64 = self.rng.random();
+                let z: f64 = StandardNormal.sample(&mut self.rng);
+                if u >= view.chance(self.cfg.trade_per_hour) || self.venues.is_empty() {
+                    return;
+                }
+                (pick, side_u, z)
+            }
+        };
         if view.my_pending(me).next().is_some() {
             return;
         }

@@ -76,6 +76,8 @@ pub struct View<'a> {
     /// The price model, for quoting flows on reference markets (`quote_flow`): agents read
     /// the off-chain book's depth through it, never the fundamental value `p_exo`.
     pub prices: Option<&'a PriceModel>,
+    /// The market watches of `BuildCtx::watch`, observed this block (oracle prices).
+    pub watches: &'a [crate::trader::watch::MarketWatch],
 }
 
 impl<'a> View<'a> {

@@ -108,6 +108,10 @@ pub struct ChainConfig {
     pub duration_s: f64,
     #[serde(default)]
     pub block_time_dist: BlockTimeDist,
+    /// How agents are visited: `"event"` (default; agents waiting on rates sleep until their
+    /// next event) or `"polled"` (every agent every block, per-block trials).
+    #[serde(default)]
+    pub agent_schedule: cascade_agents::Schedule,
 }
 
 impl Default for ChainConfig {
@@ -116,6 +120,7 @@ impl Default for ChainConfig {
             block_time_s: default_block_time(),
             duration_s: default_duration(),
             block_time_dist: BlockTimeDist::Fixed,
+            agent_schedule: cascade_agents::Schedule::default(),
         }
     }
 }

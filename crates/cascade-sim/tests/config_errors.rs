@@ -180,3 +180,13 @@ fn option_agents_need_a_listed_chain() {
         );
     }
 }
+
+/// `chain.agent_schedule` accepts `event` and `polled` only, and says so.
+#[test]
+fn an_unknown_agent_schedule_is_rejected_with_its_key() {
+    let e = broken("chain.agent_schedule=sometimes");
+    assert!(
+        e.contains("agent_schedule") && e.contains("event") && e.contains("polled"),
+        "{e}"
+    );
+}

@@ -22,10 +22,16 @@
 //! position value at rate `topup_per_hour` once `topup_delay_s` has passed, when the saving
 //! exceeds the gas; otherwise it closes at rate `close_per_hour`.
 //!
-//! Random numbers: the legacy stream `traders` gives six draws per block, whatever the
-//! trader does, so one trader's choices never shift another's stream; everything added since
-//! (the personal threshold and stop, the attention of deleveraging, the leverage component)
-//! comes from the trader's own `trader_habits` stream.
+//! Random numbers: under the polled schedule the legacy stream `traders` gives six draws per
+//! block, whatever the trader does, so one trader's choices never shift another's stream;
+//! everything added since (the personal threshold and stop, the attention of deleveraging, the
+//! leverage component) comes from the trader's own `trader_habits` stream. Under the event
+//! schedule (`schedule`) the per-block trials are exponential clocks in time (open, close,
+//! top-up, deleveraging attention) on the `trader_events` stream, which also gives an
+//! opening's draws when its clock rings; a trader without a position and without a pending
+//! transaction sleeps until its opening clock rings or its cooldown ends, its entry brake
+//! thinning the opening clock. The market watch is shared by the traders of an asset and
+//! observed once per block by the World (`View::watches`).
 
 mod config;
 pub mod dist;
@@ -35,7 +41,8 @@ pub mod watch;
 pub use config::{Habits, TraderConfig};
 pub(crate) use config::{check_asset, check_leverage, check_position_habits, reject_legacy_habits};
 
-use crate::config::BuildCtx;
+use crate::config::{BuildCtx, WatchSpec};
+use crate::schedule::{Clock, Schedule, TRADER_EVENTS};
 use crate::view::{View, gwei};
 use crate::{Agent, Role, Submission};
 use cascade_core::tx::{EngineOp, GasKind};
@@ -45,7 +52,8 @@ use dist::Leverage;
 use rand::RngExt;
 use rand_distr::{Distribution, StandardNormal};
 use risk::RiskCtx;
-use watch::{MarketWatch, entry_factor};
+use std::sync::Arc;
+use watch::entry_factor;
 
 /// The stream of everything a trader draws beyond its six legacy draws per block.
 pub const HABITS_STREAM: &str = "trader_habits";
@@ -56,15 +64,21 @@ pub struct Trader {
     rng: SimRng,
     habits: SimRng,
     asset: AssetId,
-    cfg: TraderConfig,
-    leverage: Leverage,
+    /// The population's configuration and leverage mixture, shared by its members.
+    cfg: Arc<TraderConfig>,
+    leverage: Arc<Leverage>,
     tip: u128,
     /// Time (s) at which the trader first saw its health below the top-up threshold.
     low_since: Option<f64>,
     /// Its account's health as last computed (recomputed only when the account, the prices
     /// or the margin ratios change).
     memo: HealthMemo,
-    watch: MarketWatch,
+    /// Its market watch (index into `View::watches`).
+    watch: usize,
+    /// Under the event schedule, its clocks (`None`: polled).
+    clocks: Option<Clocks>,
+    /// Under the event schedule, when it sleeps until (set by `act`).
+    wake: Option<f64>,
     /// Personal deleveraging threshold (maintenance health over exposure).
     delever_at: f64,
     /// Personal stop distance (a fraction of the entry price), if the trader uses stops.
@@ -81,6 +95,49 @@ pub struct Trader {
     cooldown_until: f64,
 }
 
+/// A trader's clocks under the event schedule, and which ones this block consulted (the
+/// others stop: a clock must be consulted in every block in which it may ring).
+#[derive(Debug, Clone, Copy, Default)]
+struct Clocks {
+    open: Clock,
+    close: Clock,
+    topup: Clock,
+    delever: Clock,
+    used: u8,
+}
+
+const OPEN: u8 = 1;
+const CLOSE: u8 = 2;
+const TOPUP: u8 = 4;
+const DELEVER: u8 = 8;
+
+impl Clocks {
+    fn stop_unused(&mut self) {
+        for (bit, c) in [
+            (OPEN, &mut self.open),
+            (CLOSE, &mut self.close),
+            (TOPUP, &mut self.topup),
+            (DELEVER, &mut self.delever),
+        ] {
+            if self.used & bit == 0 {
+                c.stop();
+            }
+        }
+    }
+}
+
+/// This block's chances: the polled schedule's fixed draws, or the event schedule's clocks.
+#[derive(Debug, Clone, Copy)]
+enum Draws {
+    Polled {
+        /// Opening: whether, kind, side, leverage.
+        u: [f64; 4],
+        z: f64,
+        u_act: f64,
+        u_attn: f64,
+    },
+    Event,
+}
 impl Trader {
     pub fn build(cfg: &TraderConfig, ctx: &mut BuildCtx<'_>) -> Vec<Box<dyn Agent>> {
         let asset = cfg
@@ -88,9 +145,22 @@ impl Trader {
             .as_ref()
             .and_then(|n| ctx.asset_id(n))
             .unwrap_or(AssetId(0));
+        let event = ctx.schedule == Schedule::Event;
+        let stream = if event {
+            TRADER_EVENTS
+        } else {
+            cascade_core::rng::streams::TRADERS
+        };
+        let watch = ctx.watch(WatchSpec {
+            asset,
+            half_life_s: cfg.vol_half_life_s,
+            window_s: cfg.drawdown_window_s,
+        });
+        let shared_cfg = Arc::new(cfg.clone());
+        let leverage = Arc::new(Leverage::new(cfg.leverage_components()));
         (0..cfg.count)
             .map(|_| {
-                let (i, rng) = ctx.next_stream(cascade_core::rng::streams::TRADERS);
+                let (i, rng) = ctx.next_stream(stream);
                 let (_, mut habits) = ctx.next_stream(HABITS_STREAM);
                 let label = format!("trader-{i}");
                 let holder = ctx.wallet(&label, cfg.capital, cfg.inventory, &[asset]);
@@ -103,12 +173,14 @@ impl Trader {
                     rng,
                     habits,
                     asset,
-                    cfg: cfg.clone(),
-                    leverage: Leverage::new(cfg.leverage_components()),
+                    cfg: shared_cfg.clone(),
+                    leverage: leverage.clone(),
                     tip: gwei(cfg.tip_gwei),
                     low_since: None,
                     memo: HealthMemo::default(),
-                    watch: MarketWatch::default(),
+                    watch,
+                    clocks: event.then(Clocks::default),
+                    wake: None,
                     delever_at: cfg.delever_threshold.at(u_del),
                     stop: (u_has_stop < cfg.stop_share).then(|| cfg.stop_distance.at(u_stop)),
                     entry: None,
@@ -149,7 +221,7 @@ impl Trader {
     fn risk(&self, view: &View<'_>) -> RiskCtx {
         RiskCtx {
             penalty: view.engine.map_or(0.0, |e| e.mechanism().penalty()),
-            sigma: self.watch.rv().max(self.cfg.vol_ref),
+            sigma: view.watches[self.watch].rv().max(self.cfg.vol_ref),
             horizon_s: self.cfg.risk_horizon_s,
         }
     }
@@ -159,15 +231,23 @@ impl Trader {
         self.cfg.habits == Habits::Economic
     }
 
-    fn consider_opening(
-        &mut self,
-        view: &View<'_>,
-        p: f64,
-        u: [f64; 4],
-        z: f64,
-        out: &mut Vec<Submission>,
-    ) {
-        let [u_open, u_kind, u_side, u_lev] = u;
+    /// Whether the clock `bit` (rate `rate`, events kept with probability `keep`) rings this
+    /// block: the polled draw `u` against the block's chance, or the event clock.
+    fn rings(&mut self, bit: u8, u: f64, rate: f64, keep: f64, view: &View<'_>) -> bool {
+        let Some(c) = self.clocks.as_mut() else {
+            return u < view.chance(rate * keep);
+        };
+        c.used |= bit;
+        let clock = match bit {
+            OPEN => &mut c.open,
+            CLOSE => &mut c.close,
+            TOPUP => &mut c.topup,
+            _ => &mut c.delever,
+        };
+        clock.rings_thinned(&mut self.rng, rate, keep, view.t_s, view.dt_s)
+    }
+
+    fn consider_opening(&mut self, view: &View<'_>, p: f64, d: Draws, out: &mut Vec<Submission>) {
         if self.economic() && self.had_position && (!self.closing || self.stopped) {
             // The position went without our close (it was liquidated) or through our stop:
             // a forced exit in a falling market; wait before re-entering.
@@ -179,12 +259,14 @@ impl Trader {
         self.entry = None;
         self.low_since = None;
         if view.t_s < self.cooldown_until {
+            self.wake = Some(self.cooldown_until);
             return;
         }
+        let watch = &view.watches[self.watch];
         let factor = if self.economic() {
             entry_factor(
-                self.watch.rv(),
-                self.watch.drawdown(),
+                watch.rv(),
+                watch.drawdown(),
                 self.cfg.vol_ref,
                 self.cfg.entry_vol_k,
                 self.cfg.entry_drawdown_k,
@@ -192,9 +274,22 @@ impl Trader {
         } else {
             1.0
         };
-        if u_open >= view.chance(self.cfg.open_per_hour * factor) {
+        let u_open = match d {
+            Draws::Polled { u, .. } => u[0],
+            Draws::Event => 0.0,
+        };
+        let opens = self.rings(OPEN, u_open, self.cfg.open_per_hour, factor, view);
+        self.wake = self.clocks.and_then(|c| c.open.next());
+        if !opens {
             return;
         }
+        let ([_, u_kind, u_side, u_lev], z) = match d {
+            Draws::Polled { u, z, .. } => (u, z),
+            Draws::Event => {
+                let u = [0.0, self.rng.random(), self.rng.random(), self.rng.random()];
+                (u, StandardNormal.sample(&mut self.rng))
+            }
+        };
         let s = self.cfg.size_sigma;
         let notional = self.cfg.size_mean * (s * z - 0.5 * s * s).exp();
         let k = if self.leverage.is_mixture() {
@@ -249,10 +344,13 @@ impl Trader {
         id: AccountId,
         m: Memoized,
         p: f64,
-        u_act: f64,
-        u_attn: f64,
+        d: Draws,
         out: &mut Vec<Submission>,
     ) {
+        let (u_act, u_attn) = match d {
+            Draws::Polled { u_act, u_attn, .. } => (u_act, u_attn),
+            Draws::Event => (0.0, 0.0),
+        };
         self.had_position = true;
         self.closing = false;
         self.stopped = false;
@@ -265,8 +363,8 @@ impl Trader {
         let h = m.health;
         let value = m.exposure.max(1e-9);
         let close_fee = view.fee_estimate(GasKind::Close, self.tip);
-        let can_close =
-            |debt: Amount| view.balance(self.holder, TokenId::QUOTE) - close_fee >= debt;
+        let holder = self.holder;
+        let can_close = |debt: Amount| view.balance(holder, TokenId::QUOTE) - close_fee >= debt;
         let economic = self.economic();
         // A stop-loss: a standing order, it closes on crossing whatever it costs.
         if let (true, Some(stop), Some((entry, long))) = (economic, self.stop, self.entry) {
@@ -289,7 +387,7 @@ impl Trader {
         if economic
             && h.maintenance < self.delever_at * value
             && self.cfg.delever_fraction > 0.0
-            && u_attn < view.chance(self.cfg.delever_per_hour)
+            && self.rings(DELEVER, u_attn, self.cfg.delever_per_hour, 1.0, view)
             && let Some(op) = self.delever(view, id, m, perp, acc.debt, &risk)
         {
             self.submit(view, op, out);
@@ -298,7 +396,7 @@ impl Trader {
         if h.maintenance < self.cfg.topup_threshold * value {
             let since = *self.low_since.get_or_insert(view.t_s);
             if view.t_s >= since + self.cfg.topup_delay_s
-                && u_act < view.chance(self.cfg.topup_per_hour)
+                && self.rings(TOPUP, u_act, self.cfg.topup_per_hour, 1.0, view)
             {
                 // Top up with quote (perps, or borrowers who kept the loan), when the penalty
                 // it is expected to avert is worth more than its gas.
@@ -322,7 +420,10 @@ impl Trader {
             return;
         }
         self.low_since = None;
-        if u_act < view.chance(self.cfg.close_per_hour) && h.equity > 0.0 && can_close(acc.debt) {
+        if self.rings(CLOSE, u_act, self.cfg.close_per_hour, 1.0, view)
+            && h.equity > 0.0
+            && can_close(acc.debt)
+        {
             self.closing = true;
             self.submit(view, EngineOp::Close { account: id }, out);
         }
@@ -391,26 +492,54 @@ impl Agent for Trader {
         &self.label
     }
 
+    fn next_wake(&self) -> Option<f64> {
+        self.clocks.and(self.wake)
+    }
+
     fn act(&mut self, view: &View<'_>, me: AgentId, out: &mut Vec<Submission>) {
-        let u_open: f64 = self.rng.random();
-        let u_kind: f64 = self.rng.random();
-        let u_side: f64 = self.rng.random();
-        let u_lev: f64 = self.rng.random();
-        let u_act: f64 = self.rng.random();
-        let z: f64 = StandardNormal.sample(&mut self.rng);
-        let u_attn: f64 = self.habits.random();
+        self.wake = None;
+        let d = match self.clocks.as_mut() {
+            Some(c) => {
+                c.used = 0;
+                Draws::Event
+            }
+            None => {
+                let u_open: f64 = self.rng.random();
+                let u_kind: f64 = self.rng.random();
+                let u_side: f64 = self.rng.random();
+                let u_lev: f64 = self.rng.random();
+                let u_act: f64 = self.rng.random();
+                let z: f64 = StandardNormal.sample(&mut self.rng);
+                let u_attn: f64 = self.habits.random();
+                Draws::Polled {
+                    u: [u_open, u_kind, u_side, u_lev],
+                    z,
+                    u_act,
+                    u_attn,
+                }
+            }
+        };
+        let n0 = out.len();
+        self.decide(view, me, d, out);
+        if out.len() > n0 {
+            // Awake until it sees what became of its transaction.
+            self.wake = None;
+        }
+        if let Some(c) = self.clocks.as_mut() {
+            c.stop_unused();
+        }
+    }
+}
+
+impl Trader {
+    /// One block's decision, after the draws (the watch is the World's, observed already).
+    fn decide(&mut self, view: &View<'_>, me: AgentId, d: Draws, out: &mut Vec<Submission>) {
         let Some(engine) = view.engine else { return };
         let a = self.asset.index();
         let p = view.oracle[a];
         if p.is_nan() || p <= 0.0 {
             return;
         }
-        self.watch.observe(
-            view.t_s,
-            p,
-            self.cfg.vol_half_life_s,
-            self.cfg.drawdown_window_s,
-        );
         if view.my_pending(me).next().is_some() {
             return;
         }
@@ -422,8 +551,8 @@ impl Agent for Trader {
                 .map(|m| (id, m))
         });
         match account {
-            None => self.consider_opening(view, p, [u_open, u_kind, u_side, u_lev], z, out),
-            Some((id, m)) => self.manage(view, id, m, p, u_act, u_attn, out),
+            None => self.consider_opening(view, p, d, out),
+            Some((id, m)) => self.manage(view, id, m, p, d, out),
         }
     }
 }

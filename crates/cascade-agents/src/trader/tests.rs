@@ -68,6 +68,10 @@ struct Fx {
     costs: GasCosts,
     mempool: Mempool,
     trader: Box<dyn Agent>,
+    /// The trader's market watch (the World keeps it in a run).
+    watch: watch::MarketWatch,
+    /// Its half-life and window (s).
+    watch_params: (f64, f64),
     liq: HolderId,
     block: u64,
     t_s: f64,
@@ -102,6 +106,7 @@ impl Fx {
         let trader = {
             let mut ctx =
                 BuildCtx::new(&mut ledger, rng::run_seed(3, 0), &names, &infos, &[2000.0]);
+            ctx.schedule = Schedule::Polled;
             Trader::build(cfg, &mut ctx).pop().unwrap()
         };
         let ecfg = EngineConfig {
@@ -160,6 +165,8 @@ impl Fx {
             costs: GasCosts::default(),
             mempool: Mempool::new(600.0),
             trader,
+            watch: watch::MarketWatch::default(),
+            watch_params: (cfg.vol_half_life_s, cfg.drawdown_window_s),
             liq,
             block: 0,
             t_s: 0.0,
@@ -176,6 +183,8 @@ impl Fx {
         self.engine
             .begin_block(self.block, self.t_s, dt, &[p], &[p], &[true], &[None], &[p]);
         self.engine.end_block();
+        let (hl, w) = self.watch_params;
+        self.watch.observe(self.t_s, p, hl, w);
         let view = View {
             block: self.block,
             t_s: self.t_s,
@@ -195,6 +204,7 @@ impl Fx {
             oracles: &self.oracles,
             twap_oracles: &[None],
             prices: None,
+            watches: std::slice::from_ref(&self.watch),
         };
         let mut out = Vec::new();
         self.trader.act(&view, AgentId(0), &mut out);

@@ -10,8 +10,9 @@ use super::{Actor, BuildError, Streams, World};
 use crate::config::ScenarioConfig;
 use crate::load::Scenario;
 use crate::metrics::Accumulator;
-use cascade_agents::config::BuildCtx;
-use cascade_agents::{Agent, Role, TwapSource};
+use cascade_agents::config::{BuildCtx, WatchSpec};
+use cascade_agents::trader::watch::MarketWatch;
+use cascade_agents::{Agent, Role, Sleepers, TwapSource};
 use cascade_core::rng::{self, StreamSeed, streams};
 use cascade_core::{AgentId, Amount, FeedId, HolderId, Ledger, TokenId, VenueId};
 use cascade_engine::Engine;
@@ -46,7 +47,7 @@ impl World {
         let prices = price_model(scenario)?;
         let p0: Vec<f64> = (0..n_assets).map(|i| prices.p_ref(i)).collect();
         let (venues, venue_is_cpmm, lps) = build_venues(cfg, &mut ledger, &p0)?;
-        let agents = build_agents(cfg, &mut ledger, seed, &p0);
+        let (agents, watch_specs) = build_agents(cfg, &mut ledger, seed, &p0);
         let mut actors: Vec<Actor> = agents.iter().map(|a| agent_actor(a.as_ref())).collect();
         let engine = build_engine(cfg, &mut ledger, seed, &p0)?;
         let funding_venue = funding_venues(cfg);
@@ -105,6 +106,12 @@ impl World {
             asset_names: cfg.asset_names(),
             check_ledger: false,
             order: (0..n_agents).collect(),
+            engine_inputs: Default::default(),
+            schedule: cfg.chain.agent_schedule,
+            awake: (0..n_agents as u32).collect(),
+            sleepers: Sleepers::default(),
+            watches: vec![MarketWatch::default(); watch_specs.len()],
+            watch_specs,
             subs: Vec::new(),
             pubs: Vec::new(),
             venue_px: vec![0.0; n_venues],
@@ -225,21 +232,22 @@ fn build_venues(
     Ok((venues, venue_is_cpmm, lps))
 }
 
-/// The agents, in configuration order.
+/// The agents, in configuration order, and the market watches they read.
 fn build_agents(
     cfg: &ScenarioConfig,
     ledger: &mut Ledger,
     seed: StreamSeed,
     p0: &[f64],
-) -> Vec<Box<dyn Agent>> {
+) -> (Vec<Box<dyn Agent>>, Vec<WatchSpec>) {
     let infos = cfg.venue_infos();
     let asset_names = cfg.asset_names();
     let mut agents: Vec<Box<dyn Agent>> = Vec::new();
     let mut ctx = BuildCtx::new(ledger, seed, &asset_names, &infos, p0);
+    ctx.schedule = cfg.chain.agent_schedule;
     for a in &cfg.agents {
         agents.extend(a.build(&mut ctx));
     }
-    agents
+    (agents, ctx.watches)
 }
 
 /// Who agent `a` is.

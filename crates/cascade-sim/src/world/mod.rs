@@ -33,7 +33,9 @@
 
 use crate::config::BlockTimeDist;
 use crate::metrics::{Accumulator, MetricRow};
-use cascade_agents::{Agent, Receipt, Role, Submission, TwapSource, View};
+use cascade_agents::config::WatchSpec;
+use cascade_agents::trader::watch::MarketWatch;
+use cascade_agents::{Agent, Receipt, Role, Schedule, Sleepers, Submission, TwapSource, View};
 use cascade_core::event::Event;
 use cascade_core::tx::{Bundle, Tx, TxRequest};
 use cascade_core::{AgentId, HolderId, Ledger, SimRng, TxId, VenueId};
@@ -102,6 +104,16 @@ struct Streams {
     chain: SimRng,
 }
 
+/// The engine's per-asset inputs of a block (`begin_engine_block`), kept between blocks.
+#[derive(Default)]
+struct EngineInputs {
+    px: Vec<f64>,
+    cf: Vec<f64>,
+    ok: Vec<bool>,
+    div: Vec<Option<f64>>,
+    mark: Vec<f64>,
+}
+
 /// One run in progress.
 pub struct World {
     gas_cfg: GasConfig,
@@ -147,7 +159,18 @@ pub struct World {
     venue_names: Vec<String>,
     asset_names: Vec<String>,
     check_ledger: bool,
+    /// `chain.agent_schedule`.
+    schedule: Schedule,
+    /// Event schedule: the agents that act next block whatever the time (`next_wake` None).
+    awake: Vec<u32>,
+    /// Event schedule: the sleeping agents, by wake time.
+    sleepers: Sleepers,
+    /// The agents' market watches (`BuildCtx::watch`), observed once per block.
+    watch_specs: Vec<WatchSpec>,
+    watches: Vec<MarketWatch>,
     // Scratch buffers, reused every block.
+    engine_inputs: EngineInputs,
+    /// The block's arrival order (all agents polled; the acting set under the event schedule).
     order: Vec<usize>,
     subs: Vec<Submission>,
     pubs: Vec<Publication>,
@@ -345,6 +368,7 @@ impl World {
             oracles: &self.oracles,
             twap_oracles: &self.twap_oracles,
             prices: Some(&self.prices),
+            watches: &self.watches,
         };
         f(agent, &view)
     }

@@ -5,7 +5,7 @@
 
 use super::{BlockRecord, World};
 use crate::config::BlockTimeDist;
-use cascade_agents::{BundleRequest, Receipt, ReceiptStatus, Submission};
+use cascade_agents::{BundleRequest, Receipt, ReceiptStatus, Schedule, Submission};
 use cascade_core::event::Event;
 use cascade_core::tx::{Action, Bundle, BundleItem, GasKind, Side, Tx, TxRequest};
 use cascade_core::{AgentId, Amount, FeedId, Ledger, TokenId};
@@ -141,11 +141,25 @@ impl World {
             return;
         }
         let n = self.p_ref.len();
-        let mut px = vec![0.0; n];
-        let mut cf = vec![0.0; n];
-        let mut ok = vec![true; n];
-        let mut div = vec![None; n];
-        let mut mark = vec![0.0; n];
+        // The per-asset inputs, in buffers reused every block (no allocation in the loop).
+        let mut inp = std::mem::take(&mut self.engine_inputs);
+        let (px, cf, ok, div, mark) = (
+            &mut inp.px,
+            &mut inp.cf,
+            &mut inp.ok,
+            &mut inp.div,
+            &mut inp.mark,
+        );
+        px.clear();
+        px.resize(n, 0.0);
+        cf.clear();
+        cf.resize(n, 0.0);
+        ok.clear();
+        ok.resize(n, true);
+        div.clear();
+        div.resize(n, None);
+        mark.clear();
+        mark.resize(n, 0.0);
         for a in 0..n {
             let st = self.oracles.status(a, t);
             px[a] = st.price;
@@ -164,14 +178,37 @@ impl World {
                 .unwrap_or(px[a]);
         }
         if let Some(e) = self.engine.as_mut() {
-            e.begin_block(self.block, t, dt, &px, &cf, &ok, &div, &mark);
+            e.begin_block(self.block, t, dt, px, cf, ok, div, mark);
         }
+        self.engine_inputs = inp;
     }
 
-    /// Step 5: every agent acts once, in a random arrival order, on its view of the public
-    /// state; what it submits enters the mempool or the bundle list. Last block's receipts
-    /// have then been seen by all.
+    /// Step 5: the market watches observe the oracle prices; then the acting agents act once
+    /// each, in a random arrival order, on their view of the public state; what they submit
+    /// enters the mempool or the bundle list. Under the polled schedule every agent acts;
+    /// under the event schedule the awake agents and the sleepers due by `t` (the acting set)
+    /// act, and each then says when it next needs to (`Agent::next_wake`). Last block's
+    /// receipts have then been seen by all.
     pub(super) fn agents_act(&mut self, t: f64, base_fee: u128) {
+        if self.engine.is_some() {
+            for (w, spec) in self.watches.iter_mut().zip(&self.watch_specs) {
+                w.observe(
+                    t,
+                    self.oracle_px[spec.asset.index()],
+                    spec.half_life_s,
+                    spec.window_s,
+                );
+            }
+        }
+        let event = self.schedule == Schedule::Event;
+        if event {
+            self.collect_acting(t);
+        } else {
+            let n = self.order.len();
+            for i in 0..n {
+                self.order[i] = i;
+            }
+        }
         self.shuffle_arrivals();
         let mut subs = std::mem::take(&mut self.subs);
         for k in 0..self.order.len() {
@@ -184,17 +221,29 @@ impl World {
             for s in subs.drain(..) {
                 self.submit(me, s);
             }
+            if event {
+                match self.agents[ai].next_wake() {
+                    None => self.awake.push(ai as u32),
+                    Some(w) => self.sleepers.push(w, ai as u32),
+                }
+            }
         }
         self.subs = subs;
         self.receipts.clear();
     }
 
-    /// This block's arrival order: a Fisher-Yates shuffle from the `arrival` stream.
+    /// Event schedule: this block's acting set in `order`, in agent order (awake agents and
+    /// sleepers due by `t`), before the shuffle.
+    fn collect_acting(&mut self, t: f64) {
+        self.order.clear();
+        self.order.extend(self.awake.drain(..).map(|a| a as usize));
+        self.sleepers.pop_due(t, &mut self.order);
+        self.order.sort_unstable();
+    }
+
+    /// This block's arrival order: a Fisher-Yates shuffle of `order` from the `arrival` stream.
     fn shuffle_arrivals(&mut self) {
         let n = self.order.len();
-        for i in 0..n {
-            self.order[i] = i;
-        }
         for i in (1..n).rev() {
             let j = self.rng.arrival.random_range(0..=i);
             self.order.swap(i, j);

@@ -1,0 +1,218 @@
+//! The agent schedule: when an agent is visited. Under the `polled` schedule every agent acts
+//! in every block and decides with per-block Bernoulli trials (`p = 1 - exp(-r dt / 3600)`
+//! over the block's actual interval). Under the `event` schedule an agent that waits only on
+//! its rates sleeps: it holds exponential clocks in time ([`Clock`]), tells the World the time
+//! of its next event ([`crate::Agent::next_wake`]), and the World wakes it in the first block
+//! whose end time reaches that time ([`Sleepers`]). A block then costs in proportion to the
+//! agents that act, not to the agents that exist.
+//!
+//! The two schedules have the same law (docs/model.md, "The agent schedule"): a Poisson clock
+//! of rate `r` has at least one event in a block of length `dt` with probability
+//! `1 - exp(-r dt / 3600)`, independently of its events in other blocks, which is exactly the
+//! polled trial. Invariants: a clock is consulted in every block in which it may ring, or
+//! stopped and restarted later at the start of the block that consults it again
+//! (memorylessness makes the restart exact); sleepers wake in (time, agent index) order, never
+//! in hash order.
+
+use cascade_core::SimRng;
+use rand::RngExt;
+use rand_distr::{Distribution, Exp1};
+use serde::{Deserialize, Serialize};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+/// `chain.agent_schedule`: how agents are visited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Schedule {
+    /// Agents with only rates to wait on sleep until their next event.
+    #[default]
+    Event,
+    /// Every agent acts in every block, with per-block trials (the schedule before 2026-12).
+    Polled,
+}
+
+/// The stream of a noise trader under the event schedule (its clock and its trade draws).
+pub const NOISE_EVENTS: &str = "noise_events";
+/// The stream of a trader under the event schedule (its clocks and its opening draws).
+pub const TRADER_EVENTS: &str = "trader_events";
+
+/// An exponential clock in time: the time of its next event, or stopped.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Clock {
+    /// Next event time (s); NaN when stopped.
+    next: f64,
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock { next: f64::NAN }
+    }
+}
+
+/// Seconds to the next event of a Poisson clock of `rate_per_hour` (infinite at rate 0).
+fn wait_s(rng: &mut SimRng, rate_per_hour: f64) -> f64 {
+    if rate_per_hour <= 0.0 {
+        return f64::INFINITY;
+    }
+    let x: f64 = Exp1.sample(rng);
+    x * 3600.0 / rate_per_hour
+}
+
+impl Clock {
+    /// Stop the clock; the next consultation restarts it at the start of its block.
+    pub fn stop(&mut self) {
+        self.next = f64::NAN;
+    }
+
+    /// The time of its next event, when running.
+    pub fn next(&self) -> Option<f64> {
+        (!self.next.is_nan()).then_some(self.next)
+    }
+
+    /// Whether the clock of `rate_per_hour` rings in the block `(t - dt, t]`. A stopped clock
+    /// starts at `t - dt`. After ringing, the clock restarts at `t`: at most one action per
+    /// block, as under the polled trial, and the events it skips are independent of the future.
+    pub fn rings(&mut self, rng: &mut SimRng, rate_per_hour: f64, t: f64, dt: f64) -> bool {
+        self.rings_thinned(rng, rate_per_hour, 1.0, t, dt)
+    }
+
+    /// As [`Clock::rings`], each event kept with probability `keep` (in [0, 1]): a Poisson
+    /// clock of rate `keep * rate_per_hour` over this block, by thinning. The block's first
+    /// event is kept with probability `keep`; if not, the kept events after it form a Poisson
+    /// process of rate `keep * r`, whose first event is an exponential wait away. So the block
+    /// rings with probability `1 - exp(-keep r dt / 3600)`, with at most three draws whatever
+    /// the rate (an infinite rate rings whenever `keep > 0`). When the block does not ring, the
+    /// clock restarts at `t`: the events after `t` are independent of those before.
+    pub fn rings_thinned(
+        &mut self,
+        rng: &mut SimRng,
+        rate_per_hour: f64,
+        keep: f64,
+        t: f64,
+        dt: f64,
+    ) -> bool {
+        if self.next.is_nan() {
+            self.next = (t - dt) + wait_s(rng, rate_per_hour);
+        }
+        if self.next > t {
+            return false;
+        }
+        let kept = keep >= 1.0
+            || (keep > 0.0
+                && (rng.random::<f64>() < keep
+                    || self.next + wait_s(rng, rate_per_hour * keep) <= t));
+        self.next = t + wait_s(rng, rate_per_hour);
+        kept
+    }
+}
+
+/// A time in the queue, ordered by `total_cmp`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct WakeAt(f64);
+impl Eq for WakeAt {}
+impl PartialOrd for WakeAt {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for WakeAt {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&o.0)
+    }
+}
+
+/// Sleeping agents, keyed by (wake time, agent index): ties are broken by the index.
+#[derive(Debug, Clone, Default)]
+pub struct Sleepers {
+    heap: BinaryHeap<Reverse<(WakeAt, u32)>>,
+}
+
+impl Sleepers {
+    /// Put agent `agent` to sleep until `t` (an infinite time: it never wakes).
+    pub fn push(&mut self, t: f64, agent: u32) {
+        if t.is_finite() {
+            self.heap.push(Reverse((WakeAt(t), agent)));
+        }
+    }
+
+    /// Move every agent due by `t` (wake time `<= t`) to `out`, in (time, index) order.
+    pub fn pop_due(&mut self, t: f64, out: &mut Vec<usize>) {
+        while let Some(Reverse((WakeAt(w), a))) = self.heap.peek().copied() {
+            if w > t {
+                break;
+            }
+            self.heap.pop();
+            out.push(a as usize);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.heap.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.heap.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cascade_core::rng;
+
+    /// The share of blocks in which a clock rings is the polled trial's probability, for
+    /// fixed and varying intervals, with and without thinning (4 standard errors).
+    #[test]
+    fn a_clock_rings_with_the_polled_probability() {
+        let mut r = rng::stream(rng::run_seed(7, 0), "test", 0);
+        for (rate, keep) in [
+            (30.0, 1.0),
+            (300.0, 1.0),
+            (300.0, 0.3),
+            (2000.0, 0.5),
+            (2000.0, 0.02),
+        ] {
+            let mut c = Clock::default();
+            let (mut t, mut hits, mut want) = (0.0, 0.0, 0.0);
+            let n = 200_000;
+            for k in 0..n {
+                let dt = if k % 3 == 0 { 2.0 } else { 12.0 };
+                t += dt;
+                want += cascade_core::clock::per_block_prob(rate * keep, dt);
+                hits += c.rings_thinned(&mut r, rate, keep, t, dt) as u32 as f64;
+            }
+            let p = want / n as f64;
+            let se = (p * (1.0 - p) / n as f64).sqrt();
+            let z = (hits / n as f64 - p) / se;
+            assert!(z.abs() < 4.0, "rate {rate} keep {keep}: z = {z}");
+        }
+    }
+
+    /// An infinite rate rings in every block unless every event is thinned away.
+    #[test]
+    fn an_infinite_rate_rings_every_block_unless_kept_with_zero() {
+        let mut r = rng::stream(rng::run_seed(7, 0), "test", 0);
+        let mut c = Clock::default();
+        for k in 1..100 {
+            let t = 12.0 * k as f64;
+            assert!(c.rings_thinned(&mut r, f64::INFINITY, 1e-300, t, 12.0));
+        }
+        for k in 100..200 {
+            let t = 12.0 * k as f64;
+            assert!(!c.rings_thinned(&mut r, f64::INFINITY, 0.0, t, 12.0));
+        }
+    }
+
+    #[test]
+    fn sleepers_wake_in_time_then_index_order() {
+        let mut s = Sleepers::default();
+        for (t, a) in [(5.0, 3), (1.0, 9), (5.0, 1), (7.0, 0), (f64::INFINITY, 4)] {
+            s.push(t, a);
+        }
+        let mut out = Vec::new();
+        s.pop_due(5.0, &mut out);
+        assert_eq!(out, vec![9, 1, 3]);
+        assert_eq!(s.len(), 1);
+    }
+}
