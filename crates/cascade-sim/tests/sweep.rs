@@ -305,15 +305,17 @@ fn export_round_trips_every_metric() {
     let mut rdr = csv::Reader::from_path(&files[0]).unwrap();
     let header: Vec<String> = rdr.headers().unwrap().iter().map(String::from).collect();
     assert_eq!(
-        header[..4],
+        header[..6],
         [
             "point",
             "run",
+            "seed",
+            "run_seed",
             "engine.liquidation.bonus",
             "oracles.0.feed.latency_s"
         ]
     );
-    assert_eq!(header.len(), 4 + METRICS.len());
+    assert_eq!(header.len(), 6 + METRICS.len());
     let mut n = 0;
     for rec in rdr.records() {
         let rec = rec.unwrap();
@@ -324,10 +326,10 @@ fn export_round_trips_every_metric() {
             // A metric not measured (NaN: the twin comparisons without a twin) is an empty
             // cell, which pandas reads as NaN.
             if stored.0[i].is_nan() {
-                assert_eq!(&rec[4 + i], "", "{} at {p}/{r}", d.name);
+                assert_eq!(&rec[6 + i], "", "{} at {p}/{r}", d.name);
                 continue;
             }
-            let v: f64 = rec[4 + i].parse().unwrap();
+            let v: f64 = rec[6 + i].parse().unwrap();
             assert_eq!(v.to_bits(), stored.0[i].to_bits(), "{} at {p}/{r}", d.name);
         }
         n += 1;
