@@ -78,23 +78,8 @@ pub(crate) fn cmd_replay(
         .with_context(|| format!("cannot create {}", path_path.display()))?;
     trace::write_header(&mut pf, &scenario.config).context("writing the path")?;
     trace::write_run(&mut pf, run, &w.take_trace()).context("writing the path")?;
-    let same = row.0.len() == stored.0.len()
-        && row
-            .0
-            .iter()
-            .zip(&stored.0)
-            .all(|(a, b)| a.to_bits() == b.to_bits());
-    if !same {
-        let diffs: Vec<String> = METRICS
-            .iter()
-            .zip(row.0.iter().zip(&stored.0))
-            .filter(|(_, (a, b))| a.to_bits() != b.to_bits())
-            .map(|(d, (a, b))| format!("{}: replayed {a}, stored {b}", d.name))
-            .collect();
-        return Err(Failure::Other(anyhow::anyhow!(
-            "replay of point {point}, run {run} does not reproduce the stored row (was the store written by another cascade version?):\n  {}",
-            diffs.join("\n  ")
-        )));
+    if let Some(msg) = cascade_sim::replay::row_mismatch(point, run, &row, &stored) {
+        return Err(Failure::Other(anyhow::anyhow!(msg)));
     }
     ev.commit().context("writing the event trace")?;
     pf.commit().context("writing the path")?;

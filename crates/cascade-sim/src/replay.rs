@@ -60,23 +60,8 @@ pub fn replay_run(store: &Store, point: u64, run: u64) -> Result<Replay, String>
     let mut path_csv = Vec::new();
     trace::write_header(&mut path_csv, &scenario.config).map_err(io)?;
     trace::write_run(&mut path_csv, run, &w.take_trace()).map_err(io)?;
-    let same = row.0.len() == stored.0.len()
-        && row
-            .0
-            .iter()
-            .zip(&stored.0)
-            .all(|(a, b)| a.to_bits() == b.to_bits());
-    if !same {
-        let diffs: Vec<String> = METRICS
-            .iter()
-            .zip(row.0.iter().zip(&stored.0))
-            .filter(|(_, (a, b))| a.to_bits() != b.to_bits())
-            .map(|(d, (a, b))| format!("{}: replayed {a}, stored {b}", d.name))
-            .collect();
-        return Err(format!(
-            "replay of point {point}, run {run} does not reproduce the stored row (was the store written by another cascade version?):\n  {}",
-            diffs.join("\n  ")
-        ));
+    if let Some(msg) = row_mismatch(point, run, &row, &stored) {
+        return Err(msg);
     }
     Ok(Replay {
         events_csv,
@@ -84,4 +69,28 @@ pub fn replay_run(store: &Store, point: u64, run: u64) -> Result<Replay, String>
         n_events,
         row,
     })
+}
+
+/// Why a replayed row differs from the stored one (each differing metric, bit for bit), or
+/// `None` when they are identical. Shared by `cascade replay` and the Python `replay`.
+pub fn row_mismatch(point: u64, run: u64, row: &MetricRow, stored: &MetricRow) -> Option<String> {
+    let same = row.0.len() == stored.0.len()
+        && row
+            .0
+            .iter()
+            .zip(&stored.0)
+            .all(|(a, b)| a.to_bits() == b.to_bits());
+    if same {
+        return None;
+    }
+    let diffs: Vec<String> = METRICS
+        .iter()
+        .zip(row.0.iter().zip(&stored.0))
+        .filter(|(_, (a, b))| a.to_bits() != b.to_bits())
+        .map(|(d, (a, b))| format!("{}: replayed {a}, stored {b}", d.name))
+        .collect();
+    Some(format!(
+        "replay of point {point}, run {run} does not reproduce the stored row (was the store written by another cascade version?):\n  {}",
+        diffs.join("\n  ")
+    ))
 }
