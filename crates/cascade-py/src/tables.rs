@@ -4,12 +4,13 @@
 //! The points table has the columns of `cascade export`'s `points` table, in its order and
 //! with its values (checked against the CLI's export by the Python tests); axis columns get
 //! clean names ([`crate::names`]) and, for an axis with `labels` or the `scenario` axis, a
-//! `<axis>_label` column beside the value. Every run row carries its master seed (run `r` of
-//! every point uses `derive(seed, r)`).
+//! `<axis>_label` column beside the value. Every run row carries its master `seed` and its own `run_seed` (run `r` of
+//! every point uses `derive(seed, r)`), as the export's runs table does.
 
 use crate::frame::{Column, Data, Frame};
 use crate::names::{clean, unique};
 use cascade_sim::aggregate::rate_metrics;
+use cascade_sim::export::run_seed_hex;
 use cascade_sim::metrics::METRICS;
 use cascade_sim::runner::RunOutput;
 use cascade_sim::stats::tail_reliable;
@@ -27,7 +28,7 @@ fn metric_columns<'a>(rows: impl Iterator<Item = &'a [f64]> + Clone) -> Vec<Colu
         .collect()
 }
 
-/// The runs of `cascade.run`: `point` (always 0), `run`, `seed` and every metric.
+/// The runs of `cascade.run`: `point` (always 0), `run`, `seed`, `run_seed` and every metric.
 pub fn run_frame(outputs: &[RunOutput], seed: u64) -> Frame {
     let mut f = Frame::default();
     f.push(Column::new("point", Data::U64(vec![0; outputs.len()])));
@@ -36,6 +37,10 @@ pub fn run_frame(outputs: &[RunOutput], seed: u64) -> Frame {
         Data::U64(outputs.iter().map(|o| o.run).collect()),
     ));
     f.push(Column::new("seed", Data::U64(vec![seed; outputs.len()])));
+    f.push(Column::new(
+        "run_seed",
+        Data::Text(outputs.iter().map(|o| run_seed_hex(seed, o.run)).collect()),
+    ));
     for c in metric_columns(outputs.iter().map(|o| o.row.0.as_slice())) {
         f.push(c);
     }
@@ -189,7 +194,7 @@ fn axis_columns(axes: &[Axis], row_points: &[usize]) -> Vec<Column> {
 /// A store's tables.
 #[derive(Debug, Clone)]
 pub struct StoreFrames {
-    /// One row per (point, run): `point`, `run`, `seed`, the axes, every metric.
+    /// One row per (point, run): `point`, `run`, `seed`, `run_seed`, the axes, every metric.
     pub runs: Frame,
     /// One row per point: the columns of `cascade export`'s points table.
     pub points: Frame,
@@ -252,7 +257,7 @@ pub fn load(store: &Store) -> Result<StoreFrames, StoreError> {
     let pf = store.points_file()?;
     let has_base = !pf.baseline.is_empty();
     let stats = stat_units(has_base);
-    let mut reserved: Vec<String> = ["point", "run", "seed", "runs", "p95_reliable"]
+    let mut reserved: Vec<String> = ["point", "run", "seed", "run_seed", "runs", "p95_reliable"]
         .iter()
         .chain(&["p99_reliable", "baseline"])
         .map(|s| s.to_string())
@@ -278,8 +283,10 @@ pub fn load(store: &Store) -> Result<StoreFrames, StoreError> {
         "point",
         Data::U64(row_points.iter().map(|&i| pf.points[i].index).collect()),
     ));
+    let run_seeds = run_idx.iter().map(|&r| run_seed_hex(m.seed, r)).collect();
     runs.push(Column::new("run", Data::U64(run_idx)));
     runs.push(Column::new("seed", Data::U64(vec![m.seed; rows.len()])));
+    runs.push(Column::new("run_seed", Data::Text(run_seeds)));
     for c in axis_columns(&axes, &row_points) {
         runs.push(c);
     }

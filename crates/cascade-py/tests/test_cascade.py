@@ -68,7 +68,7 @@ def test_run_equals_the_cli_bit_for_bit(tmp_path):
             "--out", tmp_path / "out", "--threads", 1)
     ref = read_csv(tmp_path / "out" / "runs.csv")
     metrics = cascade.metrics()["metric"].tolist()
-    assert list(df.columns) == ["point", "run", "seed"] + metrics
+    assert list(df.columns) == ["point", "run", "seed", "run_seed"] + metrics
     assert (df["seed"] == 11).all() and (df["point"] == 0).all()
     assert df["run"].tolist() == ref["run"].tolist()
     for m in metrics:
@@ -103,11 +103,11 @@ def test_sweep_equals_the_cli_store(stores):
     # Runs and points equal the CLI's export, column by column (dotted keys renamed).
     for table, df in [("runs", py.runs), ("points", py.points)]:
         csv = read_csv(d / "cli" / "export" / f"{table}.csv")
-        assert len(csv.columns) == len(df.columns) - (1 if table == "runs" else 0) - len(
+        assert len(csv.columns) == len(df.columns) - len(
             [c for c in df.columns if c.endswith("_label")])
         for c in csv.columns:
             name = next(n for n, k in df.attrs["columns"].items() if k == c)
-            if df[name].dtype == bool:
+            if df[name].dtype == bool or c == "run_seed":
                 assert df[name].tolist() == csv[c].tolist(), c
             else:
                 assert_same_bits(df[name], csv[c], f"{table}.{c}")
@@ -161,7 +161,7 @@ def test_validate_carries_the_cli_message(tmp_path):
 
 def test_the_gil_is_released_while_simulating():
     ticks = 0
-    t = threading.Thread(target=lambda: cascade.run(GEN1, runs=4, threads=1))
+    t = threading.Thread(target=lambda: cascade.run(GEN1, runs=16, threads=1))
     t.start()
     start = time.perf_counter()
     while t.is_alive():

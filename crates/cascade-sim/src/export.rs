@@ -268,6 +268,12 @@ fn hex32(b: &[u8; 32]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// Run `run`'s own seed under master `seed`, as the runs table's `run_seed` column writes it
+/// (64 hex digits): the seed that `cascade replay` and the Python package's tables show.
+pub fn run_seed_hex(seed: u64, run: u64) -> String {
+    hex32(&cascade_core::rng::run_seed(seed, run).0)
+}
+
 /// Export `store` into `out_dir` (the files of [`export_paths`]); returns the paths. An
 /// `out_dir` inside the store needs the store open for writing ([`Store::open_for`]).
 pub fn export(store: &Store, out_dir: &Path, format: Format) -> Result<Vec<PathBuf>, StoreError> {
@@ -322,7 +328,7 @@ pub fn export(store: &Store, out_dir: &Path, format: Format) -> Result<Vec<PathB
                 (run.to_string(), serde_json::json!(run)),
                 (m.seed.to_string(), serde_json::json!(m.seed)),
             ];
-            let rs = hex32(&cascade_core::rng::run_seed(m.seed, run).0);
+            let rs = run_seed_hex(m.seed, run);
             cells.push((rs.clone(), serde_json::json!(rs)));
             cells.extend(axis_cells(i));
             if let Some(l) = runs_long.as_mut() {
