@@ -65,7 +65,10 @@ pub struct BackrunPolicy<'a> {
 /// only keeper rewards or the right to bid).
 pub fn value_backrun(view: &View<'_>, lot: &OevLot<'_>, pol: &BackrunPolicy<'_>) -> Option<OevBid> {
     let engine = view.engine?;
-    if engine.config().privacy || engine.mechanism().is_auction() || pol.max_liquidations == 0 {
+    // Under the legacy flag nothing is readable before the flag; under proofs only public
+    // accounts are (read through the View below).
+    let flag = engine.config().privacy == cascade_engine::Privacy::HiddenHealth;
+    if flag || engine.mechanism().is_auction() || pol.max_liquidations == 0 {
         return None;
     }
     let gas = view.fee_estimate(GasKind::Liquidation, pol.tip).to_whole();
@@ -84,7 +87,10 @@ pub fn value_backrun(view: &View<'_>, lot: &OevLot<'_>, pol: &BackrunPolicy<'_>)
         let id = AccountId(i as u32);
         // Only what the update itself makes liquidatable: accounts liquidatable already are
         // open to everyone's public race.
-        match (engine.health(id), engine.health_at(id, lot.prices)) {
+        match (
+            view.public_health(id),
+            view.public_health_at(id, lot.prices),
+        ) {
             (Some(now), Some(next)) if now.maintenance >= 0.0 && next.maintenance < 0.0 => {}
             _ => continue,
         }

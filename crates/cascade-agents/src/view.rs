@@ -96,6 +96,43 @@ impl<'a> View<'a> {
         }
     }
 
+    /// Account `id`'s health at `prices` if the public may read it (`engine.privacy`: always
+    /// when off; under the flag once the protocol flagged it; under proofs once its
+    /// insolvency is proven or its state public). Searchers, MEV bots and keepers read
+    /// other accounts' health only through this, [`View::public_health`] and
+    /// [`View::public_liquidatable`].
+    pub fn public_health_at(
+        &self,
+        id: cascade_core::AccountId,
+        prices: &[f64],
+    ) -> Option<cascade_engine::Health> {
+        let e = self.engine?;
+        if e.is_public(id) {
+            e.health_at(id, prices)
+        } else {
+            None
+        }
+    }
+
+    /// Account `id`'s health at the engine's prices, if public.
+    pub fn public_health(&self, id: cascade_core::AccountId) -> Option<cascade_engine::Health> {
+        let e = self.engine?;
+        self.public_health_at(id, e.prices())
+    }
+
+    /// The accounts the public knows to be liquidatable: every liquidatable one without
+    /// privacy, the protocol's flagged set with it.
+    pub fn public_liquidatable(&self) -> Vec<cascade_core::AccountId> {
+        let Some(e) = self.engine else {
+            return Vec::new();
+        };
+        if e.config().privacy.hides_health() {
+            e.flagged().keys().copied().collect()
+        } else {
+            e.liquidatable_now()
+        }
+    }
+
     /// The agent's own pending public transactions.
     pub fn my_pending(&self, me: AgentId) -> impl Iterator<Item = &'a Tx> + 'a {
         self.mempool.pending_of(me)

@@ -266,15 +266,18 @@ impl Engine {
             self.refresh_guards();
         }
         let now = self.liquidatable_now();
+        // Under private positions with proofs only the proven (or public) ones are flagged;
+        // otherwise all of them.
+        let admitted = self.admit_proven(&now);
         // Accounts no longer liquidatable leave the flagged set.
         let keep: BTreeMap<AccountId, u64> = self
             .flagged
             .iter()
-            .filter(|(id, _)| now.binary_search(id).is_ok())
+            .filter(|(id, _)| admitted.binary_search(id).is_ok())
             .map(|(k, v)| (*k, *v))
             .collect();
         self.flagged = keep;
-        for id in now {
+        for &id in &admitted {
             if !self.flagged.contains_key(&id) {
                 // Newly liquidatable: did it go straight from healthy to bankrupt?
                 let h = self.health_of(&self.accounts[id.index()], &self.prices);
@@ -283,6 +286,9 @@ impl Engine {
                 }
                 self.flagged.insert(id, self.block);
             }
+        }
+        // Delays count from the protocol's first sight, proven or not.
+        for id in now {
             if !self.first_flag.contains_key(&id) {
                 self.first_flag.insert(id, (self.block, self.t_s));
                 self.flag_event(id);

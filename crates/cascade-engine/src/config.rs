@@ -321,11 +321,13 @@ pub struct EngineConfig {
     pub perp_fee: f64,
     #[serde(default)]
     pub breakers: BreakerConfig,
-    /// Hide account health from the public (searchers and their bots) until the protocol's
-    /// own end-of-block check flags the account: nobody can liquidate ahead of the flag by
-    /// reading a pending oracle update.
+    /// What the public (searchers and their bots) may read of accounts: `false` (all),
+    /// `true` (health hidden until the protocol's own end-of-block check flags the account:
+    /// nobody can liquidate ahead of the flag by reading a pending oracle update), or
+    /// `{ kind = "zk_proofs", ... }` (private positions with solvency and insolvency proofs,
+    /// `privacy.rs`).
     #[serde(default)]
-    pub privacy: bool,
+    pub privacy: crate::privacy::Privacy,
     /// Whether oracle guard violations block liquidations.
     #[serde(default = "d_true")]
     pub respect_oracle_guards: bool,
@@ -777,6 +779,7 @@ impl EngineConfig {
             );
         }
         self.option_margin.validate(&mut c.at("option_margin"));
+        self.privacy.validate(&mut c.at("privacy"));
         let old = self.risk_update_interval_blocks;
         legacy_delay(
             c,

@@ -40,6 +40,7 @@ mod invariants;
 pub mod liquidation;
 mod metrics;
 mod ops;
+pub mod privacy;
 pub mod structure;
 mod waterfall;
 
@@ -55,6 +56,7 @@ pub use options::{
     BoundTables, Greeks, IvModel, OptKind, OptionMargin, OptionsConfig, RiskTables, Series,
     StateBox, black,
 };
+pub use privacy::{MissedProof, Privacy, ProofMetrics, ZkProofs};
 pub use structure::StructureMetrics;
 
 use auction::{Auction, Curve};
@@ -223,6 +225,8 @@ pub struct Engine {
     /// whole base units), drained into the operation's outcome or by
     /// [`Engine::take_forced_flow`].
     pending_flow: Vec<(usize, f64)>,
+    /// The proof mechanism's state (`engine.privacy = { kind = "zk_proofs" }` only).
+    zk: Option<privacy::ZkState>,
 }
 
 /// The collateral a liquidation seizes and the debt it repays (a preview).
@@ -325,6 +329,7 @@ impl Engine {
             guards: Guards::new(),
             settle_backstop_left: cfg.settlement_backstop.map_or(0.0, |b| b.capacity),
             pending_flow: Vec::new(),
+            zk: None,
         })
     }
 

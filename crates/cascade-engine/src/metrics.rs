@@ -30,6 +30,8 @@ pub struct EngineMetrics {
     /// market's prices; default until then).
     pub structure: crate::StructureMetrics,
     pub gap_through_count: u64,
+    /// Private positions' proofs (`engine.privacy = { kind = "zk_proofs" }`; zero otherwise).
+    pub proofs: crate::privacy::ProofMetrics,
     pub breaker_trips: u64,
     pub max_open_interest: f64,
     pub auctions: u64,

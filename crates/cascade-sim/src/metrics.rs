@@ -477,6 +477,24 @@ pub const METRICS: &[MetricDef] = &[
         "largest rise of an asset's maintenance margin ratio over its genesis value, max over blocks of m(t) / m(0) - 1 (0 under fixed ratios): the procyclicality of the margin model",
     ),
     m(
+        "mev_from_liquidations",
+        MetricKind::Quote,
+        "MEV bots' wallet gains at p_ref from their liquidation transactions, net of those transactions' gas (the liquidation part of mev_profit)",
+    )
+    .titled("MEV from liquidations"),
+    m(
+        "proof_delay_s_mean",
+        MetricKind::Seconds,
+        "engine.privacy = zk_proofs: mean seconds from the protocol's first sight of an insolvent hidden account to the on-chain verification of its proof of insolvency (0 without such a proof)",
+    )
+    .titled("Proof delay"),
+    m(
+        "proof_gas",
+        MetricKind::Count,
+        "engine.privacy = zk_proofs: verification gas units of every solvency and insolvency proof verified (0 without proofs)",
+    )
+    .titled("Proof gas"),
+    m(
         "liquidations_vs_twin",
         MetricKind::Count,
         "liquidations minus those of the run's twin without liquidation flow reaching the price (metrics.counterfactual = \"twin\"; NaN otherwise)",
@@ -616,6 +634,8 @@ pub struct Accumulator {
     pub liq_burn: f64,
     pub report_delay_sum: f64,
     pub report_delay_count: u64,
+    /// MEV bots' liquidation transactions: wallet gains net of their fees.
+    pub mev_liq_net: f64,
 }
 
 impl Accumulator {
@@ -738,6 +758,13 @@ impl Accumulator {
                 0.0
             },
             e.maintenance_ratio_rise,
+            self.mev_liq_net,
+            if e.proofs.delay_count > 0 {
+                e.proofs.delay_s_sum / e.proofs.delay_count as f64
+            } else {
+                0.0
+            },
+            e.proofs.gas,
             // The twin comparisons, filled by the runner when a twin runs.
             f64::NAN,
             f64::NAN,

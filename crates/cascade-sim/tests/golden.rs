@@ -213,6 +213,7 @@ golden! {
     short_vol_crash_stochastic => "configs/scenarios/short_vol_crash_stochastic.toml",
     spiral => "configs/scenarios/spiral.toml",
     twap_manipulation => "configs/scenarios/twap_manipulation.toml",
+    zk_private => "configs/scenarios/zk_private.toml",
     bench_reference => BENCH,
 }
 

@@ -88,17 +88,15 @@ impl MevBot {
         out: &mut Vec<Submission>,
     ) {
         let prices = engine.prices();
-        let private = engine.config().privacy;
+        // Under the legacy flag the bot sees nothing it could push towards; under proofs it
+        // plans only on public accounts (`View::public_health_at`).
+        let private = engine.config().privacy == cascade_engine::Privacy::HiddenHealth;
         let gas_liq = view.fee_estimate(GasKind::Liquidation, self.tip).to_whole();
         let mut budget = view.balance(self.holder, TokenId::QUOTE).to_whole();
         let mut items: Vec<BundleRequest> = Vec::new();
 
         // Harvest: accounts liquidatable now (with privacy, only those the protocol flagged).
-        let now: Vec<cascade_core::AccountId> = if private {
-            engine.flagged().keys().copied().collect()
-        } else {
-            engine.liquidatable_now()
-        };
+        let now: Vec<cascade_core::AccountId> = view.public_liquidatable();
         let mut harvest: Vec<(f64, cascade_core::AccountId, Option<VenueId>, f64)> = now
             .iter()
             .filter_map(|&id| {
@@ -252,8 +250,8 @@ impl MevBot {
                     prices[a] = e;
                     for (i, &id) in cands.iter().enumerate() {
                         if crossed[i]
-                            || !engine
-                                .health_at(id, &prices)
+                            || !view
+                                .public_health_at(id, &prices)
                                 .is_some_and(|h| h.maintenance < 0.0)
                         {
                             continue;
@@ -297,8 +295,7 @@ impl MevBot {
                 .map(|(i, _)| cascade_core::AccountId(i as u32))
                 .filter(|id| now.binary_search(id).is_err())
                 .filter(|&id| {
-                    engine
-                        .health_at(id, &ext)
+                    view.public_health_at(id, &ext)
                         .is_some_and(|h| h.maintenance < 0.0)
                 })
                 .collect();

@@ -364,7 +364,10 @@ impl Agent for MevBot {
             return;
         };
         let gas_liq = view.fee_estimate(GasKind::Liquidation, self.tip).to_whole();
-        let private = engine.config().privacy;
+        // The legacy flag hides every account's health until the flag: no backrun at all.
+        // Under proofs only public accounts can be valued (`View::public_health_at`).
+        let private = engine.config().privacy == cascade_engine::Privacy::HiddenHealth;
+        let zk = engine.config().privacy.zk().is_some();
         let mut targeted: Vec<cascade_core::AccountId> = Vec::new();
 
         // 0. TWAP manipulation: harvest, plan, push or buy back.
@@ -395,7 +398,7 @@ impl Agent for MevBot {
                     if targeted.contains(&id) {
                         continue;
                     }
-                    let Some(h) = engine.health_at(id, &prices) else {
+                    let Some(h) = view.public_health_at(id, &prices) else {
                         continue;
                     };
                     if h.maintenance >= 0.0 {
@@ -446,6 +449,11 @@ impl Agent for MevBot {
                 continue;
             };
             if targeted.contains(&account) {
+                continue;
+            }
+            // Under proofs a liquidation of an account not yet proven insolvent reverts, and
+            // its health is not readable: leave it.
+            if zk && !engine.is_public(account) {
                 continue;
             }
             if self.cfg.outbid

@@ -376,6 +376,10 @@ impl Engine {
         if self.auctions.iter().any(|x| x.active && x.account == id) {
             return Err("in_auction");
         }
+        // Private positions: no liquidation before a proof of insolvency is verified.
+        if self.unproven(id) {
+            return Err("unproven");
+        }
         let before = self.before_liquidation(id);
         match self.mechanism.kick() {
             // The kick has nothing left to check: it cannot revert.

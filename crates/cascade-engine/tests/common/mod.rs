@@ -72,7 +72,7 @@ pub fn cfg(liquidation: LiquidationMode, waterfall: Vec<WaterfallStep>) -> Engin
         funding_venue: None,
         perp_fee: 0.0,
         breakers: BreakerConfig::default(),
-        privacy: false,
+        privacy: Default::default(),
         respect_oracle_guards: true,
         options: None,
         option_margin: Default::default(),

@@ -180,6 +180,9 @@ impl World {
             self.acc.liq_burn += burn.to_whole();
             if let Some(gain) = liq_gain {
                 self.acc.liq_net += gain - fee.to_whole();
+                if role == Role::Mev {
+                    self.acc.mev_liq_net += gain - fee.to_whole();
+                }
             }
         }
         match role {

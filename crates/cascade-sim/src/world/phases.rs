@@ -378,7 +378,12 @@ impl World {
         }
         let mut adl_flow = Vec::new();
         if let Some(e) = self.engine.as_mut() {
+            // Private positions with proofs (no-ops otherwise): solvency deadlines before the
+            // protocol's check, the insolvency proofs it verified paid after it.
+            let native = self.gas.native_price();
+            e.prove_solvency(&mut self.ledger, base_fee, native, self.burn);
             e.end_block();
+            e.settle_proofs(&mut self.ledger, self.burn);
             if last {
                 // The final cascade generation of every liquidation.
                 e.finish_events();
