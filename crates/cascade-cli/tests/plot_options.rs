@@ -23,6 +23,12 @@ fn cascade(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// One test at a time writes into the shared store (its lock admits one writer).
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static M: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    M.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// A finished two-point store (with its report), shared by the tests.
 fn store() -> &'static PathBuf {
     static S: OnceLock<PathBuf> = OnceLock::new();
@@ -57,6 +63,7 @@ fn s(p: &Path) -> &str {
 
 #[test]
 fn pdf_is_refused_with_exit_2_and_no_stray_files() {
+    let _one = serial();
     let st = store();
     let pdf = st.join("fig.pdf");
     let (code, _, err) = cascade(&["plot", s(st), "--out", s(&pdf)]);
@@ -81,6 +88,7 @@ fn pdf_is_refused_with_exit_2_and_no_stray_files() {
 
 #[test]
 fn plots_never_overwrite_the_reports_figures() {
+    let _one = serial();
     let st = store();
     let ccdf = st.join("charts/ccdf.png");
     let before = std::fs::read(&ccdf).expect("the report drew charts/ccdf.png");
@@ -108,6 +116,7 @@ fn plots_never_overwrite_the_reports_figures() {
 
 #[test]
 fn size_dpi_and_chart_options() {
+    let _one = serial();
     let st = store();
     let png = st.join("plots/big.png");
     let (code, _, err) = cascade(&[

@@ -367,3 +367,37 @@ fn report_tables_use_display_names() {
     assert_eq!(metric_title("bad_debt"), "Bad debt");
     assert_eq!(metric_title("not_a_metric"), "not_a_metric");
 }
+
+#[test]
+fn shipped_sweeps_name_their_axes() {
+    let dir = repo().join("configs/sweeps");
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().and_then(|e| e.to_str()) != Some("toml") {
+            continue;
+        }
+        let sw = load_sweep(&p).unwrap_or_else(|e| panic!("{e}"));
+        for a in &sw.spec.axes {
+            assert!(
+                a.title.as_deref().is_some_and(|t| !t.trim().is_empty()),
+                "{}: axis {} has no title",
+                p.display(),
+                a.key
+            );
+            // Tables and arrays are always shown by labels.
+            let tables = a
+                .values
+                .as_ref()
+                .is_some_and(|v| v.iter().any(|x| x.is_table() || x.is_array()));
+            assert!(
+                !tables || a.labels.is_some(),
+                "{}: axis {} of tables has no labels",
+                p.display(),
+                a.key
+            );
+        }
+        n += 1;
+    }
+    assert!(n >= 14, "{n} sweeps");
+}

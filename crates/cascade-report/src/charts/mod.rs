@@ -137,8 +137,17 @@ pub(crate) fn safe(s: &str) -> String {
 
 /// Build the figure a request asks for, and its default file stem (no extension).
 pub fn build_figure(store: &Store, req: &PlotRequest) -> Result<(AnyFigure, String), ReportError> {
+    for (flag, v) in [("--vmin", req.vmin), ("--vmax", req.vmax)] {
+        if let Some(v) = v
+            && !v.is_finite()
+        {
+            return Err(invalid(format!(
+                "{flag} {v}: a colour scale end must be a finite number"
+            )));
+        }
+    }
     if let (Some(a), Some(b)) = (req.vmin, req.vmax)
-        && !(a < b)
+        && a >= b
     {
         return Err(invalid(format!(
             "--vmin {a} --vmax {b}: the colour scale needs vmin < vmax"
