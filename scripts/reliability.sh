@@ -230,7 +230,7 @@ for f in charts/mine.png export/analysis.py notes.tmp runs/notes.txt; do
   holds "sweep --force over a store holding a user's files" "$S/$f" "mine"
 done
 same_store "sweep --force over a store" "$R" "$S"
-run_case "plot --out over a user's file in the store" 'refuse:charts/mine.png.*not one of this store' "$bin" plot "$S" --out "$S/charts/mine.png"
+run_case "plot --out over a user's file in the store" 'refuse:charts/mine.png.*cascade report' "$bin" plot "$S" --out "$S/charts/mine.png"
 holds "plot --out over a user's file" "$S/charts/mine.png" "mine"
 
 say "--- foreign data files (copied from the seed-8 store)"

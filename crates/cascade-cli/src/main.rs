@@ -188,7 +188,8 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Draw a chart of a result store (PNG and SVG, into <results>/charts/ by default).
+    /// Draw a chart of a result store (PNG and SVG, into <results>/plots/ by default; never
+    /// into <results>/charts/, which holds the report's own figures).
     Plot {
         /// A result directory written by `cascade sweep`.
         results: PathBuf,
@@ -220,8 +221,32 @@ enum Command {
         /// The run for --kind path (and the path shown by --kind generations).
         #[arg(long)]
         run: Option<u64>,
+        /// No shaded interval bands on line charts (lines and markers only).
+        #[arg(long)]
+        no_bands: bool,
+        /// Small multiples: one panel per value of this axis (line, heatmap), on shared scales.
+        #[arg(long, value_name = "KEY")]
+        facet: Option<String>,
+        /// The heatmap colour scale's low end (default: the smallest cell; rates: 0).
+        #[arg(long, allow_hyphen_values = true)]
+        vmin: Option<f64>,
+        /// The heatmap colour scale's high end (default: the largest cell; rates: 1).
+        #[arg(long, allow_hyphen_values = true)]
+        vmax: Option<f64>,
+        /// Figure width in pixels (default: the chart's own, 1100 for most).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(300..=8000))]
+        width: Option<u32>,
+        /// Figure height in pixels (default: the chart's own).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(200..=8000))]
+        height: Option<u32>,
+        /// The resolution the PNG states (its pHYs chunk; default 96): the print size is the
+        /// pixel size over it, so `--width 2100 --dpi 300` prints 7 inches wide. Text keeps its
+        /// pixel size.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(36..=2400))]
+        dpi: Option<u32>,
         /// Output: a file stem (both formats), or a path ending in .png or .svg (that format
-        /// only). Default: <results>/charts/<kind>_<metric>_<axes>.{png,svg}.
+        /// only); .pdf is refused (convert the SVG). Default:
+        /// <results>/plots/<kind>_<metric>_<axes>.{png,svg}.
         #[arg(long)]
         out: Option<PathBuf>,
     },
@@ -403,6 +428,13 @@ fn main() -> ExitCode {
             points,
             point,
             run,
+            no_bands,
+            facet,
+            vmin,
+            vmax,
+            width,
+            height,
+            dpi,
             out,
         } => cmd_plot(
             &results,
@@ -415,6 +447,13 @@ fn main() -> ExitCode {
                 points,
                 point,
                 run,
+                no_bands,
+                facet,
+                vmin,
+                vmax,
+                width,
+                height,
+                dpi,
             },
             out,
         ),
@@ -489,6 +528,87 @@ struct PlotArgs {
     points: Vec<u64>,
     point: Option<u64>,
     run: Option<u64>,
+    no_bands: bool,
+    facet: Option<String>,
+    vmin: Option<f64>,
+    vmax: Option<f64>,
+    width: Option<u32>,
+    height: Option<u32>,
+    dpi: Option<u32>,
+}
+
+/// Where `cascade plot` writes: the stem and formats for `--out` (default: <results>/plots/
+/// and the chart's stem). A PDF, or any other image format, is refused (plotters draws PNG
+/// and SVG only; the SVG converts to PDF losslessly with rsvg-convert or Inkscape); so is a
+/// path in <results>/charts/, whose files `cascade report` writes and would overwrite (or a
+/// plot would overwrite them).
+fn plot_target(
+    dir: &Path,
+    out: Option<PathBuf>,
+    stem: &str,
+) -> Result<(PathBuf, cascade_report::Formats), Failure> {
+    use cascade_report::Formats;
+    let Some(p) = out else {
+        return Ok((dir.join("plots").join(stem), Formats::BOTH));
+    };
+    let asked = p.clone();
+    let ext = p
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    let (stem, formats) = match ext.as_deref() {
+        Some("png") => (
+            p.with_extension(""),
+            Formats {
+                png: true,
+                svg: false,
+            },
+        ),
+        Some("svg") => (
+            p.with_extension(""),
+            Formats {
+                png: false,
+                svg: true,
+            },
+        ),
+        Some("pdf") => {
+            return Err(Failure::Usage(format!(
+                "--out {}: cascade plot writes PNG and SVG only, not PDF; write the SVG (--out {}) and convert it, e.g. `rsvg-convert -f pdf -o {} {}` (text and lines stay vector)",
+                p.display(),
+                p.with_extension("svg").display(),
+                p.display(),
+                p.with_extension("svg").display()
+            )));
+        }
+        Some(e @ ("eps" | "ps" | "jpg" | "jpeg" | "tif" | "tiff" | "gif" | "webp" | "bmp")) => {
+            return Err(Failure::Usage(format!(
+                "--out {}: cascade plot writes .png and .svg only, not .{e}; give a path ending in .png or .svg, or a stem for both",
+                p.display()
+            )));
+        }
+        _ => (p, Formats::BOTH),
+    };
+    if in_charts_dir(dir, &stem) {
+        return Err(Failure::Usage(format!(
+            "--out {}: {} holds the figures `cascade report` writes (it would overwrite this plot, or this plot its figures); write elsewhere, e.g. the default {}",
+            asked.display(),
+            dir.join("charts").display(),
+            dir.join("plots").display()
+        )));
+    }
+    Ok((stem, formats))
+}
+
+/// Whether `stem` lies in the store's charts/ directory (compared after resolving links and
+/// `..` where the directories exist).
+fn in_charts_dir(dir: &Path, stem: &Path) -> bool {
+    let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let charts = canon(&dir.join("charts"));
+    let parent = match stem.parent() {
+        Some(p) if !p.as_os_str().is_empty() => canon(p),
+        _ => canon(Path::new(".")),
+    };
+    parent.starts_with(&charts)
 }
 
 fn cmd_plot(
@@ -497,12 +617,14 @@ fn cmd_plot(
     a: PlotArgs,
     out: Option<PathBuf>,
 ) -> Result<(), Failure> {
-    use cascade_report::{Formats, PlotKind, PlotRequest};
+    use cascade_report::{PlotKind, PlotRequest};
+    // Refuse a bad --out before opening (and locking) the store.
+    plot_target(dir, out.clone(), "chart")?;
     let store = open_store_for(
         dir,
         &[out
             .clone()
-            .unwrap_or_else(|| dir.join("charts").join("chart"))],
+            .unwrap_or_else(|| dir.join("plots").join("chart"))],
     )?;
     let mut req = PlotRequest::new(match kind {
         PlotKindArg::Line => PlotKind::Line,
@@ -517,6 +639,10 @@ fn cmd_plot(
     req.points = a.points;
     req.point = a.point;
     req.run = a.run;
+    req.bands = !a.no_bands;
+    req.facet = a.facet;
+    req.vmin = a.vmin;
+    req.vmax = a.vmax;
     for kv in &a.at {
         let (k, v) = kv
             .split_once('=')
@@ -524,30 +650,18 @@ fn cmd_plot(
         req.at.push((k.trim().to_string(), v.trim().to_string()));
     }
     let (fig, stem) = cascade_report::build_figure(&store, &req).map_err(report_failure)?;
-    let (stem, formats) = match out {
-        Some(p) => match p.extension().and_then(|e| e.to_str()) {
-            Some("png") => (
-                p.with_extension(""),
-                Formats {
-                    png: true,
-                    svg: false,
-                },
-            ),
-            Some("svg") => (
-                p.with_extension(""),
-                Formats {
-                    png: false,
-                    svg: true,
-                },
-            ),
-            _ => (p, Formats::BOTH),
-        },
-        None => (dir.join("charts").join(stem), Formats::BOTH),
-    };
+    let (stem, formats) = plot_target(dir, out, &stem)?;
     store
         .claim(&cascade_report::render::figure_paths(&stem, formats))
         .map_err(|e| Failure::Usage(e.to_string()))?;
-    let files = cascade_report::write_figure(&fig, &stem, formats).map_err(report_failure)?;
+    use cascade_report::Figure;
+    let (w0, h0) = fig.size();
+    let sized = cascade_report::render::Resized {
+        fig: &fig,
+        size: (a.width.unwrap_or(w0), a.height.unwrap_or(h0)),
+    };
+    let files = cascade_report::render::write_figure_dpi(&sized, &stem, formats, a.dpi)
+        .map_err(report_failure)?;
     print_wrote(&files);
     Ok(())
 }

@@ -3,8 +3,10 @@
 //! plotters' default text path goes through font-kit and the system's fontconfig and
 //! freetype, which a cluster node or a CI image may lack (and which make PNGs differ from
 //! machine to machine). With the `ab_glyph` feature plotters rasterizes glyphs itself from a
-//! font we register: DejaVu Sans (Bitstream Vera licence, fonts/LICENSE-DejaVu.txt), under the
-//! family name `sans-serif`, the only family the charts ask for.
+//! font we register: DejaVu Sans (Bitstream Vera licence, fonts/LICENSE-DejaVu.txt), under its
+//! own family name `DejaVu Sans`, the only family the charts ask for. SVG files name that
+//! family first, then `sans-serif` as the viewer's fallback ([`SVG_FAMILY`]): embedding the
+//! 740 kB font in every SVG would outweigh the figure a hundred times.
 
 use plotters::style::FontStyle;
 use std::sync::OnceLock;
@@ -12,8 +14,11 @@ use std::sync::OnceLock;
 /// The bundled TTF.
 pub static DEJAVU_SANS: &[u8] = include_bytes!("../fonts/DejaVuSans.ttf");
 
-/// The family name charts use.
-pub const FAMILY: &str = "sans-serif";
+/// The family name charts use (the bundled font's own name).
+pub const FAMILY: &str = "DejaVu Sans";
+
+/// The `font-family` SVG files carry: the bundled family, then a generic fallback.
+pub const SVG_FAMILY: &str = "DejaVu Sans, sans-serif";
 
 /// Register the bundled font (once per process); charts call this before drawing.
 pub fn ensure_registered() -> Result<(), crate::ReportError> {

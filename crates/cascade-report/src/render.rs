@@ -22,6 +22,24 @@ pub trait Figure {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), ReportError>;
 }
 
+/// A figure drawn at another size (`--width`, `--height`): charts lay themselves out on the
+/// area they are given, so only the canvas changes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resized<'a, F> {
+    pub fig: &'a F,
+    pub size: (u32, u32),
+}
+
+impl<F: Figure> Figure for Resized<'_, F> {
+    fn size(&self) -> (u32, u32) {
+        self.size
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), ReportError> {
+        self.fig.draw(root)
+    }
+}
+
 /// A plotters drawing error as ours.
 pub fn draw_err<E: std::error::Error + Send + Sync>(e: DrawingAreaErrorKind<E>) -> ReportError {
     ReportError::Draw(e.to_string())
@@ -81,7 +99,11 @@ pub fn svg_string<F: Figure>(fig: &F) -> Result<String, ReportError> {
         fig.draw(&root)?;
         root.present().dr()?;
     }
-    Ok(s)
+    // Name the bundled family first, with a generic fallback for viewers without it.
+    Ok(s.replace(
+        &format!("font-family=\"{}\"", font::FAMILY),
+        &format!("font-family=\"{}\"", font::SVG_FAMILY),
+    ))
 }
 
 fn with_ext(stem: &Path, ext: &str) -> PathBuf {
@@ -109,11 +131,64 @@ pub fn write_figure<F: Figure>(
     stem: &Path,
     formats: Formats,
 ) -> Result<Vec<PathBuf>, ReportError> {
+    write_figure_dpi(fig, stem, formats, None)
+}
+
+/// Insert a pHYs chunk (the resolution a viewer or a typesetter prints at) right after a
+/// PNG's header chunk.
+pub fn with_dpi(png: &[u8], dpi: u32) -> Vec<u8> {
+    // Signature (8) + IHDR (4 length + 4 type + 13 data + 4 CRC).
+    const AFTER_IHDR: usize = 8 + 25;
+    if png.len() < AFTER_IHDR || &png[12..16] != b"IHDR" {
+        return png.to_vec();
+    }
+    let ppm = (dpi as f64 / 0.0254).round() as u32;
+    let mut chunk = Vec::with_capacity(21);
+    chunk.extend_from_slice(&9u32.to_be_bytes());
+    let mut body = b"pHYs".to_vec();
+    body.extend_from_slice(&ppm.to_be_bytes());
+    body.extend_from_slice(&ppm.to_be_bytes());
+    body.push(1); // unit: metre
+    chunk.extend_from_slice(&body);
+    chunk.extend_from_slice(&crc32(&body).to_be_bytes());
+    let mut out = png[..AFTER_IHDR].to_vec();
+    out.extend_from_slice(&chunk);
+    out.extend_from_slice(&png[AFTER_IHDR..]);
+    out
+}
+
+/// CRC-32 (ISO-HDLC, as PNG chunks use).
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut c = 0xffff_ffffu32;
+    for &b in bytes {
+        c ^= b as u32;
+        for _ in 0..8 {
+            c = if c & 1 != 0 {
+                0xedb8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
+        }
+    }
+    !c
+}
+
+/// [`write_figure`], the PNG stating `dpi` (pHYs) when given.
+pub fn write_figure_dpi<F: Figure>(
+    fig: &F,
+    stem: &Path,
+    formats: Formats,
+    dpi: Option<u32>,
+) -> Result<Vec<PathBuf>, ReportError> {
     let mut out = Vec::new();
     let with_ext = |ext: &str| with_ext(stem, ext);
     // Draw everything before writing anything.
     let png = if formats.png {
-        Some(png_bytes(fig)?)
+        let b = png_bytes(fig)?;
+        Some(match dpi {
+            Some(d) => with_dpi(&b, d),
+            None => b,
+        })
     } else {
         None
     };
@@ -266,7 +341,9 @@ pub fn fmt_tick(v: f64, lo: f64, hi: f64) -> String {
 
 /// Round ticks for a log axis spanning `[lo, hi]` (positive values, not their logs): 1, 2
 /// and 5 times each power of ten inside the range, or only the powers of ten when those are
-/// too many for the axis (more than 10); the values themselves, in increasing order.
+/// too many for the axis (more than 10); on a panel spanning less than a decade, where 1-2-5
+/// leaves fewer than three ticks, every integer multiple (1..9) of the powers of ten, and on a
+/// still narrower one, round linear steps. The values themselves, in increasing order.
 pub fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
     if !(lo > 0.0 && hi >= lo && hi.is_finite()) {
         return Vec::new();
@@ -274,16 +351,157 @@ pub fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
     let (d0, d1) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
     let inside = |v: &f64| *v >= lo * (1.0 - 1e-9) && *v <= hi * (1.0 + 1e-9);
     let decade = |d: i32, m: f64| m * 10f64.powi(d);
-    let all: Vec<f64> = (d0..=d1)
-        .flat_map(|d| [1.0, 2.0, 5.0].map(|m| decade(d, m)))
-        .filter(inside)
-        .collect();
-    if all.len() <= 10 {
+    let with = |ms: &[f64]| -> Vec<f64> {
+        (d0..=d1)
+            .flat_map(|d| ms.iter().map(move |&m| decade(d, m)))
+            .filter(inside)
+            .collect()
+    };
+    let all = with(&[1.0, 2.0, 5.0]);
+    if all.len() > 10 {
+        let ones: Vec<f64> = (d0..=d1).map(|d| decade(d, 1.0)).filter(inside).collect();
+        let step = ones.len().div_ceil(8).max(1);
+        return ones.into_iter().step_by(step).collect();
+    }
+    if all.len() >= 3 {
         return all;
     }
-    let ones: Vec<f64> = (d0..=d1).map(|d| decade(d, 1.0)).filter(inside).collect();
-    let step = ones.len().div_ceil(8).max(1);
-    ones.into_iter().step_by(step).collect()
+    let nine = with(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]);
+    if nine.len() >= 3 {
+        return nine;
+    }
+    linear_ticks(lo, hi, 5)
+}
+
+/// Round linear ticks (1, 2 or 5 times a power of ten apart) inside `[lo, hi]`, about
+/// `n` of them.
+pub fn linear_ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
+    if !(lo.is_finite() && hi.is_finite() && hi > lo) {
+        return if lo.is_finite() { vec![lo] } else { Vec::new() };
+    }
+    let raw = (hi - lo) / n.max(1) as f64;
+    let p = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * p)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * p);
+    let first = (lo / step).ceil() as i64;
+    let last = (hi / step).floor() as i64;
+    (first..=last).map(|k| k as f64 * step).collect()
+}
+
+/// Marker shapes, so series that coincide stay distinguishable (shape as well as colour).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Marker {
+    Circle,
+    Triangle,
+    Square,
+    Diamond,
+    Cross,
+}
+
+/// The `i`-th series' marker (cycling).
+pub fn marker(i: usize) -> Marker {
+    [
+        Marker::Circle,
+        Marker::Triangle,
+        Marker::Square,
+        Marker::Diamond,
+        Marker::Cross,
+    ][i % 5]
+}
+
+/// The `i`-th series' dash pattern (dash, gap) in pixels; `None` for solid. Series cycle
+/// solid, dashed, dotted, long-dashed, so two lines drawn on top of each other both show.
+pub fn dash(i: usize) -> Option<(u32, u32)> {
+    [None, Some((12, 7)), Some((3, 5)), Some((22, 8))][i % 4]
+}
+
+/// A chart on plain f64 axes.
+pub type XyChart<'a, DB> = ChartContext<
+    'a,
+    DB,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
+
+/// Draw `shape` markers of radius `r` (pixels) at data points `pts`, filled with `c` and
+/// rimmed in white so overlapping markers stay apart.
+pub fn draw_markers<DB: DrawingBackend>(
+    chart: &mut XyChart<DB>,
+    pts: &[(f64, f64)],
+    shape: Marker,
+    c: RGBColor,
+    r: i32,
+) -> Result<(), ReportError> {
+    let f = c.filled();
+    let rim = WHITE.stroke_width(1);
+    let at = |p: &(f64, f64)| EmptyElement::at(*p);
+    match shape {
+        Marker::Circle => chart
+            .draw_series(
+                pts.iter()
+                    .map(|p| at(p) + Circle::new((0, 0), r, f) + Circle::new((0, 0), r, rim)),
+            )
+            .map(|_| ()),
+        Marker::Triangle => chart
+            .draw_series(pts.iter().map(|p| {
+                let v = vec![(0, -r - 2), (r + 1, r - 1), (-r - 1, r - 1)];
+                at(p)
+                    + Polygon::new(v.clone(), f)
+                    + PathElement::new([v.clone(), vec![v[0]]].concat(), rim)
+            }))
+            .map(|_| ()),
+        Marker::Square => chart
+            .draw_series(pts.iter().map(|p| {
+                at(p)
+                    + Rectangle::new([(-r + 1, -r + 1), (r - 1, r - 1)], f)
+                    + Rectangle::new([(-r + 1, -r + 1), (r - 1, r - 1)], rim)
+            }))
+            .map(|_| ()),
+        Marker::Diamond => chart
+            .draw_series(pts.iter().map(|p| {
+                let v = vec![(0, -r - 1), (r + 1, 0), (0, r + 1), (-r - 1, 0)];
+                at(p)
+                    + Polygon::new(v.clone(), f)
+                    + PathElement::new([v.clone(), vec![v[0]]].concat(), rim)
+            }))
+            .map(|_| ()),
+        Marker::Cross => chart
+            .draw_series(pts.iter().map(|p| {
+                let s = c.stroke_width(3);
+                at(p)
+                    + PathElement::new(vec![(-r, -r), (r, r)], s)
+                    + PathElement::new(vec![(-r, r), (r, -r)], s)
+            }))
+            .map(|_| ()),
+    }
+    .dr()
+}
+
+/// Draw a line through `pts` in colour `c`, `width` pixels wide, with the dash pattern of
+/// [`dash`] (`None`: solid).
+pub fn draw_line<DB: DrawingBackend>(
+    chart: &mut XyChart<DB>,
+    pts: &[(f64, f64)],
+    c: RGBColor,
+    width: u32,
+    pattern: Option<(u32, u32)>,
+) -> Result<(), ReportError> {
+    match pattern {
+        None => chart
+            .draw_series(LineSeries::new(pts.iter().copied(), c.stroke_width(width)))
+            .map(|_| ()),
+        Some((d, g)) => chart
+            .draw_series(DashedLineSeries::new(
+                pts.iter().copied(),
+                d,
+                g,
+                c.stroke_width(width),
+            ))
+            .map(|_| ()),
+    }
+    .dr()
 }
 
 /// Text sizes (pixels).
@@ -392,6 +610,14 @@ pub enum Swatch {
     Triangle,
     /// A filled square.
     Square,
+    /// A series of a line or point chart: its marker, over its line (with its dash
+    /// pattern) and band when drawn.
+    Series {
+        marker: Marker,
+        dash: Option<(u32, u32)>,
+        line: bool,
+        band: bool,
+    },
 }
 
 /// One legend entry.
@@ -485,6 +711,86 @@ pub fn draw_swatch<DB: DrawingBackend>(
             ))
             .dr()?;
         }
+        Swatch::Series {
+            marker,
+            dash,
+            line,
+            band,
+        } => {
+            if band {
+                area.draw(&Rectangle::new(
+                    [(x, cy - 7), (x + 26, cy + 7)],
+                    c.mix(0.2).filled(),
+                ))
+                .dr()?;
+            }
+            if line {
+                match dash {
+                    None => area
+                        .draw(&PathElement::new(
+                            vec![(x, cy), (x + 26, cy)],
+                            c.stroke_width(3),
+                        ))
+                        .dr()?,
+                    Some((d, g)) => {
+                        let mut a = x;
+                        while a < x + 26 {
+                            let b = (a + d as i32).min(x + 26);
+                            area.draw(&PathElement::new(vec![(a, cy), (b, cy)], c.stroke_width(3)))
+                                .dr()?;
+                            a = b + g as i32;
+                        }
+                    }
+                }
+            } else {
+                // Points with error bars: a vertical whisker.
+                area.draw(&PathElement::new(
+                    vec![(x + 13, cy - 8), (x + 13, cy + 8)],
+                    c.stroke_width(2),
+                ))
+                .dr()?;
+            }
+            let (mx, r) = (x + 13, 5);
+            let f = c.filled();
+            match marker {
+                Marker::Circle => area.draw(&Circle::new((mx, cy), r, f)).dr()?,
+                Marker::Triangle => area
+                    .draw(&Polygon::new(
+                        vec![
+                            (mx, cy - r - 2),
+                            (mx + r + 1, cy + r - 1),
+                            (mx - r - 1, cy + r - 1),
+                        ],
+                        f,
+                    ))
+                    .dr()?,
+                Marker::Square => area
+                    .draw(&Rectangle::new(
+                        [(mx - r + 1, cy - r + 1), (mx + r - 1, cy + r - 1)],
+                        f,
+                    ))
+                    .dr()?,
+                Marker::Diamond => area
+                    .draw(&Polygon::new(
+                        vec![
+                            (mx, cy - r - 1),
+                            (mx + r + 1, cy),
+                            (mx, cy + r + 1),
+                            (mx - r - 1, cy),
+                        ],
+                        f,
+                    ))
+                    .dr()?,
+                Marker::Cross => {
+                    for v in [
+                        vec![(mx - r, cy - r), (mx + r, cy + r)],
+                        vec![(mx - r, cy + r), (mx + r, cy - r)],
+                    ] {
+                        area.draw(&PathElement::new(v, c.stroke_width(3))).dr()?;
+                    }
+                }
+            }
+        }
     }
     Ok(())
 }
@@ -571,6 +877,25 @@ mod tests {
             assert!([1.0, 2.0, 5.0].iter().any(|k| (m - k).abs() < 1e-6), "{t}");
         }
         assert!(log_ticks(0.0, 1.0).is_empty());
+    }
+
+    #[test]
+    fn log_ticks_under_a_decade_are_several() {
+        let within = |t: &[f64], lo: f64, hi: f64| t.iter().all(|v| *v >= lo && *v <= hi);
+        // 1-2-5 gives only 5 in [3, 9]: every integer multiple instead.
+        let t = log_ticks(3.0, 9.0);
+        assert!(t.len() >= 3 && within(&t, 3.0, 9.0), "{t:?}");
+        let t = log_ticks(1.5, 4.0);
+        assert_eq!(t, [2.0, 3.0, 4.0]);
+        // Narrower than one step of those: round linear steps.
+        let t = log_ticks(3.1, 3.9);
+        assert!(t.len() >= 3 && within(&t, 3.1, 3.9), "{t:?}");
+        assert_eq!(linear_ticks(0.0, 1.0, 5).len(), 6);
+    }
+
+    #[test]
+    fn crc32_matches_png_chunks() {
+        assert_eq!(crc32(b"IEND"), 0xAE42_6082);
     }
 
     #[test]

@@ -198,6 +198,7 @@ pub fn write_default_charts(store: &Store) -> Result<(Vec<Rendered>, Vec<String>
                     crate::AnyFigure::Ccdf(f) => f.title.clone(),
                     crate::AnyFigure::Path(f) => f.title.clone(),
                     crate::AnyFigure::Generations(f) => f.title.clone(),
+                    crate::AnyFigure::Facets(f) => f.title.clone(),
                 };
                 out.push(Rendered {
                     title,

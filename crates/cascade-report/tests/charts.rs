@@ -323,7 +323,7 @@ fn report_is_one_self_contained_page() {
     for needle in [
         "cascade results: one",
         "engine.liquidation.bonus",
-        "has_cascade rate",
+        "Cascade frequency [95% CI]",
         "master seed",
     ] {
         assert!(html.contains(needle), "{needle} missing");

@@ -243,16 +243,12 @@ impl Figure for CcdfChart {
                     let next = c.get(k + 1).map_or(x, |n| n.0);
                     path.push((next.log10(), p.log10()));
                 }
-                chart
-                    .draw_series(LineSeries::new(path, color(i).stroke_width(2)))
-                    .dr()?;
-                chart
-                    .draw_series(
-                        c.iter().map(|&(x, p)| {
-                            Circle::new((x.log10(), p.log10()), 3, color(i).filled())
-                        }),
-                    )
-                    .dr()?;
+                // Dash pattern and marker per point as well as colour: curves that coincide
+                // stay visible.
+                draw_line(&mut chart, &path, color(i), 2, dash(i))?;
+                let marks: Vec<(f64, f64)> =
+                    c.iter().map(|&(x, p)| (x.log10(), p.log10())).collect();
+                draw_markers(&mut chart, &marks, marker(i), color(i), 4)?;
             }
         }
         // The legend under the panels, two columns.
@@ -263,9 +259,11 @@ impl Figure for CcdfChart {
             let y = 6 + (i / 2) as i32 * 24;
             draw_swatch(
                 &legend,
-                Swatch::Line {
-                    width: 3,
-                    dashed: false,
+                Swatch::Series {
+                    marker: marker(i),
+                    dash: dash(i),
+                    line: true,
+                    band: false,
                 },
                 color(i),
                 (x, y + 8),

@@ -4,6 +4,11 @@
 //! Each cell prints its value, and on small grids its 95% interval, so the figure reads as a
 //! table too. Axes beyond the two shown are held at one value (`--at key=value`, default: the
 //! first), named in the subtitle. Only grid sweeps have cells; sampled sweeps are refused.
+//!
+//! The colour scale: rates always on [0, 1] (so heatmaps of rates compare across sweeps),
+//! other quantities from their smallest to their largest cell (anchoring them at 0 would paint
+//! 950 to 1,000 liquidations in one colour), or fixed by `--vmin/--vmax` to compare figures. A
+//! grid whose cells are all equal has no scale to show: one colour, and the value stated.
 
 use crate::render::*;
 use crate::select::{self, Quantity};
@@ -35,6 +40,8 @@ pub struct Heatmap {
     pub cells: Vec<Cell>,
     pub scale_label: String,
     pub rate: bool,
+    /// A fixed colour scale (`--vmin`, `--vmax`); values outside it take the end colours.
+    pub vrange: (Option<f64>, Option<f64>),
 }
 
 /// Build the heatmap of `q` over axes `x` (columns) and `y` (rows).
@@ -127,35 +134,43 @@ pub fn build(
         cells,
         scale_label: q.axis_label(&quote),
         rate: q.rate.is_some(),
+        vrange: (None, None),
     })
 }
 
 impl Heatmap {
     /// The colour scale's range.
-    fn range(&self) -> (f64, f64) {
-        // Rates always on [0, 1], so heatmaps of rates compare across sweeps.
-        if self.rate {
-            return (0.0, 1.0);
-        }
-        let (a, b) = finite_range(self.cells.iter().map(|c| c.value)).unwrap_or((0.0, 1.0));
-        let lo = if a >= 0.0 { 0.0 } else { a };
-        let hi = if b > lo {
-            b
+    pub fn range(&self) -> (f64, f64) {
+        let (a, b) = if self.rate {
+            (0.0, 1.0)
         } else {
-            lo + if self.rate { 1.0 } else { 1.0f64.max(lo.abs()) }
+            finite_range(self.cells.iter().map(|c| c.value)).unwrap_or((0.0, 1.0))
         };
-        (
-            lo,
-            if self.rate {
-                hi.min(1.0).max(lo + 1e-9)
-            } else {
-                hi
-            },
-        )
+        let lo = self.vrange.0.unwrap_or(a);
+        let hi = self.vrange.1.unwrap_or(b);
+        if hi > lo {
+            (lo, hi)
+        } else {
+            // All equal (or a one-sided bound past the data): a unit-wide scale around it.
+            let d = if lo == 0.0 { 1.0 } else { lo.abs() * 0.1 };
+            (lo.min(hi) - d / 2.0, lo.max(hi) + d / 2.0)
+        }
+    }
+
+    /// The value every cell shares, when the scale has nothing to show (not a rate, no fixed
+    /// scale, every cell equal); None otherwise.
+    pub fn uniform(&self) -> Option<f64> {
+        if self.rate || self.vrange != (None, None) {
+            return None;
+        }
+        let (a, b) = finite_range(self.cells.iter().map(|c| c.value))?;
+        (a == b).then_some(a)
     }
 
     fn fmt(&self, v: f64) -> String {
-        if self.rate {
+        if !v.is_finite() {
+            "n/a".into()
+        } else if self.rate {
             format!("{v:.2}")
         } else {
             fmt_num(v)
@@ -206,7 +221,14 @@ impl Figure for Heatmap {
             .draw()
             .dr()?;
         let (lo, hi) = self.range();
-        let norm = |v: f64| (v - lo) / (hi - lo);
+        let uniform = self.uniform();
+        let norm = |v: f64| {
+            if uniform.is_some() {
+                0.5
+            } else {
+                (v - lo) / (hi - lo)
+            }
+        };
         let detail = nx <= 8 && ny <= 8;
         // Cells with no point (a fixed value leaves none) are hatched grey.
         for c in 0..nx {
@@ -266,6 +288,33 @@ impl Figure for Heatmap {
                     .draw_series(std::iter::once(Text::new(label, (x, y), main)))
                     .dr()?;
             }
+        }
+        if let Some(v) = uniform {
+            // No scale to draw: one swatch and the value.
+            let area = bar.margin(40, 20, 4, 26);
+            area.draw(&Rectangle::new([(0, 0), (40, 40)], viridis(0.5).filled()))
+                .dr()?;
+            let lines = [
+                "Every cell:".to_string(),
+                format!(
+                    "{} = {}",
+                    wrap(&self.scale_label, 150, TICK_PX).join(" "),
+                    self.fmt(v)
+                ),
+            ];
+            let mut y = 52;
+            for l in lines {
+                for part in wrap(&l, 150, TICK_PX) {
+                    area.draw(&Text::new(
+                        part,
+                        (0, y),
+                        text(TICK_PX).pos(Pos::new(HPos::Left, VPos::Top)),
+                    ))
+                    .dr()?;
+                    y += TICK_PX as i32 + 5;
+                }
+            }
+            return Ok(());
         }
         // The colour scale.
         let mut cb = ChartBuilder::on(&bar.margin(16, 72, 4, 26))

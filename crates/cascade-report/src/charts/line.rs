@@ -4,9 +4,12 @@
 //! This is the chart of the seed question ("how does cascade frequency move with the
 //! liquidation bonus, at each level of gas congestion?"). Grid axes with numeric values are
 //! drawn to scale unless they span more than a factor of 20 (log ranges), which are drawn
-//! evenly spaced and labelled with their values, as are text axes. Randomly sampled sweeps
-//! show one marker per point with its interval as a whisker, since no two points share the
-//! other axes' values.
+//! evenly spaced and labelled with their values. Categorical axes (a scenario, a margin model,
+//! any table-valued or text axis) have no order between their values, so they are drawn as
+//! points with error bars, side by side per series, never joined by lines. Randomly sampled
+//! sweeps show one marker per point with its interval as a whisker, since no two points share
+//! the other axes' values. Each series has its own colour, marker shape and dash pattern, so
+//! two series that coincide both stay visible; `--no-bands` drops the shaded intervals.
 
 use crate::render::*;
 use crate::select::{self, Axis, Quantity};
@@ -38,6 +41,12 @@ pub struct LineChart {
     pub rate: bool,
     /// Markers and whiskers instead of lines and bands.
     pub markers_only: bool,
+    /// A categorical x axis: points with error bars, dodged side by side per series.
+    pub categorical: bool,
+    /// Shade the intervals of lines (false: `--no-bands`, lines and markers only).
+    pub bands: bool,
+    /// A y range shared with other panels (facets); None: from the data.
+    pub y_range: Option<(f64, f64)>,
 }
 
 /// Whether a numeric axis is better drawn evenly spaced (it spans more than a factor of 20).
@@ -139,10 +148,14 @@ pub fn build(
     if !grid {
         sub.push(format!("{:?} sampling: every axis varies", m.sampling).to_lowercase());
     }
-    sub.push(
-        q.interval_note()
-            .replace("band", if grid { "band" } else { "whiskers" }),
-    );
+    sub.push(q.interval_note().replace(
+        "band",
+        if grid && xa.numeric {
+            "band"
+        } else {
+            "error bars"
+        },
+    ));
     let title = match ba {
         Some(b) if grid => format!(
             "{} vs {} by {}",
@@ -169,10 +182,46 @@ pub fn build(
         series,
         rate: q.rate.is_some(),
         markers_only: !grid,
+        categorical: grid && !xa.numeric,
+        bands: true,
+        y_range: None,
     })
 }
 
 impl LineChart {
+    /// The y range the data asks for: rates from 0 (to 1 at most), non-negative data from 0.
+    pub fn data_y_range(&self) -> (f64, f64) {
+        let (a, b) = finite_range(
+            self.series
+                .iter()
+                .flat_map(|s| s.pts.iter().flat_map(|p| [p.1, p.2, p.3])),
+        )
+        .unwrap_or((0.0, 1.0));
+        if self.rate {
+            (0.0, (b * 1.12).clamp(0.05, 1.0))
+        } else {
+            // Non-negative data keeps a non-negative axis.
+            let (lo, hi) = padded(a, b, 0.08);
+            (if a >= 0.0 { lo.max(0.0) } else { lo }, hi)
+        }
+    }
+
+    /// Whether series are drawn as points with error bars (no lines).
+    pub fn points_only(&self) -> bool {
+        self.markers_only || self.categorical
+    }
+
+    /// The horizontal offset of series `i` (categorical axes: side by side around each
+    /// category, so error bars do not overlap).
+    pub fn dodge(&self, i: usize) -> f64 {
+        let n = self.series.len();
+        if !self.categorical || n < 2 {
+            return 0.0;
+        }
+        let step = (0.6 / n as f64).min(0.15);
+        (i as f64 - (n - 1) as f64 / 2.0) * step
+    }
+
     fn legend(&self) -> Vec<LegendEntry> {
         self.series
             .iter()
@@ -180,10 +229,11 @@ impl LineChart {
             .map(|(i, s)| LegendEntry {
                 label: s.label.clone(),
                 color: color(i),
-                swatch: if self.markers_only {
-                    Swatch::Dot
-                } else {
-                    Swatch::LineBand
+                swatch: Swatch::Series {
+                    marker: marker(i),
+                    dash: dash(i),
+                    line: !self.points_only(),
+                    band: self.bands && !self.points_only(),
                 },
             })
             .collect()
@@ -226,21 +276,7 @@ impl Figure for LineChart {
                 padded(a, b, 0.05)
             }
         };
-        let (ylo, yhi) = {
-            let (a, b) = finite_range(
-                self.series
-                    .iter()
-                    .flat_map(|s| s.pts.iter().flat_map(|p| [p.1, p.2, p.3])),
-            )
-            .unwrap_or((0.0, 1.0));
-            if self.rate {
-                (0.0, (b * 1.12).clamp(0.05, 1.0))
-            } else {
-                // Non-negative data keeps a non-negative axis.
-                let (lo, hi) = padded(a, b, 0.08);
-                (if a >= 0.0 { lo.max(0.0) } else { lo }, hi)
-            }
-        };
+        let (ylo, yhi) = self.y_range.unwrap_or_else(|| self.data_y_range());
         let mut chart = ChartBuilder::on(&plot)
             .margin(16)
             .x_label_area_size(56)
@@ -276,31 +312,45 @@ impl Figure for LineChart {
             .dr()?;
         for (i, s) in self.series.iter().enumerate() {
             let c = color(i);
-            if self.markers_only || s.pts.len() == 1 {
+            let off = self.dodge(i);
+            let pts: Vec<(f64, f64)> = s.pts.iter().map(|p| (p.0 + off, p.1)).collect();
+            if self.points_only() || s.pts.len() == 1 {
+                let cap = if self.categorical { 0.03 } else { 0.0 };
                 for &(x, _, lo, hi) in &s.pts {
+                    let x = x + off;
+                    if !(lo.is_finite() && hi.is_finite()) {
+                        continue;
+                    }
                     chart
                         .draw_series(std::iter::once(PathElement::new(
                             vec![(x, lo), (x, hi)],
                             c.stroke_width(2),
                         )))
                         .dr()?;
+                    if cap > 0.0 {
+                        for y in [lo, hi] {
+                            chart
+                                .draw_series(std::iter::once(PathElement::new(
+                                    vec![(x - cap, y), (x + cap, y)],
+                                    c.stroke_width(2),
+                                )))
+                                .dr()?;
+                        }
+                    }
                 }
             } else {
-                let mut poly: Vec<(f64, f64)> = s.pts.iter().map(|p| (p.0, p.2)).collect();
-                poly.extend(s.pts.iter().rev().map(|p| (p.0, p.3)));
-                chart
-                    .draw_series(std::iter::once(Polygon::new(poly, c.mix(0.14).filled())))
-                    .dr()?;
-                chart
-                    .draw_series(LineSeries::new(
-                        s.pts.iter().map(|p| (p.0, p.1)),
-                        c.stroke_width(3),
-                    ))
-                    .dr()?;
+                if self.bands {
+                    let mut poly: Vec<(f64, f64)> = s.pts.iter().map(|p| (p.0, p.2)).collect();
+                    poly.extend(s.pts.iter().rev().map(|p| (p.0, p.3)));
+                    chart
+                        .draw_series(std::iter::once(Polygon::new(poly, c.mix(0.14).filled())))
+                        .dr()?;
+                }
+                draw_line(&mut chart, &pts, c, 3, dash(i))?;
             }
-            chart
-                .draw_series(s.pts.iter().map(|p| Circle::new((p.0, p.1), 5, c.filled())))
-                .dr()?;
+            // Earlier series draw larger markers, so one that coincides with a later one still
+            // shows its rim.
+            draw_markers(&mut chart, &pts, marker(i), c, (8 - i as i32).max(4))?;
         }
         if show_legend {
             draw_legend(

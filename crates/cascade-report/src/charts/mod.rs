@@ -6,6 +6,7 @@
 //! than one value.
 
 pub mod ccdf;
+pub mod facets;
 pub mod generations;
 pub mod heatmap;
 pub mod line;
@@ -58,6 +59,13 @@ pub struct PlotRequest {
     /// Point and run for the path; the run for the generations chart.
     pub point: Option<u64>,
     pub run: Option<u64>,
+    /// Shade intervals as bands (line charts; false: `--no-bands`).
+    pub bands: bool,
+    /// One panel per value of this axis (line, heatmap), sharing their scales.
+    pub facet: Option<String>,
+    /// A fixed colour scale for heatmaps (`--vmin`, `--vmax`).
+    pub vmin: Option<f64>,
+    pub vmax: Option<f64>,
 }
 
 impl PlotRequest {
@@ -71,6 +79,10 @@ impl PlotRequest {
             points: Vec::new(),
             point: None,
             run: None,
+            bands: true,
+            facet: None,
+            vmin: None,
+            vmax: None,
         }
     }
 }
@@ -83,6 +95,7 @@ pub enum AnyFigure {
     Ccdf(ccdf::CcdfChart),
     Path(Box<path::PathChart>),
     Generations(Box<generations::Generations>),
+    Facets(Box<facets::Facets>),
 }
 
 impl Figure for AnyFigure {
@@ -93,6 +106,7 @@ impl Figure for AnyFigure {
             AnyFigure::Ccdf(f) => f.size(),
             AnyFigure::Path(f) => f.size(),
             AnyFigure::Generations(f) => f.size(),
+            AnyFigure::Facets(f) => f.size(),
         }
     }
 
@@ -103,12 +117,13 @@ impl Figure for AnyFigure {
             AnyFigure::Ccdf(f) => f.draw(root),
             AnyFigure::Path(f) => f.draw(root),
             AnyFigure::Generations(f) => f.draw(root),
+            AnyFigure::Facets(f) => f.draw(root),
         }
     }
 }
 
 /// A file-name-safe form of a key.
-fn safe(s: &str) -> String {
+pub(crate) fn safe(s: &str) -> String {
     s.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-' {
@@ -122,6 +137,34 @@ fn safe(s: &str) -> String {
 
 /// Build the figure a request asks for, and its default file stem (no extension).
 pub fn build_figure(store: &Store, req: &PlotRequest) -> Result<(AnyFigure, String), ReportError> {
+    for (flag, v) in [("--vmin", req.vmin), ("--vmax", req.vmax)] {
+        if let Some(v) = v
+            && !v.is_finite()
+        {
+            return Err(invalid(format!(
+                "{flag} {v}: a colour scale end must be a finite number"
+            )));
+        }
+    }
+    if let (Some(a), Some(b)) = (req.vmin, req.vmax)
+        && a >= b
+    {
+        return Err(invalid(format!(
+            "--vmin {a} --vmax {b}: the colour scale needs vmin < vmax"
+        )));
+    }
+    if req.facet.is_some() && !matches!(req.kind, PlotKind::Line | PlotKind::Heatmap) {
+        return Err(invalid(format!(
+            "--facet applies to --kind line and --kind heatmap, not --kind {}",
+            req.kind.name()
+        )));
+    }
+    if (req.vmin.is_some() || req.vmax.is_some()) && req.kind != PlotKind::Heatmap {
+        return Err(invalid(format!(
+            "--vmin/--vmax fix a heatmap's colour scale; --kind {} has none",
+            req.kind.name()
+        )));
+    }
     let m = &store.manifest;
     match req.kind {
         PlotKind::Line | PlotKind::Heatmap => {
@@ -148,8 +191,31 @@ pub fn build_figure(store: &Store, req: &PlotRequest) -> Result<(AnyFigure, Stri
                     .find(|a| a.key != x && a.values.len() > 1)
                     .map(|a| a.key.clone()),
             };
+            let by = match (&req.facet, by) {
+                // The default --by never falls on the facet axis.
+                (Some(f), Some(b)) if req.by.is_none() && *f == b => all
+                    .iter()
+                    .find(|a| a.key != x && a.key != *f && a.values.len() > 1)
+                    .map(|a| a.key.clone()),
+                (_, b) => b,
+            };
+            if let Some(fk) = &req.facet {
+                let fig = facets::build(m, &pf, req, &q, &x, by.as_deref(), fk)?;
+                let stem = format!(
+                    "{}_{}_{}{}_facet_{}",
+                    req.kind.name(),
+                    q.metric,
+                    safe(&x),
+                    by.as_deref()
+                        .map(|b| format!("_by_{}", safe(b)))
+                        .unwrap_or_default(),
+                    safe(fk)
+                );
+                return Ok((AnyFigure::Facets(Box::new(fig)), stem));
+            }
             if req.kind == PlotKind::Line {
-                let f = line::build(m, &pf, &q, &x, by.as_deref(), &req.at)?;
+                let mut f = line::build(m, &pf, &q, &x, by.as_deref(), &req.at)?;
+                f.bands = req.bands;
                 let stem = match &by {
                     Some(b) => format!("line_{}_{}_by_{}", q.metric, safe(&x), safe(b)),
                     None => format!("line_{}_{}", q.metric, safe(&x)),
@@ -163,7 +229,8 @@ pub fn build_figure(store: &Store, req: &PlotRequest) -> Result<(AnyFigure, Stri
                         select::axis_list(&all)
                     )));
                 };
-                let f = heatmap::build(m, &pf, &q, &x, &by, &req.at)?;
+                let mut f = heatmap::build(m, &pf, &q, &x, &by, &req.at)?;
+                f.vrange = (req.vmin, req.vmax);
                 Ok((
                     AnyFigure::Heatmap(f),
                     format!("heatmap_{}_{}_{}", q.metric, safe(&x), safe(&by)),

@@ -56,6 +56,8 @@ pub fn figure_spec(fig: &AnyFigure) -> Value {
         AnyFigure::Ccdf(f) => ccdf(f),
         AnyFigure::Path(f) => path(f),
         AnyFigure::Generations(f) => generations(f),
+        // The report draws no facets; a faceted figure is described by its first panel.
+        AnyFigure::Facets(f) => f.panels.first().map(figure_spec).unwrap_or(Value::Null),
     }
 }
 
@@ -69,7 +71,7 @@ fn line(f: &LineChart) -> Value {
             json!({
                 "label": s.label,
                 "color": css(color(i)),
-                "style": if f.markers_only { "points" } else { "line" },
+                "style": if f.points_only() { "points" } else { "line" },
                 "y": align(&xs, s.pts.iter().map(|p| (p.0, p.1))),
                 "lo": align(&xs, s.pts.iter().map(|p| (p.0, p.2))),
                 "hi": align(&xs, s.pts.iter().map(|p| (p.0, p.3))),
@@ -325,10 +327,13 @@ fn generations(f: &Generations) -> Value {
     })
 }
 
-/// The name a metric is shown by in the report's own tables and data. One place, so that a
-/// table of display names can replace it.
+/// The name a metric is shown by in the report's own tables and data: its display name from
+/// the metrics table ([`cascade_sim::metrics::metric_display`], the one table of names and
+/// units every chart uses too); a name that is not a metric stays as it is.
 pub fn metric_title(name: &str) -> String {
-    name.to_string()
+    cascade_sim::metrics::metric_display(name, "")
+        .map(|(title, _)| title)
+        .unwrap_or_else(|| name.to_string())
 }
 
 /// The aggregate table as data, for its CSV download: one column per value (axis values,

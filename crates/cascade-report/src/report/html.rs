@@ -265,11 +265,16 @@ pub fn render_html(
             h,
             "<th title=\"{}\">{}</th>",
             esc(&a.key),
-            esc(&select::short_key(&a.key))
+            esc(&select::axis_label(&store.manifest, &a.key))
         );
     }
     for r in &rates {
-        let _ = write!(h, "<th>{} rate [95% CI]</th>", esc(&metric_title(r)));
+        let _ = write!(
+            h,
+            "<th title=\"{}\">{} [95% CI]</th>",
+            esc(r),
+            esc(&metric_title(r))
+        );
     }
     for k in &headline {
         let _ = write!(h, "<th>{}</th>", esc(&metric_title(k)));
