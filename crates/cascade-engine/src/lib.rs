@@ -30,6 +30,7 @@ pub mod index;
 pub mod margin;
 pub mod memo;
 pub mod options;
+pub mod sequencer;
 
 mod block;
 mod breakers;
@@ -55,6 +56,7 @@ pub use options::{
     BoundTables, Greeks, IvModel, OptKind, OptionMargin, OptionsConfig, RiskTables, Series,
     StateBox, black,
 };
+pub use sequencer::{Sequencer, SequencerConfig, SequencerMetrics};
 pub use structure::StructureMetrics;
 
 use auction::{Auction, Curve};
@@ -223,6 +225,8 @@ pub struct Engine {
     /// whole base units), drained into the operation's outcome or by
     /// [`Engine::take_forced_flow`].
     pending_flow: Vec<(usize, f64)>,
+    /// The off-chain engine of `engine.sequencer = { kind = "async" }` (`None`: on chain).
+    seq: Option<sequencer::Sequencer>,
 }
 
 /// The collateral a liquidation seizes and the debt it repays (a preview).
@@ -325,6 +329,10 @@ impl Engine {
             guards: Guards::new(),
             settle_backstop_left: cfg.settlement_backstop.map_or(0.0, |b| b.capacity),
             pending_flow: Vec::new(),
+            seq: sequencer::Sequencer::new(&cfg.sequencer, {
+                use rand::SeedableRng;
+                SimRng::seed_from_u64(0)
+            }),
         })
     }
 
