@@ -87,3 +87,50 @@ fn an_outage_delays_the_first_liquidation_by_its_length() {
         "first liquidation at {t0} s without, {t1} s with the outage"
     );
 }
+
+/// Bad `engine.sequencer` values are configuration errors naming the file, the key and the
+/// rule.
+#[test]
+fn bad_sequencer_values_name_their_key_and_rule() {
+    use cascade_sim::load::{apply_overrides, scenario_from_tree};
+    use std::path::Path;
+    let file = "configs/scenarios/gen3_async.toml";
+    let text = std::fs::read_to_string(common::repo().join(file)).unwrap();
+    let cases = [
+        ("batch_capacity=0", "engine.sequencer.batch_capacity", "must be >= 1"),
+        ("latency_s=-1.0", "engine.sequencer.latency_s", ">= 0"),
+        ("settlement_interval_s=0.0", "engine.sequencer.settlement_interval_s", "> 0"),
+        (
+            "outage_per_hour=0.5",
+            "engine.sequencer.outage_mean_s",
+            "must be > 0 seconds when outage_per_hour > 0",
+        ),
+        (
+            "outages=[[600.0, 900.0], [100.0, 200.0]]",
+            "engine.sequencer.outages[1]",
+            "after the previous window",
+        ),
+        ("latency_blocks=3", "engine.sequencer", "latency_blocks"),
+    ];
+    for (extra, key, rule) in cases {
+        let mut fields = vec![
+            "kind=\"async\"".to_string(),
+            "risk_interval_s=12.0".into(),
+            "settlement_interval_s=120.0".into(),
+            "latency_s=60.0".into(),
+        ];
+        let name = extra.split('=').next().unwrap();
+        fields.retain(|f| !f.starts_with(&format!("{name}=")));
+        fields.push(extra.to_string());
+        let edit = format!("engine.sequencer={{{}}}", fields.join(", "));
+        let mut tree: toml::Table = text.parse().unwrap();
+        apply_overrides(Path::new(file), &mut tree, std::slice::from_ref(&edit)).unwrap();
+        let msg = match scenario_from_tree(Path::new(file), tree) {
+            Ok(_) => panic!("{edit}: accepted"),
+            Err(e) => e.to_string(),
+        };
+        assert!(msg.starts_with(file), "{edit}: names the file: {msg}");
+        assert!(msg.contains(&format!("key `{key}")), "{edit}: no key {key}: {msg}");
+        assert!(msg.contains(rule), "{edit}: no rule {rule:?}: {msg}");
+    }
+}
