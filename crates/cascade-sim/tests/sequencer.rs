@@ -97,9 +97,17 @@ fn bad_sequencer_values_name_their_key_and_rule() {
     let file = "configs/scenarios/gen3_async.toml";
     let text = std::fs::read_to_string(common::repo().join(file)).unwrap();
     let cases = [
-        ("batch_capacity=0", "engine.sequencer.batch_capacity", "must be >= 1"),
+        (
+            "batch_capacity=0",
+            "engine.sequencer.batch_capacity",
+            "must be >= 1",
+        ),
         ("latency_s=-1.0", "engine.sequencer.latency_s", ">= 0"),
-        ("settlement_interval_s=0.0", "engine.sequencer.settlement_interval_s", "> 0"),
+        (
+            "settlement_interval_s=0.0",
+            "engine.sequencer.settlement_interval_s",
+            "> 0",
+        ),
         (
             "outage_per_hour=0.5",
             "engine.sequencer.outage_mean_s",
@@ -130,7 +138,10 @@ fn bad_sequencer_values_name_their_key_and_rule() {
             Err(e) => e.to_string(),
         };
         assert!(msg.starts_with(file), "{edit}: names the file: {msg}");
-        assert!(msg.contains(&format!("key `{key}")), "{edit}: no key {key}: {msg}");
+        assert!(
+            msg.contains(&format!("key `{key}")),
+            "{edit}: no key {key}: {msg}"
+        );
         assert!(msg.contains(rule), "{edit}: no rule {rule:?}: {msg}");
     }
 }
