@@ -48,6 +48,9 @@ pub mod streams {
     pub const ORACLE_ARBITRAGEURS: &str = "oracle_arbitrageurs";
     /// Manipulators: numbers them only (they draw nothing).
     pub const MANIPULATORS: &str = "manipulators";
+    /// Asynchronous settlement (`engine.sequencer`): random outages, two draws per block
+    /// when `outage_per_hour > 0`.
+    pub const SEQUENCER: &str = "sequencer";
 }
 
 /// The seed of run `run` of an experiment with master seed `master`.

@@ -294,6 +294,7 @@ impl Engine {
                 self.flag_event(id);
             }
         }
+        self.sequencer_block_end();
         if let Some(backstop) = self.mechanism.backstop() {
             self.backstop_sweep(backstop);
         }

@@ -4,6 +4,7 @@
 //! margin can pay, a non-empty waterfall, a non-negative fund).
 
 use crate::options::{OptionMargin, OptionsConfig};
+use crate::sequencer::SequencerConfig;
 use cascade_core::Check;
 use cascade_core::clock::{check_delay, legacy_delay};
 use serde::{Deserialize, Serialize};
@@ -364,6 +365,10 @@ pub struct EngineConfig {
     /// The price a voluntary perp trade (open, add, reduce, close) fills at.
     #[serde(default)]
     pub perp_trade_price: PerpTradePrice,
+    /// Who decides liquidations: the chain (`onchain`) or an off-chain engine settling in
+    /// batches (`async`; `crate::sequencer`).
+    #[serde(default, skip_serializing_if = "SequencerConfig::is_onchain")]
+    pub sequencer: SequencerConfig,
 }
 
 /// The price a voluntary perp trade fills at (`engine.perp_trade_price`): opening, adding
@@ -808,6 +813,7 @@ impl EngineConfig {
             // Read only under `backstop`: a sweep may set the provider once and vary the rule.
             _ => {}
         }
+        self.sequencer.validate(&mut c.at("sequencer"));
     }
 
     /// Rules that need the scenario's asset count (the options chain's underlyings).

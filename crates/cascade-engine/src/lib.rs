@@ -30,6 +30,7 @@ pub mod index;
 pub mod margin;
 pub mod memo;
 pub mod options;
+pub mod sequencer;
 
 mod block;
 mod breakers;
@@ -57,6 +58,7 @@ pub use options::{
     StateBox, black,
 };
 pub use privacy::{MissedProof, Privacy, ProofMetrics, ZkProofs};
+pub use sequencer::{Sequencer, SequencerConfig, SequencerMetrics};
 pub use structure::StructureMetrics;
 
 use auction::{Auction, Curve};
@@ -227,6 +229,8 @@ pub struct Engine {
     pending_flow: Vec<(usize, f64)>,
     /// The proof mechanism's state (`engine.privacy = { kind = "zk_proofs" }` only).
     zk: Option<privacy::ZkState>,
+    /// The off-chain engine of `engine.sequencer = { kind = "async" }` (`None`: on chain).
+    seq: Option<sequencer::Sequencer>,
 }
 
 /// The collateral a liquidation seizes and the debt it repays (a preview).
@@ -330,6 +334,10 @@ impl Engine {
             settle_backstop_left: cfg.settlement_backstop.map_or(0.0, |b| b.capacity),
             pending_flow: Vec::new(),
             zk: None,
+            seq: sequencer::Sequencer::new(&cfg.sequencer, {
+                use rand::SeedableRng;
+                SimRng::seed_from_u64(0)
+            }),
         })
     }
 

@@ -80,6 +80,9 @@ pub struct EngineMetrics {
     /// The protocol side's loss at the market's prices (set by
     /// [`Engine::protocol_loss_at_market`] callers; 0 until then), quote.
     pub protocol_loss_at_market: f64,
+    /// Asynchronous settlement (`engine.sequencer`; zero under `onchain`), read from the
+    /// sequencer when the metrics are read.
+    pub sequencer: crate::SequencerMetrics,
 }
 
 impl Engine {
@@ -90,6 +93,7 @@ impl Engine {
         m.induced_liquidations = self.unresolved.len() as u64;
         m.induced_notional = self.unresolved.iter().map(|u| u.notional).sum();
         m.unresolved_shortfall = self.unresolved_shortfall();
+        m.sequencer = self.sequencer_metrics().unwrap_or_default();
         m
     }
 

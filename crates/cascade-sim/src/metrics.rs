@@ -495,6 +495,24 @@ pub const METRICS: &[MetricDef] = &[
     )
     .titled("Proof gas"),
     m(
+        "settlement_lag_s_mean",
+        MetricKind::Seconds,
+        "mean over liquidation decisions of the off-chain engine (engine.sequencer.kind = \"async\") that settled on chain of the seconds from the account's first flag on chain to the landing of its decision's batch (0 without one, and under \"onchain\")",
+    )
+    .titled("Settlement lag"),
+    m(
+        "unsettled_exposure_max",
+        MetricKind::Quote,
+        "largest block-end exposure (borrowers' collateral plus perp notional, at the oracle) of accounts liquidatable on chain whose liquidation decision has not settled (0 under engine.sequencer.kind = \"onchain\")",
+    )
+    .titled("Unsettled exposure (max)"),
+    m(
+        "divergence_loss",
+        MetricKind::Quote,
+        "sum over settled liquidation decisions of max(0, account equity at the decision - equity at its landing), at the oracle: the value lost to on-chain moves between the off-chain decision and its settlement (0 under \"onchain\")",
+    )
+    .titled("Divergence loss"),
+    m(
         "liquidations_vs_twin",
         MetricKind::Count,
         "liquidations minus those of the run's twin without liquidation flow reaching the price (metrics.counterfactual = \"twin\"; NaN otherwise)",
@@ -765,6 +783,9 @@ impl Accumulator {
                 0.0
             },
             e.proofs.gas,
+            e.sequencer.lag_s_mean(),
+            e.sequencer.unsettled_exposure_max,
+            e.sequencer.divergence_loss,
             // The twin comparisons, filled by the runner when a twin runs.
             f64::NAN,
             f64::NAN,

@@ -12,6 +12,9 @@ impl Engine {
         let trigger = backstop.trigger;
         let ids: Vec<AccountId> = self.flagged.keys().copied().collect();
         for id in ids {
+            if !self.settlement_allows(id) {
+                continue;
+            }
             let acc = &self.accounts[id.index()];
             let h = self.health_of(acc, &self.prices);
             let req = h.equity - h.maintenance; // the maintenance requirement

@@ -34,6 +34,10 @@ impl Engine {
         if !self.triggered(&h) {
             return Err("healthy");
         }
+        // Asynchronous settlement: the off-chain engine's decision must have landed.
+        if !self.settlement_allows(id) {
+            return Err("unsettled");
+        }
         let bonus = self.bonus();
         // The collateral with the largest value is seized first (lending part).
         let asset = acc.largest_collateral(prices);

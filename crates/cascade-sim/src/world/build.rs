@@ -270,7 +270,11 @@ fn build_engine(
     cfg.engine
         .as_ref()
         .map(|e| {
-            Engine::new(e, ledger, p0, rng::stream(seed, streams::ENGINE, 0)).map_err(BuildError)
+            let mut engine = Engine::new(e, ledger, p0, rng::stream(seed, streams::ENGINE, 0))
+                .map_err(BuildError)?;
+            // Asynchronous settlement draws its outages from its own stream.
+            engine.seed_sequencer(rng::stream(seed, streams::SEQUENCER, 0));
+            Ok(engine)
         })
         .transpose()
 }
