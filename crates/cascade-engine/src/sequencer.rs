@@ -507,4 +507,51 @@ mod tests {
         // One outage of mean 600 s per hour of uptime: 1/7 of the time down.
         assert!((down - 1.0 / 7.0).abs() < 0.01, "down share {down}");
     }
+
+    proptest::proptest! {
+        /// Random flag histories of four accounts over 200 blocks of 12 s, random intervals,
+        /// latency, capacity and an outage window: after every block end only flagged
+        /// accounts are allowed, every settled lag is at least the latency, the metrics are
+        /// non-negative; with both intervals at the block time, no latency and no outage,
+        /// the allowed set is the flagged set.
+        #[test]
+        fn only_flagged_accounts_are_allowed(
+            ri in 1usize..12, si in 1usize..12, lat in 0usize..10, cap in 0u32..4,
+            window in proptest::option::of((0usize..200, 1usize..50)),
+            flags in proptest::collection::vec(0u8..16, 200),
+        ) {
+            let equal = ri == 1 && si == 1 && lat == 0 && window.is_none();
+            let outages = window
+                .map(|(a, d)| vec![[a as f64 * 12.0, (a + d) as f64 * 12.0]])
+                .unwrap_or_default();
+            let mut s = seq(
+                ri as f64 * 12.0,
+                si as f64 * 12.0,
+                lat as f64 * 12.0,
+                (cap > 0).then_some(cap),
+                outages,
+            );
+            for (b, f) in flags.iter().enumerate() {
+                let t = (b + 1) as f64 * 12.0;
+                let flagged: Vec<AccountId> =
+                    (0..4).filter(|i| f & (1 << i) != 0).map(AccountId).collect();
+                s.block_end(t, &flagged, |id| t * (id.0 as f64 + 1.0), |_| 1.0);
+                for i in 0..4 {
+                    let id = AccountId(i);
+                    let on = flagged.contains(&id);
+                    proptest::prop_assert!(!s.allows(id) || on, "{id:?} allowed, not flagged, t {t}");
+                    if equal {
+                        proptest::prop_assert_eq!(s.allows(id), on);
+                    }
+                }
+                let m = s.metrics();
+                proptest::prop_assert!(m.lag_s_sum >= lat as f64 * 12.0 * m.lag_count as f64);
+                proptest::prop_assert!(m.divergence_loss >= 0.0 && m.unsettled_exposure_max >= 0.0);
+                if equal {
+                    proptest::prop_assert_eq!(m.lag_s_sum, 0.0);
+                    proptest::prop_assert_eq!(m.unsettled_exposure_max, 0.0);
+                }
+            }
+        }
+    }
 }
