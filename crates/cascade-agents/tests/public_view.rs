@@ -44,6 +44,7 @@ fn cfg(privacy: Privacy) -> EngineConfig {
         settlement_backstop: None,
         adl_price: Default::default(),
         perp_trade_price: Default::default(),
+        sequencer: Default::default(),
     }
 }
 
