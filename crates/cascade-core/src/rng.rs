@@ -48,6 +48,8 @@ pub mod streams {
     pub const ORACLE_ARBITRAGEURS: &str = "oracle_arbitrageurs";
     /// Manipulators: numbers them only (they draw nothing).
     pub const MANIPULATORS: &str = "manipulators";
+    /// Intent solvers: numbers them only (they draw nothing).
+    pub const SOLVERS: &str = "solvers";
 }
 
 /// The seed of run `run` of an experiment with master seed `master`.

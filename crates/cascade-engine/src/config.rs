@@ -362,6 +362,11 @@ pub struct EngineConfig {
     /// The price a voluntary perp trade (open, add, reduce, close) fills at.
     #[serde(default)]
     pub perp_trade_price: PerpTradePrice,
+    /// Intent-based liquidation: solvers' standing commitments routed before the public
+    /// race (`crate::intents`; off by default, and then not serialized, so identities of
+    /// existing configurations do not change).
+    #[serde(default, skip_serializing_if = "crate::intents::IntentPolicy::is_off")]
+    pub intents: crate::intents::IntentPolicy,
 }
 
 /// The price a voluntary perp trade fills at (`engine.perp_trade_price`): opening, adding
@@ -805,6 +810,7 @@ impl EngineConfig {
             // Read only under `backstop`: a sweep may set the provider once and vary the rule.
             _ => {}
         }
+        self.intents.validate(&mut c.at("intents"), self);
     }
 
     /// Rules that need the scenario's asset count (the options chain's underlyings).

@@ -36,6 +36,7 @@ mod breakers;
 mod causal;
 mod guards;
 mod health;
+pub mod intents;
 mod invariants;
 pub mod liquidation;
 mod metrics;
@@ -223,6 +224,8 @@ pub struct Engine {
     /// whole base units), drained into the operation's outcome or by
     /// [`Engine::take_forced_flow`].
     pending_flow: Vec<(usize, f64)>,
+    /// Solvers' standing commitments and their escrow (`engine.intents`; none when off).
+    intents: Option<Box<intents::IntentBook>>,
 }
 
 /// The collateral a liquidation seizes and the debt it repays (a preview).
@@ -264,6 +267,8 @@ impl Engine {
         ledger
             .mint_genesis(vault, TokenId::QUOTE, pool + ins)
             .map_err(|e| e.to_string())?;
+        // Registered only when on, so that runs without intents keep their holders.
+        let intents = intents::IntentBook::new(&cfg.intents, ledger);
         Ok(Engine {
             cfg: cfg.clone(),
             n_assets: n,
@@ -325,6 +330,7 @@ impl Engine {
             guards: Guards::new(),
             settle_backstop_left: cfg.settlement_backstop.map_or(0.0, |b| b.capacity),
             pending_flow: Vec::new(),
+            intents,
         })
     }
 

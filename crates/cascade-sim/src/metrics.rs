@@ -476,6 +476,9 @@ pub const METRICS: &[MetricDef] = &[
         MetricKind::Ratio,
         "largest rise of an asset's maintenance margin ratio over its genesis value, max over blocks of m(t) / m(0) - 1 (0 under fixed ratios): the procyclicality of the margin model",
     ),
+    m("intent_fills", MetricKind::Count, "liquidations filled by a solver's standing commitment before the public race (engine.intents; 0 when off)").titled("Intent fills"),
+    m("intent_surplus_to_protocol", MetricKind::Quote, "over intent fills, (public bonus - commitment discount) x notional: the bonus the liquidated accounts kept (engine.intents; 0 when off)").titled("Intent surplus to protocol"),
+    m("committed_capital_mean", MetricKind::Quote, "time-mean over the run of the quote locked in solvers' commitments (engine.intents; 0 when off)").titled("Committed capital (mean)"),
     m(
         "liquidations_vs_twin",
         MetricKind::Count,
@@ -738,6 +741,9 @@ impl Accumulator {
                 0.0
             },
             e.maintenance_ratio_rise,
+            e.intent_fills as f64,
+            e.intent_surplus_to_protocol,
+            e.committed_capital_mean,
             // The twin comparisons, filled by the runner when a twin runs.
             f64::NAN,
             f64::NAN,

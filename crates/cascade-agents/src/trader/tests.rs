@@ -138,6 +138,7 @@ impl Fx {
             settlement_backstop: None,
             adl_price: Default::default(),
             perp_trade_price: PerpTradePrice::Oracle,
+            intents: Default::default(),
         };
         let engine = Engine::new(
             &ecfg,

@@ -84,6 +84,7 @@ pub fn cfg(liquidation: LiquidationMode, waterfall: Vec<WaterfallStep>) -> Engin
         settlement_backstop: None,
         adl_price: Default::default(),
         perp_trade_price: Default::default(),
+        intents: Default::default(),
     }
 }
 
