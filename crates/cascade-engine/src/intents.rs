@@ -400,6 +400,7 @@ impl Engine {
         }
         self.metrics.intent_fills += 1;
         self.metrics.intent_surplus_to_protocol += surplus;
+        self.metrics.intent_surplus_to_solvers += c.discount * notional.to_whole();
         self.event(
             "intent_fill",
             Some(id),
@@ -448,5 +449,61 @@ impl Engine {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn book(cs: &[(f64, f64, f64, f64, bool)]) -> IntentBook {
+        // (discount, posted, expires, size_left, live)
+        IntentBook {
+            escrow: HolderId(0),
+            max_discount: 0.05,
+            max_duration_s: 7_200.0,
+            min_size: Amount::ZERO,
+            commitments: cs
+                .iter()
+                .enumerate()
+                .map(|(i, &(d, p, e, s, live))| Commitment {
+                    id: i as u32,
+                    solver: HolderId(i as u32 + 1),
+                    discount: d,
+                    size_left: Amount::from_whole(s),
+                    locked: Amount::from_whole(s),
+                    posted_t_s: p,
+                    expires_t_s: e,
+                    live,
+                })
+                .collect(),
+            capital_time: 0.0,
+            last_t_s: 0.0,
+        }
+    }
+
+    #[test]
+    fn routing_order_is_lowest_discount_then_earliest_then_id() {
+        let b = book(&[
+            (0.03, 0.0, 1e4, 1e5, true),
+            (0.01, 50.0, 1e4, 1e5, true),
+            (0.01, 10.0, 1e4, 1e5, true),
+            (0.02, 0.0, 1e4, 1e5, true),
+            (0.01, 10.0, 1e4, 1e5, true),
+        ]);
+        assert_eq!(b.ranked(100.0), vec![2, 4, 1, 3, 0]);
+    }
+
+    #[test]
+    fn expired_exhausted_and_withdrawn_commitments_are_skipped() {
+        let b = book(&[
+            (0.005, 0.0, 100.0, 1e5, true), // expired at 100 s
+            (0.006, 0.0, 1e4, 0.0, true),   // used up
+            (0.007, 0.0, 1e4, 1e5, false),  // withdrawn
+            (0.02, 0.0, 1e4, 1e5, true),
+        ]);
+        assert_eq!(b.ranked(99.0), vec![0, 3]);
+        assert_eq!(b.ranked(100.0), vec![3]);
+        assert_eq!(b.total_locked(), Amount::from_whole(1e5) + Amount::ZERO);
     }
 }

@@ -46,6 +46,8 @@ pub struct EngineMetrics {
     /// Over those fills: (public bonus - commitment discount) x notional, the bonus the
     /// liquidated accounts kept, quote.
     pub intent_surplus_to_protocol: f64,
+    /// Over those fills: commitment discount x notional, what the solvers earned, quote.
+    pub intent_surplus_to_solvers: f64,
     /// Time-mean of the quote locked in commitments (set when the metrics are read).
     pub committed_capital_mean: f64,
     /// Unweighted shortfall of accounts still bankrupt and unresolved at the end of the run.

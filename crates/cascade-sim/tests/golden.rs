@@ -194,6 +194,7 @@ golden! {
     gen2_stochastic => "configs/scenarios/gen2_stochastic.toml",
     gen3 => "configs/scenarios/gen3.toml",
     gen3_stochastic => "configs/scenarios/gen3_stochastic.toml",
+    intents => "configs/scenarios/intents.toml",
     keeper_congestion => "configs/scenarios/keeper_congestion.toml",
     keeper_congestion_stochastic => "configs/scenarios/keeper_congestion_stochastic.toml",
     liquidity_crunch => "configs/scenarios/liquidity_crunch.toml",
