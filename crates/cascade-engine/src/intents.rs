@@ -504,6 +504,7 @@ mod tests {
         ]);
         assert_eq!(b.ranked(99.0), vec![0, 3]);
         assert_eq!(b.ranked(100.0), vec![3]);
-        assert_eq!(b.total_locked(), Amount::from_whole(1e5) + Amount::ZERO);
+        // An expired commitment locks its quote until the next block start releases it.
+        assert_eq!(b.total_locked(), Amount::from_whole(2e5));
     }
 }
