@@ -15,6 +15,7 @@ use crate::noise::{NoiseTrader, NoiseTraderConfig};
 use crate::options_market_maker::{OptionsMarketMaker, OptionsMarketMakerConfig};
 use crate::options_trader::{OptionTrader, OptionTraderConfig};
 use crate::oracle_arbitrageur::{OracleArbitrageur, OracleArbitrageurConfig};
+use crate::solver::{Solver, SolverConfig};
 use crate::trader::{Trader, TraderConfig};
 use cascade_core::rng;
 use cascade_core::{
@@ -46,6 +47,7 @@ pub enum AgentConfig {
     OptionsMarketMaker(OptionsMarketMakerConfig),
     OracleArbitrageur(OracleArbitrageurConfig),
     Manipulator(ManipulatorConfig),
+    Solver(SolverConfig),
 }
 
 impl AgentConfig {
@@ -61,6 +63,7 @@ impl AgentConfig {
             AgentConfig::OptionsMarketMaker(_) => "options_market_maker",
             AgentConfig::OracleArbitrageur(_) => "oracle_arbitrageur",
             AgentConfig::Manipulator(_) => "manipulator",
+            AgentConfig::Solver(_) => "solver",
         }
     }
 
@@ -75,6 +78,7 @@ impl AgentConfig {
                 | AgentConfig::OptionsMarketMaker(_)
                 | AgentConfig::OracleArbitrageur(_)
                 | AgentConfig::Manipulator(_)
+                | AgentConfig::Solver(_)
         )
     }
 
@@ -99,6 +103,7 @@ impl AgentConfig {
             AgentConfig::OptionsMarketMaker(a) => a.validate(c, assets),
             AgentConfig::OracleArbitrageur(a) => a.validate(c, assets, block_time_s),
             AgentConfig::Manipulator(a) => a.validate(c, assets),
+            AgentConfig::Solver(a) => a.validate(c),
         }
     }
 
@@ -115,6 +120,7 @@ impl AgentConfig {
             AgentConfig::OptionsMarketMaker(a) => OptionsMarketMaker::build(a, ctx),
             AgentConfig::OracleArbitrageur(a) => OracleArbitrageur::build(a, ctx),
             AgentConfig::Manipulator(a) => Manipulator::build(a, ctx),
+            AgentConfig::Solver(a) => Solver::build(a, ctx),
         }
     }
 }

@@ -23,6 +23,7 @@ pub mod options_trader;
 pub mod oracle_arbitrageur;
 pub mod sale;
 pub mod schedule;
+pub mod solver;
 pub mod trader;
 pub mod view;
 

@@ -593,6 +593,7 @@ mod tests {
             adl_price: Default::default(),
             perp_trade_price: Default::default(),
             sequencer: Default::default(),
+            intents: Default::default(),
         };
         let sizes: Vec<f64> = (0..40).map(|i| 0.05 * 1.25f64.powi(i)).collect();
         let traders: Vec<HolderId> = sizes

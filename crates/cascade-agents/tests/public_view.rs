@@ -45,6 +45,7 @@ fn cfg(privacy: Privacy) -> EngineConfig {
         adl_price: Default::default(),
         perp_trade_price: Default::default(),
         sequencer: Default::default(),
+        intents: Default::default(),
     }
 }
 

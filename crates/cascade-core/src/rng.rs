@@ -51,6 +51,8 @@ pub mod streams {
     /// Asynchronous settlement (`engine.sequencer`): random outages, two draws per block
     /// when `outage_per_hour > 0`.
     pub const SEQUENCER: &str = "sequencer";
+    /// Intent solvers: numbers them only (they draw nothing).
+    pub const SOLVERS: &str = "solvers";
 }
 
 /// The seed of run `run` of an experiment with master seed `master`.

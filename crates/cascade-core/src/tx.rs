@@ -170,6 +170,18 @@ pub enum EngineOp {
     Dent { auction: AuctionId, lot: Amount },
     /// Settle an English auction that is over: the lot to the winner, the bid to the debt.
     Deal { auction: AuctionId },
+    /// Intent-based liquidation (`engine.intents`): post a standing commitment to buy
+    /// liquidations of up to `size` quote of notional at `discount` (a fraction of the
+    /// notional, below the public bonus) for `duration_s` seconds, locking `size` quote from
+    /// the wallet in the engine's intent escrow. The engine routes each liquidation to the
+    /// best live commitment before the public race.
+    Commit {
+        discount: f64,
+        size: Amount,
+        duration_s: f64,
+    },
+    /// Withdraw the sender's live commitment `commitment`: its locked quote returns.
+    Withdraw { commitment: u32 },
     /// Buy (`size > 0`) or sell (`size < 0`) contracts of listed option series `series` from
     /// the engine's book at its mark plus or minus the spread, depositing `margin` quote from
     /// the wallet. Reverts if the account would break its initial margin.
@@ -212,7 +224,10 @@ impl EngineOp {
             EngineOp::Borrow { .. } | EngineOp::PerpOpen { .. } | EngineOp::OptionTrade { .. } => {
                 GasKind::Open
             }
-            EngineOp::Deposit { .. } | EngineOp::OptionQuote { .. } => GasKind::Deposit,
+            EngineOp::Deposit { .. }
+            | EngineOp::OptionQuote { .. }
+            | EngineOp::Commit { .. }
+            | EngineOp::Withdraw { .. } => GasKind::Deposit,
             EngineOp::Close { .. } => GasKind::Close,
             EngineOp::Liquidate { .. } => GasKind::Liquidation,
             EngineOp::Take { .. }
@@ -236,6 +251,8 @@ impl EngineOp {
             EngineOp::Deal { .. } => "deal",
             EngineOp::OptionTrade { .. } => "option_trade",
             EngineOp::OptionQuote { .. } => "option_quote",
+            EngineOp::Commit { .. } => "commit",
+            EngineOp::Withdraw { .. } => "withdraw",
         }
     }
 }

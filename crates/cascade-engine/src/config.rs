@@ -369,6 +369,11 @@ pub struct EngineConfig {
     /// batches (`async`; `crate::sequencer`).
     #[serde(default, skip_serializing_if = "SequencerConfig::is_onchain")]
     pub sequencer: SequencerConfig,
+    /// Intent-based liquidation: solvers' standing commitments routed before the public
+    /// race (`crate::intents`; off by default, and then not serialized, so identities of
+    /// existing configurations do not change).
+    #[serde(default, skip_serializing_if = "crate::intents::IntentPolicy::is_off")]
+    pub intents: crate::intents::IntentPolicy,
 }
 
 /// The price a voluntary perp trade fills at (`engine.perp_trade_price`): opening, adding
@@ -814,6 +819,7 @@ impl EngineConfig {
             _ => {}
         }
         self.sequencer.validate(&mut c.at("sequencer"));
+        self.intents.validate(&mut c.at("intents"), self);
     }
 
     /// Rules that need the scenario's asset count (the options chain's underlyings).

@@ -47,6 +47,7 @@ impl Engine {
                 ));
             }
         }
+        self.check_intents(ledger)?;
         if self.insurance.is_negative() {
             return Err("negative insurance fund".into());
         }

@@ -37,6 +37,7 @@ mod breakers;
 mod causal;
 mod guards;
 mod health;
+pub mod intents;
 mod invariants;
 pub mod liquidation;
 mod metrics;
@@ -231,6 +232,8 @@ pub struct Engine {
     zk: Option<privacy::ZkState>,
     /// The off-chain engine of `engine.sequencer = { kind = "async" }` (`None`: on chain).
     seq: Option<sequencer::Sequencer>,
+    /// Solvers' standing commitments and their escrow (`engine.intents`; none when off).
+    intents: Option<Box<intents::IntentBook>>,
 }
 
 /// The collateral a liquidation seizes and the debt it repays (a preview).
@@ -272,6 +275,8 @@ impl Engine {
         ledger
             .mint_genesis(vault, TokenId::QUOTE, pool + ins)
             .map_err(|e| e.to_string())?;
+        // Registered only when on, so that runs without intents keep their holders.
+        let intents = intents::IntentBook::new(&cfg.intents, ledger);
         Ok(Engine {
             cfg: cfg.clone(),
             n_assets: n,
@@ -338,6 +343,7 @@ impl Engine {
                 use rand::SeedableRng;
                 SimRng::seed_from_u64(0)
             }),
+            intents,
         })
     }
 

@@ -43,6 +43,15 @@ pub struct EngineMetrics {
     /// Sales that paid less than 1% of the collateral's oracle value ("zero-bid" auctions).
     pub auction_near_zero: u64,
     pub backstop_absorptions: u64,
+    /// Liquidations filled by a solver's commitment (`engine.intents`).
+    pub intent_fills: u64,
+    /// Over those fills: (public bonus - commitment discount) x notional, the bonus the
+    /// liquidated accounts kept, quote.
+    pub intent_surplus_to_protocol: f64,
+    /// Over those fills: commitment discount x notional, what the solvers earned, quote.
+    pub intent_surplus_to_solvers: f64,
+    /// Time-mean of the quote locked in commitments (set when the metrics are read).
+    pub committed_capital_mean: f64,
     /// Unweighted shortfall of accounts still bankrupt and unresolved at the end of the run.
     pub unresolved_shortfall: f64,
     /// Liquidations (and backstop absorptions) of accounts holding options.
@@ -94,6 +103,7 @@ impl Engine {
         m.induced_notional = self.unresolved.iter().map(|u| u.notional).sum();
         m.unresolved_shortfall = self.unresolved_shortfall();
         m.sequencer = self.sequencer_metrics().unwrap_or_default();
+        m.committed_capital_mean = self.committed_capital_mean();
         m
     }
 

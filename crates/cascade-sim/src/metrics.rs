@@ -512,6 +512,10 @@ pub const METRICS: &[MetricDef] = &[
         "sum over settled liquidation decisions of max(0, account equity at the decision - equity at its landing), at the oracle: the value lost to on-chain moves between the off-chain decision and its settlement (0 under \"onchain\")",
     )
     .titled("Divergence loss"),
+    m("intent_fills", MetricKind::Count, "liquidations filled by a solver's standing commitment before the public race (engine.intents; 0 when off)").titled("Intent fills"),
+    m("intent_surplus_to_protocol", MetricKind::Quote, "over intent fills, (public bonus - commitment discount) x notional: the bonus the liquidated accounts kept (engine.intents; 0 when off)").titled("Intent surplus to protocol"),
+    m("intent_surplus_to_solvers", MetricKind::Quote, "over intent fills, commitment discount x notional: what the solvers earned at the oracle, before gas and capital cost (engine.intents; 0 when off)").titled("Intent surplus to solvers"),
+    m("committed_capital_mean", MetricKind::Quote, "time-mean over the run of the quote locked in solvers' commitments (engine.intents; 0 when off)").titled("Committed capital (mean)"),
     m(
         "liquidations_vs_twin",
         MetricKind::Count,
@@ -786,6 +790,10 @@ impl Accumulator {
             e.sequencer.lag_s_mean(),
             e.sequencer.unsettled_exposure_max,
             e.sequencer.divergence_loss,
+            e.intent_fills as f64,
+            e.intent_surplus_to_protocol,
+            e.intent_surplus_to_solvers,
+            e.committed_capital_mean,
             // The twin comparisons, filled by the runner when a twin runs.
             f64::NAN,
             f64::NAN,

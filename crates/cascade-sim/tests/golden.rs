@@ -195,6 +195,7 @@ golden! {
     gen3 => "configs/scenarios/gen3.toml",
     gen3_stochastic => "configs/scenarios/gen3_stochastic.toml",
     gen3_async => "configs/scenarios/gen3_async.toml",
+    intents => "configs/scenarios/intents.toml",
     keeper_congestion => "configs/scenarios/keeper_congestion.toml",
     keeper_congestion_stochastic => "configs/scenarios/keeper_congestion_stochastic.toml",
     liquidity_crunch => "configs/scenarios/liquidity_crunch.toml",

@@ -139,6 +139,7 @@ impl Fx {
             adl_price: Default::default(),
             perp_trade_price: PerpTradePrice::Oracle,
             sequencer: Default::default(),
+            intents: Default::default(),
         };
         let engine = Engine::new(
             &ecfg,

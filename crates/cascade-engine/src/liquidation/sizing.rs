@@ -25,6 +25,17 @@ impl Engine {
 
     /// The plan at other oracle prices (what a bot computes from a pending oracle update).
     pub fn plan_liquidation_at(&self, id: AccountId, prices: &[f64]) -> Result<LiqPlan, Reason> {
+        self.plan_at_bonus(id, prices, self.bonus())
+    }
+
+    /// The plan at `prices` with the liquidator's bonus `bonus` instead of the mechanism's
+    /// (an intent fill pays the commitment's discount, `crate::intents`).
+    pub(crate) fn plan_at_bonus(
+        &self,
+        id: AccountId,
+        prices: &[f64],
+        bonus: f64,
+    ) -> Result<LiqPlan, Reason> {
         let acc = self.accounts.get(id.index()).ok_or("no_account")?;
         if acc.closed {
             return Err("account_closed");
@@ -38,7 +49,6 @@ impl Engine {
         if !self.settlement_allows(id) {
             return Err("unsettled");
         }
-        let bonus = self.bonus();
         // The collateral with the largest value is seized first (lending part).
         let asset = acc.largest_collateral(prices);
         let perp_asset = acc.largest_perp(prices);

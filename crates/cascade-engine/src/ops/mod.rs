@@ -143,6 +143,12 @@ impl Engine {
                 *margin,
                 ledger,
             ),
+            EngineOp::Commit {
+                discount,
+                size,
+                duration_s,
+            } => self.op_commit(sender, *discount, *size, *duration_s, ledger),
+            EngineOp::Withdraw { commitment } => self.op_withdraw(sender, *commitment, ledger),
         }
     }
 

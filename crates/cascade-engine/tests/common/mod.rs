@@ -85,6 +85,7 @@ pub fn cfg(liquidation: LiquidationMode, waterfall: Vec<WaterfallStep>) -> Engin
         adl_price: Default::default(),
         perp_trade_price: Default::default(),
         sequencer: Default::default(),
+        intents: Default::default(),
     }
 }
 

@@ -329,6 +329,7 @@ impl World {
         }
         self.oracles.apply(feed, price, self.t_s);
         self.refresh_engine_prices();
+        self.intents_after_update();
         // A released fallback counts from its report, not from its release.
         let reported = self
             .oev
@@ -387,7 +388,7 @@ impl World {
     }
 
     /// `p_ref` of asset `a` after a flow moved its reference market within the block.
-    fn sync_ref(&mut self, a: usize) {
+    pub(super) fn sync_ref(&mut self, a: usize) {
         if self.prices.has_reference(a) {
             self.p_ref[a] = self.prices.p_ref(a);
         }

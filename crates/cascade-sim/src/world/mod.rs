@@ -23,6 +23,10 @@
 //! bid, or when the private route fails (stream `oev`), the update goes to the public mempool
 //! `fallback_delay_s` later.
 //!
+//! With `engine.intents` on, the engine routes liquidatable accounts to solvers' standing
+//! commitments after it opens its block (step 4) and right after each oracle update lands
+//! (step 7), before the public race (`intents`).
+//!
 //! Gas is charged the Ethereum way: the fee for the transaction's full gas is moved into an
 //! escrow holder before execution, and after it the used part goes to the burn sink (base fee)
 //! and the builder (tip) while the rest returns to the sender; every step is a ledger transfer.
@@ -48,6 +52,7 @@ use cascade_market::venue::Venue;
 
 mod build;
 mod exec;
+mod intents;
 mod lp;
 mod makers;
 mod oev;
@@ -387,6 +392,7 @@ impl World {
         // and the fallbacks due go public.
         self.publish_oracles(t, base_fee);
         self.begin_engine_block(t, dt);
+        self.intents_block_start();
         self.run_oev_auctions(base_fee, t);
         // 5. Agents act, in a random arrival order.
         self.agents_act(t, base_fee);
