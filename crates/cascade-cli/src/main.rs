@@ -187,6 +187,11 @@ enum Command {
         /// Output directory (default: <results>/export).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Read a running or interrupted sweep: the points complete so far, marked as partial
+        /// in every output. While a sweep runs it holds the store's lock: write outside the
+        /// store (--out).
+        #[arg(long)]
+        partial: bool,
     },
     /// Draw a chart of a result store (PNG and SVG, into <results>/charts/ by default).
     Plot {
@@ -224,12 +229,25 @@ enum Command {
         /// only). Default: <results>/charts/<kind>_<metric>_<axes>.{png,svg}.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Read a running or interrupted sweep: the points complete so far, marked as partial
+        /// in every output. While a sweep runs it holds the store's lock: write outside the
+        /// store (--out).
+        #[arg(long)]
+        partial: bool,
     },
     /// Write <results>/report.html: the manifest, the axes, every default chart and the
     /// aggregate table on one self-contained page (charts also go to <results>/charts/).
     Report {
         /// A result directory written by `cascade sweep`.
         results: PathBuf,
+        /// Write report.html and charts/ into this directory instead (default: <results>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Read a running or interrupted sweep: the points complete so far, marked as partial
+        /// in every output. While a sweep runs it holds the store's lock: write outside the
+        /// store (--out).
+        #[arg(long)]
+        partial: bool,
     },
     /// List the result directories under DIR (default: results): name, kind, status
     /// (complete, running, interrupted), points x runs, seed, start date and size.
@@ -392,7 +410,8 @@ fn main() -> ExitCode {
             results,
             format,
             out,
-        } => export::cmd_export(&results, format, out),
+            partial,
+        } => export::cmd_export(&results, format, out, partial),
         Command::Plot {
             results,
             kind,
@@ -404,6 +423,7 @@ fn main() -> ExitCode {
             point,
             run,
             out,
+            partial,
         } => cmd_plot(
             &results,
             kind,
@@ -417,8 +437,13 @@ fn main() -> ExitCode {
                 run,
             },
             out,
+            partial,
         ),
-        Command::Report { results } => cmd_report(&results),
+        Command::Report {
+            results,
+            out,
+            partial,
+        } => cmd_report(&results, out, partial),
         Command::Completions { shell } => {
             completions::print(shell);
             Ok(())
@@ -468,6 +493,17 @@ pub(crate) fn open_store_for(
         .map_err(|e| Failure::Usage(e.to_string()))
 }
 
+/// [`open_store_for`] for a reader of results: with `partial`, an incomplete store reads as
+/// the points complete so far ([`cascade_sim::store::Store::allow_partial`]).
+pub(crate) fn open_results_for(
+    dir: &Path,
+    outputs: &[PathBuf],
+    partial: bool,
+) -> Result<cascade_sim::store::Store, Failure> {
+    let store = open_store_for(dir, outputs)?;
+    Ok(if partial { store.allow_partial() } else { store })
+}
+
 /// A chart or report failure with its exit code: requests the results cannot answer and
 /// damaged stores are usage errors (2).
 fn report_failure(e: cascade_report::ReportError) -> Failure {
@@ -496,13 +532,15 @@ fn cmd_plot(
     kind: PlotKindArg,
     a: PlotArgs,
     out: Option<PathBuf>,
+    partial: bool,
 ) -> Result<(), Failure> {
     use cascade_report::{Formats, PlotKind, PlotRequest};
-    let store = open_store_for(
+    let store = open_results_for(
         dir,
         &[out
             .clone()
             .unwrap_or_else(|| dir.join("charts").join("chart"))],
+        partial,
     )?;
     let mut req = PlotRequest::new(match kind {
         PlotKindArg::Line => PlotKind::Line,
@@ -552,9 +590,10 @@ fn cmd_plot(
     Ok(())
 }
 
-fn cmd_report(dir: &Path) -> Result<(), Failure> {
-    let store = open_store_for(dir, &[dir.join("report.html")])?;
-    let out = cascade_report::write_report(&store).map_err(report_failure)?;
+fn cmd_report(dir: &Path, out_dir: Option<PathBuf>, partial: bool) -> Result<(), Failure> {
+    let out_dir = out_dir.unwrap_or_else(|| dir.to_path_buf());
+    let store = open_results_for(dir, &[out_dir.join("report.html")], partial)?;
+    let out = cascade_report::write_report_in(&store, &out_dir).map_err(report_failure)?;
     for s in &out.skipped {
         eprintln!("note: not drawn: {s}");
     }
@@ -562,7 +601,7 @@ fn cmd_report(dir: &Path) -> Result<(), Failure> {
         "wrote {} and {} chart file(s) in {}",
         out.html.display(),
         out.charts.len(),
-        dir.join("charts").display()
+        out_dir.join("charts").display()
     );
     Ok(())
 }

@@ -23,6 +23,7 @@ pub mod messages;
 pub mod metrics;
 pub mod overrides;
 pub mod replay;
+pub mod results;
 pub mod runner;
 pub mod spiral;
 pub mod stats;
