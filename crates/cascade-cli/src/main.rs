@@ -284,6 +284,13 @@ enum Command {
         #[arg(value_enum)]
         shell: completions::Shell,
     },
+    /// Print the JSON Schema (draft 2020-12) of scenario or sweep files, for TOML editors
+    /// (Taplo, Even Better TOML): `cascade schema scenario > cascade-scenario.schema.json`.
+    Schema {
+        /// Which file: scenario (default) or sweep.
+        #[arg(value_enum, default_value = "scenario")]
+        kind: SchemaArg,
+    },
     /// Check a scenario or sweep file (every point of a sweep) and report every problem,
     /// without running anything.
     Validate {
@@ -309,6 +316,12 @@ enum PlotKindArg {
     Ccdf,
     Path,
     Generations,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum SchemaArg {
+    Scenario,
+    Sweep,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -444,6 +457,15 @@ fn main() -> ExitCode {
             out,
             partial,
         } => cmd_report(&results, out, partial),
+        Command::Schema { kind } => {
+            let k = match kind {
+                SchemaArg::Scenario => cascade_sim::schema::SchemaKind::Scenario,
+                SchemaArg::Sweep => cascade_sim::schema::SchemaKind::Sweep,
+            };
+            serde_json::to_string_pretty(&cascade_sim::schema::schema(k))
+                .map(|text| println!("{text}"))
+                .map_err(|e| Failure::Other(anyhow::anyhow!(e)))
+        }
         Command::Completions { shell } => {
             completions::print(shell);
             Ok(())
@@ -501,7 +523,11 @@ pub(crate) fn open_results_for(
     partial: bool,
 ) -> Result<cascade_sim::store::Store, Failure> {
     let store = open_store_for(dir, outputs)?;
-    Ok(if partial { store.allow_partial() } else { store })
+    Ok(if partial {
+        store.allow_partial()
+    } else {
+        store
+    })
 }
 
 /// A chart or report failure with its exit code: requests the results cannot answer and

@@ -152,10 +152,9 @@ fn partial_reads_the_points_complete_so_far_and_says_so() {
     let html = std::fs::read_to_string(cut.join("report.html")).unwrap();
     assert!(html.contains("<title>cascade (partial): tiny</title>"));
     assert!(html.contains("Partial results.</strong> Partial results: 2 of 3 points complete"));
-    let svg = std::fs::read_to_string(
-        cut.join("charts/line_has_cascade_engine.liquidation.bonus.svg"),
-    )
-    .unwrap();
+    let svg =
+        std::fs::read_to_string(cut.join("charts/line_has_cascade_engine.liquidation.bonus.svg"))
+            .unwrap();
     assert!(svg.contains("partial results: 2 of 3 points complete"));
     let chart = dir.join("plot.svg");
     let (code, _, err) = cascade(&[
@@ -194,8 +193,8 @@ fn a_running_sweep_is_read_without_its_lock() {
     let dir = tmp("running");
     let (_, cut) = stores(&dir);
     // The "writer": this process holds the store's lock, as a running sweep does.
-    let lock = cascade_sim::lock::StoreLock::acquire(&cut, "cascade sweep (test)", false)
-        .expect("lock");
+    let lock =
+        cascade_sim::lock::StoreLock::acquire(&cut, "cascade sweep (test)", false).expect("lock");
     // Into the store: refused (the writer's lock), naming the holder.
     let (code, _, err) = cascade(&["report", s(&cut), "--partial"]);
     assert_eq!(code, 2, "{err}");
@@ -206,7 +205,10 @@ fn a_running_sweep_is_read_without_its_lock() {
     assert_eq!(code, 0, "{err}");
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("2 of 3 points complete"));
-    assert!(html.contains("href=\"charts/"), "links relative to the report");
+    assert!(
+        html.contains("href=\"charts/"),
+        "links relative to the report"
+    );
     let (code, _, err) = cascade(&[
         "export",
         s(&cut),

@@ -12,9 +12,9 @@ use crate::frame::{Column, Data, Frame};
 use crate::names::{clean, unique};
 use cascade_sim::export::{StatValue, point_stat_values};
 use cascade_sim::metrics::METRICS;
+use cascade_sim::results::ResultSet;
 use cascade_sim::runner::RunOutput;
 use cascade_sim::stats::tail_reliable;
-use cascade_sim::results::ResultSet;
 use cascade_sim::store::{Store, StoreError};
 use cascade_sim::sweep::Param;
 
@@ -102,7 +102,12 @@ fn store_axes(rs: &ResultSet, reserved: &[String]) -> Vec<Axis> {
         let key = &info.key;
         let name = unique(clean(key), &taken);
         taken.push(name.clone());
-        let values: Vec<Param> = rs.points.points.iter().map(|p| p.params[i].clone()).collect();
+        let values: Vec<Param> = rs
+            .points
+            .points
+            .iter()
+            .map(|p| p.params[i].clone())
+            .collect();
         // The labels as every consumer shows them ([`cascade_sim::results`]).
         let labels = info.labelled.then(|| {
             (0..rs.points.points.len())

@@ -372,7 +372,11 @@ pub fn export(store: &Store, out_dir: &Path, format: Format) -> Result<Vec<PathB
         });
         crate::fsutil::write_atomic(
             &marker,
-            format!("{}\n", serde_json::to_string_pretty(&body).expect("plain data")).as_bytes(),
+            format!(
+                "{}\n",
+                serde_json::to_string_pretty(&body).expect("plain data")
+            )
+            .as_bytes(),
         )
         .map_err(|e| StoreError::new(&marker, e.to_string()))?;
         files.push(marker);

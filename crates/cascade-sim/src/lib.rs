@@ -25,6 +25,7 @@ pub mod overrides;
 pub mod replay;
 pub mod results;
 pub mod runner;
+pub mod schema;
 pub mod spiral;
 pub mod stats;
 pub mod store;

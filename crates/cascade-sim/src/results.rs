@@ -214,11 +214,10 @@ fn partial_points(store: &Store) -> Result<PointsFile, StoreError> {
     for p in 0..m.points.len() as u64 {
         rows.push(complete_runs(store, p)?.map(|f| f.rows.into_iter().map(MetricRow).collect()));
     }
-    let points = crate::experiment::aggregate_points(
-        m,
-        &crate::store::manifest_path(&store.dir),
-        |p| Ok(rows[p as usize].clone()),
-    )?;
+    let points =
+        crate::experiment::aggregate_points(m, &crate::store::manifest_path(&store.dir), |p| {
+            Ok(rows[p as usize].clone())
+        })?;
     Ok(PointsFile {
         axes: m.axes.clone(),
         metrics: m.metrics.clone(),

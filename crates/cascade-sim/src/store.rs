@@ -31,11 +31,11 @@ use crate::fsutil::{resolve, write_atomic};
 use crate::load::{ConfigError, Scenario};
 use crate::lock::{LOCK_FILE, StoreLock};
 use crate::metrics::{METRICS, MetricRow, schema_hash};
+use crate::results::ResultSet;
 use crate::sweep::{self, Param, Sampling, Sweep};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
-use crate::results::ResultSet;
 use std::sync::{Arc, OnceLock};
 use toml::Table;
 
