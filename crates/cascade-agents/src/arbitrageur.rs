@@ -38,7 +38,7 @@ fn default_tip() -> f64 {
 }
 
 /// `[[agents]] kind = "arbitrageur"`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ArbitrageurConfig {
     #[serde(default = "one")]

@@ -33,7 +33,7 @@ pub struct VenueInfo {
 }
 
 /// One population of agents (serde tag `kind`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 #[allow(clippy::large_enum_variant)] // built once per run: size does not matter
 pub enum AgentConfig {

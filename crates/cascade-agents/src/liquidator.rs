@@ -59,7 +59,7 @@ fn d_tip() -> f64 {
 }
 
 /// `[[agents]] kind = "liquidator"`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LiquidatorConfig {
     #[serde(default = "one")]

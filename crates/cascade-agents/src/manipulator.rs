@@ -55,7 +55,7 @@ fn d_tip() -> f64 {
 }
 
 /// `[[agents]] kind = "manipulator"`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ManipulatorConfig {
     #[serde(default = "one")]

@@ -66,7 +66,7 @@ fn default_tip() -> f64 {
 }
 
 /// `[[agents]] kind = "market_maker"`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MarketMakerConfig {
     #[serde(default = "one")]

@@ -53,7 +53,7 @@ fn default_tip() -> f64 {
 }
 
 /// `[[agents]] kind = "noise_trader"`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoiseTraderConfig {
     #[serde(default = "one")]

@@ -81,7 +81,7 @@ fn d_fee_multiple() -> f64 {
 }
 
 /// `[[agents]] kind = "options_market_maker"`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OptionsMarketMakerConfig {
     #[serde(default = "one")]

@@ -53,7 +53,7 @@ fn d_tip() -> f64 {
 }
 
 /// `[[agents]] kind = "oracle_arbitrageur"`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OracleArbitrageurConfig {
     #[serde(default = "one")]

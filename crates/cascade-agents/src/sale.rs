@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
 pub const MIN_OUT_SHARE: f64 = 0.98;
 
 /// `sale = { kind = "hold" | "immediate" | "twap", duration_s = D }` on a liquidator.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum SalePolicy {
     // Empty struct variants (not unit variants) so that a stray key such as `blocks` on

@@ -22,7 +22,9 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 /// `chain.agent_schedule`: how agents are visited.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Schedule {
     /// Agents with only rates to wait on sleep until their next event.

@@ -36,7 +36,7 @@ fn d_half_life() -> f64 {
 }
 
 /// `[[agents]] kind = "solver"`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SolverConfig {
     #[serde(default = "one")]

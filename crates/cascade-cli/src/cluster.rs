@@ -125,7 +125,7 @@ pub fn cmd_merge(shards: &[PathBuf], out: &Path, force: bool, report: bool) -> R
     );
     if report {
         // The same code as `cascade report`.
-        crate::cmd_report(out)?;
+        crate::cmd_report(out, None, false)?;
     }
     Ok(())
 }

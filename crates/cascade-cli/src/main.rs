@@ -187,6 +187,11 @@ enum Command {
         /// Output directory (default: <results>/export).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Read a running or interrupted sweep: the points complete so far, marked as partial
+        /// in every output. While a sweep runs it holds the store's lock: write outside the
+        /// store (--out).
+        #[arg(long)]
+        partial: bool,
     },
     /// Draw a chart of a result store (PNG and SVG, into <results>/plots/ by default; never
     /// into <results>/charts/, which holds the report's own figures).
@@ -249,12 +254,25 @@ enum Command {
         /// <results>/plots/<kind>_<metric>_<axes>.{png,svg}.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Read a running or interrupted sweep: the points complete so far, marked as partial
+        /// in every output. While a sweep runs it holds the store's lock: write outside the
+        /// store (--out).
+        #[arg(long)]
+        partial: bool,
     },
     /// Write <results>/report.html: the manifest, the axes, every default chart and the
     /// aggregate table on one self-contained page (charts also go to <results>/charts/).
     Report {
         /// A result directory written by `cascade sweep`.
         results: PathBuf,
+        /// Write report.html and charts/ into this directory instead (default: <results>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Read a running or interrupted sweep: the points complete so far, marked as partial
+        /// in every output. While a sweep runs it holds the store's lock: write outside the
+        /// store (--out).
+        #[arg(long)]
+        partial: bool,
     },
     /// List the result directories under DIR (default: results): name, kind, status
     /// (complete, running, interrupted), points x runs, seed, start date and size.
@@ -291,6 +309,13 @@ enum Command {
         #[arg(value_enum)]
         shell: completions::Shell,
     },
+    /// Print the JSON Schema (draft 2020-12) of scenario or sweep files, for TOML editors
+    /// (Taplo, Even Better TOML): `cascade schema scenario > cascade-scenario.schema.json`.
+    Schema {
+        /// Which file: scenario (default) or sweep.
+        #[arg(value_enum, default_value = "scenario")]
+        kind: SchemaArg,
+    },
     /// Check a scenario or sweep file (every point of a sweep) and report every problem,
     /// without running anything.
     Validate {
@@ -316,6 +341,12 @@ enum PlotKindArg {
     Ccdf,
     Path,
     Generations,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum SchemaArg {
+    Scenario,
+    Sweep,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -417,7 +448,8 @@ fn main() -> ExitCode {
             results,
             format,
             out,
-        } => export::cmd_export(&results, format, out),
+            partial,
+        } => export::cmd_export(&results, format, out, partial),
         Command::Plot {
             results,
             kind,
@@ -436,6 +468,7 @@ fn main() -> ExitCode {
             height,
             dpi,
             out,
+            partial,
         } => cmd_plot(
             &results,
             kind,
@@ -456,8 +489,22 @@ fn main() -> ExitCode {
                 dpi,
             },
             out,
+            partial,
         ),
-        Command::Report { results } => cmd_report(&results),
+        Command::Report {
+            results,
+            out,
+            partial,
+        } => cmd_report(&results, out, partial),
+        Command::Schema { kind } => {
+            let k = match kind {
+                SchemaArg::Scenario => cascade_sim::schema::SchemaKind::Scenario,
+                SchemaArg::Sweep => cascade_sim::schema::SchemaKind::Sweep,
+            };
+            serde_json::to_string_pretty(&cascade_sim::schema::schema(k))
+                .map(|text| println!("{text}"))
+                .map_err(|e| Failure::Other(anyhow::anyhow!(e)))
+        }
         Command::Completions { shell } => {
             completions::print(shell);
             Ok(())
@@ -505,6 +552,21 @@ pub(crate) fn open_store_for(
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     cascade_sim::store::Store::open_for(dir, outputs, &command)
         .map_err(|e| Failure::Usage(e.to_string()))
+}
+
+/// [`open_store_for`] for a reader of results: with `partial`, an incomplete store reads as
+/// the points complete so far ([`cascade_sim::store::Store::allow_partial`]).
+pub(crate) fn open_results_for(
+    dir: &Path,
+    outputs: &[PathBuf],
+    partial: bool,
+) -> Result<cascade_sim::store::Store, Failure> {
+    let store = open_store_for(dir, outputs)?;
+    Ok(if partial {
+        store.allow_partial()
+    } else {
+        store
+    })
 }
 
 /// A chart or report failure with its exit code: requests the results cannot answer and
@@ -616,15 +678,17 @@ fn cmd_plot(
     kind: PlotKindArg,
     a: PlotArgs,
     out: Option<PathBuf>,
+    partial: bool,
 ) -> Result<(), Failure> {
     use cascade_report::{PlotKind, PlotRequest};
     // Refuse a bad --out before opening (and locking) the store.
     plot_target(dir, out.clone(), "chart")?;
-    let store = open_store_for(
+    let store = open_results_for(
         dir,
         &[out
             .clone()
             .unwrap_or_else(|| dir.join("plots").join("chart"))],
+        partial,
     )?;
     let mut req = PlotRequest::new(match kind {
         PlotKindArg::Line => PlotKind::Line,
@@ -666,9 +730,10 @@ fn cmd_plot(
     Ok(())
 }
 
-fn cmd_report(dir: &Path) -> Result<(), Failure> {
-    let store = open_store_for(dir, &[dir.join("report.html")])?;
-    let out = cascade_report::write_report(&store).map_err(report_failure)?;
+fn cmd_report(dir: &Path, out_dir: Option<PathBuf>, partial: bool) -> Result<(), Failure> {
+    let out_dir = out_dir.unwrap_or_else(|| dir.to_path_buf());
+    let store = open_results_for(dir, &[out_dir.join("report.html")], partial)?;
+    let out = cascade_report::write_report_in(&store, &out_dir).map_err(report_failure)?;
     for s in &out.skipped {
         eprintln!("note: not drawn: {s}");
     }
@@ -676,7 +741,7 @@ fn cmd_report(dir: &Path) -> Result<(), Failure> {
         "wrote {} and {} chart file(s) in {}",
         out.html.display(),
         out.charts.len(),
-        dir.join("charts").display()
+        out_dir.join("charts").display()
     );
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! The command line's conveniences through the `cascade` binary (issue 21, item 3):
 //! `sweep --runs/--set` recorded in the manifest, `run --out` writing a manifest, `list`,
 //! `info` and `compare` (paired on shared seeds, unpaired otherwise, said in the output), and
-//! their errors (exit code 2, naming the key or file and the rule).
+//! their errors (exit code 2, naming the key or file and the rule); `schema` and `completions`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -253,10 +253,28 @@ fn completion_scripts_name_every_command() {
     for shell in ["bash", "zsh", "fish"] {
         let (code, text, err) = cascade(&["completions", shell]);
         assert_eq!(code, 0, "{shell}: {err}");
-        for cmd in ["sweep", "export", "compare", "list", "info", "parquet"] {
+        for cmd in [
+            "sweep", "export", "compare", "list", "info", "parquet", "schema",
+        ] {
             assert!(text.contains(cmd), "{shell} script lacks {cmd}");
         }
     }
     let (code, _, err) = cascade(&["completions", "tcsh"]);
+    assert_eq!(code, 2, "{err}");
+}
+
+#[test]
+fn schema_prints_the_json_schema_of_either_file() {
+    for (kind, key) in [("scenario", "engine"), ("sweep", "axis")] {
+        let (code, text, err) = cascade(&["schema", kind]);
+        assert_eq!(code, 0, "{kind}: {err}");
+        let v: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+        assert!(v["properties"][key].is_object(), "{kind} lacks {key}");
+        assert_eq!(v["additionalProperties"], false, "{kind}");
+    }
+    let (code, text, _) = cascade(&["schema"]);
+    assert_eq!(code, 0);
+    assert!(text.contains("\"engine\""), "scenario by default");
+    let (code, _, err) = cascade(&["schema", "report"]);
     assert_eq!(code, 2, "{err}");
 }

@@ -26,7 +26,9 @@ fn d_waterfall() -> Vec<WaterfallStep> {
 }
 
 /// Cross margin (one account per trader) or isolated (one account per position).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum MarginMode {
     #[default]
@@ -35,7 +37,7 @@ pub enum MarginMode {
 }
 
 /// How volatility is forecast for `vol_adjusted` margins.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum VolEstimator {
     /// Exponentially weighted mean of squared log returns of the oracle price.
@@ -46,7 +48,7 @@ pub enum VolEstimator {
 }
 
 /// The margin model (`engine.margin`, tag `kind`). Ratios are fractions of position value.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum MarginModel {
     /// Constant initial and maintenance ratios.
@@ -90,7 +92,7 @@ pub enum MarginModel {
 }
 
 /// The volatility forecaster of `predictive` margin (`engine.margin.forecaster`, tag `kind`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Forecaster {
     /// HAR-RV (Corsi 2009): next bar variance = `c + b1 RV(1) + b5 RV(5) + b22 RV(22)`, the
@@ -115,7 +117,7 @@ pub enum Forecaster {
 
 /// The liquidation mode (`engine.liquidation`, tag `kind`). Bonuses are fractions of the
 /// repaid value paid to the liquidator in collateral.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum LiquidationMode {
     /// Generation 1: the whole debt is repaid and collateral worth `debt * (1 + bonus)` seized.
@@ -210,7 +212,7 @@ fn d_cut() -> f64 {
 }
 
 /// Dutch auction price curves (Maker `abaci.sol`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AuctionCurve {
     /// `top * (tau - t) / tau`, zero after `tau`.
@@ -222,7 +224,7 @@ pub enum AuctionCurve {
 }
 
 /// One step of the bad-debt waterfall, in order.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum WaterfallStep {
     /// The insurance fund pays what it holds.
@@ -235,7 +237,7 @@ pub enum WaterfallStep {
     Adl { ranking: AdlRanking },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AdlRanking {
     /// Hyperliquid: `(mark / entry) * (notional / account value)`, highest first.
@@ -245,7 +247,7 @@ pub enum AdlRanking {
 }
 
 /// Circuit breakers (`engine.breakers`); every field is optional (absent = off).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BreakerConfig {
     /// Pause when an oracle price moves more than this fraction in one block.
@@ -287,7 +289,7 @@ impl Default for BreakerConfig {
 }
 
 /// `[engine]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EngineConfig {
     pub margin: MarginModel,
@@ -378,7 +380,9 @@ pub struct EngineConfig {
 
 /// The price a voluntary perp trade fills at (`engine.perp_trade_price`): opening, adding
 /// to, reducing or flattening a perp, and the perps a `Close` realizes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum PerpTradePrice {
     /// At the market's execution price for the traded size (`p_ref` plus impact, from the
@@ -391,7 +395,9 @@ pub enum PerpTradePrice {
 }
 
 /// The price a liquidation closes a perp at (`engine.perp_settlement`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum PerpSettlement {
     /// At the oracle price against the pool (the protocol takes the position over at the
@@ -406,7 +412,9 @@ pub enum PerpSettlement {
 }
 
 /// Who pays a market settlement's slippage against `p_ref` (`engine.market_slippage_payer`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum SlippagePayer {
     /// The liquidated account is settled at the execution price.
@@ -418,7 +426,7 @@ pub enum SlippagePayer {
 
 /// `engine.settlement_backstop`: the backstop liquidity provider of `perp_settlement =
 /// "backstop"`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SettlementBackstop {
     /// It buys longs at `p_ref (1 - discount)` and shorts at `p_ref (1 + discount)`.
@@ -428,7 +436,9 @@ pub struct SettlementBackstop {
 }
 
 /// The price auto-deleveraging closes positions at (`engine.adl_price`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum AdlPrice {
     /// dYdX v4: the bankrupt position's bankruptcy price (where its equity is zero).

@@ -28,7 +28,7 @@ use cascade_market::venue::Venue;
 use serde::{Deserialize, Serialize};
 
 /// `engine.intents` (tag `kind`): off by default.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum IntentPolicy {
     /// No commitments: every liquidation goes to the public race.

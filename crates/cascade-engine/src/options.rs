@@ -43,7 +43,7 @@ pub fn norm_cdf(x: f64) -> f64 {
 }
 
 /// Call or put.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OptKind {
     Call,
@@ -106,7 +106,7 @@ pub fn black(kind: OptKind, s: f64, k: f64, t: f64, sigma: f64) -> Greeks {
 }
 
 /// The implied-volatility model (`engine.options.iv`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IvModel {
     /// Implied vol with no realized vol and at the money.
@@ -132,7 +132,7 @@ impl IvModel {
 }
 
 /// The listed chain (`engine.options`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OptionsConfig {
     /// Indices of the underlying assets (order of `[[assets]]`).
@@ -154,7 +154,7 @@ fn d_assets() -> Vec<usize> {
 }
 
 /// The option margin model (`engine.option_margin`, tag `kind`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 #[derive(Default)]
 pub enum OptionMargin {

@@ -37,7 +37,7 @@ pub enum Privacy {
 }
 
 /// The zero-knowledge proof mechanism's parameters.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ZkProofs {
     /// Every account proves solvency once per this interval, seconds.
@@ -58,7 +58,9 @@ fn d_verify_gas() -> u64 {
 }
 
 /// `on_missed_proof`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum MissedProof {
     /// Its state becomes public until its next valid proof: readable by bots and
@@ -70,12 +72,26 @@ pub enum MissedProof {
 }
 
 /// The table form of `engine.privacy`.
-#[derive(Deserialize, Serialize)]
+#[derive(Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 enum Table {
     Off,
     HiddenHealth,
     ZkProofs(ZkProofs),
+}
+
+/// `engine.privacy` in `cascade schema`: a boolean (the legacy flag) or the tagged table.
+impl schemars::JsonSchema for Privacy {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Privacy".into()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let table = g.subschema_for::<Table>();
+        schemars::json_schema!({
+            "description": "false (every account's health public), true (the legacy flag: health hidden until the protocol flags an account), or a table { kind = \"off\" | \"hidden_health\" | \"zk_proofs\", ... }",
+            "oneOf": [{ "type": "boolean" }, table]
+        })
+    }
 }
 
 impl Serialize for Privacy {

@@ -40,7 +40,9 @@ use serde::{Deserialize, Serialize};
 pub const BACKGROUND_BUCKETS: usize = 8;
 
 /// How the base fee behaves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum GasMode {
     /// EIP-1559: the base fee follows the parent block's gas used.
@@ -86,7 +88,7 @@ fn d_revert() -> f64 {
 }
 
 /// Gas used by each kind of transaction (`[gas.costs]`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct GasCosts {
     pub liquidation: u64,
@@ -135,7 +137,7 @@ impl GasCosts {
 }
 
 /// `[gas]`. Every field has a default, so the table may be omitted.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GasConfig {
     #[serde(default)]

@@ -3,19 +3,21 @@
 //!
 //! The points table has the columns of `cascade export`'s `points` table, in its order and
 //! with its values (checked against the CLI's export by the Python tests); axis columns get
-//! clean names ([`crate::names`]) and, for an axis with `labels` or the `scenario` axis, a
-//! `<axis>_label` column beside the value. Every run row carries its master `seed` and its own `run_seed` (run `r` of
-//! every point uses `derive(seed, r)`), as the export's runs table does.
+//! clean names ([`crate::names`]) and, for an axis with labels (the sweep file's `labels`,
+//! tables named by their `kind`, the `scenario` axis by its file's stem, as in
+//! [`cascade_sim::results`]), a `<axis>_label` column beside the value. Every run row carries
+//! its master `seed` and its own `run_seed` (run `r` of every point uses `derive(seed, r)`), as
+//! the export's runs table does.
 
 use crate::frame::{Column, Data, Frame};
 use crate::names::{clean, unique};
-use cascade_sim::aggregate::rate_metrics;
-use cascade_sim::export::run_seed_hex;
+use cascade_sim::export::{StatValue, point_stat_values, run_seed_hex};
 use cascade_sim::metrics::METRICS;
+use cascade_sim::results::ResultSet;
 use cascade_sim::runner::RunOutput;
 use cascade_sim::stats::tail_reliable;
-use cascade_sim::store::{PointsFile, Store, StoreError};
-use cascade_sim::sweep::{Param, SCENARIO_AXIS};
+use cascade_sim::store::{Store, StoreError};
+use cascade_sim::sweep::Param;
 
 /// The metrics' columns of a set of rows (`rows[i][m]`, schema order), with their units.
 fn metric_columns<'a>(rows: impl Iterator<Item = &'a [f64]> + Clone) -> Vec<Column> {
@@ -98,64 +100,25 @@ struct Axis {
     labels: Option<Vec<String>>,
 }
 
-/// The name a base scenario goes by: its `name` key, else its file stem.
-fn scenario_name(store: &Store, file_label: &str) -> String {
-    store
-        .manifest
-        .scenarios
-        .iter()
-        .find(|s| s.name == file_label)
-        .and_then(|s| s.config.get("name").and_then(|n| n.as_str()))
-        .map(str::to_string)
-        .unwrap_or_else(|| {
-            std::path::Path::new(file_label)
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_else(|| file_label.to_string())
-        })
-}
-
-fn store_axes(
-    store: &Store,
-    pf: &PointsFile,
-    reserved: &[String],
-) -> Result<Vec<Axis>, StoreError> {
-    let labelled = store.labelled_points_file()?;
-    let spec_axes = store
-        .manifest
-        .sweep
-        .get("axis")
-        .and_then(|a| a.as_array())
-        .cloned()
-        .unwrap_or_default();
+fn store_axes(rs: &ResultSet, reserved: &[String]) -> Vec<Axis> {
     let mut taken: Vec<String> = reserved.to_vec();
     let mut out = Vec::new();
-    for (i, key) in pf.axes.iter().enumerate() {
+    for (i, info) in rs.axes.iter().enumerate() {
+        let key = &info.key;
         let name = unique(clean(key), &taken);
         taken.push(name.clone());
-        let values: Vec<Param> = pf.points.iter().map(|p| p.params[i].clone()).collect();
-        let has_labels = spec_axes
-            .get(i)
-            .and_then(|a| a.get("labels"))
-            .is_some_and(|l| l.is_array());
-        let labels = if has_labels {
-            Some(
-                labelled
-                    .points
-                    .iter()
-                    .map(|p| p.params[i].label())
-                    .collect(),
-            )
-        } else if key == SCENARIO_AXIS {
-            Some(
-                values
-                    .iter()
-                    .map(|v| scenario_name(store, &v.label()))
-                    .collect(),
-            )
-        } else {
-            None
-        };
+        let values: Vec<Param> = rs
+            .points
+            .points
+            .iter()
+            .map(|p| p.params[i].clone())
+            .collect();
+        // The labels as every consumer shows them ([`cascade_sim::results`]).
+        let labels = info.labelled.then(|| {
+            (0..rs.points.points.len())
+                .map(|p| rs.displayed(p)[i].label())
+                .collect()
+        });
         let label_name = labels.as_ref().map(|_| {
             let n = unique(format!("{name}_label"), &taken);
             taken.push(n.clone());
@@ -169,7 +132,7 @@ fn store_axes(
             labels,
         });
     }
-    Ok(out)
+    out
 }
 
 /// The axis columns for rows that belong to points `row_points` (a point index per row).
@@ -200,61 +163,21 @@ pub struct StoreFrames {
     pub points: Frame,
 }
 
-/// The statistics after `point`, the axes and the flags, as `cascade export` names them
-/// ([`cascade_sim::export::point_columns`]) with their units.
+/// The statistics after `point`, the axes and the flags, as `cascade export` names them,
+/// with their units ([`cascade_sim::export::point_columns_with_units`]).
 fn stat_units(has_base: bool) -> Vec<(String, String)> {
-    let names = cascade_sim::export::point_columns(has_base);
-    let mut units = Vec::with_capacity(names.len());
-    for d in METRICS {
-        for s in [
-            "mean",
-            "se",
-            "p50",
-            "p95",
-            "p99",
-            "min",
-            "max",
-            "ci_lo",
-            "ci_hi",
-            "pos_share",
-            "pos_mean",
-        ] {
-            let u = if s == "pos_share" {
-                "ratio"
-            } else {
-                d.kind.unit()
-            };
-            units.push(u.to_string());
-        }
-    }
-    for _ in rate_metrics() {
-        for u in ["ratio", "ratio", "ratio", "count"] {
-            units.push(u.to_string());
-        }
-    }
-    if has_base {
-        for d in METRICS {
-            for u in [
-                d.kind.unit(),
-                d.kind.unit(),
-                d.kind.unit(),
-                "ratio",
-                "ratio",
-                "count",
-                "count",
-            ] {
-                units.push(u.to_string());
-            }
-        }
-    }
-    assert_eq!(names.len(), units.len(), "a unit per export column");
-    names.into_iter().zip(units).collect()
+    cascade_sim::export::point_columns_with_units(has_base)
+        .into_iter()
+        .map(|(n, u)| (n, u.to_string()))
+        .collect()
 }
 
-/// Read every table of a complete store.
+/// Read every table of a store (the points complete so far where it was opened with
+/// [`Store::allow_partial`]).
 pub fn load(store: &Store) -> Result<StoreFrames, StoreError> {
-    let m = &store.manifest;
-    let pf = store.points_file()?;
+    let rs = store.results()?;
+    let m = &rs.manifest;
+    let pf = &rs.points;
     let has_base = !pf.baseline.is_empty();
     let stats = stat_units(has_base);
     let mut reserved: Vec<String> = ["point", "run", "seed", "run_seed", "runs", "p95_reliable"]
@@ -264,7 +187,7 @@ pub fn load(store: &Store) -> Result<StoreFrames, StoreError> {
         .collect();
     reserved.extend(METRICS.iter().map(|d| d.name.to_string()));
     reserved.extend(stats.iter().map(|(n, _)| n.clone()));
-    let axes = store_axes(store, &pf, &reserved)?;
+    let axes = store_axes(&rs, &reserved);
 
     // Runs, point by point.
     let mut row_points = Vec::new();
@@ -334,41 +257,14 @@ pub fn load(store: &Store) -> Result<StoreFrames, StoreError> {
     // Each point's statistics in export order, then transposed into columns.
     let mut cols: Vec<Vec<f64>> = vec![Vec::with_capacity(n); stats.len()];
     for rec in &pf.points {
-        let mut vals: Vec<f64> = Vec::with_capacity(stats.len());
-        for a in &rec.agg.metrics {
-            vals.extend([
-                a.mean,
-                a.se,
-                a.p50,
-                a.p95,
-                a.p99,
-                a.min,
-                a.max,
-                a.ci_lo,
-                a.ci_hi,
-                a.pos_share,
-                a.pos_mean,
-            ]);
-        }
-        for r in &rec.agg.rates {
-            vals.extend([r.rate, r.lo, r.hi, r.hits as f64]);
-        }
-        if has_base {
-            for mi in 0..METRICS.len() {
-                match rec.agg.paired.get(mi) {
-                    Some(x) => vals.extend([
-                        x.diff,
-                        x.lo,
-                        x.hi,
-                        x.p,
-                        x.q,
-                        x.higher as f64,
-                        x.lower as f64,
-                    ]),
-                    None => vals.extend([f64::NAN; 7]),
-                }
-            }
-        }
+        let vals: Vec<f64> = point_stat_values(&rec.agg, has_base)
+            .into_iter()
+            .map(|v| match v {
+                StatValue::Num(x) => x,
+                StatValue::Count(n) => n as f64,
+                StatValue::Missing => f64::NAN,
+            })
+            .collect();
         assert_eq!(vals.len(), stats.len(), "a value per export column");
         for (c, v) in cols.iter_mut().zip(vals) {
             c.push(v);

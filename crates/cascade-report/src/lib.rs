@@ -19,7 +19,7 @@ pub mod select;
 
 pub use charts::{AnyFigure, PlotKind, PlotRequest, build_figure};
 pub use render::{Figure, Formats, write_figure};
-pub use report::{ReportOutput, write_default_charts, write_report};
+pub use report::{ReportOutput, write_default_charts, write_report, write_report_in};
 
 use std::fmt;
 use std::path::PathBuf;

@@ -57,7 +57,7 @@ pub fn most_amplified(store: &Store) -> Result<(u64, u64, String), ReportError> 
     let amp = metric_index("cascade_amplification").unwrap_or(0);
     let liq = metric_index("liquidated_notional").unwrap_or(0);
     let mut best = (0u64, 0u64, f64::NEG_INFINITY, f64::NEG_INFINITY);
-    for p in 0..store.points() {
+    for p in store.results()?.point_indices() {
         let rf = store.runs(p)?;
         for (r, row) in rf.rows.iter().enumerate() {
             let key = (row[amp], row[liq]);
@@ -99,8 +99,17 @@ pub fn extra_metrics(store: &Store) -> Vec<String> {
 /// Draw the default charts into `<dir>/charts/` (PNG and SVG); the store must be open for
 /// writing (see [`write_report`]).
 pub fn write_default_charts(store: &Store) -> Result<(Vec<Rendered>, Vec<String>), ReportError> {
+    write_default_charts_in(store, &store.dir)
+}
+
+/// [`write_default_charts`] into `<out>/charts/` (the store must be open for writing when
+/// `out` lies inside it).
+pub fn write_default_charts_in(
+    store: &Store,
+    out: &Path,
+) -> Result<(Vec<Rendered>, Vec<String>), ReportError> {
     let pf = store.labelled_points_file()?;
-    let dir = charts_dir(&store.dir);
+    let dir = charts_dir(out);
     let mut specs: Vec<(PlotRequest, String)> = Vec::new();
     let axes = select::axes(&pf);
     let varied = axes.iter().filter(|a| a.values.len() > 1).count();
@@ -221,11 +230,20 @@ pub fn write_default_charts(store: &Store) -> Result<(Vec<Rendered>, Vec<String>
 /// manifest before it is written, and a file of the same name that the store did not write is
 /// an error, never overwritten.
 pub fn write_report(store: &Store) -> Result<ReportOutput, ReportError> {
+    write_report_in(store, &store.dir)
+}
+
+/// [`write_report`] into `out` (`<out>/report.html`, `<out>/charts/`): a directory outside
+/// the store needs no lock, so a running sweep can be reported with `--partial`.
+pub fn write_report_in(store: &Store, out: &Path) -> Result<ReportOutput, ReportError> {
     let pf = store.labelled_points_file()?;
-    let path = store.dir.join("report.html");
+    let path = out.join("report.html");
     store.claim(std::slice::from_ref(&path))?;
-    let (charts, skipped) = write_default_charts(store)?;
-    let html = render_html(store, &pf, &charts, &skipped);
+    if !out.is_dir() {
+        std::fs::create_dir_all(out).map_err(|e| ReportError::Io(out.to_path_buf(), e))?;
+    }
+    let (charts, skipped) = write_default_charts_in(store, out)?;
+    let html = html::render_html_in(store, &pf, &charts, &skipped, out);
     write_atomic(&path, html.as_bytes()).map_err(|e| ReportError::Io(path.clone(), e))?;
     Ok(ReportOutput {
         html: path,

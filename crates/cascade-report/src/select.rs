@@ -117,16 +117,11 @@ pub fn quote_name(m: &Manifest) -> String {
         .unwrap_or_else(|| "quote".to_string())
 }
 
-/// How a parameter value is labelled on charts: scenario files by their stem
-/// (`../scenarios/gen1.toml` -> `gen1`), everything else as in tables.
+/// How a (labelled) parameter value is written on charts and in the report's tables: the
+/// rule of [`cascade_sim::results::display`] (scenario files by their stem, everything else as
+/// in tables), which the export and the Python package also follow.
 pub fn value_label(key: &str, v: &Param) -> String {
-    match v {
-        Param::Text(t) if key == cascade_sim::sweep::SCENARIO_AXIS => std::path::Path::new(t)
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| t.clone()),
-        other => other.label(),
-    }
+    cascade_sim::results::display(key, v).label()
 }
 
 /// A sweep axis with its distinct values (numeric ones in increasing order, others in order
@@ -244,14 +239,14 @@ pub fn point_label(m: &Manifest, axes: &[String], params: &[Param]) -> String {
         .join(", ")
 }
 
-/// Every point's [`point_label`], from the labelled points file (table values by their
-/// labels), indexed by point.
+/// Every point's [`point_label`], from the store's results (values by their labels), indexed
+/// by point (empty for a point a partial set lacks).
 pub fn point_labels(store: &cascade_sim::store::Store) -> Result<Vec<String>, ReportError> {
-    let pf = store.labelled_points_file()?;
+    let rs = store.results()?;
     let mut out = vec![String::new(); store.points() as usize];
-    for p in &pf.points {
+    for (p, shown) in rs.points.points.iter().zip(&rs.shown) {
         if let Some(slot) = out.get_mut(p.index as usize) {
-            *slot = point_label(&store.manifest, &pf.axes, &p.params);
+            *slot = point_label(&rs.manifest, &rs.manifest.axes, shown);
         }
     }
     Ok(out)

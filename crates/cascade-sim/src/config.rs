@@ -32,7 +32,7 @@ fn default_duration() -> f64 {
 }
 
 /// A whole scenario file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioConfig {
     /// A short name (defaults to the file name).
@@ -67,7 +67,7 @@ pub struct ScenarioConfig {
 }
 
 /// `[run]`: how many seeded runs and from which master seed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunConfig {
     #[serde(default = "default_runs")]
@@ -86,7 +86,9 @@ impl Default for RunConfig {
 }
 
 /// How block times are drawn.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum BlockTimeDist {
     /// Every block lasts exactly `block_time_s`.
@@ -97,7 +99,7 @@ pub enum BlockTimeDist {
 }
 
 /// `[chain]`: time.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChainConfig {
     /// Seconds per block (the mean, for exponential block times).
@@ -133,7 +135,7 @@ impl ChainConfig {
 }
 
 /// `[[assets]]`: a risky asset with its price process.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AssetConfig {
     pub name: String,
@@ -151,7 +153,7 @@ fn one_f() -> f64 {
 }
 
 /// `[metrics]`: settings of the measures.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsConfig {
     /// How `has_cascade` is decided (`induced_vs_exogenous` by default).
@@ -172,7 +174,9 @@ pub struct MetricsConfig {
 }
 
 /// `metrics.counterfactual`: what each run is compared with inside the run itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Counterfactual {
     /// No twin: the `*_vs_twin` metrics are NaN.
@@ -184,7 +188,9 @@ pub enum Counterfactual {
 }
 
 /// `metrics.cascade_rule`: when a run counts as a cascade.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum CascadeRule {
     /// Induced liquidated notional at least `cascade_threshold` times the exogenous one.

@@ -21,8 +21,8 @@
 //!   metric's unit for its values and location statistics, `share` for shares and rates,
 //!   `runs` for counts of runs, `probability` for p- and q-values.
 //!
-//! Axis columns show the sweep file's `labels` where it gives them and a scenario axis by its
-//! file's stem ([`labels`]); the runs table has the master `seed` and each run's `run_seed`
+//! Axis columns show the values as [`crate::results`] labels them (the sweep file's `labels`
+//! where it gives them, a table's `kind`, a scenario axis by its file's stem); the runs table has the master `seed` and each run's `run_seed`
 //! (hex of the 32-byte seed every stream of the run derives from).
 //!
 //! Parquet ([`Format::Parquet`]) writes the wide `runs.parquet` and `points.parquet` and the
@@ -31,12 +31,15 @@
 //! `unit`, `value`), with units in the schema and the manifest as file metadata
 //! ([`columnar`]).
 //!
+//! With `--partial` ([`Store::allow_partial`]) an incomplete store exports the points complete
+//! so far; the Parquet files carry a `cascade.partial` note in their metadata and every format
+//! gets [`PARTIAL_FILE`] beside its tables (removed again by a later full export).
+//!
 //! Floats are written in their shortest round-trip form, so a metric read back from the CSV is
 //! bit-identical to the stored one. The CSV and JSON runs tables are streamed point by point;
 //! Parquet tables are held in memory as typed columns until written.
 
 mod columnar;
-pub mod labels;
 
 use crate::aggregate::rate_metrics;
 use crate::fsutil::AtomicFile;
@@ -81,28 +84,95 @@ const METRIC_STATS: [&str; 11] = [
 /// Per-metric paired-comparison columns, in order (with a baseline).
 const PAIRED_STATS: [&str; 7] = ["diff", "diff_lo", "diff_hi", "p", "q", "higher", "lower"];
 
-/// The column names of the points table after `point`, the axes, `runs`, `p95_reliable`,
-/// `p99_reliable` and (`baseline` set) `baseline`.
-pub fn point_columns(baseline: bool) -> Vec<String> {
-    let mut c = Vec::new();
-    for d in METRICS {
-        for s in METRIC_STATS {
-            c.push(format!("{}_{s}", d.name));
-        }
+/// The statistics columns of the points table (after `point`, the axes, `runs`,
+/// `p95_reliable`, `p99_reliable` and, `baseline` set, `baseline`): per column the metric's
+/// index in [`METRICS`] and the statistic.
+fn stat_columns(baseline: bool) -> Vec<(usize, &'static str)> {
+    let mut c: Vec<(usize, &'static str)> = Vec::new();
+    for k in 0..METRICS.len() {
+        c.extend(METRIC_STATS.iter().map(|s| (k, *s)));
     }
-    for m in rate_metrics() {
-        for s in ["rate", "rate_lo", "rate_hi", "hits"] {
-            c.push(format!("{m}_{s}"));
+    for n in rate_metrics() {
+        if let Some(k) = crate::metrics::metric_index(n) {
+            c.extend(["rate", "rate_lo", "rate_hi", "hits"].map(|s| (k, s)));
         }
     }
     if baseline {
-        for d in METRICS {
-            for s in PAIRED_STATS {
-                c.push(format!("{}_{s}", d.name));
-            }
+        for k in 0..METRICS.len() {
+            c.extend(PAIRED_STATS.iter().map(|s| (k, *s)));
         }
     }
     c
+}
+
+/// The column names of the points table after `point`, the axes, `runs`, `p95_reliable`,
+/// `p99_reliable` and (`baseline` set) `baseline`.
+pub fn point_columns(baseline: bool) -> Vec<String> {
+    point_columns_with_units(baseline)
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect()
+}
+
+/// [`point_columns`] with each column's unit ([`stat_unit`]): the one list the export's
+/// units table, its Parquet schema and the Python package's points table read.
+pub fn point_columns_with_units(baseline: bool) -> Vec<(String, &'static str)> {
+    stat_columns(baseline)
+        .into_iter()
+        .map(|(k, s)| {
+            let d = &METRICS[k];
+            (format!("{}_{s}", d.name), stat_unit(d.kind.unit(), s))
+        })
+        .collect()
+}
+
+/// A value of a statistics column of the points table.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StatValue {
+    Num(f64),
+    /// A count of runs (`hits`, `higher`, `lower`).
+    Count(u64),
+    /// No value: the paired statistics of a baseline point.
+    Missing,
+}
+
+/// A point's values of the statistics columns ([`point_columns`]), in their order.
+pub fn point_stat_values(agg: &crate::aggregate::PointAgg, baseline: bool) -> Vec<StatValue> {
+    let mut out = Vec::new();
+    for a in &agg.metrics {
+        out.extend(
+            [
+                a.mean,
+                a.se,
+                a.p50,
+                a.p95,
+                a.p99,
+                a.min,
+                a.max,
+                a.ci_lo,
+                a.ci_hi,
+                a.pos_share,
+                a.pos_mean,
+            ]
+            .map(StatValue::Num),
+        );
+    }
+    for r in &agg.rates {
+        out.extend([r.rate, r.lo, r.hi].map(StatValue::Num));
+        out.push(StatValue::Count(r.hits));
+    }
+    if baseline {
+        for k in 0..METRICS.len() {
+            match agg.paired.get(k) {
+                Some(x) => {
+                    out.extend([x.diff, x.lo, x.hi, x.p, x.q].map(StatValue::Num));
+                    out.extend([x.higher, x.lower].map(StatValue::Count));
+                }
+                None => out.extend([StatValue::Missing; 7]),
+            }
+        }
+    }
+    out
 }
 
 fn num(x: f64) -> String {
@@ -277,21 +347,77 @@ pub fn run_seed_hex(seed: u64, run: u64) -> String {
 /// Export `store` into `out_dir` (the files of [`export_paths`]); returns the paths. An
 /// `out_dir` inside the store needs the store open for writing ([`Store::open_for`]).
 pub fn export(store: &Store, out_dir: &Path, format: Format) -> Result<Vec<PathBuf>, StoreError> {
-    let m = &store.manifest;
-    let points = store.points_file()?;
+    let rs = store.results()?;
+    let m = &rs.manifest;
     let paths = export_paths(out_dir, format);
+    let marker = out_dir.join(PARTIAL_FILE);
     // Into the store (the default `<results>/export/`), all are listed in its manifest first.
-    store.claim(&paths)?;
+    let mut claimed = paths.clone();
+    if rs.partial {
+        claimed.push(marker.clone());
+    }
+    store.claim(&claimed)?;
     let parquet = format == Format::Parquet;
-    let meta = [(
+    let mut meta = vec![(
         "cascade.manifest",
         serde_json::to_string(m).expect("plain data"),
     )];
-    let labels: Vec<Vec<crate::sweep::Param>> = points
-        .points
-        .iter()
-        .map(|r| labels::point_params(m, r.index))
-        .collect();
+    if let Some(note) = rs.partial_note() {
+        meta.push(("cascade.partial", note));
+    }
+    let mut files = write_tables(&rs, store, &paths, format, parquet, &meta)?;
+    // A partial export says so beside its tables; a later full export removes that note.
+    if let Some(note) = rs.partial_note() {
+        let body = serde_json::json!({
+            "partial": true,
+            "note": note,
+            "status": m.status,
+            "points_total": m.points.len(),
+            "points_complete": rs.point_indices(),
+            "runs_per_point": m.runs,
+        });
+        crate::fsutil::write_atomic(
+            &marker,
+            format!(
+                "{}\n",
+                serde_json::to_string_pretty(&body).expect("plain data")
+            )
+            .as_bytes(),
+        )
+        .map_err(|e| StoreError::new(&marker, e.to_string()))?;
+        files.push(marker);
+    } else if is_partial_marker(&marker) {
+        std::fs::remove_file(&marker).map_err(|e| StoreError::new(&marker, e.to_string()))?;
+    }
+    Ok(files)
+}
+
+/// The file a partial export writes beside its tables (what the tables hold: the points
+/// complete so far, the sweep's status); the Parquet files also carry the note as
+/// `cascade.partial` metadata.
+pub const PARTIAL_FILE: &str = "partial.json";
+
+/// Whether `path` is a partial export's note (and not someone else's file).
+fn is_partial_marker(path: &Path) -> bool {
+    std::fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .is_some_and(|v| v.get("partial") == Some(&serde_json::Value::Bool(true)))
+}
+
+/// The tables of [`export`].
+fn write_tables(
+    rs: &crate::results::ResultSet,
+    store: &Store,
+    paths: &[PathBuf],
+    format: Format,
+    parquet: bool,
+    meta: &[(&str, String)],
+) -> Result<Vec<PathBuf>, StoreError> {
+    let m = &rs.manifest;
+    let points = &rs.points;
+    let labels: Vec<Vec<crate::sweep::Param>> =
+        (0..points.points.len()).map(|i| rs.displayed(i)).collect();
     let axis_cells = |i: usize| -> Vec<(String, serde_json::Value)> {
         labels[i].iter().map(|p| (p.label(), p.to_json())).collect()
     };
@@ -359,31 +485,12 @@ pub fn export(store: &Store, out_dir: &Path, format: Format) -> Result<Vec<PathB
     long_header.extend(["runs", "metric", "statistic", "unit", "value"].map(String::from));
     let mut long_units = none(long_header.len());
     long_units[m.axes.len() + 1] = "runs".into();
-    // Each statistic column: (metric index, statistic).
-    let mut stat_cols: Vec<(usize, &str)> = Vec::new();
-    for (k, _) in METRICS.iter().enumerate() {
-        stat_cols.extend(METRIC_STATS.iter().map(|s| (k, *s)));
+    // Each statistic column: (metric index, statistic), with its name and unit.
+    let stat_cols = stat_columns(has_base);
+    for (name, unit) in point_columns_with_units(has_base) {
+        header.push(name);
+        units.push(unit.to_string());
     }
-    let rate_idx: Vec<usize> = rate_metrics()
-        .iter()
-        .filter_map(|n| crate::metrics::metric_index(n))
-        .collect();
-    for &k in &rate_idx {
-        stat_cols.extend(["rate", "rate_lo", "rate_hi", "hits"].map(|s| (k, s)));
-    }
-    if has_base {
-        for (k, _) in METRICS.iter().enumerate() {
-            stat_cols.extend(PAIRED_STATS.iter().map(|s| (k, *s)));
-        }
-    }
-    let stat_names = point_columns(has_base);
-    debug_assert_eq!(stat_names.len(), stat_cols.len());
-    header.extend(stat_names.iter().cloned());
-    units.extend(
-        stat_cols
-            .iter()
-            .map(|&(k, s)| stat_unit(METRICS[k].kind.unit(), s).to_string()),
-    );
     for (c, u) in header.iter().zip(&units) {
         units_rows.push(["points".into(), c.clone(), u.clone()]);
     }
@@ -407,48 +514,15 @@ pub fn export(store: &Store, out_dir: &Path, format: Format) -> Result<Vec<PathB
         if has_base {
             cells.push(flag(points.baseline.get(rec.index as usize) == Some(&None)));
         }
-        let mut stats: Vec<(String, serde_json::Value)> = Vec::with_capacity(stat_cols.len());
-        for a in &rec.agg.metrics {
-            for v in [
-                a.mean,
-                a.se,
-                a.p50,
-                a.p95,
-                a.p99,
-                a.min,
-                a.max,
-                a.ci_lo,
-                a.ci_hi,
-                a.pos_share,
-                a.pos_mean,
-            ] {
-                stats.push((num(v), json_num(v)));
-            }
-        }
-        for r in &rec.agg.rates {
-            for v in [r.rate, r.lo, r.hi] {
-                stats.push((num(v), json_num(v)));
-            }
-            stats.push((r.hits.to_string(), serde_json::json!(r.hits)));
-        }
-        if has_base {
-            for k in 0..METRICS.len() {
-                match rec.agg.paired.get(k) {
-                    Some(x) => {
-                        for v in [x.diff, x.lo, x.hi, x.p, x.q] {
-                            stats.push((num(v), json_num(v)));
-                        }
-                        for n in [x.higher, x.lower] {
-                            stats.push((n.to_string(), serde_json::json!(n)));
-                        }
-                    }
-                    None => stats.extend(std::iter::repeat_n(
-                        (String::new(), serde_json::Value::Null),
-                        7,
-                    )),
-                }
-            }
-        }
+        let stats: Vec<(String, serde_json::Value)> = point_stat_values(&rec.agg, has_base)
+            .into_iter()
+            .map(|v| match v {
+                StatValue::Num(x) => (num(x), json_num(x)),
+                StatValue::Count(n) => (n.to_string(), serde_json::json!(n)),
+                StatValue::Missing => (String::new(), serde_json::Value::Null),
+            })
+            .collect();
+        debug_assert_eq!(stats.len(), stat_cols.len());
         if let Some(l) = pts_long.as_mut() {
             for (&(k, s), v) in stat_cols.iter().zip(&stats) {
                 if v.1.is_null() {
@@ -469,10 +543,10 @@ pub fn export(store: &Store, out_dir: &Path, format: Format) -> Result<Vec<PathB
     }
     if let (Some(rl), Some(pl)) = (runs_long, pts_long) {
         return Ok(vec![
-            runs.commit(&meta)?,
-            pts.commit(&meta)?,
-            rl.commit(&meta)?,
-            pl.commit(&meta)?,
+            runs.commit(meta)?,
+            pts.commit(meta)?,
+            rl.commit(meta)?,
+            pl.commit(meta)?,
         ]);
     }
     // The metrics: name, unit, definition.
@@ -502,8 +576,8 @@ pub fn export(store: &Store, out_dir: &Path, format: Format) -> Result<Vec<PathB
         ut.row(&cells)?;
     }
     Ok(vec![
-        runs.commit(&meta)?,
-        pts.commit(&meta)?,
+        runs.commit(meta)?,
+        pts.commit(meta)?,
         defs.commit()?,
         ut.commit()?,
     ])

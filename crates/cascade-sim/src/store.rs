@@ -31,11 +31,12 @@ use crate::fsutil::{resolve, write_atomic};
 use crate::load::{ConfigError, Scenario};
 use crate::lock::{LOCK_FILE, StoreLock};
 use crate::metrics::{METRICS, MetricRow, schema_hash};
+use crate::results::ResultSet;
 use crate::sweep::{self, Param, Sampling, Sweep};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use toml::Table;
 
 /// The `format` field of every manifest.
@@ -392,6 +393,11 @@ pub struct Store {
     /// The identity the manifest gives its data files.
     pub identity: Identity,
     lock: Option<Arc<StoreLock>>,
+    /// Whether an incomplete store may be read as the points complete so far
+    /// ([`Store::allow_partial`]).
+    partial: bool,
+    /// The results, loaded once on first use ([`Store::results`]).
+    results: OnceLock<Arc<ResultSet>>,
 }
 
 /// The manifest path of a store directory.
@@ -585,6 +591,8 @@ impl Store {
             manifest,
             identity,
             lock: None,
+            partial: false,
+            results: OnceLock::new(),
         })
     }
 
@@ -661,6 +669,13 @@ impl Store {
 
     /// A point's runs, checked against the manifest (every run present).
     pub fn runs(&self, p: u64) -> Result<RunsFile, StoreError> {
+        if self.partial && self.manifest.status != "complete" && !runs_path(&self.dir, p).is_file()
+        {
+            return Err(StoreError::new(
+                &runs_path(&self.dir, p),
+                format!("does not exist yet: point {p} is not complete"),
+            ));
+        }
         let f = read_runs(&self.dir, self.identity, p)?;
         if f.first_run != 0 || f.rows.len() as u64 != self.manifest.runs {
             return Err(StoreError::new(
@@ -676,13 +691,47 @@ impl Store {
         Ok(f)
     }
 
-    /// The points file (the store must be complete).
+    /// Read an incomplete store as the points complete so far (`--partial`): its results
+    /// ([`Store::results`]) then hold those points and say they are partial.
+    pub fn allow_partial(mut self) -> Store {
+        self.partial = true;
+        self.results = OnceLock::new();
+        self
+    }
+
+    /// Whether [`Store::allow_partial`] was asked for.
+    pub fn partial_allowed(&self) -> bool {
+        self.partial
+    }
+
+    /// The store's results, loaded on first use and shared by every later reader.
+    pub fn results(&self) -> Result<Arc<ResultSet>, StoreError> {
+        if let Some(r) = self.results.get() {
+            return Ok(r.clone());
+        }
+        let r = Arc::new(ResultSet::load(self)?);
+        Ok(self.results.get_or_init(|| r).clone())
+    }
+
+    /// The points file as stored (the points complete so far with [`Store::allow_partial`]).
     pub fn points_file(&self) -> Result<PointsFile, StoreError> {
+        Ok(self.results()?.points.clone())
+    }
+
+    /// The points file with each axis value shown by its label where the sweep file gives
+    /// `labels` (or the axis holds tables, [`crate::results`]); the stored parameters are
+    /// unchanged.
+    pub fn labelled_points_file(&self) -> Result<PointsFile, StoreError> {
+        Ok(self.results()?.labelled_points())
+    }
+
+    /// The points file of a complete store, checked against the manifest.
+    pub(crate) fn read_complete_points(&self) -> Result<PointsFile, StoreError> {
         if self.manifest.status != "complete" {
             return Err(StoreError::new(
                 &manifest_path(&self.dir),
                 format!(
-                    "the sweep is not complete (status \"{}\"): finish it with `cascade sweep {} --resume --out {}`",
+                    "the sweep is not complete (status \"{}\"): finish it with `cascade sweep {} --resume --out {}`, or read the points complete so far with `--partial`",
                     self.manifest.status,
                     self.manifest.sweep_file,
                     self.dir.display()
@@ -697,52 +746,6 @@ impl Store {
             ));
         }
         Ok(f)
-    }
-
-    /// The points file with each axis value shown by its label where the sweep file gives
-    /// `labels` (for charts and tables; the stored parameters are unchanged).
-    pub fn labelled_points_file(&self) -> Result<PointsFile, StoreError> {
-        let mut pf = self.points_file()?;
-        let axes = self
-            .manifest
-            .sweep
-            .get("axis")
-            .and_then(|a| a.as_array())
-            .cloned()
-            .unwrap_or_default();
-        for (i, a) in axes.iter().enumerate() {
-            let Some(vals) = a.get("values").and_then(|v| v.as_array()) else {
-                continue;
-            };
-            let labels: Vec<String> = match a.get("labels").and_then(|v| v.as_array()) {
-                Some(l) => l
-                    .iter()
-                    .map(|x| x.as_str().unwrap_or_default().to_string())
-                    .collect(),
-                // Tables and arrays never show as inline TOML: without labels they are named
-                // by their `kind` where that tells them apart, else by their position.
-                None if vals.iter().any(|v| v.is_object() || v.is_array()) => {
-                    sweep::auto_labels(vals)
-                }
-                None => continue,
-            };
-            let map: Vec<(String, String)> = vals
-                .iter()
-                .zip(labels)
-                .filter_map(|(v, l)| {
-                    let tv: toml::Value = serde_json::from_value(v.clone()).ok()?;
-                    Some((Param::from_toml(&tv).label(), l))
-                })
-                .collect();
-            for p in &mut pf.points {
-                if let Some(v) = p.params.get_mut(i)
-                    && let Some((_, l)) = map.iter().find(|(k, _)| *k == v.label())
-                {
-                    *v = Param::Text(l.clone());
-                }
-            }
-        }
-        Ok(pf)
     }
 
     /// The scenario of point `p`, rebuilt from the manifest.

@@ -85,7 +85,7 @@ const PUSH_SLIPPAGE: f64 = 0.01;
 const MAX_HARVEST: usize = 10;
 
 /// `[[agents]] kind = "mev_bot"`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MevConfig {
     #[serde(default = "one")]

@@ -85,7 +85,9 @@ fn d_stop_distance() -> Range {
 }
 
 /// How a trader population decides (`habits`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Habits {
     /// Every decision priced at gas and slippage: the entry brake and cooldown, the entry
@@ -101,7 +103,7 @@ pub enum Habits {
 pub const DEFAULT_LEVERAGE: (f64, f64) = (2.0, 5.0);
 
 /// `[[agents]] kind = "trader"`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TraderConfig {
     #[serde(default = "one")]

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 /// One component of `leverage = [{weight, min, max}, ...]`: with probability proportional to
 /// `weight`, the leverage is uniform in `[min, max]`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LeverageComponent {
     pub weight: f64,
@@ -20,7 +20,7 @@ pub struct LeverageComponent {
 }
 
 /// A uniform range `{min, max}` (`min = max`: a point mass).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Range {
     pub min: f64,

@@ -29,7 +29,7 @@ fn default_twap_window() -> f64 {
 }
 
 /// One price source of an asset's oracle (serde tag `kind`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum FeedConfig {
     /// Chainlink-like push feed.
@@ -87,7 +87,9 @@ pub enum FeedConfig {
 }
 
 /// What a violated guard does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum GuardAction {
     /// Liquidations are refused while the guard is violated.
@@ -98,7 +100,7 @@ pub enum GuardAction {
 }
 
 /// Checks on an asset's oracle price.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GuardConfig {
     /// The price is stale when its age exceeds this (seconds).
@@ -130,7 +132,7 @@ impl Default for GuardConfig {
 }
 
 /// The oracle of one asset.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OracleConfig {
     pub asset: String,
@@ -151,7 +153,7 @@ fn default_oev_bidders() -> Vec<OevBidder> {
 }
 
 /// A population that may bid in an oracle order-flow auction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OevBidder {
     /// Every `liquidator` agent.
@@ -170,7 +172,7 @@ pub enum OevBidder {
 /// oracle; with no bid, or when the private route fails (`private_route_failure_prob`), the
 /// public update is submitted `fallback_delay_s` seconds later (at the first block whose time
 /// is at least the report's plus `fallback_delay_s`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum PublicationMode {
     #[default]

@@ -14,7 +14,7 @@ use cascade_core::Check;
 use serde::{Deserialize, Serialize};
 
 /// `impact = { model = ..., ... }` of an asset.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 #[serde(tag = "model", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ImpactConfig {
     /// No impact: `p_ref == p_exo` exactly.

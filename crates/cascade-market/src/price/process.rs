@@ -54,7 +54,7 @@ fn default_time_column() -> String {
 }
 
 /// An asset's exogenous process (serde tag `kind`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ProcessConfig {
     Gbm {

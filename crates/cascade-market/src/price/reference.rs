@@ -53,7 +53,7 @@ fn default_vol_half_life() -> f64 {
 }
 
 /// `withdraw = { ... }` of a reference venue: market makers pull depth as volatility rises.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DepthWithdrawal {
     /// Annualised realised volatility above which depth falls (e.g. 1.0 = 100%/year).
@@ -93,7 +93,7 @@ pub struct MakerStress {
 }
 
 /// `[[venues]] kind = "reference"`: the asset's off-chain reference market (one per asset).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReferenceConfig {
     /// The venue's name (unique among venues).

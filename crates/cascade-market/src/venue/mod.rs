@@ -270,7 +270,7 @@ impl Venue {
 }
 
 /// The configuration of one venue (`[[venues]]` in a scenario).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum VenueConfig {
     /// A Uniswap-v2 constant-product pool.
@@ -324,7 +324,7 @@ pub enum VenueConfig {
 /// block log returns, half-life `vol_half_life_s`, annualised) passes
 /// `vol_threshold_per_year`, and put what they hold back, at the pool's price, once it is
 /// below again.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LpWithdrawal {
     pub vol_threshold_per_year: f64,

@@ -77,6 +77,14 @@ pub fn build(store: &Store, points: Option<&[u64]>) -> Result<CcdfChart, ReportE
     let n = store.points();
     let pts: Vec<u64> = match points {
         Some(p) if !p.is_empty() => p.to_vec(),
+        // A partial set: spread over the points complete so far.
+        _ if store.partial_allowed() => {
+            let present = store.results()?.point_indices();
+            default_points(present.len() as u64)
+                .into_iter()
+                .map(|i| present[i as usize])
+                .collect()
+        }
         _ => default_points(n),
     };
     if let Some(bad) = pts.iter().find(|p| **p >= n) {

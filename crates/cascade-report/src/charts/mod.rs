@@ -122,6 +122,25 @@ impl Figure for AnyFigure {
     }
 }
 
+impl AnyFigure {
+    /// Lead the subtitle with `note` (what a partial result set holds).
+    pub fn mark_partial(&mut self, note: &str) {
+        let sub = match self {
+            AnyFigure::Line(f) => &mut f.subtitle,
+            AnyFigure::Heatmap(f) => &mut f.subtitle,
+            AnyFigure::Ccdf(f) => &mut f.subtitle,
+            AnyFigure::Path(f) => &mut f.subtitle,
+            AnyFigure::Generations(f) => &mut f.subtitle,
+            AnyFigure::Facets(f) => &mut f.subtitle,
+        };
+        *sub = if sub.is_empty() {
+            note.to_string()
+        } else {
+            format!("{note}; {sub}")
+        };
+    }
+}
+
 /// A file-name-safe form of a key.
 pub(crate) fn safe(s: &str) -> String {
     s.chars()
@@ -135,7 +154,8 @@ pub(crate) fn safe(s: &str) -> String {
         .collect()
 }
 
-/// Build the figure a request asks for, and its default file stem (no extension).
+/// Build the figure a request asks for, and its default file stem (no extension). From a
+/// partial set ([`Store::allow_partial`]) the subtitle says so first.
 pub fn build_figure(store: &Store, req: &PlotRequest) -> Result<(AnyFigure, String), ReportError> {
     for (flag, v) in [("--vmin", req.vmin), ("--vmax", req.vmax)] {
         if let Some(v) = v
@@ -165,6 +185,16 @@ pub fn build_figure(store: &Store, req: &PlotRequest) -> Result<(AnyFigure, Stri
             req.kind.name()
         )));
     }
+    let (mut fig, stem) = build_any(store, req)?;
+    if store.partial_allowed()
+        && let Some(note) = store.results()?.partial_note()
+    {
+        fig.mark_partial(&note);
+    }
+    Ok((fig, stem))
+}
+
+fn build_any(store: &Store, req: &PlotRequest) -> Result<(AnyFigure, String), ReportError> {
     let m = &store.manifest;
     match req.kind {
         PlotKind::Line | PlotKind::Heatmap => {

@@ -140,20 +140,45 @@ pub fn render_html(
     charts: &[Rendered],
     skipped: &[String],
 ) -> String {
+    render_html_in(store, pf, charts, skipped, &store.dir)
+}
+
+/// [`render_html`] for a page written into `base` (chart links relative to it).
+pub fn render_html_in(
+    store: &Store,
+    pf: &PointsFile,
+    charts: &[Rendered],
+    skipped: &[String],
+    base: &Path,
+) -> String {
     let m = &store.manifest;
     let quote = select::quote_name(m);
     let axes = select::axes(pf);
     let headline = headline(store);
     let rates = rate_metrics();
     let mut h = String::new();
+    // A partial set (`--partial`) says so in the page title and a banner under the heading.
+    let partial = if store.partial_allowed() {
+        store.results().ok().and_then(|r| r.partial_note())
+    } else {
+        None
+    };
+    let tag = if partial.is_some() { " (partial)" } else { "" };
     let _ = write!(
         h,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>cascade: {}</title>\n<script>{ERROR_HOOK}</script>\n<style>{UPLOT_CSS}</style>\n<style>{PAGE_CSS}</style></head><body>\n<div class=\"layout\">\n",
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>cascade{tag}: {}</title>\n<script>{ERROR_HOOK}</script>\n<style>{UPLOT_CSS}</style>\n<style>{PAGE_CSS}</style></head><body>\n<div class=\"layout\">\n",
         esc(&m.name)
     );
     toc(&mut h, pf, charts);
     h.push_str("<main>\n");
-    let _ = writeln!(h, "<h1>cascade results: {}</h1>", esc(&m.name));
+    let _ = writeln!(h, "<h1>cascade results{tag}: {}</h1>", esc(&m.name));
+    if let Some(note) = &partial {
+        let _ = writeln!(
+            h,
+            "<p class=\"partial\" style=\"border:2px solid #d55e00;padding:0.5em\"><strong>Partial results.</strong> {}: every table and chart below shows only these points; finish the sweep with <code>--resume</code> for the full results.</p>",
+            esc(&capitalized(note))
+        );
+    }
     if !m.description.is_empty() {
         let _ = writeln!(h, "<p>{}</p>", esc(&m.description));
     }
@@ -237,7 +262,7 @@ pub fn render_html(
             .files
             .iter()
             .map(|f| {
-                let r = rel(&store.dir, f);
+                let r = rel(base, f);
                 format!("<a href=\"{}\">{}</a>", esc(&r), esc(&r))
             })
             .collect::<Vec<_>>()
@@ -474,4 +499,13 @@ fn paired_table(h: &mut String, pf: &PointsFile, headline: &[String]) {
         h.push_str("</tr>\n");
     }
     h.push_str("</tbody></table></div>\n");
+}
+
+/// `s` with its first letter in upper case.
+fn capitalized(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
 }

@@ -518,10 +518,10 @@ pub fn fragments(first: u64, end: u64, runs: u64) -> Vec<Fragment> {
 /// are read first) and the q-values over those comparisons.
 pub fn finish_store(dir: &Path, manifest: &mut Manifest) -> Result<(), SweepError> {
     let id = manifest.identity(dir)?;
-    let read_rows = |p: u64| -> Result<Vec<MetricRow>, SweepError> {
+    let read_rows = |p: u64| -> Result<Option<Vec<MetricRow>>, StoreError> {
         let f = read_runs(dir, id, p)?;
         if f.first_run != 0 || f.rows.len() as u64 != manifest.runs {
-            return Err(SweepError::Store(StoreError::new(
+            return Err(StoreError::new(
                 &store::runs_path(dir, p),
                 format!(
                     "holds runs {}..{}, expected 0..{}",
@@ -529,39 +529,11 @@ pub fn finish_store(dir: &Path, manifest: &mut Manifest) -> Result<(), SweepErro
                     f.first_run + f.rows.len() as u64,
                     manifest.runs
                 ),
-            )));
+            ));
         }
-        Ok(f.rows.into_iter().map(MetricRow).collect())
+        Ok(Some(f.rows.into_iter().map(MetricRow).collect()))
     };
-    // The baseline points' rows, read once each.
-    let mut base_rows: Vec<(u64, Vec<MetricRow>)> = Vec::new();
-    for b in manifest.baseline.iter().flatten() {
-        if !base_rows.iter().any(|(q, _)| q == b) {
-            base_rows.push((*b, read_rows(*b)?));
-        }
-    }
-    let mut points = Vec::with_capacity(manifest.points.len());
-    for p in 0..manifest.points.len() as u64 {
-        let rows = read_rows(p)?;
-        let params = manifest.point_params(p).ok_or_else(|| {
-            SweepError::Store(StoreError::new(
-                &manifest_path(dir),
-                format!("point {p} lacks a value for some axis"),
-            ))
-        })?;
-        let mut agg = aggregate(&rows, manifest.seed, p as u32);
-        if let Some(Some(b)) = manifest.baseline.get(p as usize)
-            && let Some((_, base)) = base_rows.iter().find(|(q, _)| q == b)
-        {
-            agg.paired = paired_to_baseline(&rows, base, manifest.seed, p as u32);
-        }
-        points.push(PointRecord {
-            index: p,
-            params,
-            agg,
-        });
-    }
-    assign_qvalues(&mut points.iter_mut().map(|r| &mut r.agg).collect::<Vec<_>>());
+    let points = aggregate_points(manifest, &manifest_path(dir), read_rows)?;
     write_points(
         dir,
         id,
@@ -576,4 +548,46 @@ pub fn finish_store(dir: &Path, manifest: &mut Manifest) -> Result<(), SweepErro
     manifest.finished = Some(store::now_rfc3339());
     write_manifest(dir, manifest)?;
     Ok(())
+}
+
+/// Aggregate every point whose rows `rows` gives (`None`: the point is not complete, and is
+/// left out): its statistics, with a baseline its paired comparison with it (when the
+/// baseline's rows are there; read once each) and the q-values over those comparisons. The
+/// points' parameters come from the manifest (`manifest_file` names it in errors).
+pub fn aggregate_points(
+    manifest: &Manifest,
+    manifest_file: &Path,
+    mut rows: impl FnMut(u64) -> Result<Option<Vec<MetricRow>>, StoreError>,
+) -> Result<Vec<PointRecord>, StoreError> {
+    let mut base_rows: Vec<(u64, Option<Vec<MetricRow>>)> = Vec::new();
+    for b in manifest.baseline.iter().flatten() {
+        if !base_rows.iter().any(|(q, _)| q == b) {
+            base_rows.push((*b, rows(*b)?));
+        }
+    }
+    let mut points = Vec::with_capacity(manifest.points.len());
+    for p in 0..manifest.points.len() as u64 {
+        let Some(rows) = rows(p)? else {
+            continue;
+        };
+        let params = manifest.point_params(p).ok_or_else(|| {
+            StoreError::new(
+                manifest_file,
+                format!("point {p} lacks a value for some axis"),
+            )
+        })?;
+        let mut agg = aggregate(&rows, manifest.seed, p as u32);
+        if let Some(Some(b)) = manifest.baseline.get(p as usize)
+            && let Some((_, Some(base))) = base_rows.iter().find(|(q, _)| q == b)
+        {
+            agg.paired = paired_to_baseline(&rows, base, manifest.seed, p as u32);
+        }
+        points.push(PointRecord {
+            index: p,
+            params,
+            agg,
+        });
+    }
+    assign_qvalues(&mut points.iter_mut().map(|r| &mut r.agg).collect::<Vec<_>>());
+    Ok(points)
 }

@@ -29,7 +29,9 @@ pub use axes::{auto_labels, axis_display};
 use axes::{check_sampled_axis, grid, grid_values, sample_points};
 
 /// How the points of a sweep are chosen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Sampling {
     /// Every combination of the axes' values (first axis slowest).
@@ -43,13 +45,14 @@ pub enum Sampling {
 }
 
 /// One `[[axis]]` as written in the file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AxisSpec {
     /// The scenario key, as for `--set` (`engine.liquidation.bonus`, `assets.ETH.process.sigma`).
     pub key: String,
     /// Explicit values (any TOML value).
     #[serde(default)]
+    #[schemars(with = "Option<Vec<serde_json::Value>>")]
     pub values: Option<Vec<Value>>,
     /// `[lo, hi]`: `steps` evenly spaced values (grid), or the interval to sample.
     #[serde(default)]
@@ -77,7 +80,7 @@ pub struct AxisSpec {
 }
 
 /// A sweep file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SweepFile {
     /// Output directory name under the results root (default: the file name).
@@ -110,6 +113,7 @@ pub struct SweepFile {
     /// (each point is compared with the point that has those values and its own on the other
     /// axes). Grid sampling only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<serde_json::Value>")]
     pub baseline: Option<Value>,
     /// Metrics to chart in the report besides the defaults (cascade frequency, bad debt,
     /// amplification): a line chart each, a heatmap over two axes, a column in the table.
@@ -122,7 +126,7 @@ fn default_seed() -> u64 {
 }
 
 /// A parameter value of a point, in a form the store and the charts can use.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum Param {
     Float(f64),
     Int(i64),
