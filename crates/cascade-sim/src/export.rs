@@ -17,9 +17,11 @@
 //! - `metrics`: one row per metric, `metric`, `unit` and `definition`, from the one list in
 //!   [`crate::metrics::METRICS`] (the units of the other two tables' columns).
 //!
-//! - `units`: one row per column of `runs` and `points` (`table`, `column`, `unit`): the
+//! - `units`: one row per column of `runs` and `points` (`table`, `column`, `unit`, `title`): the
 //!   metric's unit for its values and location statistics, `share` for shares and rates,
-//!   `runs` for counts of runs, `probability` for p- and q-values.
+//!   `runs` for counts of runs, `probability` for p- and q-values; axis columns their
+//!   axis's `unit`. `title` is the display name: an axis's `title`, a metric's display name
+//!   (with the statistic for a statistic column).
 //!
 //! Axis columns show the values as [`crate::results`] labels them (the sweep file's `labels`
 //! where it gives them, a table's `kind`, a scenario axis by its file's stem); the runs table has the master `seed` and each run's `run_seed`
@@ -405,6 +407,28 @@ fn is_partial_marker(path: &Path) -> bool {
         .is_some_and(|v| v.get("partial") == Some(&serde_json::Value::Bool(true)))
 }
 
+/// The display title of an exported column: an axis's title (the sweep file's `title`, else
+/// words of its key), a metric's display name, a statistic column's metric name with the
+/// statistic (`bad_debt_ci_lo`: "Bad debt (ci_lo)"); empty for the bookkeeping columns.
+fn column_title(rs: &crate::results::ResultSet, column: &str) -> String {
+    if let Some(a) = rs.axes.iter().find(|a| a.key == column) {
+        return a.title.clone();
+    }
+    if let Some(d) = METRICS.iter().find(|d| d.name == column) {
+        return d.display_name();
+    }
+    // The longest metric name the column starts with, then `_<statistic>`.
+    METRICS
+        .iter()
+        .filter_map(|d| {
+            let stat = column.strip_prefix(d.name)?.strip_prefix('_')?;
+            Some((d.name.len(), format!("{} ({stat})", d.display_name())))
+        })
+        .max_by_key(|(n, _)| *n)
+        .map(|(_, t)| t)
+        .unwrap_or_default()
+}
+
 /// The tables of [`export`].
 fn write_tables(
     rs: &crate::results::ResultSet,
@@ -422,7 +446,7 @@ fn write_tables(
         labels[i].iter().map(|p| (p.label(), p.to_json())).collect()
     };
     let none = |n: usize| vec![String::new(); n];
-    let mut units_rows: Vec<[String; 3]> = Vec::new();
+    let mut units_rows: Vec<[String; 4]> = Vec::new();
     // Runs (wide, and with Parquet long).
     let mut header = vec![
         "point".to_string(),
@@ -432,6 +456,10 @@ fn write_tables(
     ];
     header.extend(m.axes.iter().cloned());
     let mut units = none(header.len());
+    // Axis columns carry their axis's unit (the sweep file's `unit`).
+    for (k, a) in rs.axes.iter().enumerate() {
+        units[4 + k] = a.unit.clone();
+    }
     let mut long_header = header.clone();
     let mut long_units = units.clone();
     header.extend(METRICS.iter().map(|d| d.name.to_string()));
@@ -439,7 +467,7 @@ fn write_tables(
     long_header.extend(["metric", "unit", "value"].map(String::from));
     long_units.extend(none(3));
     for (c, u) in header.iter().zip(&units) {
-        units_rows.push(["runs".into(), c.clone(), u.clone()]);
+        units_rows.push(["runs".into(), c.clone(), u.clone(), column_title(rs, c)]);
     }
     let mut runs = Sink::create(paths[0].clone(), format, header, units)?;
     let mut runs_long = parquet
@@ -479,6 +507,9 @@ fn write_tables(
         header.push("baseline".into());
     }
     let mut units = none(header.len());
+    for (k, a) in rs.axes.iter().enumerate() {
+        units[1 + k] = a.unit.clone();
+    }
     units[m.axes.len() + 1] = "runs".into();
     let mut long_header: Vec<String> = ["point"].map(String::from).to_vec();
     long_header.extend(m.axes.iter().cloned());
@@ -492,7 +523,7 @@ fn write_tables(
         units.push(unit.to_string());
     }
     for (c, u) in header.iter().zip(&units) {
-        units_rows.push(["points".into(), c.clone(), u.clone()]);
+        units_rows.push(["points".into(), c.clone(), u.clone(), column_title(rs, c)]);
     }
     let mut pts = Sink::create(paths[1].clone(), format, header, units)?;
     let mut pts_long = parquet
@@ -566,7 +597,12 @@ fn write_tables(
     let mut ut = Table::create(
         paths[3].clone(),
         format,
-        vec!["table".into(), "column".into(), "unit".into()],
+        vec![
+            "table".into(),
+            "column".into(),
+            "unit".into(),
+            "title".into(),
+        ],
     )?;
     for r in &units_rows {
         let cells: Vec<(String, serde_json::Value)> = r

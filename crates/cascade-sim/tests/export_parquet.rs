@@ -233,15 +233,20 @@ fn parquet_equals_csv_and_carries_labels_seeds_units_and_manifest() {
 
     // The CSV's units sidecar names every column's unit.
     let (uh, urows) = csv(&d.join("csv/units.csv"));
-    assert_eq!(uh, ["table", "column", "unit"]);
+    assert_eq!(uh, ["table", "column", "unit", "title"]);
     assert!(
         urows
             .iter()
-            .any(|r| r == &["points", "bad_debt_p95", "quote"])
+            .any(|r| r == &["points", "bad_debt_p95", "quote", "Bad debt (p95)"])
     );
     assert!(
         urows
             .iter()
-            .any(|r| r == &["points", "has_cascade_rate", "share"])
+            .any(|r| r[..3] == ["points", "has_cascade_rate", "share"])
+    );
+    assert!(
+        urows
+            .iter()
+            .any(|r| r[..2] == ["runs", "bad_debt"] && r[3] == "Bad debt")
     );
 }
