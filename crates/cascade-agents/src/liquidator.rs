@@ -547,10 +547,7 @@ mod tests {
     use crate::view::View;
     use cascade_core::tx::Side;
     use cascade_core::{AccountId, AssetId, Ledger, rng};
-    use cascade_engine::{
-        BreakerConfig, Engine, EngineConfig, LiquidationMode, MarginMode, MarginModel,
-        WaterfallStep,
-    };
+    use cascade_engine::{Engine, EngineConfig, LiquidationMode};
     use cascade_market::gas::{GasCosts, fee_in_quote};
     use cascade_market::mempool::Mempool;
     use cascade_market::oracle::{FeedConfig, GuardConfig, OracleConfig, Oracles};
@@ -563,38 +560,7 @@ mod tests {
     #[test]
     fn a_liquidator_never_submits_a_liquidation_it_expects_to_lose_on() {
         let mut ledger = Ledger::new(["USD", "ETH"]);
-        let cfg = EngineConfig {
-            margin: MarginModel::Fixed {
-                initial: 0.2,
-                maintenance: 0.1,
-            },
-            liquidation: LiquidationMode::Full { bonus: 0.05 },
-            waterfall: vec![WaterfallStep::Socialize],
-            insurance_fund: 0.0,
-            insurance_fee_share: 1.0,
-            pool_liquidity: 10_000_000.0,
-            margin_mode: MarginMode::Cross,
-            funding_scale: 0.0,
-            funding_cap: 0.0,
-            funding_interval_s: 3600.0,
-            funding_venue: None,
-            perp_fee: 0.0,
-            breakers: BreakerConfig::default(),
-            privacy: Default::default(),
-            respect_oracle_guards: true,
-            options: None,
-            option_margin: Default::default(),
-            risk_update_interval_s: 0.0,
-            risk_update_interval_blocks: None,
-            max_revaluations_per_block: None,
-            perp_settlement: Default::default(),
-            market_slippage_payer: Default::default(),
-            settlement_backstop: None,
-            adl_price: Default::default(),
-            perp_trade_price: Default::default(),
-            sequencer: Default::default(),
-            intents: Default::default(),
-        };
+        let cfg = EngineConfig::plain(0.2, 0.1, LiquidationMode::Full { bonus: 0.05 });
         let sizes: Vec<f64> = (0..40).map(|i| 0.05 * 1.25f64.powi(i)).collect();
         let traders: Vec<HolderId> = sizes
             .iter()

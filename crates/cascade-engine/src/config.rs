@@ -378,6 +378,48 @@ pub struct EngineConfig {
     pub intents: crate::intents::IntentPolicy,
 }
 
+impl EngineConfig {
+    /// A plain engine (tests and examples build from it with struct update syntax): fixed
+    /// margins `initial` / `maintenance`, `liquidation`, losses socialized, no insurance
+    /// fund, a 10,000,000 pool, cross margin, oracle guards respected, and every optional
+    /// mechanism off (no funding, fees, breakers, options, privacy, risk budget, sequencer or
+    /// intents; perps settle and trade at the oracle).
+    pub fn plain(initial: f64, maintenance: f64, liquidation: LiquidationMode) -> EngineConfig {
+        EngineConfig {
+            margin: MarginModel::Fixed {
+                initial,
+                maintenance,
+            },
+            liquidation,
+            waterfall: vec![WaterfallStep::Socialize],
+            insurance_fund: 0.0,
+            insurance_fee_share: 1.0,
+            pool_liquidity: 10_000_000.0,
+            margin_mode: MarginMode::Cross,
+            funding_scale: 0.0,
+            funding_cap: 0.0,
+            funding_interval_s: 3600.0,
+            funding_venue: None,
+            perp_fee: 0.0,
+            breakers: BreakerConfig::default(),
+            privacy: Default::default(),
+            respect_oracle_guards: true,
+            options: None,
+            option_margin: Default::default(),
+            risk_update_interval_s: 0.0,
+            risk_update_interval_blocks: None,
+            max_revaluations_per_block: None,
+            perp_settlement: Default::default(),
+            market_slippage_payer: Default::default(),
+            settlement_backstop: None,
+            adl_price: Default::default(),
+            perp_trade_price: Default::default(),
+            sequencer: Default::default(),
+            intents: Default::default(),
+        }
+    }
+}
+
 /// The price a voluntary perp trade fills at (`engine.perp_trade_price`): opening, adding
 /// to, reducing or flattening a perp, and the perps a `Close` realizes.
 #[derive(

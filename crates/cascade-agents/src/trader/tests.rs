@@ -6,10 +6,7 @@ use super::dist::Range;
 use super::*;
 use crate::config::{BuildCtx, VenueInfo};
 use cascade_core::{Ledger, rng};
-use cascade_engine::{
-    BreakerConfig, Engine, EngineConfig, LiquidationMode, MarginMode, MarginModel, PerpTradePrice,
-    WaterfallStep,
-};
+use cascade_engine::{Engine, EngineConfig, LiquidationMode, PerpTradePrice};
 use cascade_market::gas::GasCosts;
 use cascade_market::mempool::Mempool;
 use cascade_market::oracle::{FeedConfig, GuardConfig, OracleConfig, Oracles};
@@ -110,36 +107,8 @@ impl Fx {
             Trader::build(cfg, &mut ctx).pop().unwrap()
         };
         let ecfg = EngineConfig {
-            margin: MarginModel::Fixed {
-                initial: 0.2,
-                maintenance: 0.1,
-            },
-            liquidation: LiquidationMode::Full { bonus: 0.08 },
-            waterfall: vec![WaterfallStep::Socialize],
-            insurance_fund: 0.0,
-            insurance_fee_share: 1.0,
-            pool_liquidity: 10_000_000.0,
-            margin_mode: MarginMode::Cross,
-            funding_scale: 0.0,
-            funding_cap: 0.0,
-            funding_interval_s: 3600.0,
-            funding_venue: None,
-            perp_fee: 0.0,
-            breakers: BreakerConfig::default(),
-            privacy: Default::default(),
-            respect_oracle_guards: true,
-            options: None,
-            option_margin: Default::default(),
-            risk_update_interval_s: 0.0,
-            risk_update_interval_blocks: None,
-            max_revaluations_per_block: None,
-            perp_settlement: Default::default(),
-            market_slippage_payer: Default::default(),
-            settlement_backstop: None,
-            adl_price: Default::default(),
             perp_trade_price: PerpTradePrice::Oracle,
-            sequencer: Default::default(),
-            intents: Default::default(),
+            ..EngineConfig::plain(0.2, 0.1, LiquidationMode::Full { bonus: 0.08 })
         };
         let engine = Engine::new(
             &ecfg,

@@ -56,36 +56,9 @@ pub struct H {
 /// pool, cross margin, no funding, fees, breakers or options.
 pub fn cfg(liquidation: LiquidationMode, waterfall: Vec<WaterfallStep>) -> EngineConfig {
     EngineConfig {
-        margin: MarginModel::Fixed {
-            initial: 0.2,
-            maintenance: 0.1,
-        },
-        liquidation,
         waterfall,
         insurance_fund: 1_000.0,
-        insurance_fee_share: 1.0,
-        pool_liquidity: 10_000_000.0,
-        margin_mode: MarginMode::Cross,
-        funding_scale: 0.0,
-        funding_cap: 0.0,
-        funding_interval_s: 3600.0,
-        funding_venue: None,
-        perp_fee: 0.0,
-        breakers: BreakerConfig::default(),
-        privacy: Default::default(),
-        respect_oracle_guards: true,
-        options: None,
-        option_margin: Default::default(),
-        risk_update_interval_s: 0.0,
-        risk_update_interval_blocks: None,
-        max_revaluations_per_block: None,
-        perp_settlement: Default::default(),
-        market_slippage_payer: Default::default(),
-        settlement_backstop: None,
-        adl_price: Default::default(),
-        perp_trade_price: Default::default(),
-        sequencer: Default::default(),
-        intents: Default::default(),
+        ..EngineConfig::plain(0.2, 0.1, liquidation)
     }
 }
 
