@@ -175,8 +175,8 @@ pub fn render_html_in(
     if let Some(note) = &partial {
         let _ = writeln!(
             h,
-            "<p class=\"partial\" style=\"border:2px solid #d55e00;padding:0.5em\"><strong>Partial results.</strong> {}: every table and chart below shows only these points; finish the sweep with <code>--resume</code> for the full results.</p>",
-            esc(&capitalized(note))
+            "<p class=\"partial\" style=\"border:2px solid #d55e00;padding:0.5em\"><strong>Partial results:</strong> {}; every table and chart below shows only these points; finish the sweep with <code>--resume</code> for the full results.</p>",
+            esc(note.strip_prefix("partial results: ").unwrap_or(note))
         );
     }
     if !m.description.is_empty() {
@@ -499,13 +499,4 @@ fn paired_table(h: &mut String, pf: &PointsFile, headline: &[String]) {
         h.push_str("</tr>\n");
     }
     h.push_str("</tbody></table></div>\n");
-}
-
-/// `s` with its first letter in upper case.
-fn capitalized(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().chain(c).collect(),
-        None => String::new(),
-    }
 }
