@@ -120,6 +120,13 @@ fn labels(s: &Store, p: u64) -> Vec<String> {
         .collect()
 }
 
+/// Axis values of point `p` as the export and the report show them (the sweep file's
+/// `labels`, a table by its `kind`, a scenario by its file's stem); `None` if not stored.
+fn shown(rs: &cascade_sim::results::ResultSet, p: u64) -> Option<Vec<String>> {
+    let i = rs.points.points.iter().position(|r| r.index == p)?;
+    Some(rs.displayed(i).iter().map(|v| v.label()).collect())
+}
+
 fn fmt(x: f64) -> String {
     if x.is_nan() {
         "-".into()
@@ -199,8 +206,10 @@ pub(crate) fn cmd_compare(
     );
     let mut unmatched = Vec::new();
     let mut table = Vec::new();
+    let rs_a = sa.results().map_err(|e| Failure::Usage(e.to_string()))?;
     for p in 0..sa.points() {
         let la = labels(&sa, p);
+        let show = shown(&rs_a, p).unwrap_or_else(|| la.clone());
         let Some(q) = (0..sb.points()).find(|&q| labels(&sb, q) == la) else {
             unmatched.push(la.join(", "));
             continue;
@@ -214,7 +223,7 @@ pub(crate) fn cmd_compare(
             let at = ma
                 .axes
                 .iter()
-                .zip(&la)
+                .zip(&show)
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect::<Vec<_>>()
                 .join(" ");
@@ -229,7 +238,7 @@ pub(crate) fn cmd_compare(
                 fmt(d.p),
             ]);
             let mut row = vec![p.to_string()];
-            row.extend(la.iter().cloned());
+            row.extend(show.iter().cloned());
             let num = |x: f64| {
                 if x.is_finite() {
                     format!("{x}")

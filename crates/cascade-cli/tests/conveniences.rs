@@ -278,3 +278,42 @@ fn schema_prints_the_json_schema_of_either_file() {
     let (code, _, err) = cascade(&["schema", "report"]);
     assert_eq!(code, 2, "{err}");
 }
+
+#[test]
+fn compare_shows_axis_values_by_their_labels() {
+    let d = tmp("compare-labels");
+    let scen = repo().join("configs/scenarios/gen1.toml");
+    let text = format!(
+        "name = \"labelled\"\nscenario = {:?}\nruns = 2\nseed = 3\nset = [\"chain.duration_s=1800.0\"]\n\n[[axis]]\nkey = \"engine.liquidation.bonus\"\nvalues = [0.02, 0.08]\nlabels = [\"low bonus\", \"high bonus\"]\n",
+        scen.canonicalize().unwrap().display().to_string()
+    );
+    let f = d.join("labelled.toml");
+    std::fs::write(&f, text).unwrap();
+    let a = d.join("a");
+    sweep(&f, &a, &[]);
+    let csv = d.join("c.csv");
+    let (code, text, err) = cascade(&[
+        "compare",
+        a.to_str().unwrap(),
+        a.to_str().unwrap(),
+        "--metric",
+        "liquidations",
+        "--out",
+        csv.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    // The table and the CSV show the sweep file's labels, as the export and the report do.
+    assert!(
+        text.contains("engine.liquidation.bonus=low bonus"),
+        "{text}"
+    );
+    assert!(
+        text.contains("engine.liquidation.bonus=high bonus"),
+        "{text}"
+    );
+    let rows = std::fs::read_to_string(&csv).unwrap();
+    assert!(
+        rows.lines().nth(1).unwrap().starts_with("0,low bonus,"),
+        "{rows}"
+    );
+}

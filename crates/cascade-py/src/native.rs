@@ -111,23 +111,38 @@ fn sweep(
     r.map_err(|e| to_py(py, e))
 }
 
-/// load(store) -> (manifest JSON, runs columns, points columns)
+/// load(store, partial=False) -> (manifest JSON, runs columns, points columns, partial note)
+/// With `partial`, an interrupted or running sweep gives the points complete so far, and the
+/// note says how many (`None` when the store is complete).
 #[pyfunction]
+#[pyo3(signature = (store, partial=false))]
+#[allow(clippy::type_complexity)]
 fn load<'py>(
     py: Python<'py>,
     store: PathBuf,
-) -> PyResult<(String, Bound<'py, PyList>, Bound<'py, PyList>)> {
+    partial: bool,
+) -> PyResult<(
+    String,
+    Bound<'py, PyList>,
+    Bound<'py, PyList>,
+    Option<String>,
+)> {
     let r = py.detach(|| -> Result<_, Failure> {
-        let s = cascade_sim::store::Store::open(&store)?;
+        let mut s = cascade_sim::store::Store::open(&store)?;
+        if partial {
+            s = s.allow_partial();
+        }
         let frames = crate::tables::load(&s)?;
+        let note = s.results()?.partial_note();
         let manifest = serde_json::to_string(&s.manifest).expect("plain data");
-        Ok((manifest, frames))
+        Ok((manifest, frames, note))
     });
-    let (manifest, frames) = r.map_err(|e| to_py(py, e))?;
+    let (manifest, frames, note) = r.map_err(|e| to_py(py, e))?;
     Ok((
         manifest,
         frame_to_py(py, &frames.runs)?,
         frame_to_py(py, &frames.points)?,
+        note,
     ))
 }
 

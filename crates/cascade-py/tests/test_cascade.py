@@ -4,6 +4,7 @@ The binary is $CASCADE_BIN, else $CARGO_TARGET_DIR/ci/cascade or target/ci/casca
 `cargo run --profile ci -p cascade-cli --`.
 """
 
+import json
 import math
 import os
 import shutil
@@ -179,3 +180,31 @@ def test_tables_read_through_arrow():
     assert runs.schema.field("bad_debt").metadata[b"unit"] == b"quote"
     m = cascade.metrics()
     assert {"metric", "unit", "definition"} <= set(m.columns)
+
+
+def test_load_partial_reads_an_interrupted_store(stores, tmp_path):
+    """An interrupted sweep (a point's runs file and the points file missing, status
+    `running`) is refused without `partial` and read with it, marked partial."""
+    d, _ = stores
+    full = d / "cli"
+    cut = tmp_path / "cut"
+    (cut / "runs").mkdir(parents=True)
+    n = len(json.loads((full / "manifest.json").read_text())["points"])
+    for p in range(n):
+        if p != 1:
+            shutil.copy(full / "runs" / f"{p}.bin", cut / "runs" / f"{p}.bin")
+    m = json.loads((full / "manifest.json").read_text())
+    m["status"], m["finished"], m["files"] = "running", None, []
+    (cut / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(Exception, match="--partial"):
+        cascade.load(cut)
+    res = cascade.load(cut, partial=True)
+    assert res.partial.startswith(f"partial results: {n - 1} of {n} points complete")
+    assert res.points.attrs["partial"] == res.partial
+    assert sorted(res.points["point"]) == [p for p in range(n) if p != 1]
+    ref = cascade.load(full)
+    assert ref.partial is None
+    # The complete points read the same as from the complete store.
+    a = res.runs[res.runs["point"] == 0].reset_index(drop=True)
+    b = ref.runs[ref.runs["point"] == 0].reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b, check_exact=True)

@@ -163,15 +163,20 @@ class Results:
     (``<metric>_mean``, ``_se``, ``_ci_lo``/``_ci_hi`` (95% bootstrap interval of the mean),
     quantiles, rates with Wilson intervals, paired differences to the baseline). ``manifest``:
     the store's manifest.json as a dict. ``store``: its directory (a temporary one lives as long
-    as this object). ``runs_table``/``points_table``: the same as pyarrow Tables.
+    as this object). ``runs_table``/``points_table``: the same as pyarrow Tables. ``partial``:
+    for a store read with ``load(..., partial=True)`` while incomplete, what it holds
+    ("partial results: 2 of 3 points complete ..."); ``None`` for a complete store (also in
+    ``attrs["partial"]`` of both frames).
     """
 
-    def __init__(self, store: str, manifest: str, runs: list, points: list):
+    def __init__(self, store: str, manifest: str, runs: list, points: list, partial=None):
         self.store = store
         self.manifest = json.loads(manifest)
+        self.partial = partial
         self.runs_table = _table(runs, manifest)
         self.points_table = _table(points, manifest)
-        extra = {"store": store, "seed": self.manifest["seed"], "axes": self.manifest["axes"]}
+        extra = {"store": store, "seed": self.manifest["seed"], "axes": self.manifest["axes"],
+                 "partial": partial}
         self.runs = _frame(self.runs_table, False, **extra)
         self.points = _frame(self.points_table, False, **extra)
         self._cleanup = None
@@ -194,11 +199,16 @@ class Results:
         )
 
 
-def load(store: PathLike) -> Results:
-    """Read a complete result store (``cascade sweep``'s output directory)."""
+def load(store: PathLike, partial: bool = False) -> Results:
+    """Read a result store (``cascade sweep``'s output directory).
+
+    An incomplete store (a sweep still running, or interrupted) is refused unless ``partial``
+    is true; then the points complete so far are read, aggregated as the finished sweep would
+    aggregate them, and ``Results.partial`` says how many (as ``--partial`` on the CLI).
+    """
     path = os.fspath(store)
-    manifest, runs, points = _native.load(path)
-    return Results(path, manifest, runs, points)
+    manifest, runs, points, note = _native.load(path, partial)
+    return Results(path, manifest, runs, points, note)
 
 
 def sweep(
