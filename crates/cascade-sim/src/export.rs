@@ -407,25 +407,17 @@ fn is_partial_marker(path: &Path) -> bool {
         .is_some_and(|v| v.get("partial") == Some(&serde_json::Value::Bool(true)))
 }
 
-/// The display title of an exported column: an axis's title (the sweep file's `title`, else
-/// words of its key), a metric's display name, a statistic column's metric name with the
-/// statistic (`bad_debt_ci_lo`: "Bad debt (ci_lo)"); empty for the bookkeeping columns.
+/// The display title of an exported column that is an axis (its `title`, else words of its
+/// key) or a metric (its display name); empty for the bookkeeping columns. Statistic columns
+/// get theirs from [`stat_columns`] where the points table is built.
 fn column_title(rs: &crate::results::ResultSet, column: &str) -> String {
     if let Some(a) = rs.axes.iter().find(|a| a.key == column) {
         return a.title.clone();
     }
-    if let Some(d) = METRICS.iter().find(|d| d.name == column) {
-        return d.display_name();
-    }
-    // The longest metric name the column starts with, then `_<statistic>`.
     METRICS
         .iter()
-        .filter_map(|d| {
-            let stat = column.strip_prefix(d.name)?.strip_prefix('_')?;
-            Some((d.name.len(), format!("{} ({stat})", d.display_name())))
-        })
-        .max_by_key(|(n, _)| *n)
-        .map(|(_, t)| t)
+        .find(|d| d.name == column)
+        .map(|d| d.display_name())
         .unwrap_or_default()
 }
 
@@ -522,8 +514,18 @@ fn write_tables(
         header.push(name);
         units.push(unit.to_string());
     }
-    for (c, u) in header.iter().zip(&units) {
-        units_rows.push(["points".into(), c.clone(), u.clone(), column_title(rs, c)]);
+    // A statistic column's title: its metric's display name with the statistic.
+    let mut titles: Vec<String> = header[..header.len() - stat_cols.len()]
+        .iter()
+        .map(|c| column_title(rs, c))
+        .collect();
+    titles.extend(
+        stat_cols
+            .iter()
+            .map(|&(k, st)| format!("{} ({st})", METRICS[k].display_name())),
+    );
+    for ((c, u), t) in header.iter().zip(&units).zip(titles) {
+        units_rows.push(["points".into(), c.clone(), u.clone(), t]);
     }
     let mut pts = Sink::create(paths[1].clone(), format, header, units)?;
     let mut pts_long = parquet
