@@ -18,9 +18,8 @@ use crate::view::{View, gwei};
 use crate::{Agent, Role, Submission};
 use cascade_core::tx::{EngineOp, GasKind};
 use cascade_core::{Action, AgentId, Amount, Check, HolderId, TokenId};
+use cascade_market::SECONDS_PER_YEAR;
 use serde::{Deserialize, Serialize};
-
-const YEAR_S: f64 = 365.25 * 86_400.0;
 
 fn one() -> u32 {
     1
@@ -138,7 +137,8 @@ impl Solver {
     /// seconds, before gas, when it expects `share` of the flow.
     fn worth(&self, size: f64, locked: f64, span: f64, share: f64) -> f64 {
         let fills = size.min(share * self.flow * span / 3_600.0);
-        self.cfg.discount * fills - self.cfg.capital_cost_per_year * locked * span / YEAR_S
+        self.cfg.discount * fills
+            - self.cfg.capital_cost_per_year * locked * span / SECONDS_PER_YEAR
     }
 }
 
@@ -227,7 +227,7 @@ mod tests {
         let s = solver(50_000.0, 0.10);
         // Half the size fills in an hour: 0.02 x 50,000 = 1,000; capital 0.1 x 1e5 / 8766.
         let w = s.worth(1e5, 1e5, 3_600.0, 1.0);
-        assert!((w - (1_000.0 - 0.10 * 1e5 * 3_600.0 / YEAR_S)).abs() < 1e-9);
+        assert!((w - (1_000.0 - 0.10 * 1e5 * 3_600.0 / SECONDS_PER_YEAR)).abs() < 1e-9);
         // A rival halves the share, capped fills by size.
         assert!(s.worth(1e5, 1e5, 3_600.0, 0.5) < w);
         assert!((s.worth(1e3, 0.0, 3_600.0, 1.0) - 20.0).abs() < 1e-9);
