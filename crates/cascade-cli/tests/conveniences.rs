@@ -4,31 +4,9 @@
 //! their errors (exit code 2, naming the key or file and the rule); `schema` and `completions`.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("cascade-conv-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// Run the binary; return (exit code, stdout, stderr).
-fn cascade(args: &[&str]) -> (i32, String, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_cascade"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
+mod common;
+use common::{cascade, repo, tmp};
 
 /// A two-point sweep file over the gen1 scenario (one simulated hour), with `seed`.
 fn sweep_file(dir: &Path, seed: u64) -> PathBuf {
@@ -62,7 +40,7 @@ fn sweep(file: &Path, out: &Path, extra: &[&str]) {
 
 #[test]
 fn sweep_runs_and_set_are_recorded_and_listed() {
-    let d = tmp("sweep");
+    let d = tmp("conv", "sweep");
     let f = sweep_file(&d, 3);
     let out = d.join("results").join("a");
     sweep(
@@ -121,7 +99,7 @@ fn sweep_runs_and_set_are_recorded_and_listed() {
 
 #[test]
 fn sweep_flag_errors_exit_2_naming_the_flag() {
-    let d = tmp("flags");
+    let d = tmp("conv", "flags");
     let f = sweep_file(&d, 3);
     let out = d.join("x");
     let (code, _, err) = cascade(&[
@@ -154,7 +132,7 @@ fn sweep_flag_errors_exit_2_naming_the_flag() {
 
 #[test]
 fn run_out_writes_a_manifest() {
-    let d = tmp("run");
+    let d = tmp("conv", "run");
     let out = d.join("r");
     let scen = repo().join("configs/scenarios/quickstart.toml");
     let (code, _, err) = cascade(&[
@@ -188,7 +166,7 @@ fn run_out_writes_a_manifest() {
 
 #[test]
 fn compare_pairs_on_shared_seeds_and_says_so() {
-    let d = tmp("compare");
+    let d = tmp("conv", "compare");
     let (fa, fb) = (sweep_file(&d, 3), sweep_file(&d, 4));
     let (a, b) = (d.join("a"), d.join("b"));
     sweep(&fa, &a, &[]);
@@ -281,7 +259,7 @@ fn schema_prints_the_json_schema_of_either_file() {
 
 #[test]
 fn compare_shows_axis_values_by_their_labels() {
-    let d = tmp("compare-labels");
+    let d = tmp("conv", "compare-labels");
     let scen = repo().join("configs/scenarios/gen1.toml");
     let text = format!(
         "name = \"labelled\"\nscenario = {:?}\nruns = 2\nseed = 3\nset = [\"chain.duration_s=1800.0\"]\n\n[[axis]]\nkey = \"engine.liquidation.bonus\"\nvalues = [0.02, 0.08]\nlabels = [\"low bonus\", \"high bonus\"]\n",

@@ -4,31 +4,9 @@
 //! lock: reading it needs no lock, writing outside it (`--out`) works.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("cascade-partial-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// Run the binary; return (exit code, stdout, stderr).
-fn cascade(args: &[&str]) -> (i32, String, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_cascade"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
+mod common;
+use common::{cascade, repo, s, tmp};
 
 /// A complete three-point store over gen1 (one simulated hour, 3 runs a point) and a copy of
 /// it cut back to what an interrupted sweep leaves: point 1's runs file and the points file
@@ -71,13 +49,9 @@ fn stores(dir: &Path) -> (PathBuf, PathBuf) {
     (full, cut)
 }
 
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
 #[test]
 fn partial_reads_the_points_complete_so_far_and_says_so() {
-    let dir = tmp("interrupted");
+    let dir = tmp("partial", "interrupted");
     let (full, cut) = stores(&dir);
 
     // Without --partial: the clear error, now naming the flag.
@@ -191,7 +165,7 @@ fn partial_reads_the_points_complete_so_far_and_says_so() {
 
 #[test]
 fn a_running_sweep_is_read_without_its_lock() {
-    let dir = tmp("running");
+    let dir = tmp("partial", "running");
     let (_, cut) = stores(&dir);
     // The "writer": this process holds the store's lock, as a running sweep does.
     let lock =

@@ -3,25 +3,11 @@
 //! overwritten (plots go to plots/, an --out in charts/ is refused), and --width, --height,
 //! --dpi, --no-bands, --facet and --vmin/--vmax are honoured or refused with a message.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::sync::OnceLock;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn cascade(args: &[&str]) -> (i32, String, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_cascade"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
+mod common;
+use common::{cascade, repo, s};
 
 /// One test at a time writes into the shared store (its lock admits one writer).
 fn serial() -> std::sync::MutexGuard<'static, ()> {
@@ -55,10 +41,6 @@ fn store() -> &'static PathBuf {
         assert_eq!(code, 0, "{err}");
         out
     })
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 #[test]
