@@ -6,52 +6,20 @@ use cascade_report::charts::heatmap::{Cell, Heatmap};
 use cascade_report::charts::line::{LineChart, Series};
 use cascade_report::render::{Resized, png_bytes, svg_string, with_dpi};
 use cascade_report::{AnyFigure, Figure, PlotKind, PlotRequest, ReportError, build_figure};
-use cascade_sim::experiment::{SweepOptions, run_sweep};
-use cascade_sim::store::{Invocation, Store};
+use cascade_sim::store::Store;
 use cascade_sim::sweep::load_sweep;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::OnceLock;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn store(name: &str, body: &str) -> Store {
-    let d = std::env::temp_dir().join(format!("cascade-chartopt-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    let text = format!(
-        "name = \"{name}\"\nruns = 4\nseed = 11\nset = [\"chain.duration_s=7200\", \"agents.2.count=60\"]\n{body}"
-    );
-    let p = d.join("sweep.toml");
-    std::fs::write(&p, text).unwrap();
-    let sweep = load_sweep(&p).unwrap_or_else(|e| panic!("{e}"));
-    let out = d.join("results");
-    let inv = Invocation {
-        command_line: vec!["test".into()],
-        git_commit: "test".into(),
-        threads: 2,
-    };
-    let opts = SweepOptions {
-        threads: 2,
-        ..Default::default()
-    };
-    run_sweep(&sweep, &out, &inv, opts, |_| {}).unwrap_or_else(|e| panic!("{e}"));
-    Store::open(&out).unwrap()
-}
-
-fn gen_file(n: u32) -> String {
-    repo()
-        .join(format!("configs/scenarios/gen{n}.toml"))
-        .display()
-        .to_string()
-}
+mod common;
+use common::{gen_file, repo, store};
 
 /// 3 x 2 grid with a titled axis.
 fn grid() -> &'static Store {
     static S: OnceLock<Store> = OnceLock::new();
     S.get_or_init(|| {
         store(
+            "chartopt",
             "grid",
             &format!(
                 "scenario = \"{}\"\n[[axis]]\nkey = \"engine.liquidation.bonus\"\ntitle = \"Liquidation bonus\"\nunit = \"share\"\nvalues = [0.03, 0.06, 0.09]\n[[axis]]\nkey = \"oracles.0.feed.latency_s\"\ntitle = \"Oracle latency\"\nunit = \"s\"\nvalues = [12, 60]\n",
@@ -66,6 +34,7 @@ fn scenarios() -> &'static Store {
     static S: OnceLock<Store> = OnceLock::new();
     S.get_or_init(|| {
         store(
+            "chartopt",
             "scen",
             &format!(
                 "[[axis]]\nkey = \"scenario\"\ntitle = \"Engine generation\"\nvalues = [\"{}\", \"{}\"]\n[[axis]]\nkey = \"engine.liquidation.bonus\"\nvalues = [0.03, 0.09]\n",

@@ -5,58 +5,18 @@
 use cascade_report::charts::path;
 use cascade_report::render::{Formats, png_bytes, svg_string, write_figure};
 use cascade_report::{AnyFigure, Figure, PlotKind, PlotRequest, ReportError, build_figure};
-use cascade_sim::experiment::{SweepOptions, run_sweep};
-use cascade_sim::store::{Invocation, Store};
-use cascade_sim::sweep::load_sweep;
-use std::path::{Path, PathBuf};
+use cascade_sim::store::Store;
 use std::sync::OnceLock;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("cascade-report-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// Run a sweep file's text (base scenarios relative to configs/scenarios) into a store.
-fn store(name: &str, body: &str) -> Store {
-    let d = tmp(name);
-    let text = format!(
-        "name = \"{name}\"\nruns = 4\nseed = 11\nset = [\"chain.duration_s=7200\", \"agents.2.count=60\"]\n{body}"
-    );
-    let p = d.join("sweep.toml");
-    std::fs::write(&p, text).unwrap();
-    let sweep = load_sweep(&p).unwrap_or_else(|e| panic!("{e}"));
-    let out = d.join("results");
-    let inv = Invocation {
-        command_line: vec!["test".into()],
-        git_commit: "test".into(),
-        threads: 2,
-    };
-    let opts = SweepOptions {
-        threads: 2,
-        ..Default::default()
-    };
-    run_sweep(&sweep, &out, &inv, opts, |_| {}).unwrap_or_else(|e| panic!("{e}"));
-    Store::open(&out).unwrap()
-}
-
-fn gen_file(n: u32) -> String {
-    repo()
-        .join(format!("configs/scenarios/gen{n}.toml"))
-        .display()
-        .to_string()
-}
+mod common;
+use common::{gen_file, repo, store, tmp};
 
 /// Two axes, 3 x 2 points.
 fn grid() -> &'static Store {
     static S: OnceLock<Store> = OnceLock::new();
     S.get_or_init(|| {
         store(
+            "report",
             "grid",
             &format!(
                 "scenario = \"{}\"\n[[axis]]\nkey = \"engine.liquidation.bonus\"\ntitle = \"Liquidation bonus\"\nunit = \"share\"\nvalues = [0.03, 0.06, 0.09]\n[[axis]]\nkey = \"oracles.0.feed.latency_s\"\nvalues = [12, 60]\n",
@@ -71,6 +31,7 @@ fn one_axis() -> &'static Store {
     static S: OnceLock<Store> = OnceLock::new();
     S.get_or_init(|| {
         store(
+            "report",
             "one",
             &format!(
                 "scenario = \"{}\"\n[[axis]]\nkey = \"engine.liquidation.bonus\"\nvalues = [0.03, 0.09]\n",
@@ -85,6 +46,7 @@ fn generations() -> &'static Store {
     static S: OnceLock<Store> = OnceLock::new();
     S.get_or_init(|| {
         store(
+            "report",
             "gens",
             &format!(
                 "[[axis]]\nkey = \"scenario\"\nvalues = [\"{}\", \"{}\", \"{}\"]\n",
@@ -153,7 +115,7 @@ fn line_chart_renders_and_writes_both_formats_atomically() {
         "{}",
         l.subtitle
     );
-    let dir = tmp("line-out");
+    let dir = tmp("report", "line-out");
     let files = write_figure(&fig, &dir.join("chart"), Formats::BOTH).unwrap();
     assert_eq!(files, vec![dir.join("chart.png"), dir.join("chart.svg")]);
     let names: Vec<_> = std::fs::read_dir(&dir)
