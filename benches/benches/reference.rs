@@ -3,7 +3,11 @@
 //! touches without the model. Parallel efficiency = (runs/s on 2 threads) / (2 x runs/s on 1).
 //! `market_runs_1_thread` is the same run with reference-market price formation
 //! (`configs/bench/reference_market.toml`), for its cost against `runs_1_threads`.
-//! Figures in benches/RESULTS.md.
+//! `floor_1_thread` is the floor of the scenario's own schedule: under the event schedule (the
+//! default) the fixed draws and the acting set's draws and touches only (`EventFloor`; holders
+//! visited every block, or asleep with `CASCADE_FLOOR_HOLDERS=asleep`); `floor_polled_1_thread`
+//! is the floor of the polled schedule (every agent every block), the floor of the figures
+//! measured before the event schedule. Figures in benches/RESULTS.md.
 
 use cascade_sim::runner::run_many;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -36,10 +40,17 @@ fn reference(c: &mut Criterion) {
     g.bench_function("market_runs_1_thread", |b| {
         b.iter(|| black_box(run_many(&m, SEED, 1, false, 1, |_| {}).unwrap().len()))
     });
-    let floor = cascade_benches::Floor::of(&s);
+    let asleep = std::env::var("CASCADE_FLOOR_HOLDERS").is_ok_and(|v| v == "asleep");
+    let floor = cascade_benches::Floor::of(&s).with_sleeping_holders(asleep);
     g.throughput(Throughput::Elements(1));
     g.bench_function("floor_1_thread", |b| {
         b.iter(|| black_box(floor.run(SEED, 0)))
+    });
+    let polled = cascade_benches::Floor::of(&cascade_benches::reference(&[
+        "chain.agent_schedule=\"polled\"".to_string(),
+    ]));
+    g.bench_function("floor_polled_1_thread", |b| {
+        b.iter(|| black_box(polled.run(SEED, 0)))
     });
     g.finish();
 }
