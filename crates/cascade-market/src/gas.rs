@@ -332,8 +332,9 @@ pub fn gwei_to_wei(g: f64) -> u128 {
 /// The rest of the chain's demand for one block: gas per tip level, highest tip first.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct BackgroundDemand {
-    /// `(tip in wei per gas, gas)`, sorted by tip, descending.
-    pub buckets: Vec<(u128, u64)>,
+    /// `(tip in wei per gas, gas)`, sorted by tip, descending (a fixed array: drawing a
+    /// block's demand allocates nothing).
+    pub buckets: [(u128, u64); BACKGROUND_BUCKETS],
     pub total: u64,
 }
 
@@ -443,7 +444,7 @@ impl GasMarket {
         };
         let mean_tip = self.tip_wei * m;
         let k = BACKGROUND_BUCKETS as u64;
-        let mut buckets = Vec::with_capacity(BACKGROUND_BUCKETS);
+        let mut buckets = [(0u128, 0u64); BACKGROUND_BUCKETS];
         let mut left = total;
         for i in 0..BACKGROUND_BUCKETS {
             // Quantiles from the top: bucket 0 holds the highest tips.
@@ -455,14 +456,14 @@ impl GasMarket {
                 total / k
             };
             left -= gas;
-            buckets.push((
+            buckets[i] = (
                 if tip.is_finite() {
                     tip.max(0.0) as u128
                 } else {
                     0
                 },
                 gas,
-            ));
+            );
         }
         BackgroundDemand { buckets, total }
     }

@@ -25,6 +25,21 @@ pub struct Mempool {
     /// Pending transactions per agent (indexed by agent), so an agent with none pending, the
     /// usual case, learns it without scanning the mempool.
     per_agent: Vec<u32>,
+    /// Scratch of `build_block`, kept between blocks so that building a block allocates
+    /// nothing once the buffers have reached their working size.
+    scratch: Scratch,
+}
+
+/// `build_block`'s buffers (always empty between calls; only their capacity is kept).
+#[derive(Debug, Clone, Default)]
+struct Scratch {
+    cands: Vec<(u128, u64, usize)>,
+    taken: Vec<(usize, u128)>,
+    is_taken: Vec<bool>,
+    slots: Vec<Option<Tx>>,
+    spare: Vec<Tx>,
+    /// A built block's transaction list, handed back by [`Mempool::recycle`].
+    items: Vec<PlannedTx>,
 }
 
 impl Mempool {
@@ -35,6 +50,16 @@ impl Mempool {
             ttl_s,
             live_blocks: VecDeque::new(),
             per_agent: Vec::new(),
+            scratch: Scratch::default(),
+        }
+    }
+
+    /// Give back a built block's transaction list once executed (emptied here), so that the
+    /// next block's plan reuses its storage.
+    pub fn recycle(&mut self, mut items: Vec<PlannedTx>) {
+        items.clear();
+        if items.capacity() > self.scratch.items.capacity() {
+            self.scratch.items = items;
         }
     }
 
@@ -180,7 +205,10 @@ pub fn build_block(
     mut gas_needed: impl FnMut(&Tx) -> u64,
     mut can_pay: impl FnMut(&Tx) -> bool,
 ) -> BlockPlan {
-    let mut plan = BlockPlan::default();
+    let mut plan = BlockPlan {
+        items: std::mem::take(&mut mempool.scratch.items),
+        ..BlockPlan::default()
+    };
     let mut left = gas_limit;
 
     // 1. Bundles for this block, by payment per gas (ties: earlier submission).
@@ -272,15 +300,17 @@ pub fn build_block(
     // ones leave it in one pass at the end (removing them one by one would cost the length of
     // the mempool each, quadratic in a congested block).
     let pending = &mempool.txs;
-    let mut cands: Vec<(u128, u64, usize)> = pending
-        .iter()
-        .enumerate()
-        .filter_map(|(i, t)| t.effective_priority(base_fee).map(|ep| (ep, t.seq, i)))
-        .collect();
+    let mut cands = std::mem::take(&mut mempool.scratch.cands);
+    cands.extend(
+        pending
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| t.effective_priority(base_fee).map(|ep| (ep, t.seq, i))),
+    );
     cands.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
     let mut bi = 0usize;
     let buckets = &background.buckets;
-    let mut taken: Vec<(usize, u128)> = Vec::new();
+    let mut taken = std::mem::take(&mut mempool.scratch.taken);
     let mut ci = 0usize;
     while left > 0 && (ci < cands.len() || bi < buckets.len()) {
         // An agent transaction goes before a background bucket of equal tip.
@@ -308,14 +338,17 @@ pub fn build_block(
         }
     }
     if !taken.is_empty() {
-        let all = std::mem::take(&mut mempool.txs);
-        let mut is_taken = vec![false; all.len()];
+        // The pending list moves to the spare buffer and the kept ones come back in order.
+        let mut all = std::mem::take(&mut mempool.scratch.spare);
+        std::mem::swap(&mut all, &mut mempool.txs);
+        let mut is_taken = std::mem::take(&mut mempool.scratch.is_taken);
+        is_taken.resize(all.len(), false);
         for &(i, _) in &taken {
             is_taken[i] = true;
         }
-        let mut slots: Vec<Option<Tx>> = Vec::with_capacity(all.len());
+        let mut slots = std::mem::take(&mut mempool.scratch.slots);
         mempool.txs.reserve(all.len() - taken.len());
-        for (t, take) in all.into_iter().zip(is_taken) {
+        for (t, take) in all.drain(..).zip(is_taken.iter().copied()) {
             if take {
                 mempool.count_out(t.agent);
                 slots.push(Some(t));
@@ -324,7 +357,7 @@ pub fn build_block(
                 mempool.txs.push(t);
             }
         }
-        for (i, ep) in taken {
+        for &(i, ep) in &taken {
             plan.items.push(PlannedTx {
                 tx: slots[i].take().expect("each candidate is taken once"),
                 private: false,
@@ -332,7 +365,16 @@ pub fn build_block(
                 effective_priority: ep,
             });
         }
+        is_taken.clear();
+        slots.clear();
+        mempool.scratch.spare = all;
+        mempool.scratch.is_taken = is_taken;
+        mempool.scratch.slots = slots;
     }
+    cands.clear();
+    taken.clear();
+    mempool.scratch.cands = cands;
+    mempool.scratch.taken = taken;
     plan
 }
 
