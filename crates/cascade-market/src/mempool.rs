@@ -30,6 +30,29 @@ pub struct Mempool {
     scratch: Scratch,
 }
 
+/// Keep a list near its contents: once its capacity exceeds four times its length (and 64),
+/// it shrinks to twice that. After a burst (a million openings in one block) the mempool
+/// does not keep a burst-sized list, and a steady load never reallocates.
+fn trim<T>(v: &mut Vec<T>, len: usize) {
+    let keep = len.max(64);
+    if v.capacity() > 4 * keep {
+        v.shrink_to(2 * keep);
+    }
+}
+
+/// The most entries a scratch buffer keeps between blocks: a block with more pending
+/// transactions than this pays its own allocation (negligible beside its work), and the
+/// buffers of a burst are freed before the block executes.
+const SCRATCH_MAX: usize = 4_096;
+
+/// Empty a scratch buffer, keeping its storage up to [`SCRATCH_MAX`] entries.
+fn release<T>(v: &mut Vec<T>) {
+    v.clear();
+    if v.capacity() > SCRATCH_MAX {
+        *v = Vec::new();
+    }
+}
+
 /// `build_block`'s buffers (always empty between calls; only their capacity is kept).
 #[derive(Debug, Clone, Default)]
 struct Scratch {
@@ -57,8 +80,8 @@ impl Mempool {
     /// Give back a built block's transaction list once executed (emptied here), so that the
     /// next block's plan reuses its storage.
     pub fn recycle(&mut self, mut items: Vec<PlannedTx>) {
-        items.clear();
-        if items.capacity() > self.scratch.items.capacity() {
+        release(&mut items);
+        if items.capacity() >= self.scratch.items.capacity() {
             self.scratch.items = items;
         }
     }
@@ -347,6 +370,7 @@ pub fn build_block(
             is_taken[i] = true;
         }
         let mut slots = std::mem::take(&mut mempool.scratch.slots);
+        slots.reserve(all.len());
         mempool.txs.reserve(all.len() - taken.len());
         for (t, take) in all.drain(..).zip(is_taken.iter().copied()) {
             if take {
@@ -365,14 +389,17 @@ pub fn build_block(
                 effective_priority: ep,
             });
         }
-        is_taken.clear();
-        slots.clear();
+        release(&mut is_taken);
+        release(&mut slots);
+        release(&mut all);
+        let n_kept = mempool.txs.len();
+        trim(&mut mempool.txs, n_kept);
         mempool.scratch.spare = all;
         mempool.scratch.is_taken = is_taken;
         mempool.scratch.slots = slots;
     }
-    cands.clear();
-    taken.clear();
+    release(&mut cands);
+    release(&mut taken);
     mempool.scratch.cands = cands;
     mempool.scratch.taken = taken;
     plan
