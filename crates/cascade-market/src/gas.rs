@@ -338,6 +338,19 @@ pub struct BackgroundDemand {
     pub total: u64,
 }
 
+impl BackgroundDemand {
+    /// Demand of the given buckets (at most [`BACKGROUND_BUCKETS`], by tip, descending), the
+    /// rest empty: a bucket of no gas at tip 0 changes no block (tests).
+    pub fn from_buckets(buckets: &[(u128, u64)]) -> BackgroundDemand {
+        let mut b = [(0u128, 0u64); BACKGROUND_BUCKETS];
+        b[..buckets.len()].copy_from_slice(buckets);
+        BackgroundDemand {
+            buckets: b,
+            total: buckets.iter().map(|x| x.1).sum(),
+        }
+    }
+}
+
 /// The gas market's state.
 #[derive(Debug, Clone)]
 pub struct GasMarket {
@@ -446,7 +459,7 @@ impl GasMarket {
         let k = BACKGROUND_BUCKETS as u64;
         let mut buckets = [(0u128, 0u64); BACKGROUND_BUCKETS];
         let mut left = total;
-        for i in 0..BACKGROUND_BUCKETS {
+        for (i, bucket) in buckets.iter_mut().enumerate() {
             // Quantiles from the top: bucket 0 holds the highest tips.
             let q = 1.0 - (i as f64 + 0.5) / BACKGROUND_BUCKETS as f64;
             let tip = -mean_tip * (1.0 - q).ln();
@@ -456,7 +469,7 @@ impl GasMarket {
                 total / k
             };
             left -= gas;
-            buckets[i] = (
+            *bucket = (
                 if tip.is_finite() {
                     tip.max(0.0) as u128
                 } else {

@@ -563,10 +563,7 @@ mod tests {
 
     #[test]
     fn background_crowds_out_low_tips_not_high_ones() {
-        let bg = BackgroundDemand {
-            buckets: vec![(50, 600), (20, 600)],
-            total: 1_200,
-        };
+        let bg = BackgroundDemand::from_buckets(&[(50, 600), (20, 600)]);
         let mut m = pool(vec![tx(0, 1000, 10, 100), tx(1, 1000, 60, 100)]);
         let p = build(&mut m, vec![], &bg, 100, 1_000);
         assert_eq!(ids(&p), vec![1]);
@@ -641,7 +638,7 @@ mod tests {
             }).collect();
             let mut bgs = bg.clone();
             bgs.sort_by_key(|b| std::cmp::Reverse(b.0));
-            let bgd = BackgroundDemand { total: bgs.iter().map(|b| b.1).sum(), buckets: bgs };
+            let bgd = BackgroundDemand::from_buckets(&bgs);
             let p = build_block(&mut m, bs, &bgd, base, limit, 1, |t| t.gas_limit, |_| true);
             prop_assert!(p.reserved_gas + p.background_gas <= limit);
             let mut seen: Vec<u64> = ids(&p);
