@@ -297,8 +297,8 @@ impl Agent for Arbitrageur {
     fn holder(&self) -> HolderId {
         self.holder
     }
-    fn label(&self) -> &str {
-        &self.label
+    fn label(&self) -> std::borrow::Cow<'_, str> {
+        std::borrow::Cow::Borrowed(&self.label)
     }
     fn hedges_off_chain(&self) -> bool {
         self.hedge

@@ -109,8 +109,9 @@ pub trait Agent: Send {
     fn role(&self) -> Role;
     /// The wallet that pays gas and trades.
     fn holder(&self) -> HolderId;
-    /// A short label for traces (e.g. `arbitrageur-0`).
-    fn label(&self) -> &str;
+    /// A short label for traces (e.g. `arbitrageur-0`); borrowed where the agent keeps one,
+    /// computed where keeping a string per agent would cost more than the label (traders).
+    fn label(&self) -> std::borrow::Cow<'_, str>;
     /// Whether the agent sees the public mempool.
     fn watches_mempool(&self) -> bool {
         false

@@ -322,8 +322,8 @@ impl Agent for Liquidator {
     fn holder(&self) -> HolderId {
         self.holder
     }
-    fn label(&self) -> &str {
-        &self.label
+    fn label(&self) -> std::borrow::Cow<'_, str> {
+        std::borrow::Cow::Borrowed(&self.label)
     }
 
     /// Its bid for an oracle update's backrun: the liquidations the update makes possible,

@@ -252,8 +252,8 @@ impl Agent for MarketMaker {
     fn holder(&self) -> HolderId {
         self.holder
     }
-    fn label(&self) -> &str {
-        &self.label
+    fn label(&self) -> std::borrow::Cow<'_, str> {
+        std::borrow::Cow::Borrowed(&self.label)
     }
     fn maker_book(&self) -> Option<MakerBook> {
         Some(MakerBook {

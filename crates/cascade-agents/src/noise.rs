@@ -157,8 +157,8 @@ impl Agent for NoiseTrader {
     fn holder(&self) -> HolderId {
         self.holder
     }
-    fn label(&self) -> &str {
-        &self.label
+    fn label(&self) -> std::borrow::Cow<'_, str> {
+        std::borrow::Cow::Borrowed(&self.label)
     }
 
     fn next_wake(&self) -> Option<f64> {

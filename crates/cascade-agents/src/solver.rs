@@ -149,8 +149,8 @@ impl Agent for Solver {
     fn holder(&self) -> HolderId {
         self.holder
     }
-    fn label(&self) -> &str {
-        &self.label
+    fn label(&self) -> std::borrow::Cow<'_, str> {
+        std::borrow::Cow::Borrowed(&self.label)
     }
 
     fn act(&mut self, view: &View<'_>, me: AgentId, out: &mut Vec<Submission>) {

@@ -10,10 +10,18 @@
 //!
 //! Only named, portable algorithms are used (ChaCha8); never `StdRng`, `SmallRng` or a thread
 //! RNG, whose output may change between releases.
+//!
+//! A generator holds a 256-byte output buffer (304 bytes in all); an agent that acts rarely
+//! keeps its stream as a [`ParkedRng`] instead (the stream number and the word position, 32
+//! bytes), materialized when it draws and parked again after: ChaCha's output is a function of
+//! (seed, stream, word position), so the draws are bit for bit a continuous generator's.
 
-use rand::SeedableRng;
+use rand::{SeedableRng, TryRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::convert::Infallible;
+use std::sync::Arc;
 
 /// The random number generator of every simulation component.
 pub type SimRng = ChaCha8Rng;
@@ -86,10 +94,113 @@ pub fn stream_id(name: &str, index: u32) -> u64 {
     ((h as u64) << 32) | index as u64
 }
 
+/// A named stream kept as its position while not in use: the run seed (shared by every stream
+/// of the run), the ChaCha stream number and the word position. The first draw after
+/// [`ParkedRng::park`] materializes the generator at that position (seed, stream,
+/// `set_word_pos`), so a parked stream draws exactly what a continuous generator would;
+/// `park` records the position and gives the generator's storage back.
+///
+/// The storage of materialized generators is recycled through a small per-thread pool, so
+/// that unparking in the block loop does not allocate once the pool is warm. The pool holds
+/// only storage, never a position: which thread runs a World changes nothing in its draws.
+pub struct ParkedRng {
+    seed: Arc<StreamSeed>,
+    stream: u64,
+    /// Word position while parked (68 bits in ChaCha; a run draws far fewer than 2^64 words).
+    pos: u64,
+    live: Option<Box<SimRng>>,
+}
+
+/// Most generators' storage kept for reuse per thread (a block unparks one or two per acting
+/// agent at a time; anything beyond is freed).
+const POOL_MAX: usize = 64;
+
+thread_local! {
+    // Boxes, not generators: a box moves between the pool and a parked stream without copying
+    // the 304-byte generator.
+    #[allow(clippy::vec_box)]
+    static POOL: RefCell<Vec<Box<SimRng>>> = const { RefCell::new(Vec::new()) };
+}
+
+impl ParkedRng {
+    /// Stream `(name, index)` of the run seeded by `seed`, at its start, parked.
+    pub fn new(seed: Arc<StreamSeed>, name: &str, index: u32) -> ParkedRng {
+        ParkedRng {
+            seed,
+            stream: stream_id(name, index),
+            pos: 0,
+            live: None,
+        }
+    }
+
+    /// Whether the generator is parked (holds no buffer).
+    pub fn is_parked(&self) -> bool {
+        self.live.is_none()
+    }
+
+    /// Record the position and release the generator (a no-op when parked).
+    pub fn park(&mut self) {
+        if let Some(g) = self.live.take() {
+            let pos = g.get_word_pos();
+            debug_assert!(pos <= u64::MAX as u128);
+            self.pos = pos as u64;
+            POOL.with(|p| {
+                let mut p = p.borrow_mut();
+                if p.len() < POOL_MAX {
+                    p.push(g);
+                }
+            });
+        }
+    }
+
+    /// The generator, materialized at the parked position if needed.
+    pub fn live(&mut self) -> &mut SimRng {
+        if self.live.is_none() {
+            let mut g = POOL
+                .with(|p| p.borrow_mut().pop())
+                .unwrap_or_else(|| Box::new(ChaCha8Rng::from_seed([0; 32])));
+            *g = ChaCha8Rng::from_seed(self.seed.0);
+            g.set_stream(self.stream);
+            g.set_word_pos(self.pos as u128);
+            self.live = Some(g);
+        }
+        match self.live.as_mut() {
+            Some(g) => g,
+            None => unreachable!("materialized above"),
+        }
+    }
+}
+
+impl std::fmt::Debug for ParkedRng {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParkedRng")
+            .field("stream", &self.stream)
+            .field("pos", &self.pos)
+            .field("parked", &self.is_parked())
+            .finish()
+    }
+}
+
+impl TryRng for ParkedRng {
+    type Error = Infallible;
+    #[inline]
+    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
+        self.live().try_next_u32()
+    }
+    #[inline]
+    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
+        self.live().try_next_u64()
+    }
+    #[inline]
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
+        self.live().try_fill_bytes(dst)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::Rng;
+    use rand::{Rng, RngExt};
 
     #[test]
     fn runs_and_streams_are_distinct_and_reproducible() {
@@ -114,4 +225,70 @@ mod tests {
         assert_eq!(v, GOLDEN);
     }
     const GOLDEN: u64 = 16_718_387_189_579_050_440;
+
+    /// Parked and unparked at arbitrary points (within a buffer, at its edges, between the
+    /// halves of a u64, after `fill_bytes`, through distributions), a parked stream draws
+    /// exactly what one continuous generator draws.
+    #[test]
+    fn parked_draws_equal_a_continuous_generator() {
+        use rand_distr::{Distribution, Exp1, StandardNormal};
+        let seed = run_seed(11, 2);
+        let shared = Arc::new(seed);
+        let mut cont = stream(seed, streams::TRADERS, 5);
+        let mut parked = ParkedRng::new(shared.clone(), streams::TRADERS, 5);
+        assert!(parked.is_parked());
+        let mut plan = stream(seed, "test-plan", 0);
+        for round in 0..2_000 {
+            let n = plan.random_range(0..40);
+            for _ in 0..n {
+                match plan.random_range(0..6) {
+                    0 => assert_eq!(cont.next_u32(), parked.next_u32()),
+                    1 => assert_eq!(cont.next_u64(), parked.next_u64()),
+                    2 => assert_eq!(
+                        cont.random::<f64>().to_bits(),
+                        parked.random::<f64>().to_bits()
+                    ),
+                    3 => {
+                        let a: f64 = StandardNormal.sample(&mut cont);
+                        let b: f64 = StandardNormal.sample(&mut parked);
+                        assert_eq!(a.to_bits(), b.to_bits());
+                    }
+                    4 => {
+                        let a: f64 = Exp1.sample(&mut cont);
+                        let b: f64 = Exp1.sample(&mut parked);
+                        assert_eq!(a.to_bits(), b.to_bits());
+                    }
+                    _ => {
+                        let k = plan.random_range(1..13);
+                        let (mut a, mut b) = ([0u8; 12], [0u8; 12]);
+                        cont.fill_bytes(&mut a[..k]);
+                        parked.fill_bytes(&mut b[..k]);
+                        assert_eq!(a, b);
+                    }
+                }
+            }
+            if round % 3 != 0 {
+                parked.park();
+                assert!(parked.is_parked());
+            }
+        }
+        parked.park();
+        assert_eq!(parked.live().get_word_pos(), cont.get_word_pos());
+    }
+
+    /// Two parked streams of one run never share a position through the pool.
+    #[test]
+    fn pooled_storage_carries_no_position() {
+        let shared = Arc::new(run_seed(3, 0));
+        let mut a = ParkedRng::new(shared.clone(), streams::NOISE, 0);
+        let mut b = ParkedRng::new(shared.clone(), streams::NOISE, 1);
+        let mut ca = stream(*shared, streams::NOISE, 0);
+        let mut cb = stream(*shared, streams::NOISE, 1);
+        for _ in 0..100 {
+            assert_eq!(a.next_u64(), ca.next_u64());
+            a.park();
+            assert_eq!(b.next_u64(), cb.next_u64());
+            b.park();
+        }
+    }
 }

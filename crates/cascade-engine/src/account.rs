@@ -63,8 +63,9 @@ pub struct Account {
     /// Option positions: signed contracts (one contract = one unit of the underlying) per
     /// listed series, positive long. Empty when the scenario lists no options.
     pub options: Vec<Amount>,
-    /// The market state at the account's last option trade (for the convexity gap).
-    pub opt_ref: Option<OptRef>,
+    /// The market state at the account's last option trade (for the convexity gap); boxed, so
+    /// that an account without options carries 8 bytes for it, not 56.
+    pub opt_ref: Option<Box<OptRef>>,
     /// The option margin requirement as of the account's last revaluation.
     pub risk: Option<RiskMemo>,
     /// Closed, or handed to an auction or the backstop: no longer a live position.

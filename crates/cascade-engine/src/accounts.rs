@@ -95,18 +95,20 @@ impl Accounts {
     /// Open interest at `prices`: the exposure of every live account, whole quote, from the
     /// exact per-asset totals (accounts written since the last flush counted as they are now).
     pub fn open_interest(&self, prices: &[f64]) -> f64 {
+        // Per asset, the exact integer total (no copy of the totals: nothing allocated).
         let n = self.n_assets;
-        let mut totals = self.totals.clone();
-        for &i in &self.dirty {
-            let i = i as usize;
-            for (a, t) in totals.iter_mut().enumerate() {
-                *t += exposure_units(&self.list[i], a) - self.units[i * n + a];
-            }
-        }
-        totals
+        self.totals
             .iter()
+            .enumerate()
             .zip(prices)
-            .map(|(t, p)| cascade_core::Amount(*t).to_whole() * p)
+            .map(|((a, t0), p)| {
+                let mut t = *t0;
+                for &i in &self.dirty {
+                    let i = i as usize;
+                    t += exposure_units(&self.list[i], a) - self.units[i * n + a];
+                }
+                cascade_core::Amount(t).to_whole() * p
+            })
             .sum()
     }
 

@@ -146,15 +146,26 @@ impl Engine {
         if self.mechanism.soft_threshold().is_some() {
             return self.liquidatable_scan();
         }
-        let mut lo = vec![0.0; self.n_assets];
-        let mut hi = vec![0.0; self.n_assets];
-        for a in 0..self.n_assets {
+        // The thresholds on the stack for up to `STACK` assets (the block loop allocates
+        // nothing here); the candidate list allocates only when there are candidates.
+        const STACK: usize = 16;
+        let n = self.n_assets;
+        let (mut lo_s, mut hi_s) = ([0.0; STACK], [0.0; STACK]);
+        let (mut lo_h, mut hi_h) = (Vec::new(), Vec::new());
+        let (lo, hi): (&mut [f64], &mut [f64]) = if n <= STACK {
+            (&mut lo_s[..n], &mut hi_s[..n])
+        } else {
+            lo_h.resize(n, 0.0);
+            hi_h.resize(n, 0.0);
+            (&mut lo_h, &mut hi_h)
+        };
+        for a in 0..n {
             let base = self.margin.base(a, Req::Maintenance);
             lo[a] = self.prices[a] * (1.0 - base);
             hi[a] = self.prices[a] * (1.0 + base);
         }
         self.index
-            .candidates(&lo, &hi)
+            .candidates(lo, hi)
             .into_iter()
             .filter(|id| !self.guaranteed_healthy(*id) && self.is_liquidatable(*id))
             .collect()

@@ -332,9 +332,23 @@ pub fn gwei_to_wei(g: f64) -> u128 {
 /// The rest of the chain's demand for one block: gas per tip level, highest tip first.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct BackgroundDemand {
-    /// `(tip in wei per gas, gas)`, sorted by tip, descending.
-    pub buckets: Vec<(u128, u64)>,
+    /// `(tip in wei per gas, gas)`, sorted by tip, descending (a fixed array: drawing a
+    /// block's demand allocates nothing).
+    pub buckets: [(u128, u64); BACKGROUND_BUCKETS],
     pub total: u64,
+}
+
+impl BackgroundDemand {
+    /// Demand of the given buckets (at most [`BACKGROUND_BUCKETS`], by tip, descending), the
+    /// rest empty: a bucket of no gas at tip 0 changes no block (tests).
+    pub fn from_buckets(buckets: &[(u128, u64)]) -> BackgroundDemand {
+        let mut b = [(0u128, 0u64); BACKGROUND_BUCKETS];
+        b[..buckets.len()].copy_from_slice(buckets);
+        BackgroundDemand {
+            buckets: b,
+            total: buckets.iter().map(|x| x.1).sum(),
+        }
+    }
 }
 
 /// The gas market's state.
@@ -443,9 +457,9 @@ impl GasMarket {
         };
         let mean_tip = self.tip_wei * m;
         let k = BACKGROUND_BUCKETS as u64;
-        let mut buckets = Vec::with_capacity(BACKGROUND_BUCKETS);
+        let mut buckets = [(0u128, 0u64); BACKGROUND_BUCKETS];
         let mut left = total;
-        for i in 0..BACKGROUND_BUCKETS {
+        for (i, bucket) in buckets.iter_mut().enumerate() {
             // Quantiles from the top: bucket 0 holds the highest tips.
             let q = 1.0 - (i as f64 + 0.5) / BACKGROUND_BUCKETS as f64;
             let tip = -mean_tip * (1.0 - q).ln();
@@ -455,14 +469,14 @@ impl GasMarket {
                 total / k
             };
             left -= gas;
-            buckets.push((
+            *bucket = (
                 if tip.is_finite() {
                     tip.max(0.0) as u128
                 } else {
                     0
                 },
                 gas,
-            ));
+            );
         }
         BackgroundDemand { buckets, total }
     }

@@ -25,6 +25,44 @@ pub struct Mempool {
     /// Pending transactions per agent (indexed by agent), so an agent with none pending, the
     /// usual case, learns it without scanning the mempool.
     per_agent: Vec<u32>,
+    /// Scratch of `build_block`, kept between blocks so that building a block allocates
+    /// nothing once the buffers have reached their working size.
+    scratch: Scratch,
+}
+
+/// Keep a list near its contents: once its capacity exceeds four times its length (and 64),
+/// it shrinks to twice that. After a burst (a million openings in one block) the mempool
+/// does not keep a burst-sized list, and a steady load never reallocates.
+fn trim<T>(v: &mut Vec<T>, len: usize) {
+    let keep = len.max(64);
+    if v.capacity() > 4 * keep {
+        v.shrink_to(2 * keep);
+    }
+}
+
+/// The most entries a scratch buffer keeps between blocks: a block with more pending
+/// transactions than this pays its own allocation (negligible beside its work), and the
+/// buffers of a burst are freed before the block executes.
+const SCRATCH_MAX: usize = 4_096;
+
+/// Empty a scratch buffer, keeping its storage up to [`SCRATCH_MAX`] entries.
+fn release<T>(v: &mut Vec<T>) {
+    v.clear();
+    if v.capacity() > SCRATCH_MAX {
+        *v = Vec::new();
+    }
+}
+
+/// `build_block`'s buffers (always empty between calls; only their capacity is kept).
+#[derive(Debug, Clone, Default)]
+struct Scratch {
+    cands: Vec<(u128, u64, usize)>,
+    taken: Vec<(usize, u128)>,
+    is_taken: Vec<bool>,
+    slots: Vec<Option<Tx>>,
+    spare: Vec<Tx>,
+    /// A built block's transaction list, handed back by [`Mempool::recycle`].
+    items: Vec<PlannedTx>,
 }
 
 impl Mempool {
@@ -35,6 +73,16 @@ impl Mempool {
             ttl_s,
             live_blocks: VecDeque::new(),
             per_agent: Vec::new(),
+            scratch: Scratch::default(),
+        }
+    }
+
+    /// Give back a built block's transaction list once executed (emptied here), so that the
+    /// next block's plan reuses its storage.
+    pub fn recycle(&mut self, mut items: Vec<PlannedTx>) {
+        release(&mut items);
+        if items.capacity() >= self.scratch.items.capacity() {
+            self.scratch.items = items;
         }
     }
 
@@ -180,7 +228,10 @@ pub fn build_block(
     mut gas_needed: impl FnMut(&Tx) -> u64,
     mut can_pay: impl FnMut(&Tx) -> bool,
 ) -> BlockPlan {
-    let mut plan = BlockPlan::default();
+    let mut plan = BlockPlan {
+        items: std::mem::take(&mut mempool.scratch.items),
+        ..BlockPlan::default()
+    };
     let mut left = gas_limit;
 
     // 1. Bundles for this block, by payment per gas (ties: earlier submission).
@@ -272,15 +323,17 @@ pub fn build_block(
     // ones leave it in one pass at the end (removing them one by one would cost the length of
     // the mempool each, quadratic in a congested block).
     let pending = &mempool.txs;
-    let mut cands: Vec<(u128, u64, usize)> = pending
-        .iter()
-        .enumerate()
-        .filter_map(|(i, t)| t.effective_priority(base_fee).map(|ep| (ep, t.seq, i)))
-        .collect();
+    let mut cands = std::mem::take(&mut mempool.scratch.cands);
+    cands.extend(
+        pending
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| t.effective_priority(base_fee).map(|ep| (ep, t.seq, i))),
+    );
     cands.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
     let mut bi = 0usize;
     let buckets = &background.buckets;
-    let mut taken: Vec<(usize, u128)> = Vec::new();
+    let mut taken = std::mem::take(&mut mempool.scratch.taken);
     let mut ci = 0usize;
     while left > 0 && (ci < cands.len() || bi < buckets.len()) {
         // An agent transaction goes before a background bucket of equal tip.
@@ -308,14 +361,18 @@ pub fn build_block(
         }
     }
     if !taken.is_empty() {
-        let all = std::mem::take(&mut mempool.txs);
-        let mut is_taken = vec![false; all.len()];
+        // The pending list moves to the spare buffer and the kept ones come back in order.
+        let mut all = std::mem::take(&mut mempool.scratch.spare);
+        std::mem::swap(&mut all, &mut mempool.txs);
+        let mut is_taken = std::mem::take(&mut mempool.scratch.is_taken);
+        is_taken.resize(all.len(), false);
         for &(i, _) in &taken {
             is_taken[i] = true;
         }
-        let mut slots: Vec<Option<Tx>> = Vec::with_capacity(all.len());
+        let mut slots = std::mem::take(&mut mempool.scratch.slots);
+        slots.reserve(all.len());
         mempool.txs.reserve(all.len() - taken.len());
-        for (t, take) in all.into_iter().zip(is_taken) {
+        for (t, take) in all.drain(..).zip(is_taken.iter().copied()) {
             if take {
                 mempool.count_out(t.agent);
                 slots.push(Some(t));
@@ -324,7 +381,7 @@ pub fn build_block(
                 mempool.txs.push(t);
             }
         }
-        for (i, ep) in taken {
+        for &(i, ep) in &taken {
             plan.items.push(PlannedTx {
                 tx: slots[i].take().expect("each candidate is taken once"),
                 private: false,
@@ -332,7 +389,19 @@ pub fn build_block(
                 effective_priority: ep,
             });
         }
+        release(&mut is_taken);
+        release(&mut slots);
+        release(&mut all);
+        let n_kept = mempool.txs.len();
+        trim(&mut mempool.txs, n_kept);
+        mempool.scratch.spare = all;
+        mempool.scratch.is_taken = is_taken;
+        mempool.scratch.slots = slots;
     }
+    release(&mut cands);
+    release(&mut taken);
+    mempool.scratch.cands = cands;
+    mempool.scratch.taken = taken;
     plan
 }
 
@@ -494,10 +563,7 @@ mod tests {
 
     #[test]
     fn background_crowds_out_low_tips_not_high_ones() {
-        let bg = BackgroundDemand {
-            buckets: vec![(50, 600), (20, 600)],
-            total: 1_200,
-        };
+        let bg = BackgroundDemand::from_buckets(&[(50, 600), (20, 600)]);
         let mut m = pool(vec![tx(0, 1000, 10, 100), tx(1, 1000, 60, 100)]);
         let p = build(&mut m, vec![], &bg, 100, 1_000);
         assert_eq!(ids(&p), vec![1]);
@@ -572,7 +638,7 @@ mod tests {
             }).collect();
             let mut bgs = bg.clone();
             bgs.sort_by_key(|b| std::cmp::Reverse(b.0));
-            let bgd = BackgroundDemand { total: bgs.iter().map(|b| b.1).sum(), buckets: bgs };
+            let bgd = BackgroundDemand::from_buckets(&bgs);
             let p = build_block(&mut m, bs, &bgd, base, limit, 1, |t| t.gas_limit, |_| true);
             prop_assert!(p.reserved_gas + p.background_gas <= limit);
             let mut seen: Vec<u64> = ids(&p);

@@ -316,8 +316,8 @@ impl Agent for MevBot {
     fn holder(&self) -> HolderId {
         self.holder
     }
-    fn label(&self) -> &str {
-        &self.label
+    fn label(&self) -> std::borrow::Cow<'_, str> {
+        std::borrow::Cow::Borrowed(&self.label)
     }
     fn watches_mempool(&self) -> bool {
         true

@@ -72,7 +72,7 @@ impl Engine {
         acc.quote = acc.quote + margin + premium;
         acc.options[i] += size;
         acc.risk = None;
-        acc.opt_ref = Some(o.opt_ref(&self.prices, self.t_s));
+        acc.opt_ref = Some(Box::new(o.opt_ref(&self.prices, self.t_s)));
         if self.health_of(&acc, &self.prices).initial < 0.0 {
             return Err("insufficient_margin");
         }
@@ -141,7 +141,7 @@ impl Engine {
             acc.options[i] -= size;
             acc.quote -= premium;
             acc.risk = None;
-            acc.opt_ref = Some(o.opt_ref(&self.prices, self.t_s));
+            acc.opt_ref = Some(Box::new(o.opt_ref(&self.prices, self.t_s)));
             if self.health_of(&acc, &self.prices).initial >= 0.0 {
                 return Some(MakerFill { k, premium, acc });
             }

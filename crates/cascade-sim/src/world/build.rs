@@ -255,7 +255,7 @@ fn agent_actor(a: &dyn Agent) -> Actor {
     Actor {
         holder: a.holder(),
         role: a.role(),
-        label: a.label().to_string(),
+        label: a.label().into_owned(),
         hedges: a.hedges_off_chain(),
     }
 }

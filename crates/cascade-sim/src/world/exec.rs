@@ -364,14 +364,20 @@ impl World {
         if self.engine.is_none() {
             return;
         }
+        // The block's engine-input buffers (their values were handed to the engine at the
+        // block start): reused, so a landed update allocates nothing.
         let n = self.p_ref.len();
-        let px: Vec<f64> = (0..n).map(|a| self.oracles.price(a, self.t_s)).collect();
-        let cf: Vec<f64> = (0..n)
-            .map(|a| px[a] * self.prices.p_exo(a) / self.p_ref[a])
-            .collect();
+        let mut px = std::mem::take(&mut self.engine_inputs.px);
+        let mut cf = std::mem::take(&mut self.engine_inputs.cf);
+        px.clear();
+        px.extend((0..n).map(|a| self.oracles.price(a, self.t_s)));
+        cf.clear();
+        cf.extend((0..n).map(|a| px[a] * self.prices.p_exo(a) / self.p_ref[a]));
         if let Some(e) = self.engine.as_mut() {
             e.set_prices(&px, &cf);
         }
+        self.engine_inputs.px = px;
+        self.engine_inputs.cf = cf;
     }
 
     /// A wallet's value at `p_ref`, whole quote units.

@@ -354,13 +354,14 @@ impl World {
     /// Step 7: the packed transactions execute in block order.
     pub(super) fn execute_block(
         &mut self,
-        items: Vec<PlannedTx>,
+        mut items: Vec<PlannedTx>,
         base_fee: u128,
         tally: &mut BlockTally,
     ) {
-        for item in items {
+        for item in items.drain(..) {
             tally.count(self.execute(item, base_fee));
         }
+        self.mempool.recycle(items);
     }
 
     /// Step 8: the base fee updates, the engine closes its block, then the metrics, the trace
