@@ -7,7 +7,8 @@
 //! 3. gas: congestion from the absolute return, background demand (`gas` stream), the base fee
 //!    (EIP-1559, from the previous block's gas used);
 //! 4. oracles record prices, observe (`oracle` stream) and submit their publications;
-//! 5. agents act, in a random arrival order (`arrival` stream), on a view of the public state;
+//! 5. agents act, in a random arrival order (`arrival` stream: a shuffle when polled, a key per
+//!    (block, agent) under the event schedule), on a view of the public state;
 //! 6. the builder packs bundles, then mempool transactions by effective priority fee, against
 //!    background demand, within the gas limit; expired transactions leave the mempool;
 //! 7. transactions execute in block order; a reverted one still pays for its gas;

@@ -209,7 +209,11 @@ impl World {
                 self.order[i] = i;
             }
         }
-        self.shuffle_arrivals();
+        if event {
+            self.key_arrivals();
+        } else {
+            self.shuffle_arrivals();
+        }
         let mut subs = std::mem::take(&mut self.subs);
         for k in 0..self.order.len() {
             let ai = self.order[k];
@@ -241,7 +245,20 @@ impl World {
         self.order.sort_unstable();
     }
 
-    /// This block's arrival order: a Fisher-Yates shuffle of `order` from the `arrival` stream.
+    /// Event schedule: this block's arrival order, by a key per (block, agent): one `u64` salt
+    /// per block from the `arrival` stream, mixed with the agent's index by a bijection
+    /// (`arrival_key`), ties (none: the keys of one block are distinct) broken by the index.
+    /// The relative order of two agents depends only on the block's salt and their indices,
+    /// never on who else acts, so an agent that acts without effect (a holder woken early)
+    /// moves no one else's turn and no draw.
+    fn key_arrivals(&mut self) {
+        let salt: u64 = self.rng.arrival.random();
+        self.order
+            .sort_unstable_by_key(|&ai| (arrival_key(salt, ai as u64), ai));
+    }
+
+    /// Polled schedule: this block's arrival order, a Fisher-Yates shuffle of `order` from
+    /// the `arrival` stream (the legacy figures).
     fn shuffle_arrivals(&mut self) {
         let n = self.order.len();
         for i in (1..n).rev() {
@@ -475,6 +492,17 @@ impl World {
         }
         Ok(())
     }
+}
+
+/// An agent's arrival key in a block of salt `salt`: SplitMix64's finalizer of
+/// `salt + index` (a bijection of `u64`, so distinct agents get distinct keys; its output is
+/// uniform for practical purposes, so the order is a uniformly random permutation up to the
+/// mixer's quality).
+pub(super) fn arrival_key(salt: u64, index: u64) -> u64 {
+    let mut z = salt.wrapping_add(index.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 /// Whether the sender of `tx` holds the quote for its gas at its maximum fee (`native`: quote
