@@ -214,6 +214,7 @@ impl World {
         } else {
             self.shuffle_arrivals();
         }
+        self.visits += self.order.len() as u64;
         let mut subs = std::mem::take(&mut self.subs);
         for k in 0..self.order.len() {
             let ai = self.order[k];
@@ -228,7 +229,14 @@ impl World {
             if event {
                 match self.agents[ai].next_wake() {
                     None => self.awake.push(ai as u32),
-                    Some(w) => self.sleepers.push(w, ai as u32),
+                    Some(w) => {
+                        self.sleepers.push(w, ai as u32);
+                        if let Some(naps) = self.naps.as_mut()
+                            && let Some(watch) = self.agents[ai].holder_watch()
+                        {
+                            naps.insert(ai as u32, watch);
+                        }
+                    }
                 }
             }
         }
@@ -236,13 +244,40 @@ impl World {
         self.receipts.clear();
     }
 
-    /// Event schedule: this block's acting set in `order`, in agent order (awake agents and
-    /// sleepers due by `t`), before the shuffle.
+    /// Event schedule: this block's acting set in `order`, in agent order, before the arrival
+    /// keys: the awake agents, the sleepers due by `t`, and the sleeping holders woken by a
+    /// write to their account, a change of the margin ratios, or their asset's price (the
+    /// engine's or the oracle's) outside their band. Each appears once; a holder that acts
+    /// leaves the band index (it says again after acting whether it sleeps).
     fn collect_acting(&mut self, t: f64) {
         self.order.clear();
         self.order.extend(self.awake.drain(..).map(|a| a as usize));
         self.sleepers.pop_due(t, &mut self.order);
+        if let (Some(naps), Some(e)) = (self.naps.as_mut(), self.engine.as_mut()) {
+            e.drain_touched(&mut self.touched);
+            for &acc in &self.touched {
+                naps.wake_account(acc, &mut self.order);
+            }
+            self.touched.clear();
+            let generation = e.margin().generation();
+            if generation != self.margin_gen {
+                self.margin_gen = generation;
+                naps.wake_all(&mut self.order);
+            }
+            for (a, &pe) in e.prices().iter().enumerate() {
+                let po = self.oracle_px[a];
+                naps.wake_by_price(a, pe.min(po), pe.max(po), &mut self.order);
+            }
+        }
         self.order.sort_unstable();
+        self.order.dedup();
+        if let Some(naps) = self.naps.as_mut()
+            && !naps.is_empty()
+        {
+            for &ai in &self.order {
+                naps.remove(ai as u32);
+            }
+        }
     }
 
     /// Event schedule: this block's arrival order, by a key per (block, agent): one `u64` salt
