@@ -27,13 +27,13 @@ impl Engine {
     /// The linear form of an account exposed to `asset` alone, as a function of that asset's
     /// price `P` (everything else fixed): maintenance health `m0 + m1 P` and exposure value
     /// `x1 P` ([`Account::exposure_value`]). `None` for an unknown or closed account, one
-    /// holding options, or one with collateral or a perp in another asset. The margin ratios
+    /// holding options, or one with collateral or a perp in another asset (or no such asset). The margin ratios
     /// depend on sizes, not prices, so the form is exact up to rounding; a trader uses it to
     /// find the prices at which its conditions can start to hold (like the liquidation index's
     /// keys), and must allow for that rounding.
     pub fn linear_health(&self, id: AccountId, asset: usize) -> Option<(f64, f64, f64)> {
         let acc = self.accounts.get(id.index())?;
-        if acc.closed || acc.has_options() {
+        if asset >= self.n_assets || acc.closed || acc.has_options() {
             return None;
         }
         for a in 0..self.n_assets {

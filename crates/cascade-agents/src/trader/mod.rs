@@ -30,7 +30,10 @@
 //! top-up, deleveraging attention) on the `trader_events` stream, which also gives an
 //! opening's draws when its clock rings; a trader without a position and without a pending
 //! transaction sleeps until its opening clock rings or its cooldown ends, its entry brake
-//! thinning the opening clock. The market watch is shared by the traders of an asset and
+//! thinning the opening clock. With `chain.holders_sleep`, a holder in which no condition
+//! holds sleeps too (`nap`): until its close clock or an hour, and until its account is
+//! written, the margin ratios change, or the price leaves the band where no condition can
+//! hold (`wake_band`, from the engine's linear health form). The market watch is shared by the traders of an asset and
 //! observed once per block by the World (`View::watches`).
 
 mod config;
