@@ -221,7 +221,7 @@ impl Naps {
     }
 
     /// Wake (to `out`, then out of the index) the holders of `asset` whose band does not
-    /// contain both of `p_min <= p_max`: `lo >= p_min` or `hi <= p_max`.
+    /// strictly contain both of `p_min <= p_max`: `lo >= p_min` or `hi <= p_max`, each once.
     pub fn wake_by_price(&mut self, asset: usize, p_min: f64, p_max: f64, out: &mut Vec<usize>) {
         let n0 = out.len();
         out.extend(
@@ -229,9 +229,12 @@ impl Naps {
                 .range((WakeAt(p_min), 0)..)
                 .map(|&(_, i)| i as usize),
         );
+        let of_agent = &self.of_agent;
         out.extend(
             self.by_hi[asset]
                 .range(..=(WakeAt(p_max), u32::MAX))
+                // Once each: those below their band too were taken above.
+                .filter(|(_, i)| of_agent.get(i).is_some_and(|w| w.lo < p_min))
                 .map(|&(_, i)| i as usize),
         );
         for k in n0..out.len() {
@@ -319,7 +322,7 @@ mod tests {
     #[test]
     fn naps_wake_by_band_edge_and_by_account() {
         let mut n = Naps::new(2);
-        let w = |acc: u32, asset: u32, lo: f64, hi: f64| HolderWatch {
+        let w = |acc: u32, asset: u16, lo: f64, hi: f64| HolderWatch {
             account: AccountId(acc),
             asset: AssetId(asset),
             lo,
