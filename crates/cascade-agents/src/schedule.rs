@@ -237,8 +237,8 @@ impl Naps {
                 .filter(|(_, i)| of_agent.get(i).is_some_and(|w| w.lo < p_min))
                 .map(|&(_, i)| i as usize),
         );
-        for k in n0..out.len() {
-            self.remove(out[k] as u32);
+        for &i in &out[n0..] {
+            self.remove(i as u32);
         }
     }
 

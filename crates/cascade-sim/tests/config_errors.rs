@@ -185,7 +185,10 @@ fn option_agents_need_a_listed_chain() {
 #[test]
 fn a_non_boolean_holders_sleep_is_rejected_with_its_key() {
     let e = broken("chain.holders_sleep=\"sometimes\"");
-    assert!(e.contains("holders_sleep") && e.contains("true or false"), "{e}");
+    assert!(
+        e.contains("holders_sleep") && e.contains("true or false"),
+        "{e}"
+    );
 }
 
 /// `chain.agent_schedule` accepts `event` and `polled` only, and says so.
