@@ -155,6 +155,9 @@ pub struct BuildCtx<'a> {
     pub initial_prices: &'a [f64],
     /// How the World will visit the agents (`chain.agent_schedule`).
     pub schedule: crate::Schedule,
+    /// Whether traders holding a position sleep under the event schedule
+    /// (`chain.holders_sleep`).
+    pub holders_sleep: bool,
     /// The market watches the agents read (`View::watches`), one per distinct spec.
     pub watches: Vec<WatchSpec>,
     counters: BTreeMap<&'static str, u32>,
@@ -186,6 +189,7 @@ impl<'a> BuildCtx<'a> {
             venues,
             initial_prices,
             schedule: crate::Schedule::default(),
+            holders_sleep: true,
             watches: Vec::new(),
             counters: BTreeMap::new(),
             shared_seed: None,

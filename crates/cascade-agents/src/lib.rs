@@ -30,7 +30,7 @@ pub mod view;
 pub use config::{AgentConfig, BuildCtx};
 pub use market_maker::MakerBook;
 pub use oev::{OevBid, OevLot};
-pub use schedule::{Schedule, Sleepers};
+pub use schedule::{HolderWatch, Naps, Schedule, Sleepers};
 pub use view::{Receipt, ReceiptStatus, TwapSource, View};
 
 use cascade_core::tx::{Side, TxRequest};
@@ -133,6 +133,12 @@ pub trait Agent: Send {
     /// until the first block whose end time reaches `t` (infinite: for good); `None` (the
     /// default) has it act again next block.
     fn next_wake(&self) -> Option<f64> {
+        None
+    }
+    /// Under the event schedule with `chain.holders_sleep`, asked after `next_wake` gave a
+    /// time: what else wakes the agent (its account written, its asset's price leaving a
+    /// band). Default: nothing.
+    fn holder_watch(&self) -> Option<HolderWatch> {
         None
     }
     /// A sealed bid in an oracle order-flow auction for the right to backrun `lot` (an oracle

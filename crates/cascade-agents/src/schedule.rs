@@ -13,13 +13,20 @@
 //! stopped and restarted later at the start of the block that consults it again
 //! (memorylessness makes the restart exact); sleepers wake in (time, agent index) order, never
 //! in hash order.
+//!
+//! A trader holding a position also sleeps (`chain.holders_sleep`): until its close clock,
+//! a cap of [`HOLDER_NAP_S`], or the first block in which its asset's price leaves a band
+//! outside which one of its conditions (stop, deleveraging, top-up) could hold, or its
+//! account or the margin ratios change. [`Naps`] indexes the sleeping holders by band edge,
+//! per asset, so a block wakes the `k` holders whose band the price left in O(k + log N).
 
 use cascade_core::SimRng;
+use cascade_core::{AccountId, AssetId};
 use rand::RngExt;
 use rand_distr::{Distribution, Exp1};
 use serde::{Deserialize, Serialize};
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
 /// `chain.agent_schedule`: how agents are visited.
 #[derive(
@@ -158,6 +165,110 @@ impl Sleepers {
     }
 }
 
+/// The longest a holder sleeps without looking (s): a backstop only (every change that can
+/// make one of its conditions hold wakes it before), so its value moves no result.
+pub const HOLDER_NAP_S: f64 = 3600.0;
+
+/// What wakes a sleeping holder besides its time: its account being written, or the price of
+/// `asset` (the engine's, or the oracle's the agents read) leaving `[lo, hi]`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HolderWatch {
+    pub account: AccountId,
+    pub asset: AssetId,
+    pub lo: f64,
+    pub hi: f64,
+}
+
+/// The sleeping holders, indexed by account and by band edge per asset (ordered sets keyed
+/// by (edge, agent index): deterministic, never hash order).
+#[derive(Debug, Clone, Default)]
+pub struct Naps {
+    by_lo: Vec<BTreeSet<(WakeAt, u32)>>,
+    by_hi: Vec<BTreeSet<(WakeAt, u32)>>,
+    by_account: BTreeMap<u32, u32>,
+    of_agent: BTreeMap<u32, HolderWatch>,
+}
+
+impl Naps {
+    pub fn new(n_assets: usize) -> Naps {
+        Naps {
+            by_lo: vec![BTreeSet::new(); n_assets],
+            by_hi: vec![BTreeSet::new(); n_assets],
+            ..Naps::default()
+        }
+    }
+
+    /// Agent `agent` sleeps under `w` (replacing any earlier watch of its own).
+    pub fn insert(&mut self, agent: u32, w: HolderWatch) {
+        self.remove(agent);
+        let a = w.asset.index();
+        self.by_lo[a].insert((WakeAt(w.lo), agent));
+        self.by_hi[a].insert((WakeAt(w.hi), agent));
+        self.by_account.insert(w.account.0, agent);
+        self.of_agent.insert(agent, w);
+    }
+
+    /// Agent `agent` no longer sleeps under a watch (a no-op if it did not).
+    pub fn remove(&mut self, agent: u32) {
+        if let Some(w) = self.of_agent.remove(&agent) {
+            let a = w.asset.index();
+            self.by_lo[a].remove(&(WakeAt(w.lo), agent));
+            self.by_hi[a].remove(&(WakeAt(w.hi), agent));
+            if self.by_account.get(&w.account.0) == Some(&agent) {
+                self.by_account.remove(&w.account.0);
+            }
+        }
+    }
+
+    /// Wake (to `out`, then out of the index) the holders of `asset` whose band does not
+    /// strictly contain both of `p_min <= p_max`: `lo >= p_min` or `hi <= p_max`, each once.
+    pub fn wake_by_price(&mut self, asset: usize, p_min: f64, p_max: f64, out: &mut Vec<usize>) {
+        let n0 = out.len();
+        out.extend(
+            self.by_lo[asset]
+                .range((WakeAt(p_min), 0)..)
+                .map(|&(_, i)| i as usize),
+        );
+        let of_agent = &self.of_agent;
+        out.extend(
+            self.by_hi[asset]
+                .range(..=(WakeAt(p_max), u32::MAX))
+                // Once each: those below their band too were taken above.
+                .filter(|(_, i)| of_agent.get(i).is_some_and(|w| w.lo < p_min))
+                .map(|&(_, i)| i as usize),
+        );
+        for &i in &out[n0..] {
+            self.remove(i as u32);
+        }
+    }
+
+    /// Wake the holder sleeping on account `account`, if any.
+    pub fn wake_account(&mut self, account: u32, out: &mut Vec<usize>) {
+        if let Some(&agent) = self.by_account.get(&account) {
+            self.remove(agent);
+            out.push(agent as usize);
+        }
+    }
+
+    /// Wake every sleeping holder (the margin ratios changed).
+    pub fn wake_all(&mut self, out: &mut Vec<usize>) {
+        out.extend(self.of_agent.keys().map(|&i| i as usize));
+        for v in self.by_lo.iter_mut().chain(self.by_hi.iter_mut()) {
+            v.clear();
+        }
+        self.by_account.clear();
+        self.of_agent.clear();
+    }
+
+    pub fn len(&self) -> usize {
+        self.of_agent.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.of_agent.is_empty()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,6 +315,40 @@ mod tests {
             let t = 12.0 * k as f64;
             assert!(!c.rings_thinned(&mut r, f64::INFINITY, 0.0, t, 12.0));
         }
+    }
+
+    /// A price leaving a band wakes exactly the holders whose band it left; an account write
+    /// wakes its holder; a woken holder leaves every index.
+    #[test]
+    fn naps_wake_by_band_edge_and_by_account() {
+        let mut n = Naps::new(2);
+        let w = |acc: u32, asset: u16, lo: f64, hi: f64| HolderWatch {
+            account: AccountId(acc),
+            asset: AssetId(asset),
+            lo,
+            hi,
+        };
+        n.insert(0, w(10, 0, 90.0, 110.0));
+        n.insert(1, w(11, 0, 95.0, 200.0));
+        n.insert(2, w(12, 1, 0.0, 105.0));
+        n.insert(3, w(13, 0, 50.0, 150.0));
+        let mut out = Vec::new();
+        n.wake_by_price(0, 100.0, 100.0, &mut out);
+        assert!(out.is_empty());
+        n.wake_by_price(0, 94.0, 100.0, &mut out);
+        assert_eq!(out, vec![1]);
+        out.clear();
+        n.wake_by_price(0, 100.0, 110.0, &mut out);
+        assert_eq!(out, vec![0]);
+        out.clear();
+        n.wake_account(12, &mut out);
+        n.wake_account(11, &mut out);
+        assert_eq!(out, vec![2]);
+        assert_eq!(n.len(), 1);
+        n.insert(3, w(13, 0, 60.0, 140.0));
+        n.wake_by_price(0, 55.0, 145.0, &mut out);
+        assert_eq!(out, vec![2, 3]);
+        assert!(n.is_empty());
     }
 
     #[test]

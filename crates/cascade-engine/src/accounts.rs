@@ -11,6 +11,11 @@
 //! write also puts the account on a dirty list, and [`Accounts::flush`] recomputes the
 //! exposure of the dirty accounts only, keeping exact integer totals per asset, so the cost of
 //! a block follows the accounts that changed, not the accounts that exist.
+//!
+//! When asked ([`Accounts::track_touched`]), a write also logs the account on a second list
+//! that the World drains once per block ([`Accounts::drain_touched`]): a sleeping holder is
+//! woken by any write to its account (a fill, a liquidation, a funding settlement, a
+//! transfer), whatever step of the block made it.
 
 use crate::account::Account;
 use std::ops::{Deref, Index, IndexMut};
@@ -27,6 +32,10 @@ pub struct Accounts {
     units: Vec<i128>,
     /// Their sums per asset.
     totals: Vec<i128>,
+    /// Accounts written since the last [`Accounts::drain_touched`], each once (when tracked).
+    touched: Vec<u32>,
+    is_touched: Vec<bool>,
+    track: bool,
 }
 
 /// An account's exposure to asset `a` in base units, as [`Account::exposure_value`] counts
@@ -57,12 +66,17 @@ impl Accounts {
         self.list.push(acc);
         self.stamps.push(0);
         self.is_dirty.push(false);
+        self.is_touched.push(false);
         self.units.extend(std::iter::repeat_n(0, self.n_assets));
         self.mark(self.list.len() - 1);
     }
 
     fn mark(&mut self, i: usize) {
         self.stamps[i] += 1;
+        if self.track && !self.is_touched[i] {
+            self.is_touched[i] = true;
+            self.touched.push(i as u32);
+        }
         if !self.is_dirty[i] {
             self.is_dirty[i] = true;
             self.dirty.push(i as u32);
@@ -110,6 +124,20 @@ impl Accounts {
                 cascade_core::Amount(t).to_whole() * p
             })
             .sum()
+    }
+
+    /// Log written accounts from now on (`on`), or stop logging.
+    pub fn track_touched(&mut self, on: bool) {
+        self.track = on;
+    }
+
+    /// Move the accounts written since the last drain to `out` (in order of first write),
+    /// and start a new log.
+    pub fn drain_touched(&mut self, out: &mut Vec<u32>) {
+        for &i in &self.touched {
+            self.is_touched[i as usize] = false;
+        }
+        out.append(&mut self.touched);
     }
 
     /// How many times account `i` has been handed out for writing (`None` past the end).
@@ -170,6 +198,30 @@ mod tests {
         }
         assert_eq!((t.stamp(0), t.stamp(1)), (Some(3), Some(3)));
         assert_eq!(t.stamp(2), None);
+    }
+
+    #[test]
+    fn tracked_writes_are_logged_once_until_drained() {
+        let mut t = Accounts::new(1);
+        t.push(Account::new(HolderId(0), AgentId(0), 1));
+        t.push(Account::new(HolderId(1), AgentId(1), 1));
+        t[0].quote += Amount::from_whole(1.0);
+        let mut out = Vec::new();
+        t.drain_touched(&mut out);
+        assert!(out.is_empty(), "untracked writes are not logged");
+        t.track_touched(true);
+        t[1].quote += Amount::from_whole(1.0);
+        t[0].quote += Amount::from_whole(1.0);
+        t[1].debt = Amount::from_whole(1.0);
+        let _ = &t[0].quote; // a read
+        t.drain_touched(&mut out);
+        assert_eq!(out, vec![1, 0]);
+        out.clear();
+        t.drain_touched(&mut out);
+        assert!(out.is_empty());
+        t[0].closed = true;
+        t.drain_touched(&mut out);
+        assert_eq!(out, vec![0]);
     }
 
     #[test]

@@ -24,6 +24,37 @@ impl Engine {
             .map(|a| self.health_of(a, prices))
     }
 
+    /// The linear form of an account exposed to `asset` alone, as a function of that asset's
+    /// price `P` (everything else fixed): maintenance health `m0 + m1 P` and exposure value
+    /// `x1 P` ([`Account::exposure_value`]). `None` for an unknown or closed account, one
+    /// holding options, or one with collateral or a perp in another asset (or no such asset). The margin ratios
+    /// depend on sizes, not prices, so the form is exact up to rounding; a trader uses it to
+    /// find the prices at which its conditions can start to hold (like the liquidation index's
+    /// keys), and must allow for that rounding.
+    pub fn linear_health(&self, id: AccountId, asset: usize) -> Option<(f64, f64, f64)> {
+        let acc = self.accounts.get(id.index())?;
+        if asset >= self.n_assets || acc.closed || acc.has_options() {
+            return None;
+        }
+        for a in 0..self.n_assets {
+            if a != asset && (!acc.collateral[a].is_zero() || acc.perps[a].is_open()) {
+                return None;
+            }
+        }
+        let size = acc.size(asset);
+        let rm = self.margin.ratio(asset, size, Req::Maintenance);
+        let c = acc.collateral[asset].to_whole();
+        let perp = &acc.perps[asset];
+        let s = perp.size.to_whole();
+        let mut m0 = acc.quote.to_whole() - acc.debt.to_whole();
+        if c != 0.0 || perp.is_open() {
+            m0 += perp.quote.to_whole();
+        }
+        let m1 = c * (1.0 - rm) + s - s.abs() * rm;
+        let x1 = if acc.debt.is_positive() { c } else { 0.0 } + s.abs();
+        Some((m0, m1, x1))
+    }
+
     /// Health of `acc` at `prices`: [`Account::health`], plus, for an account holding
     /// options, their marks and the option margin requirement. An account without options
     /// is valued exactly as by [`Account::health`].

@@ -368,6 +368,17 @@ impl Engine {
         &self.prices
     }
 
+    /// Log every account written from now on, for [`Engine::drain_touched`] (the World's
+    /// wake of sleeping holders).
+    pub fn track_touched(&mut self, on: bool) {
+        self.accounts.track_touched(on);
+    }
+
+    /// The accounts written since the last call (each once), appended to `out`.
+    pub fn drain_touched(&mut self, out: &mut Vec<u32>) {
+        self.accounts.drain_touched(out);
+    }
+
     pub fn margin(&self) -> &MarginState {
         &self.margin
     }

@@ -1631,3 +1631,34 @@ fn perp_settlement_rules_price_the_close_as_documented() {
     assert_eq!(flow.len(), 1);
     assert!(tol(flow[0].1, -5.0));
 }
+
+/// The linear health form agrees with the health and exposure at any price, for a borrower
+/// and for long and short perps (what a sleeping trader's band is drawn from).
+#[test]
+fn linear_health_matches_the_health_at_every_price() {
+    let mut h = harness(
+        &cfg(
+            LiquidationMode::Full { bonus: 0.05 },
+            vec![WaterfallStep::Socialize],
+        ),
+        3,
+    );
+    let b = h.borrower(0, 10.0, 15_000.0);
+    h.perp(1, 5.0, 2_000.0).unwrap();
+    h.perp(2, -3.0, 1_500.0).unwrap();
+    let ids = [
+        b,
+        h.engine.account_of(h.traders[1]).unwrap(),
+        h.engine.account_of(h.traders[2]).unwrap(),
+    ];
+    for id in ids {
+        let (m0, m1, x1) = h.engine.linear_health(id, 0).unwrap();
+        for p in [500.0, 1_700.0, 2_000.0, 2_600.0, 9_000.0] {
+            let want = h.engine.health_at(id, &[p]).unwrap().maintenance;
+            let x = h.engine.account(id).unwrap().exposure_value(&[p]);
+            assert!(close(m0 + m1 * p, want), "{id:?} at {p}");
+            assert!(close(x1 * p, x), "{id:?} exposure at {p}");
+        }
+        assert!(h.engine.linear_health(id, 1).is_none());
+    }
+}

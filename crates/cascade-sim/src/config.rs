@@ -114,6 +114,12 @@ pub struct ChainConfig {
     /// next event) or `"polled"` (every agent every block, per-block trials).
     #[serde(default)]
     pub agent_schedule: cascade_agents::Schedule,
+    /// Under the event schedule, traders holding a position sleep until their close clock,
+    /// their account changes, or their asset's price leaves the band in which none of their
+    /// conditions can hold (default true). Results are bit-identical either way; `false` only
+    /// costs time (it visits every holder every block).
+    #[serde(default = "default_true")]
+    pub holders_sleep: bool,
 }
 
 impl Default for ChainConfig {
@@ -123,8 +129,13 @@ impl Default for ChainConfig {
             duration_s: default_duration(),
             block_time_dist: BlockTimeDist::Fixed,
             agent_schedule: cascade_agents::Schedule::default(),
+            holders_sleep: true,
         }
     }
+}
+
+fn default_true() -> bool {
+    true
 }
 
 impl ChainConfig {

@@ -181,6 +181,16 @@ fn option_agents_need_a_listed_chain() {
     }
 }
 
+/// `chain.holders_sleep` is a boolean, and a string is rejected with its key.
+#[test]
+fn a_non_boolean_holders_sleep_is_rejected_with_its_key() {
+    let e = broken("chain.holders_sleep=\"sometimes\"");
+    assert!(
+        e.contains("holders_sleep") && e.contains("true or false"),
+        "{e}"
+    );
+}
+
 /// `chain.agent_schedule` accepts `event` and `polled` only, and says so.
 #[test]
 fn an_unknown_agent_schedule_is_rejected_with_its_key() {

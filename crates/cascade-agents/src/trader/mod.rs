@@ -30,7 +30,10 @@
 //! top-up, deleveraging attention) on the `trader_events` stream, which also gives an
 //! opening's draws when its clock rings; a trader without a position and without a pending
 //! transaction sleeps until its opening clock rings or its cooldown ends, its entry brake
-//! thinning the opening clock. The market watch is shared by the traders of an asset and
+//! thinning the opening clock. With `chain.holders_sleep`, a holder in which no condition
+//! holds sleeps too (`nap`): until its close clock or an hour, and until its account is
+//! written, the margin ratios change, or the price leaves the band where no condition can
+//! hold (`wake_band`, from the engine's linear health form). The market watch is shared by the traders of an asset and
 //! observed once per block by the World (`View::watches`).
 
 mod config;
@@ -42,7 +45,7 @@ pub use config::{Habits, TraderConfig};
 pub(crate) use config::{check_asset, check_leverage, check_position_habits, reject_legacy_habits};
 
 use crate::config::{BuildCtx, WatchSpec};
-use crate::schedule::{Clock, Schedule, TRADER_EVENTS};
+use crate::schedule::{Clock, HOLDER_NAP_S, HolderWatch, Schedule, TRADER_EVENTS};
 use crate::view::{View, gwei};
 use crate::{Agent, Role, Submission};
 use cascade_core::rng::ParkedRng;
@@ -97,6 +100,10 @@ pub struct Trader {
     stopped: bool,
     /// No opening before this time (after a liquidation).
     cooldown_until: f64,
+    /// Under the event schedule, it sleeps while holding a position (`chain.holders_sleep`).
+    holder_naps: bool,
+    /// While it sleeps holding a position: what wakes it besides its time (set by `act`).
+    nap: Option<HolderWatch>,
 }
 
 /// A trader's clocks under the event schedule, and which ones this block consulted (the
@@ -193,6 +200,8 @@ impl Trader {
                     closing: false,
                     stopped: false,
                     cooldown_until: f64::NEG_INFINITY,
+                    holder_naps: event && ctx.holders_sleep,
+                    nap: None,
                 }) as Box<dyn Agent>
             })
             .collect()
@@ -372,8 +381,9 @@ impl Trader {
         let can_close = |debt: Amount| view.balance(holder, TokenId::QUOTE) - close_fee >= debt;
         let economic = self.economic();
         // A stop-loss: a standing order, it closes on crossing whatever it costs.
+        let mut crossed = false;
         if let (true, Some(stop), Some((entry, long))) = (economic, self.stop, self.entry) {
-            let crossed = if long {
+            crossed = if long {
                 p <= entry * (1.0 - stop)
             } else {
                 p >= entry * (1.0 + stop)
@@ -389,9 +399,9 @@ impl Trader {
             }
         }
         let risk = self.risk(view);
-        if economic
-            && h.maintenance < self.delever_at * value
-            && self.cfg.delever_fraction > 0.0
+        let delevers = economic && self.cfg.delever_fraction > 0.0;
+        let low = delevers && h.maintenance < self.delever_at * value;
+        if low
             && self.rings(DELEVER, u_attn, self.cfg.delever_per_hour, 1.0, view)
             && let Some(op) = self.delever(view, id, m, perp, acc.debt, &risk)
         {
@@ -431,7 +441,77 @@ impl Trader {
         {
             self.closing = true;
             self.submit(view, EngineOp::Close { account: id }, out);
+            return;
         }
+        if self.holder_naps && !crossed && !low {
+            self.nap(view, id, p, delevers);
+        }
+    }
+
+    /// No condition holds and nothing was sent: sleep until the close clock rings, at most
+    /// `HOLDER_NAP_S`, and until the asset's price (the engine's, which the health reads, and
+    /// the oracle's, which the stop reads) leaves the band in which none of the conditions
+    /// can hold (`wake_band`). Stays awake when no band can be drawn.
+    fn nap(&mut self, view: &View<'_>, id: AccountId, p: f64, delevers: bool) {
+        let Some(engine) = view.engine else { return };
+        let Some((lo, hi)) = self.wake_band(engine, id, delevers) else {
+            return;
+        };
+        let pe = engine.prices()[self.asset.index()];
+        if !(lo < p.min(pe) && p.max(pe) < hi) {
+            return;
+        }
+        let close = self.clocks.and_then(|c| c.close.next()).unwrap_or(view.t_s);
+        self.wake = Some(close.min(view.t_s + HOLDER_NAP_S));
+        self.nap = Some(HolderWatch {
+            account: id,
+            asset: self.asset,
+            lo,
+            hi,
+        });
+    }
+
+    /// The prices of the asset between which none of the holder's conditions can hold,
+    /// from the engine's linear health form `m0 + m1 P` and exposure `x1 P`: the top-up and
+    /// deleveraging conditions `m0 + m1 P < k x1 P` hold on one side of `-m0 / (m1 - k x1)`,
+    /// the stop beyond its price; each edge pulled in by `BAND_EPS` (relative) against
+    /// rounding, so the band is conservative: a holder woken early finds nothing to do.
+    fn wake_band(
+        &self,
+        engine: &cascade_engine::Engine,
+        id: AccountId,
+        delevers: bool,
+    ) -> Option<(f64, f64)> {
+        const BAND_EPS: f64 = 1e-6;
+        let (m0, m1, x1) = engine.linear_health(id, self.asset.index())?;
+        if !(x1 > 0.0 && m0.is_finite() && m1.is_finite()) {
+            return None;
+        }
+        // Below this price the exposure is floored at 1e-9 (`manage`'s `value`).
+        let (mut lo, mut hi) = (1e-9 / x1, f64::INFINITY);
+        let ks = [
+            Some(self.cfg.topup_threshold),
+            delevers.then_some(self.delever_at),
+        ];
+        for k in ks.into_iter().flatten() {
+            let slope = m1 - k * x1;
+            if slope > 0.0 {
+                lo = lo.max(-m0 / slope);
+            } else if slope < 0.0 {
+                hi = hi.min(-m0 / slope);
+            } else if m0 < 0.0 {
+                return None;
+            }
+        }
+        if let (true, Some(stop), Some((entry, long))) = (self.economic(), self.stop, self.entry) {
+            if long {
+                lo = lo.max(entry * (1.0 - stop));
+            } else {
+                hi = hi.min(entry * (1.0 + stop));
+            }
+        }
+        let (lo, hi) = (lo * (1.0 + BAND_EPS), hi * (1.0 - BAND_EPS));
+        (lo < hi).then_some((lo, hi))
     }
 
     /// A deleverage worth its cost, if any: a perp reduced by `delever_fraction` at the
@@ -501,8 +581,13 @@ impl Agent for Trader {
         self.clocks.and(self.wake)
     }
 
+    fn holder_watch(&self) -> Option<HolderWatch> {
+        self.wake.and(self.nap)
+    }
+
     fn act(&mut self, view: &View<'_>, me: AgentId, out: &mut Vec<Submission>) {
         self.wake = None;
+        self.nap = None;
         let d = match self.clocks.as_mut() {
             Some(c) => {
                 c.used = 0;

@@ -12,7 +12,7 @@ use crate::load::Scenario;
 use crate::metrics::Accumulator;
 use cascade_agents::config::{BuildCtx, WatchSpec};
 use cascade_agents::trader::watch::MarketWatch;
-use cascade_agents::{Agent, Role, Sleepers, TwapSource};
+use cascade_agents::{Agent, Naps, Role, Schedule, Sleepers, TwapSource};
 use cascade_core::rng::{self, StreamSeed, streams};
 use cascade_core::{AgentId, Amount, FeedId, HolderId, Ledger, TokenId, VenueId};
 use cascade_engine::Engine;
@@ -63,6 +63,13 @@ impl World {
         let oracle_px: Vec<f64> = (0..n_assets).map(|a| oracles.price(a, 0.0)).collect();
         let n_venues = venues.len();
         let n_agents = agents.len();
+        // Sleeping holders are woken by any write to their account: the engine logs them.
+        let holder_naps = cfg.chain.agent_schedule == Schedule::Event && cfg.chain.holders_sleep;
+        let mut engine = engine;
+        if let (true, Some(e)) = (holder_naps, engine.as_mut()) {
+            e.track_touched(true);
+        }
+        let naps = (holder_naps && engine.is_some()).then(|| Naps::new(n_assets));
         Ok(World {
             gas_cfg: cfg.gas.clone(),
             block_time_s: cfg.chain.block_time_s,
@@ -110,6 +117,10 @@ impl World {
             schedule: cfg.chain.agent_schedule,
             awake: (0..n_agents as u32).collect(),
             sleepers: Sleepers::default(),
+            naps,
+            touched: Vec::new(),
+            margin_gen: 0,
+            visits: 0,
             watches: vec![MarketWatch::default(); watch_specs.len()],
             watch_specs,
             subs: Vec::new(),
@@ -244,6 +255,7 @@ fn build_agents(
     let mut agents: Vec<Box<dyn Agent>> = Vec::new();
     let mut ctx = BuildCtx::new(ledger, seed, &asset_names, &infos, p0);
     ctx.schedule = cfg.chain.agent_schedule;
+    ctx.holders_sleep = cfg.chain.holders_sleep;
     for a in &cfg.agents {
         agents.extend(a.build(&mut ctx));
     }

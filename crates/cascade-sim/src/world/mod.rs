@@ -7,7 +7,8 @@
 //! 3. gas: congestion from the absolute return, background demand (`gas` stream), the base fee
 //!    (EIP-1559, from the previous block's gas used);
 //! 4. oracles record prices, observe (`oracle` stream) and submit their publications;
-//! 5. agents act, in a random arrival order (`arrival` stream), on a view of the public state;
+//! 5. agents act, in a random arrival order (`arrival` stream: a shuffle when polled, a key per
+//!    (block, agent) under the event schedule), on a view of the public state;
 //! 6. the builder packs bundles, then mempool transactions by effective priority fee, against
 //!    background demand, within the gas limit; expired transactions leave the mempool;
 //! 7. transactions execute in block order; a reverted one still pays for its gas;
@@ -39,7 +40,9 @@ use crate::config::BlockTimeDist;
 use crate::metrics::{Accumulator, MetricRow};
 use cascade_agents::config::WatchSpec;
 use cascade_agents::trader::watch::MarketWatch;
-use cascade_agents::{Agent, Receipt, Role, Schedule, Sleepers, Submission, TwapSource, View};
+use cascade_agents::{
+    Agent, Naps, Receipt, Role, Schedule, Sleepers, Submission, TwapSource, View,
+};
 use cascade_core::event::Event;
 use cascade_core::tx::{Bundle, Tx, TxRequest};
 use cascade_core::{AgentId, HolderId, Ledger, SimRng, TxId, VenueId};
@@ -170,6 +173,14 @@ pub struct World {
     awake: Vec<u32>,
     /// Event schedule: the sleeping agents, by wake time.
     sleepers: Sleepers,
+    /// Event schedule with `chain.holders_sleep`: the sleeping holders' other wakes (account
+    /// writes, price bands, margin ratios; `None` otherwise), the engine's accounts written
+    /// since last block, and the margin generation last seen.
+    naps: Option<Naps>,
+    touched: Vec<u32>,
+    margin_gen: u64,
+    /// Agent visits so far (`act` calls in step 5), for `World::agent_visits`.
+    visits: u64,
     /// The agents' market watches (`BuildCtx::watch`), observed once per block.
     watch_specs: Vec<WatchSpec>,
     watches: Vec<MarketWatch>,
@@ -376,6 +387,12 @@ impl World {
             watches: &self.watches,
         };
         f(agent, &view)
+    }
+
+    /// How many times an agent has acted so far (the sum over blocks of the acting set's
+    /// size): what the schedule costs, whatever the machine.
+    pub fn agent_visits(&self) -> u64 {
+        self.visits
     }
 
     /// Advance one block: the pipeline of the module doc, one call per step.

@@ -209,7 +209,12 @@ impl World {
                 self.order[i] = i;
             }
         }
-        self.shuffle_arrivals();
+        if event {
+            self.key_arrivals();
+        } else {
+            self.shuffle_arrivals();
+        }
+        self.visits += self.order.len() as u64;
         let mut subs = std::mem::take(&mut self.subs);
         for k in 0..self.order.len() {
             let ai = self.order[k];
@@ -224,7 +229,14 @@ impl World {
             if event {
                 match self.agents[ai].next_wake() {
                     None => self.awake.push(ai as u32),
-                    Some(w) => self.sleepers.push(w, ai as u32),
+                    Some(w) => {
+                        self.sleepers.push(w, ai as u32);
+                        if let Some(naps) = self.naps.as_mut()
+                            && let Some(watch) = self.agents[ai].holder_watch()
+                        {
+                            naps.insert(ai as u32, watch);
+                        }
+                    }
                 }
             }
         }
@@ -232,16 +244,56 @@ impl World {
         self.receipts.clear();
     }
 
-    /// Event schedule: this block's acting set in `order`, in agent order (awake agents and
-    /// sleepers due by `t`), before the shuffle.
+    /// Event schedule: this block's acting set in `order`, in agent order, before the arrival
+    /// keys: the awake agents, the sleepers due by `t`, and the sleeping holders woken by a
+    /// write to their account, a change of the margin ratios, or their asset's price (the
+    /// engine's or the oracle's) outside their band. Each appears once; a holder that acts
+    /// leaves the band index (it says again after acting whether it sleeps).
     fn collect_acting(&mut self, t: f64) {
         self.order.clear();
         self.order.extend(self.awake.drain(..).map(|a| a as usize));
         self.sleepers.pop_due(t, &mut self.order);
+        if let (Some(naps), Some(e)) = (self.naps.as_mut(), self.engine.as_mut()) {
+            e.drain_touched(&mut self.touched);
+            for &acc in &self.touched {
+                naps.wake_account(acc, &mut self.order);
+            }
+            self.touched.clear();
+            let generation = e.margin().generation();
+            if generation != self.margin_gen {
+                self.margin_gen = generation;
+                naps.wake_all(&mut self.order);
+            }
+            for (a, &pe) in e.prices().iter().enumerate() {
+                let po = self.oracle_px[a];
+                naps.wake_by_price(a, pe.min(po), pe.max(po), &mut self.order);
+            }
+        }
         self.order.sort_unstable();
+        self.order.dedup();
+        if let Some(naps) = self.naps.as_mut()
+            && !naps.is_empty()
+        {
+            for &ai in &self.order {
+                naps.remove(ai as u32);
+            }
+        }
     }
 
-    /// This block's arrival order: a Fisher-Yates shuffle of `order` from the `arrival` stream.
+    /// Event schedule: this block's arrival order, by a key per (block, agent): one `u64` salt
+    /// per block from the `arrival` stream, mixed with the agent's index by a bijection
+    /// (`arrival_key`), ties (none: the keys of one block are distinct) broken by the index.
+    /// The relative order of two agents depends only on the block's salt and their indices,
+    /// never on who else acts, so an agent that acts without effect (a holder woken early)
+    /// moves no one else's turn and no draw.
+    fn key_arrivals(&mut self) {
+        let salt: u64 = self.rng.arrival.random();
+        self.order
+            .sort_unstable_by_key(|&ai| (arrival_key(salt, ai as u64), ai));
+    }
+
+    /// Polled schedule: this block's arrival order, a Fisher-Yates shuffle of `order` from
+    /// the `arrival` stream (the legacy figures).
     fn shuffle_arrivals(&mut self) {
         let n = self.order.len();
         for i in (1..n).rev() {
@@ -476,6 +528,17 @@ impl World {
         }
         Ok(())
     }
+}
+
+/// An agent's arrival key in a block of salt `salt`: SplitMix64's finalizer of
+/// `salt + index` (a bijection of `u64`, so distinct agents get distinct keys; its output is
+/// uniform for practical purposes, so the order is a uniformly random permutation up to the
+/// mixer's quality).
+pub(super) fn arrival_key(salt: u64, index: u64) -> u64 {
+    let mut z = salt.wrapping_add(index.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 /// Whether the sender of `tx` holds the quote for its gas at its maximum fee (`native`: quote
