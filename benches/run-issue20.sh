@@ -7,14 +7,13 @@
 # (load average about 1): every figure is a wall time.
 #
 #   benches/run-issue20.sh            # the measurements: release build (the bench profile),
-#                                     # about 15-25 minutes with today's holders awake
+#                                     # about 15-25 minutes
 #   benches/run-issue20.sh --smoke    # a check that the script works: ci profile, criterion
 #                                     # --test mode (each bench once, no timing), 1e4 accounts
 #                                     # only, large_book at 10,000 accounts for an hour
 #
-# Environment: CARGO_TARGET_DIR as for cargo; CASCADE_FLOOR_HOLDERS=asleep once the World lets
-# holders sleep (the floor then lets them sleep too); ISSUE20_CORE (default 0), the core the
-# one-day run is pinned to with taskset when available.
+# Environment: CARGO_TARGET_DIR as for cargo; ISSUE20_CORE (default 0), the core the one-day run
+# is pinned to with taskset when available.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never

@@ -9,9 +9,9 @@
 //!
 //! Sizes: `CASCADE_ACTING_SIZES` (comma-separated, default `10000,100000,1000000`). Building
 //! the 1e6 World and its first five blocks (500,000 openings) takes tens of seconds and about
-//! 2 GB; the smoke run of `benches/run-issue20.sh --smoke` uses `10000` only. Holders are
-//! visited every block until the World lets them sleep; the floor follows the same rule, or
-//! lets them sleep with `CASCADE_FLOOR_HOLDERS=asleep`. Figures in benches/RESULTS.md.
+//! 2 GB; the smoke run of `benches/run-issue20.sh --smoke` uses `10000` only. Holders sleep
+//! (`chain.holders_sleep`, the default), in the World and in the floor alike. Figures in
+//! benches/RESULTS.md.
 
 use cascade_sim::World;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
@@ -31,11 +31,6 @@ fn sizes() -> Vec<u64> {
         .collect()
 }
 
-/// Whether the floor lets holders sleep (`CASCADE_FLOOR_HOLDERS=asleep`).
-fn holders_asleep() -> bool {
-    std::env::var("CASCADE_FLOOR_HOLDERS").is_ok_and(|v| v == "asleep")
-}
-
 fn acting(c: &mut Criterion) {
     let mut g = c.benchmark_group("acting");
     g.sample_size(10);
@@ -47,7 +42,7 @@ fn acting(c: &mut Criterion) {
             _ => 5,
         }));
         let s = cascade_benches::acting(n, cascade_benches::ACTING);
-        let floor = cascade_benches::Floor::of(&s).with_sleeping_holders(holders_asleep());
+        let floor = cascade_benches::Floor::of(&s);
         let mut w = World::new(&s, 7, 0).unwrap();
         // The holders' openings: one block to submit, the next to include, and margin.
         for _ in 0..5 {

@@ -5,7 +5,7 @@
 //! (`configs/bench/reference_market.toml`), for its cost against `runs_1_threads`.
 //! `floor_1_thread` is the floor of the scenario's own schedule: under the event schedule (the
 //! default) the fixed draws and the acting set's draws and touches only (`EventFloor`; holders
-//! visited every block, or asleep with `CASCADE_FLOOR_HOLDERS=asleep`); `floor_polled_1_thread`
+//! asleep on their closing clocks, as `chain.holders_sleep` makes the World's); `floor_polled_1_thread`
 //! is the floor of the polled schedule (every agent every block), the floor of the figures
 //! measured before the event schedule. Figures in benches/RESULTS.md.
 
@@ -40,8 +40,7 @@ fn reference(c: &mut Criterion) {
     g.bench_function("market_runs_1_thread", |b| {
         b.iter(|| black_box(run_many(&m, SEED, 1, false, 1, |_| {}).unwrap().len()))
     });
-    let asleep = std::env::var("CASCADE_FLOOR_HOLDERS").is_ok_and(|v| v == "asleep");
-    let floor = cascade_benches::Floor::of(&s).with_sleeping_holders(asleep);
+    let floor = cascade_benches::Floor::of(&s);
     g.throughput(Throughput::Elements(1));
     g.bench_function("floor_1_thread", |b| {
         b.iter(|| black_box(floor.run(SEED, 0)))

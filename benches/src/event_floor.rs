@@ -1,12 +1,12 @@
 //! The floor under the event agent schedule: the random draws and per-account touches that the
 //! World cannot avoid when only the agents that act are visited. Under `chain.agent_schedule =
-//! "event"` the World shuffles the acting set of a block (the agents awake, and the sleepers
+//! "event"` the World orders the acting set of a block by the agents' arrival keys (the agents awake, and the sleepers
 //! whose clock is due), not the whole population, and an agent draws only when one of its
 //! clocks rings; so does this floor, with the same clocks (`cascade_agents::schedule::Clock`)
 //! and the same queue of sleepers (`Sleepers`), and without the model:
 //!
 //! - agents that never sleep (liquidators, arbitrageurs, market makers, MEV bots, option
-//!   agents) are in every block's arrival shuffle and draw nothing, as in the polled floor;
+//!   agents) are in every block's arrival order and draw nothing, as in the polled floor;
 //! - a noise trader sleeps on its trade clock (`trade_per_hour`); when it rings it makes its
 //!   trade's draws (two uniforms and a normal);
 //! - a trader is flat or holds a position. Flat, it sleeps on its opening clock
@@ -15,8 +15,8 @@
 //!   population declines every opening (`max_entry_cost = 0`, the `acting` bench's flat
 //!   accounts), in which case it sleeps again on its opening clock. Holding, it
 //!   consults its closing clock (`close_per_hour`) and, when it rings, is flat again (awake
-//!   for the next block). A holder is awake every block (`holders_awake`, the World's rule
-//!   today) or sleeps on its closing clock (when the World lets holders sleep). Every visit
+//!   for the next block). A holder sleeps on its closing clock (`chain.holders_sleep`, the
+//!   default) or is awake every block (`holders_awake`, with `chain.holders_sleep = false`). Every visit
 //!   reads and writes the trader's per-account state.
 //!
 //! What the floor leaves out, because only the model knows it: openings declined for their
@@ -24,7 +24,7 @@
 //! transaction waits for inclusion beyond one. Blocks are `block_time_s` apart (fixed).
 
 use crate::Touched;
-use cascade_agents::schedule::{Clock, Sleepers};
+use cascade_agents::schedule::{Clock, Sleepers, arrival_key};
 use cascade_core::rng::{self, SimRng, streams};
 use rand::RngExt;
 use rand_distr::{Distribution, StandardNormal};
@@ -157,16 +157,14 @@ impl EventFloor {
         for _ in 0..3 * self.shape.feeds {
             acc += self.oracle.random::<f64>();
         }
-        // The acting set, in agent order, then shuffled: as the World's `collect_acting` and
-        // `shuffle_arrivals`.
+        // The acting set, ordered by each agent's arrival key of this block: as the World's
+        // `collect_acting` and `key_arrivals`.
         self.order.clear();
         self.order.extend(self.awake.drain(..).map(|a| a as usize));
         self.sleepers.pop_due(t, &mut self.order);
-        self.order.sort_unstable();
-        for i in (1..self.order.len()).rev() {
-            let j = self.arrival.random_range(0..=i);
-            self.order.swap(i, j);
-        }
+        let salt: u64 = self.arrival.random();
+        self.order
+            .sort_unstable_by_key(|&ai| (arrival_key(salt, ai as u64), ai));
         let (na, nn) = (self.shape.n_awake, self.noise.len());
         for k in 0..self.order.len() {
             let i = self.order[k];

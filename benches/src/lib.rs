@@ -169,7 +169,7 @@ impl Floor {
                 traders: Vec::new(),
                 feeds,
                 block_time_s: cfg.chain.block_time_s,
-                holders_awake: true,
+                holders_awake: !cfg.chain.holders_sleep,
             };
             for a in &cfg.agents {
                 match a {

@@ -5,6 +5,7 @@
 
 use super::{BlockRecord, World};
 use crate::config::BlockTimeDist;
+use cascade_agents::schedule::arrival_key;
 use cascade_agents::{BundleRequest, Receipt, ReceiptStatus, Schedule, Submission};
 use cascade_core::event::Event;
 use cascade_core::tx::{Action, Bundle, BundleItem, GasKind, Side, Tx, TxRequest};
@@ -528,17 +529,6 @@ impl World {
         }
         Ok(())
     }
-}
-
-/// An agent's arrival key in a block of salt `salt`: SplitMix64's finalizer of
-/// `salt + index` (a bijection of `u64`, so distinct agents get distinct keys; its output is
-/// uniform for practical purposes, so the order is a uniformly random permutation up to the
-/// mixer's quality).
-pub(super) fn arrival_key(salt: u64, index: u64) -> u64 {
-    let mut z = salt.wrapping_add(index.wrapping_mul(0x9e37_79b9_7f4a_7c15));
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 /// Whether the sender of `tx` holds the quote for its gas at its maximum fee (`native`: quote
