@@ -154,8 +154,12 @@ impl CrossChainConfig {
         check_delay(c, "retry_delay_s", b.retry_delay_s);
         if let Some(cap) = b.rate_limit_capacity {
             c.positive("rate_limit_capacity", cap);
-            check_rate(c, "rate_limit_refill_per_hour", b.rate_limit_refill_per_hour);
-            if !(b.rate_limit_refill_per_hour > 0.0) {
+            check_rate(
+                c,
+                "rate_limit_refill_per_hour",
+                b.rate_limit_refill_per_hour,
+            );
+            if b.rate_limit_refill_per_hour.is_nan() || b.rate_limit_refill_per_hour <= 0.0 {
                 c.fail(
                     "rate_limit_refill_per_hour",
                     "must be > 0 quote per hour when rate_limit_capacity is set (a bucket that never refills would strand the proceeds)",
@@ -454,7 +458,11 @@ impl Engine {
             }
             br.next_block += 1;
             // A remote block before this home block's time sees the previous market price.
-            let seen = if tau < t { br.prev_p.clone() } else { p_ref.to_vec() };
+            let seen = if tau < t {
+                br.prev_p.clone()
+            } else {
+                p_ref.to_vec()
+            };
             br.observe(tau, &seen);
             let mut due: Vec<Seize> = Vec::new();
             br.seizes.retain(|s| {
@@ -562,7 +570,14 @@ impl Engine {
         let shortfall = repay - to_pool;
         if shortfall.is_positive() {
             self.metrics.bad_debt += shortfall.to_whole();
-            self.event("bridge_bad_debt", Some(id), None, shortfall, 0.0, String::new());
+            self.event(
+                "bridge_bad_debt",
+                Some(id),
+                None,
+                shortfall,
+                0.0,
+                String::new(),
+            );
             self.waterfall(id, shortfall, &[]);
             shortfall.to_whole()
         } else {

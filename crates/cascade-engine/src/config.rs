@@ -378,7 +378,10 @@ pub struct EngineConfig {
     pub intents: crate::intents::IntentPolicy,
     /// Where borrowers' collateral lives: with the debt (`off`) or on a second chain reached
     /// through a bridge (`bridge`; `crate::bridge`; off by default, and then not serialized).
-    #[serde(default, skip_serializing_if = "crate::bridge::CrossChainConfig::is_off")]
+    #[serde(
+        default,
+        skip_serializing_if = "crate::bridge::CrossChainConfig::is_off"
+    )]
     pub cross_chain: crate::bridge::CrossChainConfig,
 }
 

@@ -39,9 +39,11 @@ fn remote_liquidation_matches_the_same_chain_plan() {
     // Instant bridge, no failures, no limit, no remote gas, remote blocks at the home block
     // times and the remote feed publishing every block without delay.
     let mut b = harness(
-        &with_bridge(r#"kind = "bridge"
+        &with_bridge(
+            r#"kind = "bridge"
             remote_block_time_s = 12.0
-            latency_s = 0.0"#),
+            latency_s = 0.0"#,
+        ),
         1,
     );
     let mut a = harness(&plain(), 1);

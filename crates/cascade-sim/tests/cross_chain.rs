@@ -59,8 +59,8 @@ fn try_scenario(sets: &[&str]) -> String {
 fn a_bad_bridge_value_is_refused_with_its_key() {
     let err = try_scenario(&["engine.cross_chain.failure_prob=1.5"]);
     assert!(err.contains("engine.cross_chain.failure_prob"), "{err}");
-    let err = try_scenario(
-        &["engine.liquidation={kind=\"dutch_auction\", start_premium=1.2, curve=\"stairstep\", step_s=90, cut=0.99, tail_s=8400, cusp=0.4, tip=50, chip=0.001, chop=0.13}"],
-    );
+    let err = try_scenario(&[
+        "engine.liquidation={kind=\"dutch_auction\", start_premium=1.2, curve=\"stairstep\", step_s=90, cut=0.99, tail_s=8400, cusp=0.4, tip=50, chip=0.001, chop=0.13}",
+    ]);
     assert!(err.contains("engine.cross_chain"), "{err}");
 }
