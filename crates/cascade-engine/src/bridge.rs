@@ -272,9 +272,13 @@ pub struct Bridge {
 impl Bridge {
     /// The bridge of `cfg` (`None` when off): registers its holders on `ledger` (before it is
     /// sealed) and mints the remote keepers' quote. `prices` start the remote feeds.
-    pub fn new(cfg: &CrossChainConfig, ledger: &mut Ledger, prices: &[f64]) -> Option<Box<Bridge>> {
+    pub fn new(
+        cfg: &CrossChainConfig,
+        ledger: &mut Ledger,
+        prices: &[f64],
+    ) -> Result<Option<Box<Bridge>>, String> {
         let CrossChainConfig::Bridge(b) = cfg else {
-            return None;
+            return Ok(None);
         };
         let escrow = ledger.add_holder("bridge:escrow");
         let market = ledger.add_holder("bridge:remote_keepers");
@@ -285,8 +289,8 @@ impl Bridge {
                 TokenId::QUOTE,
                 Amount::from_whole(b.remote_market_liquidity),
             )
-            .ok()?;
-        Some(Box::new(Bridge {
+            .map_err(|e| e.to_string())?;
+        Ok(Some(Box::new(Bridge {
             cfg: b.clone(),
             escrow,
             market,
@@ -314,7 +318,7 @@ impl Bridge {
             proceeds: Vec::new(),
             pending: BTreeSet::new(),
             metrics: BridgeMetrics::default(),
-        }))
+        })))
     }
 
     pub fn metrics(&self) -> BridgeMetrics {
@@ -583,6 +587,31 @@ impl Engine {
         } else {
             0.0
         }
+    }
+
+    /// What the pool is owed by remote liquidations in flight, marked at `p_ref`: per
+    /// liquidation the debt and fee it repays, capped by the seized collateral's value before
+    /// the sale and by the net proceeds after it (0 when off). Part of the protocol's
+    /// position in `protocol_loss_at_market`, as an auction's claim on its lot is.
+    pub(crate) fn bridge_in_flight_value(&self, p_ref: &[f64]) -> f64 {
+        let Some(br) = &self.bridge else {
+            return 0.0;
+        };
+        let seizes: f64 = br
+            .seizes
+            .iter()
+            .map(|s| {
+                (s.repay + s.fee)
+                    .to_whole()
+                    .min(s.seize.to_whole() * p_ref[s.asset])
+            })
+            .sum();
+        let proceeds: f64 = br
+            .proceeds
+            .iter()
+            .map(|p| (p.repay + p.fee).to_whole().min(p.net.to_whole()))
+            .sum();
+        seizes + proceeds
     }
 
     /// The cross-chain metrics (`None` when off).

@@ -283,7 +283,7 @@ impl Engine {
         // Registered only when on, so that runs without intents keep their holders.
         let intents = intents::IntentBook::new(&cfg.intents, ledger);
         // Likewise the bridge's holders, registered only when on.
-        let bridge = bridge::Bridge::new(&cfg.cross_chain, ledger, prices);
+        let bridge = bridge::Bridge::new(&cfg.cross_chain, ledger, prices)?;
         Ok(Engine {
             cfg: cfg.clone(),
             n_assets: n,

@@ -141,6 +141,7 @@ impl Engine {
                 .to_whole()
                 .min(auc.lot.to_whole() * p_ref[auc.asset]);
         }
+        value += self.bridge_in_flight_value(p_ref);
         self.cfg.pool_liquidity + self.cfg.insurance_fund - value + self.metrics.unwind_cost
     }
 
