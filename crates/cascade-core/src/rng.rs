@@ -61,6 +61,9 @@ pub mod streams {
     pub const SEQUENCER: &str = "sequencer";
     /// Intent solvers: numbers them only (they draw nothing).
     pub const SOLVERS: &str = "solvers";
+    /// Cross-chain collateral (`engine.cross_chain`): bridge messages, two draws per delivery
+    /// attempt (failure, extra latency), in send order.
+    pub const BRIDGE: &str = "bridge";
 }
 
 /// The seed of run `run` of an experiment with master seed `master`.

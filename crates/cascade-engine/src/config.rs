@@ -376,6 +376,13 @@ pub struct EngineConfig {
     /// existing configurations do not change).
     #[serde(default, skip_serializing_if = "crate::intents::IntentPolicy::is_off")]
     pub intents: crate::intents::IntentPolicy,
+    /// Where borrowers' collateral lives: with the debt (`off`) or on a second chain reached
+    /// through a bridge (`bridge`; `crate::bridge`; off by default, and then not serialized).
+    #[serde(
+        default,
+        skip_serializing_if = "crate::bridge::CrossChainConfig::is_off"
+    )]
+    pub cross_chain: crate::bridge::CrossChainConfig,
 }
 
 impl EngineConfig {
@@ -416,6 +423,7 @@ impl EngineConfig {
             perp_trade_price: Default::default(),
             sequencer: Default::default(),
             intents: Default::default(),
+            cross_chain: Default::default(),
         }
     }
 }
@@ -872,6 +880,26 @@ impl EngineConfig {
         }
         self.sequencer.validate(&mut c.at("sequencer"));
         self.intents.validate(&mut c.at("intents"), self);
+        self.cross_chain.validate(&mut c.at("cross_chain"));
+        if !self.cross_chain.is_off() {
+            if !matches!(
+                self.liquidation,
+                LiquidationMode::Full { .. }
+                    | LiquidationMode::CloseFactor { .. }
+                    | LiquidationMode::Incremental { .. }
+            ) {
+                c.fail(
+                    "cross_chain",
+                    "kind = \"bridge\" needs a fixed-bonus liquidation (full, close_factor or incremental): the remote keeper buys at the bonus",
+                );
+            }
+            if !self.intents.is_off() {
+                c.fail(
+                    "cross_chain",
+                    "kind = \"bridge\" cannot be combined with engine.intents (a solver's fill would take remote collateral on the home chain)",
+                );
+            }
+        }
     }
 
     /// Rules that need the scenario's asset count (the options chain's underlyings).

@@ -48,6 +48,7 @@ impl Engine {
             }
         }
         self.check_intents(ledger)?;
+        self.check_bridge(ledger)?;
         if self.insurance.is_negative() {
             return Err("negative insurance fund".into());
         }

@@ -25,6 +25,7 @@
 pub mod account;
 pub mod accounts;
 pub mod auction;
+pub mod bridge;
 pub mod config;
 pub mod index;
 pub mod margin;
@@ -48,6 +49,7 @@ mod waterfall;
 
 pub use account::{Account, Health, OptRef, Perp, RiskMemo};
 // Every configuration type (the whole `config` module is public API).
+pub use bridge::{BridgeConfig, BridgeMetrics, CrossChainConfig, RemoteOracle};
 pub use config::*;
 pub use liquidation::{Mechanism, SettlementMarket};
 pub use margin::{MarginState, Req};
@@ -234,6 +236,9 @@ pub struct Engine {
     seq: Option<sequencer::Sequencer>,
     /// Solvers' standing commitments and their escrow (`engine.intents`; none when off).
     intents: Option<Box<intents::IntentBook>>,
+    /// The bridge to the chain holding borrowers' collateral (`engine.cross_chain`; none
+    /// when off).
+    bridge: Option<Box<bridge::Bridge>>,
 }
 
 /// The collateral a liquidation seizes and the debt it repays (a preview).
@@ -277,6 +282,8 @@ impl Engine {
             .map_err(|e| e.to_string())?;
         // Registered only when on, so that runs without intents keep their holders.
         let intents = intents::IntentBook::new(&cfg.intents, ledger);
+        // Likewise the bridge's holders, registered only when on.
+        let bridge = bridge::Bridge::new(&cfg.cross_chain, ledger, prices)?;
         Ok(Engine {
             cfg: cfg.clone(),
             n_assets: n,
@@ -344,6 +351,7 @@ impl Engine {
                 SimRng::seed_from_u64(0)
             }),
             intents,
+            bridge,
         })
     }
 

@@ -92,6 +92,9 @@ pub struct EngineMetrics {
     /// Asynchronous settlement (`engine.sequencer`; zero under `onchain`), read from the
     /// sequencer when the metrics are read.
     pub sequencer: crate::SequencerMetrics,
+    /// Cross-chain collateral (`engine.cross_chain`; zero when off), read from the bridge
+    /// when the metrics are read.
+    pub bridge: crate::BridgeMetrics,
 }
 
 impl Engine {
@@ -103,6 +106,7 @@ impl Engine {
         m.induced_notional = self.unresolved.iter().map(|u| u.notional).sum();
         m.unresolved_shortfall = self.unresolved_shortfall();
         m.sequencer = self.sequencer_metrics().unwrap_or_default();
+        m.bridge = self.bridge_metrics().unwrap_or_default();
         m.committed_capital_mean = self.committed_capital_mean();
         m
     }
@@ -137,6 +141,7 @@ impl Engine {
                 .to_whole()
                 .min(auc.lot.to_whole() * p_ref[auc.asset]);
         }
+        value += self.bridge_in_flight_value(p_ref);
         self.cfg.pool_liquidity + self.cfg.insurance_fund - value + self.metrics.unwind_cost
     }
 

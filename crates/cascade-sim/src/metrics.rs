@@ -517,6 +517,30 @@ pub const METRICS: &[MetricDef] = &[
     m("intent_surplus_to_solvers", MetricKind::Quote, "over intent fills, commitment discount x notional: what the solvers earned at the oracle, before gas and capital cost (engine.intents; 0 when off)").titled("Intent surplus to solvers"),
     m("committed_capital_mean", MetricKind::Quote, "time-mean over the run of the quote locked in solvers' commitments (engine.intents; 0 when off)").titled("Committed capital (mean)"),
     m(
+        "remote_liquidation_delay_s_mean",
+        MetricKind::Seconds,
+        "engine.cross_chain = bridge: mean over remote liquidations whose proceeds landed of the seconds from the home engine's decision (the seize message sent) to the home block end at which the proceeds landed (0 without one, and when off)",
+    )
+    .titled("Remote liquidation delay"),
+    m(
+        "bridge_bad_debt",
+        MetricKind::Quote,
+        "engine.cross_chain = bridge: sum over landed proceeds of max(0, debt repaid at the decision - proceeds net of remote gas): the collateral's fall in value (and the gas) between the decision and the remote sale, through the waterfall; part of bad_debt (0 when off)",
+    )
+    .titled("Bridge bad debt"),
+    m(
+        "bridge_messages_failed",
+        MetricKind::Count,
+        "engine.cross_chain = bridge: bridge message delivery attempts that failed and were retried (0 when off)",
+    )
+    .titled("Bridge messages failed"),
+    m(
+        "bridge_fees",
+        MetricKind::Quote,
+        "engine.cross_chain = bridge: remote-chain gas of the seize and proceeds messages, paid from the proceeds (0 when off)",
+    )
+    .titled("Bridge fees"),
+    m(
         "liquidations_vs_twin",
         MetricKind::Count,
         "liquidations minus those of the run's twin without liquidation flow reaching the price (metrics.counterfactual = \"twin\"; NaN otherwise)",
@@ -794,6 +818,10 @@ impl Accumulator {
             e.intent_surplus_to_protocol,
             e.intent_surplus_to_solvers,
             e.committed_capital_mean,
+            e.bridge.delay_s_mean(),
+            e.bridge.bad_debt,
+            e.bridge.messages_failed as f64,
+            e.bridge.fees,
             // The twin comparisons, filled by the runner when a twin runs.
             f64::NAN,
             f64::NAN,

@@ -217,6 +217,7 @@ golden! {
     black_thursday => "configs/scenarios/black_thursday.toml",
     black_thursday_stochastic => "configs/scenarios/black_thursday_stochastic.toml",
     crash_congestion => "configs/scenarios/crash_congestion.toml",
+    cross_chain => "configs/scenarios/cross_chain.toml",
     crash_congestion_stochastic => "configs/scenarios/crash_congestion_stochastic.toml",
     gen1 => "configs/scenarios/gen1.toml",
     gen1_stochastic => "configs/scenarios/gen1_stochastic.toml",

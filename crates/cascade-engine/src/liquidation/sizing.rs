@@ -25,6 +25,10 @@ impl Engine {
 
     /// The plan at other oracle prices (what a bot computes from a pending oracle update).
     pub fn plan_liquidation_at(&self, id: AccountId, prices: &[f64]) -> Result<LiqPlan, Reason> {
+        // Cross-chain collateral: only the bridge liquidates it (`crate::bridge`).
+        if self.collateral_is_remote(id) {
+            return Err("remote_collateral");
+        }
         self.plan_at_bonus(id, prices, self.bonus())
     }
 

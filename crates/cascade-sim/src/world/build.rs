@@ -286,6 +286,8 @@ fn build_engine(
                 .map_err(BuildError)?;
             // Asynchronous settlement draws its outages from its own stream.
             engine.seed_sequencer(rng::stream(seed, streams::SEQUENCER, 0));
+            // Cross-chain collateral draws its messages from its own stream.
+            engine.seed_bridge(rng::stream(seed, streams::BRIDGE, 0));
             Ok(engine)
         })
         .transpose()

@@ -438,6 +438,8 @@ impl World {
             e.prove_solvency(&mut self.ledger, base_fee, native, self.burn);
             e.end_block();
             e.settle_proofs(&mut self.ledger, self.burn);
+            // Cross-chain collateral (a no-op when off): decisions, remote blocks, landings.
+            e.bridge_block_end(&mut self.ledger, &self.p_ref, native);
             if last {
                 // The final cascade generation of every liquidation.
                 e.finish_events();
