@@ -70,16 +70,48 @@ impl Formats {
     };
 }
 
-/// The figure as a PNG file's bytes.
+/// The resolution figures are laid out at: a layout pixel is 1/96 inch (a CSS pixel), so
+/// `--width 1100` is 11.46 inches wide at any `--dpi`.
+pub const LAYOUT_DPI: u32 = 96;
+
+/// The figure as a PNG file's bytes, at the layout resolution (one pixel per layout pixel).
 pub fn png_bytes<F: Figure>(fig: &F) -> Result<Vec<u8>, ReportError> {
+    png_bytes_at(fig, LAYOUT_DPI)
+}
+
+/// The PNG's pixel size for a figure of `size` layout pixels drawn at `dpi`.
+pub fn png_size(size: (u32, u32), dpi: u32) -> (u32, u32) {
+    let s = crate::scaled::scale_for(dpi);
+    (
+        ((size.0 as f64 * s).round() as u32).max(1),
+        ((size.1 as f64 * s).round() as u32).max(1),
+    )
+}
+
+/// The figure as a PNG file's bytes drawn at `dpi`: the pixel size is the layout size times
+/// dpi/96, and every length in the figure (text, strokes, markers, margins) scales with it
+/// (see [`crate::scaled`]).
+pub fn png_bytes_at<F: Figure>(fig: &F, dpi: u32) -> Result<Vec<u8>, ReportError> {
     font::ensure_registered()?;
-    let (w, h) = fig.size();
+    let (w, h) = png_size(fig.size(), dpi);
     let mut buf = vec![255u8; w as usize * h as usize * 3];
     {
-        let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
-        root.fill(&WHITE).dr()?;
-        fig.draw(&root)?;
-        root.present().dr()?;
+        let inner = BitMapBackend::with_buffer(&mut buf, (w, h));
+        if dpi == LAYOUT_DPI {
+            let root = inner.into_drawing_area();
+            root.fill(&WHITE).dr()?;
+            fig.draw(&root)?;
+            root.present().dr()?;
+        } else {
+            let root = crate::scaled::Scaled {
+                inner,
+                scale: crate::scaled::scale_for(dpi),
+            }
+            .into_drawing_area();
+            root.fill(&WHITE).dr()?;
+            fig.draw(&root)?;
+            root.present().dr()?;
+        }
     }
     let mut out = Vec::new();
     use image::ImageEncoder;
@@ -173,7 +205,8 @@ fn crc32(bytes: &[u8]) -> u32 {
     !c
 }
 
-/// [`write_figure`], the PNG stating `dpi` (pHYs) when given.
+/// [`write_figure`], the PNG drawn at `dpi` (pixel size and every length times dpi/96) and
+/// stating it (pHYs) when given; the SVG is vector, at the layout size.
 pub fn write_figure_dpi<F: Figure>(
     fig: &F,
     stem: &Path,
@@ -184,7 +217,7 @@ pub fn write_figure_dpi<F: Figure>(
     let with_ext = |ext: &str| with_ext(stem, ext);
     // Draw everything before writing anything.
     let png = if formats.png {
-        let b = png_bytes(fig)?;
+        let b = png_bytes_at(fig, dpi.unwrap_or(LAYOUT_DPI))?;
         Some(match dpi {
             Some(d) => with_dpi(&b, d),
             None => b,
