@@ -132,10 +132,47 @@ pub fn svg_string<F: Figure>(fig: &F) -> Result<String, ReportError> {
         root.present().dr()?;
     }
     // Name the bundled family first, with a generic fallback for viewers without it.
-    Ok(s.replace(
+    let s = s.replace(
         &format!("font-family=\"{}\"", font::FAMILY),
         &format!("font-family=\"{}\"", font::SVG_FAMILY),
-    ))
+    );
+    Ok(embed_font(&s))
+}
+
+/// `svg` with the bundled font embedded (an `@font-face` with a base64 data URL in a
+/// `<style>` right after the root element's tag), so it renders the same without DejaVu Sans
+/// installed; an SVG without text is returned as it is.
+pub fn embed_font(svg: &str) -> String {
+    if !svg.contains("<text") {
+        return svg.to_string();
+    }
+    let Some(open) = svg
+        .find("<svg")
+        .and_then(|i| svg[i..].find('>').map(|j| i + j + 1))
+    else {
+        return svg.to_string();
+    };
+    let face = font_face_css();
+    let mut out = String::with_capacity(svg.len() + face.len() + 40);
+    out.push_str(&svg[..open]);
+    out.push_str("\n<defs><style>");
+    out.push_str(face);
+    out.push_str("</style></defs>");
+    out.push_str(&svg[open..]);
+    out
+}
+
+/// The `@font-face` rules for the bundled font (normal and bold from the one TTF, as the
+/// bitmap charts draw them), computed once.
+pub fn font_face_css() -> &'static str {
+    static CSS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    CSS.get_or_init(|| {
+        let url = format!("data:font/ttf;base64,{}", base64(font::DEJAVU_SANS));
+        format!(
+            "@font-face{{font-family:\"{f}\";font-weight:normal;src:url({url}) format(\"truetype\");}}",
+            f = font::FAMILY
+        )
+    })
 }
 
 fn with_ext(stem: &Path, ext: &str) -> PathBuf {
@@ -924,6 +961,36 @@ mod tests {
         let t = log_ticks(3.1, 3.9);
         assert!(t.len() >= 3 && within(&t, 3.1, 3.9), "{t:?}");
         assert_eq!(linear_ticks(0.0, 1.0, 5).len(), 6);
+    }
+
+    #[test]
+    fn svgs_embed_the_font_their_text_names() {
+        struct Hello;
+        impl Figure for Hello {
+            fn size(&self) -> (u32, u32) {
+                (200, 80)
+            }
+            fn draw<DB: DrawingBackend>(
+                &self,
+                root: &DrawingArea<DB, Shift>,
+            ) -> Result<(), ReportError> {
+                root.draw(&Text::new("Hello", (10, 10), text(TICK_PX))).dr()
+            }
+        }
+        let svg = svg_string(&Hello).unwrap();
+        let face = svg
+            .find("@font-face{font-family:\"DejaVu Sans\"")
+            .expect("@font-face");
+        let root = svg.find("<svg").unwrap();
+        let text = svg.find("<text").unwrap();
+        assert!(root < face && face < text, "the style precedes the text");
+        assert!(
+            svg.contains("src:url(data:font/ttf;base64,AAEAAA"),
+            "a TrueType data URL"
+        );
+        assert!(svg[text..].contains("font-family=\"DejaVu Sans, sans-serif\""));
+        // The embedded font is the bundled one, whole (no subsetting: see font.rs).
+        assert!(svg.len() > font::DEJAVU_SANS.len() * 4 / 3);
     }
 
     #[test]
