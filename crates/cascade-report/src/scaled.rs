@@ -96,7 +96,8 @@ impl<DB: DrawingBackend> DrawingBackend for Scaled<DB> {
         // A layout pixel is a block of device pixels.
         let a = self.p(point);
         let b = self.p((point.0 + 1, point.1 + 1));
-        self.inner.draw_rect(a, (b.0 - 1, b.1 - 1), &color, true)
+        let b = ((b.0 - 1).max(a.0), (b.1 - 1).max(a.1));
+        self.inner.draw_rect(a, b, &color, true)
     }
 
     fn draw_line<S: BackendStyle>(
