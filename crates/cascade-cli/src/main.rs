@@ -238,15 +238,17 @@ enum Command {
         /// The heatmap colour scale's high end (default: the largest cell; rates: 1).
         #[arg(long, allow_hyphen_values = true)]
         vmax: Option<f64>,
-        /// Figure width in pixels (default: the chart's own, 1100 for most).
+        /// Figure width in layout pixels, 1/96 inch each (default: the chart's own, 1100 for
+        /// most); the PNG has width x dpi/96 pixels.
         #[arg(long, value_parser = clap::value_parser!(u32).range(300..=8000))]
         width: Option<u32>,
-        /// Figure height in pixels (default: the chart's own).
+        /// Figure height in layout pixels, 1/96 inch each (default: the chart's own).
         #[arg(long, value_parser = clap::value_parser!(u32).range(200..=8000))]
         height: Option<u32>,
-        /// The resolution the PNG states (its pHYs chunk; default 96): the print size is the
-        /// pixel size over it, so `--width 2100 --dpi 300` prints 7 inches wide. Text keeps its
-        /// pixel size.
+        /// The PNG's resolution (default 96): the same figure with dpi/96 times the pixels
+        /// each way, text, lines, markers and margins included, and the resolution stated in
+        /// its pHYs chunk; `--width 672 --dpi 300` is 2100 pixels, 7 inches wide. The SVG is
+        /// vector, at the layout size.
         #[arg(long, value_parser = clap::value_parser!(u32).range(36..=2400))]
         dpi: Option<u32>,
         /// Output: a file stem (both formats), or a path ending in .png or .svg (that format
@@ -673,6 +675,9 @@ fn in_charts_dir(dir: &Path, stem: &Path) -> bool {
     parent.starts_with(&charts)
 }
 
+/// The largest PNG side `cascade plot` draws (`--dpi` multiplies the layout size).
+const MAX_PNG_PX: u32 = 20_000;
+
 fn cmd_plot(
     dir: &Path,
     kind: PlotKindArg,
@@ -724,6 +729,15 @@ fn cmd_plot(
         fig: &fig,
         size: (a.width.unwrap_or(w0), a.height.unwrap_or(h0)),
     };
+    if let Some(d) = a.dpi {
+        let (pw, ph) = cascade_report::render::png_size(sized.size, d);
+        if formats.png && pw.max(ph) > MAX_PNG_PX {
+            return Err(Failure::Usage(format!(
+                "--dpi {d}: a {}x{} figure would be a {pw}x{ph} pixel PNG (at most {MAX_PNG_PX} pixels a side); lower --dpi or --width/--height, or write the SVG",
+                sized.size.0, sized.size.1
+            )));
+        }
+    }
     let files = cascade_report::render::write_figure_dpi(&sized, &stem, formats, a.dpi)
         .map_err(report_failure)?;
     print_wrote(&files);

@@ -119,7 +119,9 @@ fn size_dpi_and_chart_options() {
     assert_eq!(code, 0, "{err}");
     let b = std::fs::read(&png).unwrap();
     let be = |i: usize| u32::from_be_bytes(b[i..i + 4].try_into().unwrap());
-    assert_eq!((be(16), be(20)), (1600, 900), "IHDR width and height");
+    // --width/--height are layout pixels (1/96 inch): at 300 dpi the PNG has 300/96 times
+    // as many pixels each way, the same 16.7 x 9.4 inches.
+    assert_eq!((be(16), be(20)), (5000, 2813), "IHDR width and height");
     assert_eq!(&b[37..41], b"pHYs");
     assert_eq!(be(41), 11811, "300 dpi in pixels per metre");
     assert!(
@@ -147,4 +149,58 @@ fn size_dpi_and_chart_options() {
     }
     let (code, _, err) = cascade(&["plot", s(st), "--width", "10"]);
     assert_eq!(code, 2, "{err}");
+    let (code, _, err) = cascade(&["plot", s(st), "--width", "8000", "--dpi", "2400"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--dpi"), "{err}");
+}
+
+/// `--dpi 192` draws the same figure as `--dpi 96` with twice the pixels each way: the
+/// text, strokes and markers scale with it (the same share of the figure is ink), and the
+/// PNG states its resolution.
+#[test]
+fn dpi_scales_the_whole_figure() {
+    let _one = serial();
+    let st = store();
+    let mut shots = Vec::new();
+    for dpi in ["96", "192"] {
+        let png = st.join(format!("plots/dpi{dpi}.png"));
+        let (code, _, err) = cascade(&[
+            "plot",
+            s(st),
+            "--y",
+            "bad_debt",
+            "--width",
+            "800",
+            "--height",
+            "450",
+            "--dpi",
+            dpi,
+            "--out",
+            s(&png),
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let b = std::fs::read(&png).unwrap();
+        let be = |i: usize| u32::from_be_bytes(b[i..i + 4].try_into().unwrap());
+        assert_eq!(&b[37..41], b"pHYs");
+        let img = image::load_from_memory(&b).unwrap().to_rgb8();
+        let ink = img
+            .pixels()
+            .filter(|p| p.0.iter().any(|c| *c < 200))
+            .count() as f64;
+        shots.push((
+            (be(16), be(20)),
+            be(41),
+            ink / (img.width() * img.height()) as f64,
+        ));
+    }
+    assert_eq!(shots[0].0, (800, 450));
+    assert_eq!(shots[1].0, (1600, 900), "twice the pixels each way");
+    assert_eq!(
+        (shots[0].1, shots[1].1),
+        (3780, 7559),
+        "96 and 192 dpi in pixels per metre"
+    );
+    // Unscaled strokes and text would leave about half the ink share at 192 dpi.
+    let ratio = shots[1].2 / shots[0].2;
+    assert!((0.8..1.25).contains(&ratio), "ink share ratio {ratio}");
 }

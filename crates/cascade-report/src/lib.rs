@@ -15,6 +15,7 @@ pub mod charts;
 pub mod font;
 pub mod render;
 pub mod report;
+pub mod scaled;
 pub mod select;
 
 pub use charts::{AnyFigure, PlotKind, PlotRequest, build_figure};

@@ -70,16 +70,48 @@ impl Formats {
     };
 }
 
-/// The figure as a PNG file's bytes.
+/// The resolution figures are laid out at: a layout pixel is 1/96 inch (a CSS pixel), so
+/// `--width 1100` is 11.46 inches wide at any `--dpi`.
+pub const LAYOUT_DPI: u32 = 96;
+
+/// The figure as a PNG file's bytes, at the layout resolution (one pixel per layout pixel).
 pub fn png_bytes<F: Figure>(fig: &F) -> Result<Vec<u8>, ReportError> {
+    png_bytes_at(fig, LAYOUT_DPI)
+}
+
+/// The PNG's pixel size for a figure of `size` layout pixels drawn at `dpi`.
+pub fn png_size(size: (u32, u32), dpi: u32) -> (u32, u32) {
+    let s = crate::scaled::scale_for(dpi);
+    (
+        ((size.0 as f64 * s).round() as u32).max(1),
+        ((size.1 as f64 * s).round() as u32).max(1),
+    )
+}
+
+/// The figure as a PNG file's bytes drawn at `dpi`: the pixel size is the layout size times
+/// dpi/96, and every length in the figure (text, strokes, markers, margins) scales with it
+/// (see [`crate::scaled`]).
+pub fn png_bytes_at<F: Figure>(fig: &F, dpi: u32) -> Result<Vec<u8>, ReportError> {
     font::ensure_registered()?;
-    let (w, h) = fig.size();
+    let (w, h) = png_size(fig.size(), dpi);
     let mut buf = vec![255u8; w as usize * h as usize * 3];
     {
-        let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
-        root.fill(&WHITE).dr()?;
-        fig.draw(&root)?;
-        root.present().dr()?;
+        let inner = BitMapBackend::with_buffer(&mut buf, (w, h));
+        if dpi == LAYOUT_DPI {
+            let root = inner.into_drawing_area();
+            root.fill(&WHITE).dr()?;
+            fig.draw(&root)?;
+            root.present().dr()?;
+        } else {
+            let root = crate::scaled::Scaled {
+                inner,
+                scale: crate::scaled::scale_for(dpi),
+            }
+            .into_drawing_area();
+            root.fill(&WHITE).dr()?;
+            fig.draw(&root)?;
+            root.present().dr()?;
+        }
     }
     let mut out = Vec::new();
     use image::ImageEncoder;
@@ -100,10 +132,47 @@ pub fn svg_string<F: Figure>(fig: &F) -> Result<String, ReportError> {
         root.present().dr()?;
     }
     // Name the bundled family first, with a generic fallback for viewers without it.
-    Ok(s.replace(
+    let s = s.replace(
         &format!("font-family=\"{}\"", font::FAMILY),
         &format!("font-family=\"{}\"", font::SVG_FAMILY),
-    ))
+    );
+    Ok(embed_font(&s))
+}
+
+/// `svg` with the bundled font embedded (an `@font-face` with a base64 data URL in a
+/// `<style>` right after the root element's tag), so it renders the same without DejaVu Sans
+/// installed; an SVG without text is returned as it is.
+pub fn embed_font(svg: &str) -> String {
+    if !svg.contains("<text") {
+        return svg.to_string();
+    }
+    let Some(open) = svg
+        .find("<svg")
+        .and_then(|i| svg[i..].find('>').map(|j| i + j + 1))
+    else {
+        return svg.to_string();
+    };
+    let face = font_face_css();
+    let mut out = String::with_capacity(svg.len() + face.len() + 40);
+    out.push_str(&svg[..open]);
+    out.push_str("\n<defs><style>");
+    out.push_str(face);
+    out.push_str("</style></defs>");
+    out.push_str(&svg[open..]);
+    out
+}
+
+/// The `@font-face` rules for the bundled font (normal and bold from the one TTF, as the
+/// bitmap charts draw them), computed once.
+pub fn font_face_css() -> &'static str {
+    static CSS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    CSS.get_or_init(|| {
+        let url = format!("data:font/ttf;base64,{}", base64(font::DEJAVU_SANS));
+        format!(
+            "@font-face{{font-family:\"{f}\";font-weight:normal;src:url({url}) format(\"truetype\");}}",
+            f = font::FAMILY
+        )
+    })
 }
 
 fn with_ext(stem: &Path, ext: &str) -> PathBuf {
@@ -173,7 +242,8 @@ fn crc32(bytes: &[u8]) -> u32 {
     !c
 }
 
-/// [`write_figure`], the PNG stating `dpi` (pHYs) when given.
+/// [`write_figure`], the PNG drawn at `dpi` (pixel size and every length times dpi/96) and
+/// stating it (pHYs) when given; the SVG is vector, at the layout size.
 pub fn write_figure_dpi<F: Figure>(
     fig: &F,
     stem: &Path,
@@ -184,7 +254,7 @@ pub fn write_figure_dpi<F: Figure>(
     let with_ext = |ext: &str| with_ext(stem, ext);
     // Draw everything before writing anything.
     let png = if formats.png {
-        let b = png_bytes(fig)?;
+        let b = png_bytes_at(fig, dpi.unwrap_or(LAYOUT_DPI))?;
         Some(match dpi {
             Some(d) => with_dpi(&b, d),
             None => b,
@@ -891,6 +961,36 @@ mod tests {
         let t = log_ticks(3.1, 3.9);
         assert!(t.len() >= 3 && within(&t, 3.1, 3.9), "{t:?}");
         assert_eq!(linear_ticks(0.0, 1.0, 5).len(), 6);
+    }
+
+    #[test]
+    fn svgs_embed_the_font_their_text_names() {
+        struct Hello;
+        impl Figure for Hello {
+            fn size(&self) -> (u32, u32) {
+                (200, 80)
+            }
+            fn draw<DB: DrawingBackend>(
+                &self,
+                root: &DrawingArea<DB, Shift>,
+            ) -> Result<(), ReportError> {
+                root.draw(&Text::new("Hello", (10, 10), text(TICK_PX))).dr()
+            }
+        }
+        let svg = svg_string(&Hello).unwrap();
+        let face = svg
+            .find("@font-face{font-family:\"DejaVu Sans\"")
+            .expect("@font-face");
+        let root = svg.find("<svg").unwrap();
+        let text = svg.find("<text").unwrap();
+        assert!(root < face && face < text, "the style precedes the text");
+        assert!(
+            svg.contains("src:url(data:font/ttf;base64,AAEAAA"),
+            "a TrueType data URL"
+        );
+        assert!(svg[text..].contains("font-family=\"DejaVu Sans, sans-serif\""));
+        // The embedded font is the bundled one, whole (no subsetting: see font.rs).
+        assert!(svg.len() > font::DEJAVU_SANS.len() * 4 / 3);
     }
 
     #[test]

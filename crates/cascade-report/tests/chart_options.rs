@@ -1,6 +1,7 @@
 //! Chart options and chart quality (issue 22, item 2): categorical axes as points with error
 //! bars, `--no-bands`, `--facet`, fixed and degenerate colour scales, series that coincide,
-//! intervals never below zero, the font SVGs name, the canvas size and the PNG's resolution.
+//! intervals never below zero, the font SVGs name and embed, the canvas size and the PNG's
+//! resolution, and the interactive report's description of the same figures.
 
 use cascade_report::charts::heatmap::{Cell, Heatmap};
 use cascade_report::charts::line::{LineChart, Series};
@@ -310,6 +311,74 @@ fn svgs_name_the_bundled_font() {
     let svg = svg_string(&fig).unwrap();
     assert!(svg.contains("font-family=\"DejaVu Sans, sans-serif\""));
     assert!(!svg.contains("font-family=\"sans-serif\""));
+    // The SVG carries the font its text names, as an @font-face with a data URL.
+    assert!(
+        svg.contains("@font-face{font-family:\"DejaVu Sans\";"),
+        "embedded font"
+    );
+    assert!(svg.contains("src:url(data:font/ttf;base64,"));
+}
+
+#[test]
+fn the_interactive_report_draws_what_the_png_draws() {
+    use cascade_report::report::data::figure_spec;
+    // Categorical axis: points with error bars, series dodged side by side, no bands.
+    let mut r = PlotRequest::new(PlotKind::Line);
+    r.x = Some("scenario".into());
+    r.y = Some("liquidations".into());
+    let (fig, _) = build_figure(scenarios(), &r).unwrap();
+    let AnyFigure::Line(l) = &fig else { panic!() };
+    let spec = figure_spec(&fig);
+    let p = &spec["panels"][0];
+    assert_eq!(p["whiskers"], true, "error bars, not bands");
+    let xs: Vec<f64> = p["x"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(xs.len(), 4, "2 categories x 2 dodged series: {xs:?}");
+    for (i, s) in p["series"].as_array().unwrap().iter().enumerate() {
+        assert_eq!(s["style"], "points");
+        // Series i has values exactly at category + dodge(i).
+        for (j, y) in s["y"].as_array().unwrap().iter().enumerate() {
+            if !y.is_null() {
+                let cat = xs[j] - l.dodge(i);
+                assert!((cat - cat.round()).abs() < 1e-9, "{xs:?}");
+            }
+        }
+    }
+    // Facets: one panel per value, titled with it, on the static figure's shared y range.
+    let mut r = PlotRequest::new(PlotKind::Line);
+    r.y = Some("bad_debt".into());
+    r.by = Some("none".into());
+    r.facet = Some("oracles.0.feed.latency_s".into());
+    let (fig, _) = build_figure(grid(), &r).unwrap();
+    let AnyFigure::Facets(f) = &fig else { panic!() };
+    let spec = figure_spec(&fig);
+    assert_eq!(spec["layout"], "grid");
+    let panels = spec["panels"].as_array().unwrap();
+    assert_eq!(panels.len(), f.panels.len());
+    let AnyFigure::Line(l0) = &f.panels[0] else {
+        panic!()
+    };
+    let (a, b) = l0.y_range.unwrap();
+    for p in panels {
+        assert!(
+            p["title"]
+                .as_str()
+                .unwrap()
+                .starts_with("Oracle latency = "),
+            "{p}"
+        );
+        assert_eq!(p["yRange"][0].as_f64(), Some(a));
+        assert_eq!(p["yRange"][1].as_f64(), Some(b));
+    }
+    // --no-bands reaches the page.
+    let mut r = PlotRequest::new(PlotKind::Line);
+    r.bands = false;
+    let (fig, _) = build_figure(grid(), &r).unwrap();
+    assert_eq!(figure_spec(&fig)["panels"][0]["bands"], false);
 }
 
 #[test]
@@ -327,6 +396,9 @@ fn size_and_resolution_options() {
     assert_eq!(u32::from_be_bytes(hi[41..45].try_into().unwrap()), 11811);
     assert_eq!(hi[49], 1);
     assert_eq!(rgb(&hi).dimensions(), (1600, 900));
+    // Drawn at 192 dpi: twice the pixels each way.
+    let big = cascade_report::render::png_bytes_at(&r, 192).unwrap();
+    assert_eq!(rgb(&big).dimensions(), (3200, 1800));
 }
 
 #[test]

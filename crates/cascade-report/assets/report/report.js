@@ -112,6 +112,7 @@
       if (s.dashed) ser.dash = [8, 5];
       if (s.style === 'points') {
         ser.paths = function () { return null; };
+        ser.spanGaps = false;
         ser.points = { show: true, size: s.marker === 'triangle' ? 10 : 8, fill: s.color, stroke: s.color, width: 1 };
       } else if (s.style === 'step') {
         ser.paths = uPlot.paths.stepped({ align: 1 });
@@ -123,7 +124,7 @@
       }
       series.push(ser);
       cols.push(s.y);
-      if (s.lo && s.hi) {
+      if (s.lo && s.hi && (p.whiskers || p.bands !== false)) {
         if (p.whiskers) {
           whisk.push({ idx: idx, lo: s.lo, hi: s.hi, color: s.color });
         } else {
@@ -144,6 +145,9 @@
     var yScale = {};
     if (p.yLog) {
       yScale.distr = 3; yScale.log = 10;
+    } else if (p.yRange && p.yRange[0] !== null && p.yRange[1] !== null) {
+      /* Facets share the static figure's y range, so panels compare at a glance. */
+      yScale.range = function () { return [p.yRange[0], p.yRange[1]]; };
     } else {
       yScale.range = function (u, mn, mx) {
         var lo = mn, hi = mx;

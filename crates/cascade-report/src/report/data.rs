@@ -37,6 +37,12 @@ fn union_x<'a>(xs: impl Iterator<Item = &'a f64>) -> Vec<f64> {
     v
 }
 
+/// [`union_x`] of computed values.
+fn union_x_owned(xs: impl Iterator<Item = f64>) -> Vec<f64> {
+    let v: Vec<f64> = xs.collect();
+    union_x(v.iter())
+}
+
 /// `(x, y)` pairs laid on the shared `xs` (nulls elsewhere).
 fn align(xs: &[f64], pts: impl Iterator<Item = (f64, f64)>) -> Vec<Value> {
     let mut out = vec![Value::Null; xs.len()];
@@ -56,25 +62,58 @@ pub fn figure_spec(fig: &AnyFigure) -> Value {
         AnyFigure::Ccdf(f) => ccdf(f),
         AnyFigure::Path(f) => path(f),
         AnyFigure::Generations(f) => generations(f),
-        // The report draws no facets; a faceted figure is described by its first panel.
-        AnyFigure::Facets(f) => f.panels.first().map(figure_spec).unwrap_or(Value::Null),
+        AnyFigure::Facets(f) => facets(f),
     }
 }
 
+/// Small multiples as the PNG draws them: one panel per facet value, titled with it, in a
+/// grid, each line panel on the shared y range the static figure uses (`yRange`).
+fn facets(f: &crate::charts::facets::Facets) -> Value {
+    let mut panels = Vec::new();
+    for fig in &f.panels {
+        let spec = figure_spec(fig);
+        let title = spec["title"].clone();
+        if let Some(ps) = spec["panels"].as_array() {
+            for p in ps {
+                let mut p = p.clone();
+                if p.get("title").is_none_or(|t| t.is_null()) {
+                    p["title"] = title.clone();
+                }
+                panels.push(p);
+            }
+        }
+    }
+    json!({
+        "title": f.title,
+        "subtitle": f.subtitle,
+        "layout": "grid",
+        "sync": true,
+        "panels": panels,
+    })
+}
+
 fn line(f: &LineChart) -> Value {
-    let xs = union_x(f.series.iter().flat_map(|s| s.pts.iter().map(|p| &p.0)));
+    // Categorical axes: each series sits at its category plus its dodge, side by side as in
+    // the PNG, so error bars never overlap (the axis still labels the categories).
+    let xs = union_x_owned(
+        f.series
+            .iter()
+            .enumerate()
+            .flat_map(|(i, s)| s.pts.iter().map(move |p| p.0 + f.dodge(i))),
+    );
     let series: Vec<Value> = f
         .series
         .iter()
         .enumerate()
         .map(|(i, s)| {
+            let d = f.dodge(i);
             json!({
                 "label": s.label,
                 "color": css(color(i)),
                 "style": if f.points_only() { "points" } else { "line" },
-                "y": align(&xs, s.pts.iter().map(|p| (p.0, p.1))),
-                "lo": align(&xs, s.pts.iter().map(|p| (p.0, p.2))),
-                "hi": align(&xs, s.pts.iter().map(|p| (p.0, p.3))),
+                "y": align(&xs, s.pts.iter().map(|p| (p.0 + d, p.1))),
+                "lo": align(&xs, s.pts.iter().map(|p| (p.0 + d, p.2))),
+                "hi": align(&xs, s.pts.iter().map(|p| (p.0 + d, p.3))),
             })
         })
         .collect();
@@ -91,7 +130,9 @@ fn line(f: &LineChart) -> Value {
             "x": xs,
             "series": series,
             "rate": f.rate,
-            "whiskers": f.markers_only,
+            "whiskers": f.points_only(),
+            "bands": f.bands,
+            "yRange": f.y_range.map(|(a, b)| json!([n(a), n(b)])),
         }],
     })
 }
