@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -p cascade-cli
-bin=target/release/cascade
+bin=${CARGO_TARGET_DIR:-target}/release/cascade
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 fail() { echo "e2e-sweep: FAIL: $*" >&2; exit 1; }

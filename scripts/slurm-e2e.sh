@@ -20,7 +20,7 @@ if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null \
 fi
 
 cargo build --release -p cascade-cli
-bin=$repo/target/release/cascade
+bin=${CARGO_TARGET_DIR:-$repo/target}/release/cascade
 work=$(mktemp -d /tmp/cascade-slurm.XXXXXX)
 chmod 755 "$work"
 state=$work/state
