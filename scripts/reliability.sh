@@ -395,7 +395,9 @@ run_case "a string for a number" "refuse:key .chain\.block_time_s.: must be a nu
 run_case "sampling = \"sobol\"" "refuse:key .sampling.: .sobol. is not one of the allowed values: grid, random, latin_hypercube" limited "$bin" validate "$work/sobol.toml"
 
 say "--- disk full"
-if [ "$(id -u)" -eq 0 ] && mkdir -p "$work/full" && mount -t tmpfs -o size=4m tmpfs "$work/full" 2> /dev/null; then
+# A 32 MiB disk: room for a sweep with its report once the filler is gone (each chart SVG
+# embeds the bundled font, about 1 MB).
+if [ "$(id -u)" -eq 0 ] && mkdir -p "$work/full" && mount -t tmpfs -o size=32m tmpfs "$work/full" 2> /dev/null; then
   mounted=$work/full
   fill_to() { # leave about $1 KiB free
     rm -f "$work/full/filler"
