@@ -26,7 +26,7 @@ use rand::RngExt;
 use rand_distr::{Distribution, Exp1};
 use serde::{Deserialize, Serialize};
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::collections::{BTreeSet, BinaryHeap};
 
 /// `chain.agent_schedule`: how agents are visited.
 #[derive(
@@ -190,15 +190,22 @@ pub struct HolderWatch {
     pub hi: f64,
 }
 
-/// The sleeping holders, indexed by account and by band edge per asset (ordered sets keyed
-/// by (edge, agent index): deterministic, never hash order).
+/// The sleeping holders, indexed by band edge per asset (ordered sets keyed by (edge, agent
+/// index): deterministic, never hash order), and by agent and by account (dense vectors:
+/// every acting agent is looked up once per block, so a lookup is one index, not a tree walk).
 #[derive(Debug, Clone, Default)]
 pub struct Naps {
     by_lo: Vec<BTreeSet<(WakeAt, u32)>>,
     by_hi: Vec<BTreeSet<(WakeAt, u32)>>,
-    by_account: BTreeMap<u32, u32>,
-    of_agent: BTreeMap<u32, HolderWatch>,
+    /// The sleeping holder of each account (`NO_AGENT`: none), indexed by account.
+    by_account: Vec<u32>,
+    /// Each agent's watch while it sleeps under one, indexed by agent.
+    of_agent: Vec<Option<HolderWatch>>,
+    /// How many agents sleep under a watch.
+    len: usize,
 }
+
+const NO_AGENT: u32 = u32::MAX;
 
 impl Naps {
     pub fn new(n_assets: usize) -> Naps {
@@ -215,19 +222,29 @@ impl Naps {
         let a = w.asset.index();
         self.by_lo[a].insert((WakeAt(w.lo), agent));
         self.by_hi[a].insert((WakeAt(w.hi), agent));
-        self.by_account.insert(w.account.0, agent);
-        self.of_agent.insert(agent, w);
+        let acc = w.account.0 as usize;
+        if self.by_account.len() <= acc {
+            self.by_account.resize(acc + 1, NO_AGENT);
+        }
+        self.by_account[acc] = agent;
+        if self.of_agent.len() <= agent as usize {
+            self.of_agent.resize(agent as usize + 1, None);
+        }
+        self.of_agent[agent as usize] = Some(w);
+        self.len += 1;
     }
 
     /// Agent `agent` no longer sleeps under a watch (a no-op if it did not).
     pub fn remove(&mut self, agent: u32) {
-        if let Some(w) = self.of_agent.remove(&agent) {
+        if let Some(w) = self.of_agent.get_mut(agent as usize).and_then(Option::take) {
             let a = w.asset.index();
             self.by_lo[a].remove(&(WakeAt(w.lo), agent));
             self.by_hi[a].remove(&(WakeAt(w.hi), agent));
-            if self.by_account.get(&w.account.0) == Some(&agent) {
-                self.by_account.remove(&w.account.0);
+            let acc = w.account.0 as usize;
+            if self.by_account[acc] == agent {
+                self.by_account[acc] = NO_AGENT;
             }
+            self.len -= 1;
         }
     }
 
@@ -245,7 +262,12 @@ impl Naps {
             self.by_hi[asset]
                 .range(..=(WakeAt(p_max), u32::MAX))
                 // Once each: those below their band too were taken above.
-                .filter(|(_, i)| of_agent.get(i).is_some_and(|w| w.lo < p_min))
+                .filter(|(_, i)| {
+                    of_agent
+                        .get(*i as usize)
+                        .and_then(Option::as_ref)
+                        .is_some_and(|w| w.lo < p_min)
+                })
                 .map(|&(_, i)| i as usize),
         );
         for &i in &out[n0..] {
@@ -255,28 +277,37 @@ impl Naps {
 
     /// Wake the holder sleeping on account `account`, if any.
     pub fn wake_account(&mut self, account: u32, out: &mut Vec<usize>) {
-        if let Some(&agent) = self.by_account.get(&account) {
+        if let Some(&agent) = self.by_account.get(account as usize)
+            && agent != NO_AGENT
+        {
             self.remove(agent);
             out.push(agent as usize);
         }
     }
 
-    /// Wake every sleeping holder (the margin ratios changed).
+    /// Wake every sleeping holder (the margin ratios changed), in agent order.
     pub fn wake_all(&mut self, out: &mut Vec<usize>) {
-        out.extend(self.of_agent.keys().map(|&i| i as usize));
+        if self.len == 0 {
+            return;
+        }
+        for (i, slot) in self.of_agent.iter_mut().enumerate() {
+            if let Some(w) = slot.take() {
+                self.by_account[w.account.0 as usize] = NO_AGENT;
+                out.push(i);
+            }
+        }
         for v in self.by_lo.iter_mut().chain(self.by_hi.iter_mut()) {
             v.clear();
         }
-        self.by_account.clear();
-        self.of_agent.clear();
+        self.len = 0;
     }
 
     pub fn len(&self) -> usize {
-        self.of_agent.len()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.of_agent.is_empty()
+        self.len == 0
     }
 }
 
