@@ -13,8 +13,9 @@
 //!
 //! A generator holds a 256-byte output buffer (304 bytes in all); an agent that acts rarely
 //! keeps its stream as a [`ParkedRng`] instead (the stream number and the word position, 32
-//! bytes), materialized when it draws and parked again after: ChaCha's output is a function of
-//! (seed, stream, word position), so the draws are bit for bit a continuous generator's.
+//! bytes), materialized when it draws and parked again when the agent goes to sleep: ChaCha's
+//! output is a function of (seed, stream, word position), so the draws are bit for bit a
+//! continuous generator's.
 
 use rand::{SeedableRng, TryRng};
 use rand_chacha::ChaCha8Rng;

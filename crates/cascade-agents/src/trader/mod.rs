@@ -617,10 +617,12 @@ impl Agent for Trader {
         }
         if let Some(c) = self.clocks.as_mut() {
             c.stop_unused();
-            // Asleep until its next event: keep the streams' positions only. (Polled, it
-            // draws every block, and its generators stay live.)
-            self.rng.park();
-            self.habits.park();
+            // Asleep until its next event: keep the streams' positions only. (Awake, or
+            // polled, it may draw next block, and its generators stay live.)
+            if self.wake.is_some() {
+                self.rng.park();
+                self.habits.park();
+            }
         }
     }
 }
