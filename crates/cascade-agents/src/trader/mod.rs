@@ -488,7 +488,7 @@ impl Trader {
     /// rounding, so the band is conservative: a holder woken early finds nothing to do.
     ///
     /// A perp of size `s` pays funding without waking its holder (settlements are not logged
-    /// as writes): the edges are drawn for `m0 - B`, an eighth `B` of the smallest margin
+    /// as writes): the edges are drawn for `m0 - B`, a 32nd `B` of the smallest margin
     /// `m0 + (m1 - k x1) P` at the engine's price kept for funding, and the third value is the
     /// half-width `(B - R) / |s|` of the band of the funding index within which the payments
     /// (`s dF`, plus less than one base unit of rounding per settlement, which the reserve
@@ -510,7 +510,8 @@ impl Trader {
             Some(self.cfg.topup_threshold),
             delevers.then_some(self.delever_at),
         ];
-        // The funding budget: an eighth of the smallest margin at the engine's price.
+        // The funding budget: a 32nd of the smallest margin at the engine's price (the price
+        // band narrows by as much, so few more holders wake by the price than without it).
         let (budget, f_half) = if size != 0.0 {
             let pe = engine.prices()[self.asset.index()];
             let g = ks
@@ -518,7 +519,7 @@ impl Trader {
                 .flatten()
                 .map(|k| m0 + (m1 - k * x1) * pe)
                 .fold(f64::INFINITY, f64::min);
-            let b = g / 8.0;
+            let b = g / 32.0;
             if !(b > 2.0 * FUNDING_ROUNDING_RESERVE) {
                 return None;
             }
