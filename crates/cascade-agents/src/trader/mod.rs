@@ -458,7 +458,16 @@ impl Trader {
         let size = engine
             .account(id)
             .map_or(0.0, |acc| acc.perps[a].size.to_whole());
-        let Some((lo, hi, f_half)) = self.wake_band(engine, id, delevers, size) else {
+        let collateral = engine
+            .account(id)
+            .map_or(0.0, |acc| acc.collateral[a].to_whole());
+        // A moving margin model: the maintenance ratio may rise by `dr` before it wakes.
+        let moves = engine.margin().moves();
+        let r0 = engine.margin().base(a, cascade_engine::Req::Maintenance);
+        let dr = if moves { r0 / 8.0 } else { 0.0 };
+        let Some((lo, hi, f_half)) =
+            self.wake_band(engine, id, delevers, size, (collateral + size.abs()) * dr)
+        else {
             return;
         };
         let pe = engine.prices()[a];
@@ -478,6 +487,7 @@ impl Trader {
             hi,
             f_lo: f0 - f_half,
             f_hi: f0 + f_half,
+            r_hi: if moves { r0 + dr } else { f64::INFINITY },
         });
     }
 
@@ -494,15 +504,25 @@ impl Trader {
     /// (`s dF`, plus less than one base unit of rounding per settlement, which the reserve
     /// `R` covers) cannot use up `B` (infinite without a perp). `None` (stay awake) when no
     /// band can be drawn or the margin is too thin to spare the reserve.
+    ///
+    /// With a margin model whose ratios move, the maintenance ratio `r` may rise by `dr` while
+    /// the holder sleeps: health `m0 + m1 P` has `dm1/dr = -(c + |s|)` (collateral and perp
+    /// size), so the edges are drawn for `m1 - slack` with `slack = (c + |s|) dr` (a falling
+    /// ratio only raises health).
     fn wake_band(
         &self,
         engine: &cascade_engine::Engine,
         id: AccountId,
         delevers: bool,
         size: f64,
+        slack: f64,
     ) -> Option<(f64, f64, f64)> {
         const BAND_EPS: f64 = 1e-6;
         let (m0, m1, x1) = engine.linear_health(id, self.asset.index())?;
+        if !slack.is_finite() {
+            return None;
+        }
+        let m1 = m1 - slack;
         if !(x1 > 0.0 && m0.is_finite() && m1.is_finite() && size.is_finite()) {
             return None;
         }
