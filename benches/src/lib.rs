@@ -236,15 +236,15 @@ impl Floor {
 /// The floor's state between blocks, so that a single block can be measured at any
 /// population (`scaling` and `acting` benches).
 pub enum FloorState {
-    Polled(PolledFloor),
-    Event(EventFloor),
+    Polled(Box<PolledFloor>),
+    Event(Box<EventFloor>),
 }
 
 impl FloorState {
     pub fn new(f: &Floor, master_seed: u64, run: u64) -> FloorState {
         match &f.event {
-            Some(shape) => FloorState::Event(EventFloor::new(shape, master_seed, run)),
-            None => FloorState::Polled(PolledFloor::new(f, master_seed, run)),
+            Some(shape) => FloorState::Event(Box::new(EventFloor::new(shape, master_seed, run))),
+            None => FloorState::Polled(Box::new(PolledFloor::new(f, master_seed, run))),
         }
     }
 

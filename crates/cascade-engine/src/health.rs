@@ -209,15 +209,25 @@ impl Engine {
     /// O(N). The index's keys depend on the accounts and the margin ratios' size premium, not
     /// on prices, so its range queries hold at any prices.
     pub fn maintenance_negative_at(&self, prices: &[f64]) -> Vec<AccountId> {
+        // The thresholds on the stack for up to `STACK` assets (no allocation unless there
+        // are candidates), as in `liquidatable_now`.
+        const STACK: usize = 16;
         let n = self.n_assets;
-        let mut lo = vec![0.0; n];
-        let mut hi = vec![0.0; n];
+        let (mut lo_s, mut hi_s) = ([0.0; STACK], [0.0; STACK]);
+        let (mut lo_h, mut hi_h) = (Vec::new(), Vec::new());
+        let (lo, hi): (&mut [f64], &mut [f64]) = if n <= STACK {
+            (&mut lo_s[..n], &mut hi_s[..n])
+        } else {
+            lo_h.resize(n, 0.0);
+            hi_h.resize(n, 0.0);
+            (&mut lo_h, &mut hi_h)
+        };
         for a in 0..n {
             let base = self.margin.base(a, Req::Maintenance);
             lo[a] = prices[a] * (1.0 - base);
             hi[a] = prices[a] * (1.0 + base);
         }
-        let mut out = self.index.candidates(&lo, &hi);
+        let mut out = self.index.candidates(lo, hi);
         out.retain(|&id| {
             let acc = &self.accounts[id.index()];
             !acc.closed && self.health_of(acc, prices).maintenance < 0.0
