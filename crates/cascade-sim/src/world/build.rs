@@ -267,7 +267,7 @@ fn agent_actor(a: &dyn Agent) -> Actor {
     Actor {
         holder: a.holder(),
         role: a.role(),
-        label: a.label().into_owned(),
+        label: cascade_core::Name::new(&a.label()),
         hedges: a.hedges_off_chain(),
     }
 }
@@ -370,7 +370,7 @@ fn add_publishers(
         actors.push(Actor {
             holder,
             role: Role::OraclePublisher,
-            label,
+            label: label.into(),
             hedges: false,
         });
     }
