@@ -126,6 +126,10 @@ impl Ledger {
             totals[i % n] += *b;
         }
         self.totals = Some(totals);
+        // Genesis is where nearly every holder is added: drop the growth slack (a book of a
+        // million wallets would otherwise carry up to twice their names and balances).
+        self.holder_names.shrink_to_fit();
+        self.balances.shrink_to_fit();
     }
 
     pub fn is_sealed(&self) -> bool {

@@ -355,6 +355,8 @@ fn add_publishers(
     actors: &mut Vec<Actor>,
 ) -> Result<Vec<AgentId>, BuildError> {
     let mut feed_publisher = Vec::with_capacity(oracles.n_feeds());
+    // Exactly the publishers more (pushing past the agents' exact capacity would double it).
+    actors.reserve_exact(oracles.n_feeds());
     for f in 0..oracles.n_feeds() {
         let asset = oracles.feed_asset(FeedId(f as u16));
         let label = format!("oracle:{}:{f}", cfg.assets[asset].name);
