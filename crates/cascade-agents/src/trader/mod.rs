@@ -111,18 +111,48 @@ struct Population {
     holder_naps: bool,
 }
 
-/// A trader's state while it holds (or opens) a position.
-#[derive(Debug, Clone, Copy, Default)]
+/// A trader's state while it holds (or opens) a position (NaN: none).
+#[derive(Debug, Clone, Copy)]
 struct Holding {
     /// Its account's health as last computed (recomputed only when the account, the prices
     /// or the margin ratios change; a cache: dropping it changes no answer).
     memo: HealthMemo,
     /// Oracle price and side (long) of the position it opened.
-    entry: Option<(f64, bool)>,
+    entry_price: f64,
+    long: bool,
     /// Time (s) at which the trader first saw its health below the top-up threshold.
-    low_since: Option<f64>,
-    /// While it sleeps holding a position: what wakes it besides its time (set by `act`).
-    nap: Option<HolderWatch>,
+    low_since: f64,
+    /// While it sleeps holding a position: its account and the price band outside which it
+    /// wakes, besides its time (set by `act`; `nap_lo` NaN: none).
+    nap_account: u32,
+    nap_lo: f64,
+    nap_hi: f64,
+}
+
+impl Default for Holding {
+    fn default() -> Holding {
+        Holding {
+            memo: HealthMemo::default(),
+            entry_price: f64::NAN,
+            long: false,
+            low_since: f64::NAN,
+            nap_account: 0,
+            nap_lo: f64::NAN,
+            nap_hi: f64::NAN,
+        }
+    }
+}
+
+impl Holding {
+    /// What wakes it besides its time while it naps (asset `asset`, its population's).
+    fn nap(&self, asset: AssetId) -> Option<HolderWatch> {
+        (!self.nap_lo.is_nan()).then_some(HolderWatch {
+            account: AccountId(self.nap_account),
+            asset,
+            lo: self.nap_lo,
+            hi: self.nap_hi,
+        })
+    }
 }
 
 /// A trader's clocks under the event schedule; a clock not consulted in a block stops (a
@@ -279,7 +309,9 @@ impl Trader {
 
     /// Entry price and side of the position it opened, if any.
     fn entry(&self) -> Option<(f64, bool)> {
-        self.holding.as_ref().and_then(|h| h.entry)
+        self.holding
+            .as_ref()
+            .and_then(|h| some(h.entry_price).map(|p| (p, h.long)))
     }
 
     /// Its holding state, made when first needed.
@@ -389,7 +421,9 @@ impl Trader {
         if self.economic() && fee.to_whole() + slippage > self.pop.cfg.max_entry_cost * notional {
             return;
         }
-        self.holding.get_or_insert_default().entry = Some((p, long));
+        let h = self.holding_mut();
+        h.entry_price = p;
+        h.long = long;
         self.submit(view, op, out);
     }
 
@@ -452,7 +486,11 @@ impl Trader {
             return;
         }
         if h.maintenance < self.pop.cfg.topup_threshold * value {
-            let since = *self.holding_mut().low_since.get_or_insert(view.t_s);
+            let hold = self.holding_mut();
+            if hold.low_since.is_nan() {
+                hold.low_since = view.t_s;
+            }
+            let since = hold.low_since;
             if view.t_s >= since + self.pop.cfg.topup_delay_s
                 && self.rings(TOPUP, u_act, self.pop.cfg.topup_per_hour, 1.0, view)
             {
@@ -466,7 +504,7 @@ impl Trader {
                         || risk.topup_saving(h.maintenance, value, amount.to_whole())
                             > fee.to_whole())
                 {
-                    self.holding_mut().low_since = None;
+                    self.holding_mut().low_since = f64::NAN;
                     let op = EngineOp::Deposit {
                         account: id,
                         token: TokenId::QUOTE,
@@ -477,7 +515,7 @@ impl Trader {
             }
             return;
         }
-        self.holding_mut().low_since = None;
+        self.holding_mut().low_since = f64::NAN;
         if self.rings(CLOSE, u_act, self.pop.cfg.close_per_hour, 1.0, view)
             && h.equity > 0.0
             && can_close(acc.debt)
@@ -506,12 +544,10 @@ impl Trader {
         }
         let close = self.clock_next(self.clocks.close).unwrap_or(view.t_s);
         self.wake = close.min(view.t_s + HOLDER_NAP_S);
-        self.holding_mut().nap = Some(HolderWatch {
-            account: id,
-            asset: self.pop.asset,
-            lo,
-            hi,
-        });
+        let h = self.holding_mut();
+        h.nap_account = id.0;
+        h.nap_lo = lo;
+        h.nap_hi = hi;
     }
 
     /// The prices of the asset between which none of the holder's conditions can hold,
@@ -631,13 +667,13 @@ impl Agent for Trader {
     }
 
     fn holder_watch(&self) -> Option<HolderWatch> {
-        some(self.wake).and(self.holding.as_ref().and_then(|h| h.nap))
+        some(self.wake).and(self.holding.as_ref().and_then(|h| h.nap(self.pop.asset)))
     }
 
     fn act(&mut self, view: &View<'_>, me: AgentId, out: &mut Vec<Submission>) {
         self.wake = f64::NAN;
         if let Some(h) = self.holding.as_mut() {
-            h.nap = None;
+            h.nap_lo = f64::NAN;
         }
         let d = match self.pop.event {
             true => {
