@@ -48,7 +48,8 @@ use crate::config::{BuildCtx, WatchSpec};
 use crate::schedule::{Clock, HOLDER_NAP_S, HolderWatch, Schedule, TRADER_EVENTS};
 use crate::view::{View, gwei};
 use crate::{Agent, Role, Submission};
-use cascade_core::rng::ParkedRng;
+use cascade_core::StreamSeed;
+use cascade_core::rng::ParkedStream;
 use cascade_core::tx::{EngineOp, GasKind};
 use cascade_core::{AccountId, Action, AgentId, Amount, AssetId, HolderId, TokenId};
 use cascade_engine::{HealthMemo, Memoized};
@@ -67,9 +68,10 @@ pub const HABITS_STREAM: &str = "trader_habits";
 /// a position needs (`Holding`) is boxed and dropped when the trader is flat.
 pub struct Trader {
     /// Its streams, parked between the blocks in which it acts under the event schedule
-    /// (`ParkedRng`: 32 bytes each instead of a 304-byte generator; the same draws).
-    rng: ParkedRng,
-    habits: ParkedRng,
+    /// (`ParkedStream`: 24 bytes each instead of a 304-byte generator, the run seed kept once
+    /// in the population; the same draws).
+    rng: ParkedStream,
+    habits: ParkedStream,
     /// What its population shares: configuration, leverage mixture, asset, tip, watch.
     pop: Arc<Population>,
     /// Its position's state, from the opening it sends until it is flat again.
@@ -99,6 +101,8 @@ pub struct Trader {
 
 /// What the traders of one population share.
 struct Population {
+    /// The run seed of its members' streams.
+    seed: StreamSeed,
     cfg: TraderConfig,
     leverage: Leverage,
     tip: u128,
@@ -221,6 +225,7 @@ impl Trader {
             window_s: cfg.drawdown_window_s,
         });
         let pop = Arc::new(Population {
+            seed: ctx.seed,
             cfg: cfg.clone(),
             leverage: Leverage::new(cfg.leverage_components()),
             tip: gwei(cfg.tip_gwei),
@@ -233,11 +238,12 @@ impl Trader {
             .map(|_| {
                 let (i, rng) = ctx.next_parked(stream);
                 let (_, mut habits) = ctx.next_parked(HABITS_STREAM);
+                let h = habits.live(&pop.seed);
                 let holder =
                     ctx.wallet(&format!("trader-{i}"), cfg.capital, cfg.inventory, &[asset]);
-                let u_del: f64 = habits.random();
-                let u_has_stop: f64 = habits.random();
-                let u_stop: f64 = habits.random();
+                let u_del: f64 = h.random();
+                let u_has_stop: f64 = h.random();
+                let u_stop: f64 = h.random();
                 habits.park();
                 Box::new(Trader {
                     rng,
@@ -333,7 +339,13 @@ impl Trader {
             TOPUP => &mut c.topup,
             _ => &mut c.delever,
         };
-        clock.rings_thinned(self.rng.live(), rate, keep, view.t_s, view.dt_s)
+        clock.rings_thinned(
+            self.rng.live(&self.pop.seed),
+            rate,
+            keep,
+            view.t_s,
+            view.dt_s,
+        )
     }
 
     fn consider_opening(&mut self, view: &View<'_>, p: f64, d: Draws, out: &mut Vec<Submission>) {
@@ -375,14 +387,17 @@ impl Trader {
         let ([_, u_kind, u_side, u_lev], z) = match d {
             Draws::Polled { u, z, .. } => (u, z),
             Draws::Event => {
-                let u = [0.0, self.rng.random(), self.rng.random(), self.rng.random()];
-                (u, StandardNormal.sample(&mut self.rng))
+                let r = self.rng.live(&self.pop.seed);
+                let u = [0.0, r.random(), r.random(), r.random()];
+                (u, StandardNormal.sample(r))
             }
         };
         let s = self.pop.cfg.size_sigma;
         let notional = self.pop.cfg.size_mean * (s * z - 0.5 * s * s).exp();
         let k = if self.pop.leverage.is_mixture() {
-            self.pop.leverage.component(self.habits.random())
+            self.pop
+                .leverage
+                .component(self.habits.live(&self.pop.seed).random())
         } else {
             0
         };
@@ -681,13 +696,14 @@ impl Agent for Trader {
                 Draws::Event
             }
             false => {
-                let u_open: f64 = self.rng.random();
-                let u_kind: f64 = self.rng.random();
-                let u_side: f64 = self.rng.random();
-                let u_lev: f64 = self.rng.random();
-                let u_act: f64 = self.rng.random();
-                let z: f64 = StandardNormal.sample(&mut self.rng);
-                let u_attn: f64 = self.habits.random();
+                let r = self.rng.live(&self.pop.seed);
+                let u_open: f64 = r.random();
+                let u_kind: f64 = r.random();
+                let u_side: f64 = r.random();
+                let u_lev: f64 = r.random();
+                let u_act: f64 = r.random();
+                let z: f64 = StandardNormal.sample(r);
+                let u_attn: f64 = self.habits.live(&self.pop.seed).random();
                 Draws::Polled {
                     u: [u_open, u_kind, u_side, u_lev],
                     z,
