@@ -27,8 +27,10 @@ pub const PREFIXES: &[&str] = &[
     "manipulator-",
 ];
 
-/// A name: free text, or a prefix of [`PREFIXES`] followed by an index.
-#[derive(Clone, PartialEq, Eq)]
+/// A name: free text, or a prefix of [`PREFIXES`] followed by an index. Make it with
+/// [`Name::new`] (or `From`), which picks the indexed form whenever it applies; two names are
+/// equal when their texts are, however they are stored.
+#[derive(Clone)]
 pub enum Name {
     Text(Box<str>),
     Indexed { prefix: u16, index: u32 },
@@ -101,6 +103,23 @@ impl From<String> for Name {
         Name::new(&s)
     }
 }
+
+impl PartialEq for Name {
+    fn eq(&self, other: &Name) -> bool {
+        match (self, other) {
+            (
+                Name::Indexed { prefix, index },
+                Name::Indexed {
+                    prefix: p2,
+                    index: i2,
+                },
+            ) if PREFIXES[*prefix as usize] == PREFIXES[*p2 as usize] => index == i2,
+            _ => self.text() == other.text(),
+        }
+    }
+}
+
+impl Eq for Name {}
 
 impl PartialEq<str> for Name {
     fn eq(&self, other: &str) -> bool {
@@ -179,5 +198,8 @@ mod tests {
         assert!(Name::new("trader-17") != "trader-017");
         assert!(Name::new("trader-17") != "trader-18");
         assert!(Name::new("liquidator-3").starts_with("liquidator-"));
+        // Equal texts are equal names, however they are stored.
+        assert_eq!(Name::Text("trader-5".into()), Name::new("trader-5"));
+        assert_ne!(Name::new("trader-5"), Name::new("trader-6"));
     }
 }
