@@ -3,7 +3,8 @@
 //! trader accounts of which about 2,000 act (`cascade_benches::acting`: half hold a position
 //! and never act on their own, half are flat and sleep on an opening clock whose rate makes
 //! about 2,000 of them ring per block; each ringer draws an opening and declines it), one
-//! block measured after five (the holders' openings). `acting/floor_N_accounts` is one block of
+//! block measured after the warm-up (`ACTING_WARM_UP` blocks: the holders' openings and first naps).
+//! `acting/floor_N_accounts` is one block of
 //! the event floor at the same population: the same acting draws and touches without the model.
 //! Target: the block at 1e6 accounts costs at most twice the block at 1e4.
 //!
@@ -45,7 +46,7 @@ fn acting(c: &mut Criterion) {
         let floor = cascade_benches::Floor::of(&s);
         let mut w = World::new(&s, 7, 0).unwrap();
         // The holders' openings: one block to submit, the next to include, and margin.
-        for _ in 0..5 {
+        for _ in 0..cascade_benches::ACTING_WARM_UP {
             w.step().unwrap();
         }
         g.throughput(Throughput::Elements(1));

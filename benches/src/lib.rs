@@ -65,6 +65,12 @@ pub fn scaled(n: u64, blocks: u64) -> Scenario {
 /// Agents that act in every block of the `acting` benchmark (about: the count is random).
 pub const ACTING: u64 = 2_000;
 
+/// Blocks stepped before the `acting` benchmark measures: the holders' openings (one block
+/// to submit, the next to include) and the settling of the first naps, whose wakes at 10^6
+/// accounts die out within about twelve blocks (51,596 visits in the sixth block, about 2,070
+/// from the eighteenth on).
+pub const ACTING_WARM_UP: u64 = 30;
+
 /// The reference market with `n` trader accounts of which about `acting` act in a block: the
 /// acting-set benchmark (issue 20: a block's cost should grow with the agents that act, not
 /// with the accounts that exist).

@@ -19,7 +19,7 @@
 
 use crate::view::View;
 use cascade_core::tx::{EngineOp, GasKind, TxRequest};
-use cascade_core::{AccountId, Action, Amount, FeedId, HolderId, TokenId, VenueId};
+use cascade_core::{Action, Amount, FeedId, HolderId, TokenId, VenueId};
 
 /// An oracle update offered in an auction.
 #[derive(Debug, Clone, Copy)]
@@ -77,14 +77,12 @@ pub fn value_backrun(view: &View<'_>, lot: &OevLot<'_>, pol: &BackrunPolicy<'_>)
     let mut sold: Vec<(VenueId, Amount)> = Vec::new();
     let mut value = 0.0;
     let mut txs = Vec::new();
-    for (i, acc) in engine.accounts().iter().enumerate() {
+    // The accounts under water at the lot's prices, in account order, from the engine's
+    // liquidation index (what a scan of every account finds).
+    for id in engine.maintenance_negative_at(lot.prices) {
         if txs.len() >= pol.max_liquidations {
             break;
         }
-        if acc.closed {
-            continue;
-        }
-        let id = AccountId(i as u32);
         // Only what the update itself makes liquidatable: accounts liquidatable already are
         // open to everyone's public race.
         match (

@@ -12,10 +12,11 @@
 //! polled trial. Invariants: a clock is consulted in every block in which it may ring, or
 //! stopped and restarted later at the start of the block that consults it again
 //! (memorylessness makes the restart exact); sleepers wake in (time, agent index) order, never
-//! in hash order.
+//! in hash order. Sleepers wait in a calendar queue ([`Sleepers`]: buckets of time, O(1) a
+//! sleeper), not a heap.
 //!
-//! A trader holding a position also sleeps (`chain.holders_sleep`): until its close clock,
-//! a cap of [`HOLDER_NAP_S`], or the first block in which its asset's price leaves a band
+//! A trader holding a position also sleeps (`chain.holders_sleep`): until its close clock
+//! (no time cap), or the first block in which its asset's price leaves a band
 //! outside which one of its conditions (stop, deleveraging, top-up) could hold, or its
 //! account or the margin ratios change. [`Naps`] indexes the sleeping holders by band edge,
 //! per asset, so a block wakes the `k` holders whose band the price left in O(k + log N).
@@ -142,59 +143,173 @@ impl Ord for WakeAt {
     }
 }
 
-/// Sleeping agents, keyed by (wake time, agent index): ties are broken by the index.
-#[derive(Debug, Clone, Default)]
+/// Buckets in the near ring of [`Sleepers`].
+const RING: usize = 8192;
+
+/// Sleeping agents by wake time: a calendar queue. Wake times within `RING` buckets of the
+/// present sit in a ring of buckets of `width` seconds (a power of two, so a bucket's bounds
+/// are exact in floating point): putting an agent to sleep appends to its bucket and a block
+/// drains the buckets it has passed, in O(1) per agent and touching memory in sequence.
+/// Later times wait in a binary heap and move to the ring as it reaches them. At 10^6
+/// sleepers this replaced a binary heap of every sleeper, whose pops missed the caches at
+/// every level (issue 20). Which agents a block wakes is exactly the set due by its end
+/// time; their order is the caller's to set (the World sorts them).
+#[derive(Debug, Clone)]
 pub struct Sleepers {
-    heap: BinaryHeap<Reverse<(WakeAt, u32)>>,
+    /// Bucket width (s), a power of two.
+    width: f64,
+    /// `ring[k % RING]` holds the sleepers of bucket `k` (wake time in `[k w, (k + 1) w)`)
+    /// for `cursor <= k < cursor + RING`; allocated at the first sleeper.
+    ring: Vec<Vec<(f64, u32)>>,
+    /// The first bucket not yet drained.
+    cursor: u64,
+    /// Sleepers in the ring.
+    near: usize,
+    /// Sleepers beyond the ring, by (time, agent).
+    far: BinaryHeap<Reverse<(WakeAt, u32)>>,
+}
+
+impl Default for Sleepers {
+    fn default() -> Self {
+        Sleepers::new(8.0)
+    }
 }
 
 impl Sleepers {
-    /// Put agent `agent` to sleep until `t` (an infinite time: it never wakes).
-    pub fn push(&mut self, t: f64, agent: u32) {
-        if t.is_finite() {
-            self.heap.push(Reverse((WakeAt(t), agent)));
+    /// An empty queue whose buckets are the largest power of two of seconds at most
+    /// `block_s` (at least 1/64 s): a block then drains one or a few buckets.
+    pub fn new(block_s: f64) -> Sleepers {
+        let b = if block_s.is_finite() && block_s > 0.0 {
+            block_s.clamp(1.0 / 64.0, 1024.0)
+        } else {
+            8.0
+        };
+        Sleepers {
+            width: 2f64.powi(b.log2().floor() as i32),
+            ring: Vec::new(),
+            cursor: 0,
+            near: 0,
+            far: BinaryHeap::new(),
         }
     }
 
-    /// Move every agent due by `t` (wake time `<= t`) to `out`, in (time, index) order.
-    pub fn pop_due(&mut self, t: f64, out: &mut Vec<usize>) {
-        while let Some(Reverse((WakeAt(w), a))) = self.heap.peek().copied() {
-            if w > t {
+    /// The bucket of time `t` (exact: the width is a power of two).
+    fn bucket(&self, t: f64) -> u64 {
+        let k = (t / self.width).floor();
+        if k > 0.0 { k as u64 } else { 0 }
+    }
+
+    /// Put agent `agent` to sleep until `t` (an infinite time: it never wakes).
+    pub fn push(&mut self, t: f64, agent: u32) {
+        if !t.is_finite() {
+            return;
+        }
+        let k = self.bucket(t).max(self.cursor);
+        if k < self.cursor + RING as u64 {
+            if self.ring.is_empty() {
+                self.ring = vec![Vec::new(); RING];
+            }
+            self.ring[(k % RING as u64) as usize].push((t, agent));
+            self.near += 1;
+        } else {
+            self.far.push(Reverse((WakeAt(t), agent)));
+        }
+    }
+
+    /// Move the far sleepers whose bucket the ring now covers into it (a bucket already
+    /// passed counts as the cursor's).
+    fn refill(&mut self) {
+        let end = self.cursor + RING as u64;
+        while let Some(Reverse((WakeAt(w), a))) = self.far.peek().copied() {
+            let k = self.bucket(w).max(self.cursor);
+            if k >= end {
                 break;
             }
-            self.heap.pop();
-            out.push(a as usize);
+            self.far.pop();
+            if self.ring.is_empty() {
+                self.ring = vec![Vec::new(); RING];
+            }
+            self.ring[(k % RING as u64) as usize].push((w, a));
+            self.near += 1;
+        }
+    }
+
+    /// Move every agent due by `t` (wake time `<= t`) to `out`, in no particular order.
+    pub fn pop_due(&mut self, t: f64, out: &mut Vec<usize>) {
+        if self.is_empty() {
+            return;
+        }
+        let kt = self.bucket(t);
+        // The buckets wholly before `t`'s: every sleeper in them is due.
+        while self.cursor < kt {
+            if self.near == 0 {
+                // Nothing in the ring: jump to `t`'s bucket and take what the heap holds.
+                self.cursor = kt;
+                self.refill();
+                break;
+            }
+            let slot = &mut self.ring[(self.cursor % RING as u64) as usize];
+            self.near -= slot.len();
+            out.extend(slot.drain(..).map(|(_, a)| a as usize));
+            self.cursor += 1;
+            self.refill();
+        }
+        // `t`'s own bucket: those due by `t`.
+        if self.cursor == kt && self.near > 0 {
+            let slot = &mut self.ring[(kt % RING as u64) as usize];
+            let before = slot.len();
+            slot.retain(|&(w, a)| {
+                if w <= t {
+                    out.push(a as usize);
+                    false
+                } else {
+                    true
+                }
+            });
+            self.near -= before - slot.len();
         }
     }
 
     pub fn len(&self) -> usize {
-        self.heap.len()
+        self.near + self.far.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.heap.is_empty()
+        self.len() == 0
     }
 }
 
-/// The longest a holder sleeps without looking (s): a backstop only (every change that can
-/// make one of its conditions hold wakes it before), so its value moves no result.
-pub const HOLDER_NAP_S: f64 = 3600.0;
-
-/// What wakes a sleeping holder besides its time: its account being written, or the price of
-/// `asset` (the engine's, or the oracle's the agents read) leaving `[lo, hi]`.
+/// What wakes a sleeping holder besides its time: its account being written, the price of
+/// `asset` (the engine's, or the oracle's the agents read) leaving `[lo, hi]`, or the
+/// engine's cumulative funding index of `asset` (`Engine::funding_index`) leaving
+/// `[f_lo, f_hi]` (funding settlements are not account writes for this purpose).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct HolderWatch {
     pub account: AccountId,
     pub asset: AssetId,
     pub lo: f64,
     pub hi: f64,
+    pub f_lo: f64,
+    pub f_hi: f64,
 }
 
-/// The sleeping holders, indexed by band edge per asset (ordered sets keyed by (edge, agent
-/// index): deterministic, never hash order), and by agent and by account (dense vectors:
-/// every acting agent is looked up once per block, so a lookup is one index, not a tree walk).
+/// Funding settlements after which every sleeping holder is woken, whatever its funding band:
+/// a settlement rounds each payment by less than one base unit (1e-9 quote) in the protocol's
+/// favour, and a holder's band reserves [`FUNDING_ROUNDING_RESERVE`] for that rounding, which
+/// covers more settlements than this.
+pub const FUNDING_WAKE_EVERY: u64 = 100_000;
+
+/// The share of a holder's health margin (quote) kept for the rounding of funding
+/// settlements: 1e-3 quote covers 10^6 settlements of at most 1e-9 each.
+pub const FUNDING_ROUNDING_RESERVE: f64 = 1e-3;
+
+/// The sleeping holders, indexed by band edge per coordinate (the price of each asset, then
+/// the funding index of each asset; ordered sets keyed by (edge, agent index): deterministic,
+/// never hash order), and by agent and by account (dense vectors: every acting agent is
+/// looked up once per block, so a lookup is one index, not a tree walk).
 #[derive(Debug, Clone, Default)]
 pub struct Naps {
+    n_assets: usize,
     by_lo: Vec<BTreeSet<(WakeAt, u32)>>,
     by_hi: Vec<BTreeSet<(WakeAt, u32)>>,
     /// The sleeping holder of each account (`NO_AGENT`: none), indexed by account.
@@ -207,21 +322,44 @@ pub struct Naps {
 
 const NO_AGENT: u32 = u32::MAX;
 
+impl HolderWatch {
+    /// Its band on coordinate `c` of [`Naps`] (the price of asset `c`, or the funding index
+    /// of asset `c - n_assets`).
+    fn band(&self, c: usize, n_assets: usize) -> (f64, f64) {
+        if c < n_assets {
+            (self.lo, self.hi)
+        } else {
+            (self.f_lo, self.f_hi)
+        }
+    }
+}
+
 impl Naps {
     pub fn new(n_assets: usize) -> Naps {
         Naps {
-            by_lo: vec![BTreeSet::new(); n_assets],
-            by_hi: vec![BTreeSet::new(); n_assets],
+            n_assets,
+            by_lo: vec![BTreeSet::new(); 2 * n_assets],
+            by_hi: vec![BTreeSet::new(); 2 * n_assets],
             ..Naps::default()
         }
+    }
+
+    /// The coordinates of a watch: its asset's price, and its asset's funding index unless
+    /// its funding band is unbounded (a holder without a perp).
+    fn coords(&self, w: &HolderWatch) -> [Option<usize>; 2] {
+        let a = w.asset.index();
+        let funded = w.f_lo > f64::NEG_INFINITY || w.f_hi < f64::INFINITY;
+        [Some(a), funded.then_some(self.n_assets + a)]
     }
 
     /// Agent `agent` sleeps under `w` (replacing any earlier watch of its own).
     pub fn insert(&mut self, agent: u32, w: HolderWatch) {
         self.remove(agent);
-        let a = w.asset.index();
-        self.by_lo[a].insert((WakeAt(w.lo), agent));
-        self.by_hi[a].insert((WakeAt(w.hi), agent));
+        for c in self.coords(&w).into_iter().flatten() {
+            let (lo, hi) = w.band(c, self.n_assets);
+            self.by_lo[c].insert((WakeAt(lo), agent));
+            self.by_hi[c].insert((WakeAt(hi), agent));
+        }
         let acc = w.account.0 as usize;
         if self.by_account.len() <= acc {
             self.by_account.resize(acc + 1, NO_AGENT);
@@ -237,9 +375,11 @@ impl Naps {
     /// Agent `agent` no longer sleeps under a watch (a no-op if it did not).
     pub fn remove(&mut self, agent: u32) {
         if let Some(w) = self.of_agent.get_mut(agent as usize).and_then(Option::take) {
-            let a = w.asset.index();
-            self.by_lo[a].remove(&(WakeAt(w.lo), agent));
-            self.by_hi[a].remove(&(WakeAt(w.hi), agent));
+            for c in self.coords(&w).into_iter().flatten() {
+                let (lo, hi) = w.band(c, self.n_assets);
+                self.by_lo[c].remove(&(WakeAt(lo), agent));
+                self.by_hi[c].remove(&(WakeAt(hi), agent));
+            }
             let acc = w.account.0 as usize;
             if self.by_account[acc] == agent {
                 self.by_account[acc] = NO_AGENT;
@@ -251,22 +391,32 @@ impl Naps {
     /// Wake (to `out`, then out of the index) the holders of `asset` whose band does not
     /// strictly contain both of `p_min <= p_max`: `lo >= p_min` or `hi <= p_max`, each once.
     pub fn wake_by_price(&mut self, asset: usize, p_min: f64, p_max: f64, out: &mut Vec<usize>) {
+        self.wake_on(asset, p_min, p_max, out);
+    }
+
+    /// Wake the holders of `asset` whose funding band does not strictly contain the funding
+    /// index `f` (`f_lo >= f` or `f_hi <= f`).
+    pub fn wake_by_funding(&mut self, asset: usize, f: f64, out: &mut Vec<usize>) {
+        self.wake_on(self.n_assets + asset, f, f, out);
+    }
+
+    fn wake_on(&mut self, c: usize, x_min: f64, x_max: f64, out: &mut Vec<usize>) {
         let n0 = out.len();
         out.extend(
-            self.by_lo[asset]
-                .range((WakeAt(p_min), 0)..)
+            self.by_lo[c]
+                .range((WakeAt(x_min), 0)..)
                 .map(|&(_, i)| i as usize),
         );
-        let of_agent = &self.of_agent;
+        let (of_agent, n) = (&self.of_agent, self.n_assets);
         out.extend(
-            self.by_hi[asset]
-                .range(..=(WakeAt(p_max), u32::MAX))
+            self.by_hi[c]
+                .range(..=(WakeAt(x_max), u32::MAX))
                 // Once each: those below their band too were taken above.
                 .filter(|(_, i)| {
                     of_agent
                         .get(*i as usize)
                         .and_then(Option::as_ref)
-                        .is_some_and(|w| w.lo < p_min)
+                        .is_some_and(|w| w.band(c, n).0 < x_min)
                 })
                 .map(|&(_, i)| i as usize),
         );
@@ -369,6 +519,8 @@ mod tests {
             asset: AssetId(asset),
             lo,
             hi,
+            f_lo: f64::NEG_INFINITY,
+            f_hi: f64::INFINITY,
         };
         n.insert(0, w(10, 0, 90.0, 110.0));
         n.insert(1, w(11, 0, 95.0, 200.0));
@@ -393,15 +545,95 @@ mod tests {
         assert!(n.is_empty());
     }
 
+    /// The funding index leaving a holder's funding band wakes it, once, and only holders
+    /// with a bounded funding band are indexed on it.
     #[test]
-    fn sleepers_wake_in_time_then_index_order() {
+    fn naps_wake_by_funding() {
+        let mut n = Naps::new(1);
+        let w = |acc: u32, f_lo: f64, f_hi: f64| HolderWatch {
+            account: AccountId(acc),
+            asset: AssetId(0),
+            lo: 90.0,
+            hi: 110.0,
+            f_lo,
+            f_hi,
+        };
+        n.insert(0, w(10, -1.0, 1.0));
+        n.insert(1, w(11, -0.1, 0.2));
+        n.insert(2, w(12, f64::NEG_INFINITY, f64::INFINITY));
+        let mut out = Vec::new();
+        n.wake_by_funding(0, 0.1, &mut out);
+        assert!(out.is_empty());
+        n.wake_by_funding(0, 0.2, &mut out);
+        assert_eq!(out, vec![1]);
+        n.wake_by_funding(0, -5.0, &mut out);
+        assert_eq!(out, vec![1, 0]);
+        assert_eq!(n.len(), 1);
+        n.wake_by_price(0, 80.0, 80.0, &mut out);
+        assert_eq!(out, vec![1, 0, 2]);
+        assert!(n.is_empty());
+    }
+
+    #[test]
+    fn sleepers_wake_when_due() {
         let mut s = Sleepers::default();
         for (t, a) in [(5.0, 3), (1.0, 9), (5.0, 1), (7.0, 0), (f64::INFINITY, 4)] {
             s.push(t, a);
         }
         let mut out = Vec::new();
         s.pop_due(5.0, &mut out);
-        assert_eq!(out, vec![9, 1, 3]);
+        out.sort_unstable();
+        assert_eq!(out, vec![1, 3, 9]);
         assert_eq!(s.len(), 1);
+    }
+
+    /// The calendar queue wakes exactly the agents a sorted list of (time, agent) says are
+    /// due, block after block, with wake times near and far (beyond the ring), in the past,
+    /// at bucket edges, with uneven block times and a long jump.
+    #[test]
+    fn sleepers_agree_with_a_sorted_list() {
+        let mut r = rng::stream(rng::run_seed(11, 0), "test", 0);
+        for block_s in [12.0, 2.0, 0.4] {
+            let mut s = Sleepers::new(block_s);
+            let mut want: Vec<(f64, u32)> = Vec::new();
+            let mut t = 0.0;
+            let mut next_agent = 0u32;
+            for k in 0..3000 {
+                let dt = if k == 1500 {
+                    5.0e5
+                } else {
+                    block_s * (0.5 + r.random::<f64>())
+                };
+                t += dt;
+                for _ in 0..(r.random::<f64>() * 20.0) as usize {
+                    let wait = match r.random_range(0..5u32) {
+                        0 => -r.random::<f64>() * 50.0,
+                        1 => (r.random_range(0..40u32) as f64) * 8.0,
+                        2 => r.random::<f64>() * 200.0,
+                        3 => r.random::<f64>() * 3.0e5,
+                        _ => f64::INFINITY,
+                    };
+                    s.push(t + wait, next_agent);
+                    if (t + wait).is_finite() {
+                        want.push((t + wait, next_agent));
+                    }
+                    next_agent += 1;
+                }
+                let t_end = t + dt * r.random::<f64>();
+                let mut got = Vec::new();
+                s.pop_due(t_end, &mut got);
+                got.sort_unstable();
+                let mut due: Vec<usize> = want
+                    .iter()
+                    .filter(|(w, _)| *w <= t_end)
+                    .map(|&(_, a)| a as usize)
+                    .collect();
+                due.sort_unstable();
+                want.retain(|(w, _)| *w > t_end);
+                assert_eq!(got, due, "block {k} at {t_end}");
+                assert_eq!(s.len(), want.len());
+                t = t_end;
+            }
+        }
     }
 }

@@ -14,8 +14,10 @@
 //!
 //! When asked ([`Accounts::track_touched`]), a write also logs the account on a second list
 //! that the World drains once per block ([`Accounts::drain_touched`]): a sleeping holder is
-//! woken by any write to its account (a fill, a liquidation, a funding settlement, a
-//! transfer), whatever step of the block made it.
+//! woken by any write to its account (a fill, a liquidation, a deposit, a transfer),
+//! whatever step of the block made it. A funding settlement writes without logging
+//! ([`Accounts::funding_write`]): it moves every perp account at once, and the holders watch
+//! the cumulative funding index instead.
 
 use crate::account::Account;
 use std::ops::{Deref, Index, IndexMut};
@@ -81,6 +83,19 @@ impl Accounts {
             self.is_dirty[i] = true;
             self.dirty.push(i as u32);
         }
+    }
+
+    /// Mutable access to account `i` for a funding settlement: advances its stamp and marks
+    /// it dirty like any write, but leaves it out of the touched log. Sleeping holders watch
+    /// funding through the engine's cumulative funding index instead
+    /// ([`crate::Engine::funding_index`]), so an hourly settlement does not wake every holder.
+    pub fn funding_write(&mut self, i: usize) -> &mut Account {
+        self.stamps[i] += 1;
+        if !self.is_dirty[i] {
+            self.is_dirty[i] = true;
+            self.dirty.push(i as u32);
+        }
+        &mut self.list[i]
     }
 
     /// Mutable access to every account; advances every stamp.

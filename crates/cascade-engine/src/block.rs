@@ -224,17 +224,21 @@ impl Engine {
     /// against the pool, rounded in the pool's favour. Touches every perp account, once per
     /// funding interval.
     pub(crate) fn settle_funding(&mut self) {
+        let mut settled: Vec<(AccountId, crate::index::Slot)> = Vec::new();
         for a in 0..self.n_assets {
             let f = std::mem::take(&mut self.funding_acc[a]);
             if f == 0.0 {
                 continue;
             }
+            self.funding_index[a] += f;
+            self.funding_settlements += 1;
             for i in 0..self.accounts.len() {
                 // Read first: taking the account for writing advances its stamp.
                 if self.accounts[i].closed || !self.accounts[i].perps[a].is_open() {
                     continue;
                 }
-                let acc = &mut self.accounts[i];
+                // Not in the touched log: holders watch `funding_index` instead.
+                let acc = self.accounts.funding_write(i);
                 // Payment by the account: size * f (long pays when f > 0), rounded in the
                 // pool's favour.
                 let owed = acc.perps[a].size.to_whole() * f;
@@ -246,9 +250,13 @@ impl Engine {
                 acc.perps[a].quote -= amt;
                 // The pool is the counterparty of the funding payment: it is realized into
                 // the account's quote on close, so nothing moves now.
+                // Its new place in the index, while the account is in the cache.
                 let id = AccountId(i as u32);
-                self.reindex(id);
+                settled.push((id, self.slot_of(id)));
             }
+            // Every settled account's key moved: one bulk update of the index.
+            self.index.set_many(&settled);
+            settled.clear();
         }
     }
 

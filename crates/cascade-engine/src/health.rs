@@ -202,6 +202,40 @@ impl Engine {
             .collect()
     }
 
+    /// The open accounts whose maintenance health at `prices` (any prices, not only the
+    /// engine's: a bot values a pending oracle update with it) is negative, in account order:
+    /// the index's candidates at those prices confirmed by exact health, so exactly what a
+    /// scan of every account with [`Engine::health_at`] finds, in O(k + log N) instead of
+    /// O(N). The index's keys depend on the accounts and the margin ratios' size premium, not
+    /// on prices, so its range queries hold at any prices.
+    pub fn maintenance_negative_at(&self, prices: &[f64]) -> Vec<AccountId> {
+        let n = self.n_assets;
+        let mut lo = vec![0.0; n];
+        let mut hi = vec![0.0; n];
+        for a in 0..n {
+            let base = self.margin.base(a, Req::Maintenance);
+            lo[a] = prices[a] * (1.0 - base);
+            hi[a] = prices[a] * (1.0 + base);
+        }
+        let mut out = self.index.candidates(&lo, &hi);
+        out.retain(|&id| {
+            let acc = &self.accounts[id.index()];
+            !acc.closed && self.health_of(acc, prices).maintenance < 0.0
+        });
+        out
+    }
+
+    /// The scan [`Engine::maintenance_negative_at`] must agree with.
+    pub fn maintenance_negative_scan(&self, prices: &[f64]) -> Vec<AccountId> {
+        (0..self.accounts.len())
+            .filter(|&i| {
+                let acc = &self.accounts[i];
+                !acc.closed && self.health_of(acc, prices).maintenance < 0.0
+            })
+            .map(|i| AccountId(i as u32))
+            .collect()
+    }
+
     /// The full scan the index must agree with.
     pub fn liquidatable_scan(&self) -> Vec<AccountId> {
         (0..self.accounts.len())
@@ -219,26 +253,31 @@ impl Engine {
 
     /// Recompute where account `id` sits in the index.
     pub(crate) fn reindex(&mut self, id: AccountId) {
+        let slot = self.slot_of(id);
+        self.index.set(id, slot);
+    }
+
+    /// Where account `id` belongs in the index.
+    pub(crate) fn slot_of(&self, id: AccountId) -> Slot {
         let acc = &self.accounts[id.index()];
-        let slot = if acc.closed {
+        if acc.closed {
             Slot::None
         } else if acc.has_options() {
             // Option books are nonlinear in the price: always checked in full.
             Slot::Complex
         } else {
-            let exposed: Vec<usize> = (0..self.n_assets)
-                .filter(|&a| acc.collateral[a].is_positive() || acc.perps[a].is_open())
-                .collect();
-            match exposed.as_slice() {
-                [] => {
+            // The first two assets the account is exposed to (no allocation).
+            let mut exposed = (0..self.n_assets)
+                .filter(|&a| acc.collateral[a].is_positive() || acc.perps[a].is_open());
+            match (exposed.next(), exposed.next()) {
+                (None, _) => {
                     if acc.debt > acc.quote {
                         Slot::Complex
                     } else {
                         Slot::None
                     }
                 }
-                [a] => {
-                    let a = *a;
+                (Some(a), None) => {
                     let c = acc.collateral[a].to_whole();
                     let s = acc.perps[a].size.to_whole();
                     let k =
@@ -266,7 +305,6 @@ impl Engine {
                 }
                 _ => Slot::Complex,
             }
-        };
-        self.index.set(id, slot);
+        }
     }
 }

@@ -71,6 +71,45 @@ impl LiqIndex {
         }
     }
 
+    /// Put many accounts at their new slots at once. When they are many (a funding
+    /// settlement moves every perp account's key), the ordered sets are rebuilt from the slots
+    /// in one pass and a sort, which is many times cheaper than a removal and an insertion per
+    /// account in sets of 10^5-10^6 entries; the index afterwards is the same either way.
+    pub fn set_many(&mut self, updates: &[(AccountId, Slot)]) {
+        let total = self.slots.len();
+        if updates.len() < 64 || updates.len() * 8 < total {
+            for &(id, slot) in updates {
+                self.set(id, slot);
+            }
+            return;
+        }
+        for &(id, slot) in updates {
+            let i = id.index();
+            if self.slots.len() <= i {
+                self.slots.resize(i + 1, Slot::None);
+            }
+            self.slots[i] = slot;
+        }
+        let n_assets = self.long.len();
+        let mut long: Vec<Vec<(Key, AccountId)>> = vec![Vec::new(); n_assets];
+        let mut short: Vec<Vec<(Key, AccountId)>> = vec![Vec::new(); n_assets];
+        let mut complex = Vec::new();
+        for (i, slot) in self.slots.iter().enumerate() {
+            let id = AccountId(i as u32);
+            match *slot {
+                Slot::None => {}
+                Slot::Long { asset, key } => long[asset].push((Key(key), id)),
+                Slot::Short { asset, key } => short[asset].push((Key(key), id)),
+                Slot::Complex => complex.push(id),
+            }
+        }
+        // `BTreeSet::from_iter` sorts (fast on the nearly sorted keys a uniform funding shift
+        // leaves) and builds the tree in bulk.
+        self.long = long.into_iter().map(BTreeSet::from_iter).collect();
+        self.short = short.into_iter().map(BTreeSet::from_iter).collect();
+        self.complex = complex.into_iter().collect();
+    }
+
     /// Put account `id` at `slot`, removing it from where it was.
     pub fn set(&mut self, id: AccountId, slot: Slot) {
         let i = id.index();
@@ -136,5 +175,57 @@ impl LiqIndex {
             self.short.iter().map(|s| s.len()).sum(),
             self.complex.len(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn slot(kind: u8, asset: usize, key: f64) -> Slot {
+        match kind % 4 {
+            0 => Slot::None,
+            1 => Slot::Long { asset, key },
+            2 => Slot::Short { asset, key },
+            _ => Slot::Complex,
+        }
+    }
+
+    proptest! {
+        /// A bulk update (`set_many`, rebuilt or one by one) leaves the index answering every
+        /// query as the same updates made with `set` one at a time.
+        #[test]
+        fn set_many_is_set_one_by_one(
+            first in proptest::collection::vec((0u8..4, 0usize..2, 1.0f64..100.0), 1..300),
+            moves in proptest::collection::vec((0usize..300, 0u8..4, 0usize..2, 1.0f64..100.0), 0..300),
+            thr in proptest::collection::vec((0.5f64..120.0, 0.5f64..120.0), 1..6),
+        ) {
+            let mut a = LiqIndex::new(2);
+            let mut b = LiqIndex::new(2);
+            for (i, &(k, asset, key)) in first.iter().enumerate() {
+                a.set(AccountId(i as u32), slot(k, asset, key));
+                b.set(AccountId(i as u32), slot(k, asset, key));
+            }
+            let mut updates: Vec<(AccountId, Slot)> = Vec::new();
+            for &(i, k, asset, key) in &moves {
+                let id = AccountId((i % first.len()) as u32);
+                if updates.iter().any(|(u, _)| *u == id) {
+                    continue;
+                }
+                updates.push((id, slot(k, asset, key)));
+            }
+            for &(id, s) in &updates {
+                a.set(id, s);
+            }
+            b.set_many(&updates);
+            prop_assert_eq!(a.sizes(), b.sizes());
+            for &(lo, hi) in &thr {
+                prop_assert_eq!(a.candidates(&[lo, hi], &[hi, lo]), b.candidates(&[lo, hi], &[hi, lo]));
+            }
+            for i in 0..first.len() {
+                prop_assert_eq!(a.slot(AccountId(i as u32)), b.slot(AccountId(i as u32)));
+            }
+        }
     }
 }

@@ -192,6 +192,11 @@ pub struct Engine {
     guard_ok: Vec<bool>,
     mark: Vec<f64>,
     funding_acc: Vec<f64>,
+    /// Per asset, the sum of every settled funding payment per unit of long size (quote per
+    /// base; a long pays `size * f` at a settlement of `f`), and the number of settlements of
+    /// any asset: what a sleeping holder watches instead of the funding writes.
+    funding_index: Vec<f64>,
+    funding_settlements: u64,
     last_funding_t: f64,
     auctions: Vec<Auction>,
     /// The liquidation mechanism, resolved from `cfg.liquidation` once, here.
@@ -307,6 +312,8 @@ impl Engine {
             guard_ok: vec![true; n],
             mark: prices.to_vec(),
             funding_acc: vec![0.0; n],
+            funding_index: vec![0.0; n],
+            funding_settlements: 0,
             last_funding_t: 0.0,
             auctions: Vec::new(),
             mechanism: Mechanism::resolve(&cfg.liquidation),
@@ -394,6 +401,20 @@ impl Engine {
     /// The accounts written since the last call (each once), appended to `out`.
     pub fn drain_touched(&mut self, out: &mut Vec<u32>) {
         self.accounts.drain_touched(out);
+    }
+
+    /// The cumulative funding per unit of long size of asset `a` (quote per base): a perp of
+    /// size `s` (negative short) has had `s (F1 - F0)` taken from its quote between two
+    /// readings `F0`, `F1` of it, up to the rounding of each settlement in the protocol's
+    /// favour (less than one base unit per settlement). Settlements do not appear in the
+    /// touched log ([`Engine::drain_touched`]).
+    pub fn funding_index(&self, a: usize) -> f64 {
+        self.funding_index.get(a).copied().unwrap_or(0.0)
+    }
+
+    /// How many funding settlements (of any asset, each a nonzero payment) have been made.
+    pub fn funding_settlements(&self) -> u64 {
+        self.funding_settlements
     }
 
     pub fn margin(&self) -> &MarginState {

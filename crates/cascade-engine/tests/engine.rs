@@ -936,6 +936,20 @@ fn run_case(w: &World, ops: &[Op], cov: &mut Coverage) -> Result<(), TestCaseErr
             .check_conservation()
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(h.engine.liquidatable_now(), h.engine.liquidatable_scan());
+        // The index answers at other prices too (a bot valuing a pending oracle update).
+        for shock in [0.8, 0.95, 1.0, 1.07, 1.3] {
+            let mut at: Vec<f64> = h.engine.prices().to_vec();
+            at[0] *= shock;
+            prop_assert_eq!(
+                h.engine.maintenance_negative_at(&at),
+                h.engine.maintenance_negative_scan(&at)
+            );
+            let at: Vec<f64> = h.engine.prices().iter().map(|p| p * shock).collect();
+            prop_assert_eq!(
+                h.engine.maintenance_negative_at(&at),
+                h.engine.maintenance_negative_scan(&at)
+            );
+        }
         // The open interest kept from the written accounts equals a full scan (up to the
         // float rounding of the scan's sum).
         let scan: f64 = h

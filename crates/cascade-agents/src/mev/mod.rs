@@ -390,11 +390,12 @@ impl Agent for MevBot {
                 prices[a] = new;
                 let mut items = vec![BundleRequest::Pending(tx.id)];
                 let mut profit = 0.0;
-                for (i, acc) in engine.accounts().iter().enumerate() {
-                    if acc.closed || items.len() > 5 {
-                        continue;
+                // The accounts under water at the new price, in account order, from the
+                // engine's liquidation index (what a scan of every account finds).
+                for id in engine.maintenance_negative_at(&prices) {
+                    if items.len() > 5 {
+                        break;
                     }
-                    let id = cascade_core::AccountId(i as u32);
                     if targeted.contains(&id) {
                         continue;
                     }

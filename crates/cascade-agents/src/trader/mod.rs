@@ -31,7 +31,7 @@
 //! opening's draws when its clock rings; a trader without a position and without a pending
 //! transaction sleeps until its opening clock rings or its cooldown ends, its entry brake
 //! thinning the opening clock. With `chain.holders_sleep`, a holder in which no condition
-//! holds sleeps too (`nap`): until its close clock or an hour, and until its account is
+//! holds sleeps too (`nap`): until its close clock, and until its account is
 //! written, the margin ratios change, or the price leaves the band where no condition can
 //! hold (`wake_band`, from the engine's linear health form). The market watch is shared by the traders of an asset and
 //! observed once per block by the World (`View::watches`).
@@ -45,7 +45,7 @@ pub use config::{Habits, TraderConfig};
 pub(crate) use config::{check_asset, check_leverage, check_position_habits, reject_legacy_habits};
 
 use crate::config::{BuildCtx, WatchSpec};
-use crate::schedule::{Clock, HOLDER_NAP_S, HolderWatch, Schedule, TRADER_EVENTS};
+use crate::schedule::{Clock, FUNDING_ROUNDING_RESERVE, HolderWatch, Schedule, TRADER_EVENTS};
 use crate::view::{View, gwei};
 use crate::{Agent, Role, Submission};
 use cascade_core::StreamSeed;
@@ -126,11 +126,13 @@ struct Holding {
     long: bool,
     /// Time (s) at which the trader first saw its health below the top-up threshold.
     low_since: f64,
-    /// While it sleeps holding a position: its account and the price band outside which it
-    /// wakes, besides its time (set by `act`; `nap_lo` NaN: none).
+    /// While it sleeps holding a position: its account, the price band and the funding-index
+    /// band outside which it wakes, besides its time (set by `act`; `nap_lo` NaN: none).
     nap_account: u32,
     nap_lo: f64,
     nap_hi: f64,
+    nap_f_lo: f64,
+    nap_f_hi: f64,
 }
 
 impl Default for Holding {
@@ -143,6 +145,8 @@ impl Default for Holding {
             nap_account: 0,
             nap_lo: f64::NAN,
             nap_hi: f64::NAN,
+            nap_f_lo: f64::NAN,
+            nap_f_hi: f64::NAN,
         }
     }
 }
@@ -155,6 +159,8 @@ impl Holding {
             asset,
             lo: self.nap_lo,
             hi: self.nap_hi,
+            f_lo: self.nap_f_lo,
+            f_hi: self.nap_f_hi,
         })
     }
 }
@@ -544,25 +550,35 @@ impl Trader {
         }
     }
 
-    /// No condition holds and nothing was sent: sleep until the close clock rings, at most
-    /// `HOLDER_NAP_S`, and until the asset's price (the engine's, which the health reads, and
+    /// No condition holds and nothing was sent: sleep until the close clock rings (it never
+    /// wakes by time when the close clock is infinite), and until the asset's price (the engine's, which the health reads, and
     /// the oracle's, which the stop reads) leaves the band in which none of the conditions
     /// can hold (`wake_band`). Stays awake when no band can be drawn.
     fn nap(&mut self, view: &View<'_>, id: AccountId, p: f64, delevers: bool) {
         let Some(engine) = view.engine else { return };
-        let Some((lo, hi)) = self.wake_band(engine, id, delevers) else {
+        let a = self.pop.asset.index();
+        let size = engine
+            .account(id)
+            .map_or(0.0, |acc| acc.perps[a].size.to_whole());
+        let Some((lo, hi, f_half)) = self.wake_band(engine, id, delevers, size) else {
             return;
         };
-        let pe = engine.prices()[self.pop.asset.index()];
+        let pe = engine.prices()[a];
         if !(lo < p.min(pe) && p.max(pe) < hi) {
             return;
         }
         let close = self.clock_next(self.clocks.close).unwrap_or(view.t_s);
-        self.wake = close.min(view.t_s + HOLDER_NAP_S);
+        // No time cap: every change that can make a condition hold wakes it (an hourly
+        // backstop woke every holder of a book opened together in one block, a cost in
+        // proportion to the accounts that exist).
+        self.wake = close;
+        let f0 = engine.funding_index(a);
         let h = self.holding_mut();
         h.nap_account = id.0;
         h.nap_lo = lo;
         h.nap_hi = hi;
+        h.nap_f_lo = f0 - f_half;
+        h.nap_f_hi = f0 + f_half;
     }
 
     /// The prices of the asset between which none of the holder's conditions can hold,
@@ -570,23 +586,49 @@ impl Trader {
     /// deleveraging conditions `m0 + m1 P < k x1 P` hold on one side of `-m0 / (m1 - k x1)`,
     /// the stop beyond its price; each edge pulled in by `BAND_EPS` (relative) against
     /// rounding, so the band is conservative: a holder woken early finds nothing to do.
+    ///
+    /// A perp of size `s` pays funding without waking its holder (settlements are not logged
+    /// as writes): the edges are drawn for `m0 - B`, an eighth `B` of the smallest margin
+    /// `m0 + (m1 - k x1) P` at the engine's price kept for funding, and the third value is the
+    /// half-width `(B - R) / |s|` of the band of the funding index within which the payments
+    /// (`s dF`, plus less than one base unit of rounding per settlement, which the reserve
+    /// `R` covers) cannot use up `B` (infinite without a perp). `None` (stay awake) when no
+    /// band can be drawn or the margin is too thin to spare the reserve.
     fn wake_band(
         &self,
         engine: &cascade_engine::Engine,
         id: AccountId,
         delevers: bool,
-    ) -> Option<(f64, f64)> {
+        size: f64,
+    ) -> Option<(f64, f64, f64)> {
         const BAND_EPS: f64 = 1e-6;
         let (m0, m1, x1) = engine.linear_health(id, self.pop.asset.index())?;
-        if !(x1 > 0.0 && m0.is_finite() && m1.is_finite()) {
+        if !(x1 > 0.0 && m0.is_finite() && m1.is_finite() && size.is_finite()) {
             return None;
         }
-        // Below this price the exposure is floored at 1e-9 (`manage`'s `value`).
-        let (mut lo, mut hi) = (1e-9 / x1, f64::INFINITY);
         let ks = [
             Some(self.pop.cfg.topup_threshold),
             delevers.then_some(self.delever_at),
         ];
+        // The funding budget: an eighth of the smallest margin at the engine's price.
+        let (budget, f_half) = if size != 0.0 {
+            let pe = engine.prices()[self.pop.asset.index()];
+            let g = ks
+                .into_iter()
+                .flatten()
+                .map(|k| m0 + (m1 - k * x1) * pe)
+                .fold(f64::INFINITY, f64::min);
+            let b = g / 8.0;
+            if !(b > 2.0 * FUNDING_ROUNDING_RESERVE) {
+                return None;
+            }
+            (b, (b - FUNDING_ROUNDING_RESERVE) / size.abs())
+        } else {
+            (0.0, f64::INFINITY)
+        };
+        let m0 = m0 - budget;
+        // Below this price the exposure is floored at 1e-9 (`manage`'s `value`).
+        let (mut lo, mut hi) = (1e-9 / x1, f64::INFINITY);
         for k in ks.into_iter().flatten() {
             let slope = m1 - k * x1;
             if slope > 0.0 {
@@ -607,7 +649,7 @@ impl Trader {
             }
         }
         let (lo, hi) = (lo * (1.0 + BAND_EPS), hi * (1.0 - BAND_EPS));
-        (lo < hi).then_some((lo, hi))
+        (lo < hi).then_some((lo, hi, f_half))
     }
 
     /// A deleverage worth its cost, if any: a perp reduced by `delever_fraction` at the

@@ -175,11 +175,14 @@ pub struct World {
     /// Event schedule: the sleeping agents, by wake time.
     sleepers: Sleepers,
     /// Event schedule with `chain.holders_sleep`: the sleeping holders' other wakes (account
-    /// writes, price bands, margin ratios; `None` otherwise), the engine's accounts written
-    /// since last block, and the margin generation last seen.
+    /// writes, price bands, margin ratios, funding; `None` otherwise), the engine's accounts
+    /// written since last block, the margin generation last seen, and the funding index of
+    /// each asset and the epoch of funding settlements (`FUNDING_WAKE_EVERY`) last seen.
     naps: Option<Naps>,
     touched: Vec<u32>,
     margin_gen: u64,
+    funding_seen: Vec<f64>,
+    funding_epoch: u64,
     /// Agent visits so far (`act` calls in step 5), for `World::agent_visits`.
     visits: u64,
     /// The agents' market watches (`BuildCtx::watch`), observed once per block.

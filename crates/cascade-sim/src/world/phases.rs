@@ -5,7 +5,7 @@
 
 use super::{BlockRecord, World};
 use crate::config::BlockTimeDist;
-use cascade_agents::schedule::arrival_key;
+use cascade_agents::schedule::{FUNDING_WAKE_EVERY, arrival_key};
 use cascade_agents::{BundleRequest, Receipt, ReceiptStatus, Schedule, Submission};
 use cascade_core::event::Event;
 use cascade_core::tx::{Action, Bundle, BundleItem, GasKind, Side, Tx, TxRequest};
@@ -264,6 +264,21 @@ impl World {
             if generation != self.margin_gen {
                 self.margin_gen = generation;
                 naps.wake_all(&mut self.order);
+            }
+            // Funding settlements are not logged as writes: the holders with a perp watch the
+            // funding index, and all wake once every `FUNDING_WAKE_EVERY` settlements (the
+            // bound their bands keep for the settlements' rounding).
+            let epoch = e.funding_settlements() / FUNDING_WAKE_EVERY;
+            if epoch != self.funding_epoch {
+                self.funding_epoch = epoch;
+                naps.wake_all(&mut self.order);
+            }
+            for (a, seen) in self.funding_seen.iter_mut().enumerate() {
+                let f = e.funding_index(a);
+                if f.to_bits() != seen.to_bits() {
+                    *seen = f;
+                    naps.wake_by_funding(a, f, &mut self.order);
+                }
             }
             for (a, &pe) in e.prices().iter().enumerate() {
                 let po = self.oracle_px[a];
