@@ -619,7 +619,7 @@ impl Trader {
                 .map(|k| m0 + (m1 - k * x1) * pe)
                 .fold(f64::INFINITY, f64::min);
             let b = g / 8.0;
-            if !(b > 2.0 * FUNDING_ROUNDING_RESERVE) {
+            if b.is_nan() || b <= 2.0 * FUNDING_ROUNDING_RESERVE {
                 return None;
             }
             (b, (b - FUNDING_ROUNDING_RESERVE) / size.abs())
