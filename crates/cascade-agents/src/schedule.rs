@@ -167,6 +167,9 @@ pub struct Sleepers {
     near: usize,
     /// Sleepers beyond the ring, by (time, agent).
     far: BinaryHeap<Reverse<(WakeAt, u32)>>,
+    /// Each agent's one valid wake time (NaN: none); an entry at any other time is stale
+    /// (the agent was woken otherwise, or rescheduled) and is dropped when reached.
+    at: Vec<f64>,
 }
 
 impl Default for Sleepers {
@@ -190,6 +193,22 @@ impl Sleepers {
             cursor: 0,
             near: 0,
             far: BinaryHeap::new(),
+            at: Vec::new(),
+        }
+    }
+
+    /// Whether the entry `(t, agent)` is the agent's valid one.
+    fn valid(&self, t: f64, agent: u32) -> bool {
+        self.at
+            .get(agent as usize)
+            .is_some_and(|w| w.to_bits() == t.to_bits())
+    }
+
+    /// Agent `agent` no longer waits for its time (it is awake, or was woken otherwise): its
+    /// queued entry, if any, is dropped when reached.
+    pub fn cancel(&mut self, agent: u32) {
+        if let Some(w) = self.at.get_mut(agent as usize) {
+            *w = f64::NAN;
         }
     }
 
@@ -199,11 +218,22 @@ impl Sleepers {
         if k > 0.0 { k as u64 } else { 0 }
     }
 
-    /// Put agent `agent` to sleep until `t` (an infinite time: it never wakes).
+    /// Put agent `agent` to sleep until `t` (an infinite time: it never wakes), replacing its
+    /// earlier time; the same time as its queued one adds nothing (a holder woken by the
+    /// price and put back to sleep until the same close-clock event).
     pub fn push(&mut self, t: f64, agent: u32) {
+        let i = agent as usize;
+        if self.at.len() <= i {
+            self.at.resize(i + 1, f64::NAN);
+        }
         if !t.is_finite() {
+            self.at[i] = f64::NAN;
             return;
         }
+        if self.at[i].to_bits() == t.to_bits() {
+            return;
+        }
+        self.at[i] = t;
         let k = self.bucket(t).max(self.cursor);
         if k < self.cursor + RING as u64 {
             if self.ring.is_empty() {
@@ -226,6 +256,9 @@ impl Sleepers {
                 break;
             }
             self.far.pop();
+            if !self.valid(w, a) {
+                continue;
+            }
             if self.ring.is_empty() {
                 self.ring = vec![Vec::new(); RING];
             }
@@ -234,7 +267,8 @@ impl Sleepers {
         }
     }
 
-    /// Move every agent due by `t` (wake time `<= t`) to `out`, in no particular order.
+    /// Move every agent due by `t` (its valid wake time `<= t`) to `out`, in no particular
+    /// order, each once; stale entries are dropped.
     pub fn pop_due(&mut self, t: f64, out: &mut Vec<usize>) {
         if self.is_empty() {
             return;
@@ -250,26 +284,39 @@ impl Sleepers {
             }
             let slot = &mut self.ring[(self.cursor % RING as u64) as usize];
             self.near -= slot.len();
-            out.extend(slot.drain(..).map(|(_, a)| a as usize));
+            for (w, a) in slot.drain(..) {
+                if let Some(at) = self.at.get_mut(a as usize)
+                    && at.to_bits() == w.to_bits()
+                {
+                    *at = f64::NAN;
+                    out.push(a as usize);
+                }
+            }
             self.cursor += 1;
             self.refill();
         }
         // `t`'s own bucket: those due by `t`.
         if self.cursor == kt && self.near > 0 {
             let slot = &mut self.ring[(kt % RING as u64) as usize];
+            let at = &mut self.at;
             let before = slot.len();
             slot.retain(|&(w, a)| {
-                if w <= t {
-                    out.push(a as usize);
-                    false
-                } else {
-                    true
+                if w > t {
+                    return true;
                 }
+                if let Some(x) = at.get_mut(a as usize)
+                    && x.to_bits() == w.to_bits()
+                {
+                    *x = f64::NAN;
+                    out.push(a as usize);
+                }
+                false
             });
             self.near -= before - slot.len();
         }
     }
 
+    /// Entries queued (stale ones included until reached).
     pub fn len(&self) -> usize {
         self.near + self.far.len()
     }
@@ -280,9 +327,11 @@ impl Sleepers {
 }
 
 /// What wakes a sleeping holder besides its time: its account being written, the price of
-/// `asset` (the engine's, or the oracle's the agents read) leaving `[lo, hi]`, or the
-/// engine's cumulative funding index of `asset` (`Engine::funding_index`) leaving
-/// `[f_lo, f_hi]` (funding settlements are not account writes for this purpose).
+/// `asset` (the engine's, or the oracle's the agents read) leaving `[lo, hi]`, the engine's
+/// cumulative funding index of `asset` (`Engine::funding_index`) leaving `[f_lo, f_hi]`
+/// (funding settlements are not account writes for this purpose), or the asset's
+/// maintenance margin ratio (`MarginState::base`) reaching `r_hi` (infinite bounds: not
+/// watched).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct HolderWatch {
     pub account: AccountId,
@@ -291,6 +340,7 @@ pub struct HolderWatch {
     pub hi: f64,
     pub f_lo: f64,
     pub f_hi: f64,
+    pub r_hi: f64,
 }
 
 /// Funding settlements after which every sleeping holder is woken, whatever its funding band:
@@ -304,7 +354,7 @@ pub const FUNDING_WAKE_EVERY: u64 = 100_000;
 pub const FUNDING_ROUNDING_RESERVE: f64 = 1e-3;
 
 /// The sleeping holders, indexed by band edge per coordinate (the price of each asset, then
-/// the funding index of each asset; ordered sets keyed by (edge, agent index): deterministic,
+/// the funding index of each asset, then the maintenance ratio of each asset; ordered sets keyed by (edge, agent index): deterministic,
 /// never hash order), and by agent and by account (dense vectors: every acting agent is
 /// looked up once per block, so a lookup is one index, not a tree walk).
 #[derive(Debug, Clone, Default)]
@@ -323,13 +373,15 @@ pub struct Naps {
 const NO_AGENT: u32 = u32::MAX;
 
 impl HolderWatch {
-    /// Its band on coordinate `c` of [`Naps`] (the price of asset `c`, or the funding index
-    /// of asset `c - n_assets`).
+    /// Its band on coordinate `c` of [`Naps`] (the price of asset `c`, the funding index of
+    /// asset `c - n_assets`, or the maintenance ratio of asset `c - 2 n_assets`).
     fn band(&self, c: usize, n_assets: usize) -> (f64, f64) {
         if c < n_assets {
             (self.lo, self.hi)
-        } else {
+        } else if c < 2 * n_assets {
             (self.f_lo, self.f_hi)
+        } else {
+            (f64::NEG_INFINITY, self.r_hi)
         }
     }
 }
@@ -338,18 +390,24 @@ impl Naps {
     pub fn new(n_assets: usize) -> Naps {
         Naps {
             n_assets,
-            by_lo: vec![BTreeSet::new(); 2 * n_assets],
-            by_hi: vec![BTreeSet::new(); 2 * n_assets],
+            by_lo: vec![BTreeSet::new(); 3 * n_assets],
+            by_hi: vec![BTreeSet::new(); 3 * n_assets],
             ..Naps::default()
         }
     }
 
-    /// The coordinates of a watch: its asset's price, and its asset's funding index unless
-    /// its funding band is unbounded (a holder without a perp).
-    fn coords(&self, w: &HolderWatch) -> [Option<usize>; 2] {
+    /// The coordinates of a watch: its asset's price, its asset's funding index unless its
+    /// funding band is unbounded (a holder without a perp), and its asset's maintenance ratio
+    /// unless unbounded (a margin model whose ratios never move).
+    fn coords(&self, w: &HolderWatch) -> [Option<usize>; 3] {
         let a = w.asset.index();
         let funded = w.f_lo > f64::NEG_INFINITY || w.f_hi < f64::INFINITY;
-        [Some(a), funded.then_some(self.n_assets + a)]
+        let ratio = w.r_hi < f64::INFINITY;
+        [
+            Some(a),
+            funded.then_some(self.n_assets + a),
+            ratio.then_some(2 * self.n_assets + a),
+        ]
     }
 
     /// Agent `agent` sleeps under `w` (replacing any earlier watch of its own).
@@ -398,6 +456,12 @@ impl Naps {
     /// index `f` (`f_lo >= f` or `f_hi <= f`).
     pub fn wake_by_funding(&mut self, asset: usize, f: f64, out: &mut Vec<usize>) {
         self.wake_on(self.n_assets + asset, f, f, out);
+    }
+
+    /// Wake the holders of `asset` whose ratio bound `r_hi` the maintenance ratio `r` has
+    /// reached (`r_hi <= r`).
+    pub fn wake_by_ratio(&mut self, asset: usize, r: f64, out: &mut Vec<usize>) {
+        self.wake_on(2 * self.n_assets + asset, r, r, out);
     }
 
     fn wake_on(&mut self, c: usize, x_min: f64, x_max: f64, out: &mut Vec<usize>) {
@@ -521,6 +585,7 @@ mod tests {
             hi,
             f_lo: f64::NEG_INFINITY,
             f_hi: f64::INFINITY,
+            r_hi: f64::INFINITY,
         };
         n.insert(0, w(10, 0, 90.0, 110.0));
         n.insert(1, w(11, 0, 95.0, 200.0));
@@ -557,6 +622,7 @@ mod tests {
             hi: 110.0,
             f_lo,
             f_hi,
+            r_hi: f64::INFINITY,
         };
         n.insert(0, w(10, -1.0, 1.0));
         n.insert(1, w(11, -0.1, 0.2));
@@ -574,6 +640,32 @@ mod tests {
         assert!(n.is_empty());
     }
 
+    /// The maintenance ratio reaching a holder's bound wakes it; a falling ratio wakes no one.
+    #[test]
+    fn naps_wake_by_ratio() {
+        let mut n = Naps::new(1);
+        let w = |acc: u32, r_hi: f64| HolderWatch {
+            account: AccountId(acc),
+            asset: AssetId(0),
+            lo: 90.0,
+            hi: 110.0,
+            f_lo: f64::NEG_INFINITY,
+            f_hi: f64::INFINITY,
+            r_hi,
+        };
+        n.insert(0, w(10, 0.06));
+        n.insert(1, w(11, 0.08));
+        n.insert(2, w(12, f64::INFINITY));
+        let mut out = Vec::new();
+        n.wake_by_ratio(0, 0.01, &mut out);
+        assert!(out.is_empty());
+        n.wake_by_ratio(0, 0.06, &mut out);
+        assert_eq!(out, vec![0]);
+        n.wake_by_ratio(0, 0.5, &mut out);
+        assert_eq!(out, vec![0, 1]);
+        assert_eq!(n.len(), 1);
+    }
+
     #[test]
     fn sleepers_wake_when_due() {
         let mut s = Sleepers::default();
@@ -585,6 +677,30 @@ mod tests {
         out.sort_unstable();
         assert_eq!(out, vec![1, 3, 9]);
         assert_eq!(s.len(), 1);
+    }
+
+    /// A rescheduled agent wakes at its new time only; the same time twice queues it once; a
+    /// cancelled agent does not wake.
+    #[test]
+    fn sleepers_keep_one_valid_time_per_agent() {
+        let mut s = Sleepers::new(12.0);
+        s.push(100.0, 1);
+        s.push(100.0, 1);
+        assert_eq!(s.len(), 1);
+        s.push(50.0, 2);
+        s.push(200.0, 2);
+        s.push(30.0, 3);
+        s.cancel(3);
+        s.push(1.0e6, 4);
+        s.push(60.0, 4);
+        let mut out = Vec::new();
+        s.pop_due(150.0, &mut out);
+        out.sort_unstable();
+        assert_eq!(out, vec![1, 4]);
+        out.clear();
+        s.pop_due(2.0e6, &mut out);
+        assert_eq!(out, vec![2]);
+        assert!(s.is_empty());
     }
 
     /// The calendar queue wakes exactly the agents a sorted list of (time, agent) says are

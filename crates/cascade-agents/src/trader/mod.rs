@@ -126,13 +126,14 @@ struct Holding {
     long: bool,
     /// Time (s) at which the trader first saw its health below the top-up threshold.
     low_since: f64,
-    /// While it sleeps holding a position: its account, the price band and the funding-index
-    /// band outside which it wakes, besides its time (set by `act`; `nap_lo` NaN: none).
+    /// While it sleeps holding a position: its account, the price band, the funding-index
+    /// band and the margin-ratio ceiling (`r_hi`) outside which it wakes, besides its time (set by `act`; `nap_lo` NaN: none).
     nap_account: u32,
     nap_lo: f64,
     nap_hi: f64,
     nap_f_lo: f64,
     nap_f_hi: f64,
+    nap_r_hi: f64,
 }
 
 impl Default for Holding {
@@ -147,6 +148,7 @@ impl Default for Holding {
             nap_hi: f64::NAN,
             nap_f_lo: f64::NAN,
             nap_f_hi: f64::NAN,
+            nap_r_hi: f64::NAN,
         }
     }
 }
@@ -161,6 +163,7 @@ impl Holding {
             hi: self.nap_hi,
             f_lo: self.nap_f_lo,
             f_hi: self.nap_f_hi,
+            r_hi: self.nap_r_hi,
         })
     }
 }
@@ -560,7 +563,16 @@ impl Trader {
         let size = engine
             .account(id)
             .map_or(0.0, |acc| acc.perps[a].size.to_whole());
-        let Some((lo, hi, f_half)) = self.wake_band(engine, id, delevers, size) else {
+        let collateral = engine
+            .account(id)
+            .map_or(0.0, |acc| acc.collateral[a].to_whole());
+        // A moving margin model: the maintenance ratio may rise by `dr` before it wakes.
+        let moves = engine.margin().moves();
+        let r0 = engine.margin().base(a, cascade_engine::Req::Maintenance);
+        let dr = if moves { r0 / 8.0 } else { 0.0 };
+        let Some((lo, hi, f_half)) =
+            self.wake_band(engine, id, delevers, size, (collateral + size.abs()) * dr)
+        else {
             return;
         };
         let pe = engine.prices()[a];
@@ -579,6 +591,7 @@ impl Trader {
         h.nap_hi = hi;
         h.nap_f_lo = f0 - f_half;
         h.nap_f_hi = f0 + f_half;
+        h.nap_r_hi = if moves { r0 + dr } else { f64::INFINITY };
     }
 
     /// The prices of the asset between which none of the holder's conditions can hold,
@@ -588,21 +601,31 @@ impl Trader {
     /// rounding, so the band is conservative: a holder woken early finds nothing to do.
     ///
     /// A perp of size `s` pays funding without waking its holder (settlements are not logged
-    /// as writes): the edges are drawn for `m0 - B`, an eighth `B` of the smallest margin
+    /// as writes): the edges are drawn for `m0 - B`, a 32nd `B` of the smallest margin
     /// `m0 + (m1 - k x1) P` at the engine's price kept for funding, and the third value is the
     /// half-width `(B - R) / |s|` of the band of the funding index within which the payments
     /// (`s dF`, plus less than one base unit of rounding per settlement, which the reserve
     /// `R` covers) cannot use up `B` (infinite without a perp). `None` (stay awake) when no
     /// band can be drawn or the margin is too thin to spare the reserve.
+    ///
+    /// With a margin model whose ratios move, the maintenance ratio `r` may rise by `dr` while
+    /// the holder sleeps: health `m0 + m1 P` has `dm1/dr = -(c + |s|)` (collateral and perp
+    /// size), so the edges are drawn for `m1 - slack` with `slack = (c + |s|) dr` (a falling
+    /// ratio only raises health).
     fn wake_band(
         &self,
         engine: &cascade_engine::Engine,
         id: AccountId,
         delevers: bool,
         size: f64,
+        slack: f64,
     ) -> Option<(f64, f64, f64)> {
         const BAND_EPS: f64 = 1e-6;
         let (m0, m1, x1) = engine.linear_health(id, self.pop.asset.index())?;
+        if !slack.is_finite() {
+            return None;
+        }
+        let m1 = m1 - slack;
         if !(x1 > 0.0 && m0.is_finite() && m1.is_finite() && size.is_finite()) {
             return None;
         }
@@ -610,7 +633,8 @@ impl Trader {
             Some(self.pop.cfg.topup_threshold),
             delevers.then_some(self.delever_at),
         ];
-        // The funding budget: an eighth of the smallest margin at the engine's price.
+        // The funding budget: a 32nd of the smallest margin at the engine's price (the price
+        // band narrows by as much, so few more holders wake by the price than without it).
         let (budget, f_half) = if size != 0.0 {
             let pe = engine.prices()[self.pop.asset.index()];
             let g = ks
@@ -618,7 +642,7 @@ impl Trader {
                 .flatten()
                 .map(|k| m0 + (m1 - k * x1) * pe)
                 .fold(f64::INFINITY, f64::min);
-            let b = g / 8.0;
+            let b = g / 32.0;
             if b.is_nan() || b <= 2.0 * FUNDING_ROUNDING_RESERVE {
                 return None;
             }

@@ -215,6 +215,17 @@ impl MarginState {
         }
     }
 
+    /// Whether the ratios can change during a run (volatility-adjusted and predictive
+    /// models): what a sleeping holder must watch besides prices and its account. Any model's
+    /// ratio rises by at most the rise of its base (`ratio` is non-decreasing in the base with
+    /// slope at most 1).
+    pub fn moves(&self) -> bool {
+        matches!(
+            self.model,
+            MarginModel::VolAdjusted { .. } | MarginModel::Predictive { .. }
+        )
+    }
+
     /// Whether ratios depend on the position size (so the index must key on it).
     pub fn size_dependent(&self) -> bool {
         matches!(self.model, MarginModel::SizePremium { imf, .. } if imf > 0.0)

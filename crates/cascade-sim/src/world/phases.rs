@@ -229,7 +229,10 @@ impl World {
             }
             if event {
                 match self.agents[ai].next_wake() {
-                    None => self.awake.push(ai as u32),
+                    None => {
+                        self.awake.push(ai as u32);
+                        self.sleepers.cancel(ai as u32);
+                    }
                     Some(w) => {
                         self.sleepers.push(w, ai as u32);
                         if let Some(naps) = self.naps.as_mut()
@@ -260,10 +263,15 @@ impl World {
                 naps.wake_account(acc, &mut self.order);
             }
             self.touched.clear();
+            // The margin ratios moved: wake the holders whose bound the maintenance ratio
+            // reached (the initial ratio enters no holder's sleeping conditions).
             let generation = e.margin().generation();
             if generation != self.margin_gen {
                 self.margin_gen = generation;
-                naps.wake_all(&mut self.order);
+                for a in 0..e.prices().len() {
+                    let r = e.margin().base(a, cascade_engine::Req::Maintenance);
+                    naps.wake_by_ratio(a, r, &mut self.order);
+                }
             }
             // Funding settlements are not logged as writes: the holders with a perp watch the
             // funding index, and all wake once every `FUNDING_WAKE_EVERY` settlements (the
