@@ -6,7 +6,9 @@
 //! The heap figures are exact and deterministic (the same bytes at every run), so their slope
 //! in N is the bytes per trader whatever the machine's load.
 //! `peak_memory sizes` prints the inline size of every per-agent and per-account type
-//! (`std::mem::size_of`), the breakdown of benches/RESULTS.md.
+//! (`std::mem::size_of`), the breakdown of benches/RESULTS.md. `peak_memory N B flat`: the same
+//! market with traders that stay flat and asleep (an opening clock of 0.0001 an hour whose
+//! openings all decline, `max_entry_cost = 0`): the heap per flat sleeping trader.
 
 use cascade_sim::World;
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -44,7 +46,7 @@ static A: Counting = Counting;
 
 fn sizes() {
     use std::mem::size_of;
-    let rows: [(&str, usize); 16] = [
+    let rows: [(&str, usize); 20] = [
         ("Trader", size_of::<cascade_agents::trader::Trader>()),
         (
             "Box<dyn Agent>",
@@ -53,6 +55,11 @@ fn sizes() {
         ("World Actor", size_of::<cascade_sim::world::Actor>()),
         ("SimRng (ChaCha8Rng)", size_of::<cascade_core::SimRng>()),
         ("ParkedRng", size_of::<cascade_core::rng::ParkedRng>()),
+        (
+            "ParkedStream (no seed)",
+            size_of::<cascade_core::rng::ParkedStream>(),
+        ),
+        ("Name (label, holder name)", size_of::<cascade_core::Name>()),
         ("String (label)", size_of::<String>()),
         ("HealthMemo", size_of::<cascade_engine::HealthMemo>()),
         (
@@ -65,6 +72,14 @@ fn sizes() {
             size_of::<cascade_engine::account::Account>(),
         ),
         ("engine Perp", size_of::<cascade_engine::account::Perp>()),
+        (
+            "Slots<Perp> (perps)",
+            size_of::<cascade_engine::slots::Slots<cascade_engine::account::Perp>>(),
+        ),
+        (
+            "Slots<Amount> (collateral)",
+            size_of::<cascade_engine::slots::Slots<cascade_core::Amount>>(),
+        ),
         ("Amount (ledger balance)", size_of::<cascade_core::Amount>()),
         (
             "Option<AccountId> (by_owner)",
@@ -88,8 +103,19 @@ fn main() {
     }
     let n: u64 = first.and_then(|a| a.parse().ok()).unwrap_or(2_000);
     let blocks: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(20);
+    let flat = args.next().as_deref() == Some("flat");
     let base = cascade_benches::peak_rss_kb().unwrap_or(0);
-    let s = cascade_benches::scaled(n, blocks);
+    let s = if flat {
+        use cascade_benches::TRADERS;
+        cascade_benches::reference(&[
+            format!("agents.{TRADERS}.count={n}"),
+            format!("agents.{TRADERS}.open_per_hour=0.0001"),
+            format!("agents.{TRADERS}.max_entry_cost=0.0"),
+            format!("chain.duration_s={}", 12 * blocks),
+        ])
+    } else {
+        cascade_benches::scaled(n, blocks)
+    };
     let heap0 = LIVE.load(Relaxed);
     let t = Instant::now();
     let mut w = World::new(&s, 7, 0).unwrap_or_else(|e| panic!("{e}"));

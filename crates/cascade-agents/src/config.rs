@@ -161,8 +161,6 @@ pub struct BuildCtx<'a> {
     /// The market watches the agents read (`View::watches`), one per distinct spec.
     pub watches: Vec<WatchSpec>,
     counters: BTreeMap<&'static str, u32>,
-    /// The run seed shared by every parked stream (`next_parked`), made on first use.
-    shared_seed: Option<std::sync::Arc<StreamSeed>>,
 }
 
 /// A market watch the World keeps for the agents: the oracle price of `asset` observed once
@@ -192,7 +190,6 @@ impl<'a> BuildCtx<'a> {
             holders_sleep: true,
             watches: Vec::new(),
             counters: BTreeMap::new(),
-            shared_seed: None,
         }
     }
 
@@ -217,17 +214,14 @@ impl<'a> BuildCtx<'a> {
         (i, rng::stream(self.seed, name, i))
     }
 
-    /// As [`BuildCtx::next_stream`], the stream parked ([`rng::ParkedRng`]): the same draws,
-    /// 32 bytes while the member does not draw instead of a generator's 304.
-    pub fn next_parked(&mut self, name: &'static str) -> (u32, rng::ParkedRng) {
+    /// As [`BuildCtx::next_stream`], the stream parked ([`rng::ParkedStream`], drawn from
+    /// with the run seed `self.seed`): the same draws, 24 bytes while the member does not draw
+    /// instead of a generator's 304.
+    pub fn next_parked(&mut self, name: &'static str) -> (u32, rng::ParkedStream) {
         let c = self.counters.entry(name).or_insert(0);
         let i = *c;
         *c += 1;
-        let seed = self
-            .shared_seed
-            .get_or_insert_with(|| std::sync::Arc::new(self.seed))
-            .clone();
-        (i, rng::ParkedRng::new(seed, name, i))
+        (i, rng::ParkedStream::new(name, i))
     }
 
     /// A new wallet funded with `capital` quote and `inventory` of each asset in `assets`.

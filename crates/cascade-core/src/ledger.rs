@@ -9,6 +9,7 @@
 
 use crate::amount::Amount;
 use crate::ids::{HolderId, TokenId};
+use crate::name::Name;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -51,7 +52,8 @@ pub enum LedgerError {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Ledger {
     token_names: Vec<String>,
-    holder_names: Vec<String>,
+    /// Compact names (`trader-17` costs 16 bytes and no allocation): [`Name`].
+    holder_names: Vec<Name>,
     balances: Vec<i128>,
     /// Totals per token fixed at [`Ledger::seal`]; `None` while genesis is open.
     totals: Option<Vec<i128>>,
@@ -80,15 +82,15 @@ impl Ledger {
         &self.token_names[t.index()]
     }
 
-    pub fn holder_name(&self, h: HolderId) -> &str {
-        &self.holder_names[h.index()]
+    pub fn holder_name(&self, h: HolderId) -> std::borrow::Cow<'_, str> {
+        self.holder_names[h.index()].text()
     }
 
     /// Register a new holder with zero balances. Holders may be added after genesis (an account
     /// opened mid-run starts empty and is funded by transfers).
     pub fn add_holder(&mut self, name: impl Into<String>) -> HolderId {
         let id = HolderId(self.holder_names.len() as u32);
-        self.holder_names.push(name.into());
+        self.holder_names.push(Name::from(name.into()));
         self.balances
             .extend(std::iter::repeat_n(0, self.token_names.len()));
         id
@@ -124,6 +126,10 @@ impl Ledger {
             totals[i % n] += *b;
         }
         self.totals = Some(totals);
+        // Genesis is where nearly every holder is added: drop the growth slack (a book of a
+        // million wallets would otherwise carry up to twice their names and balances).
+        self.holder_names.shrink_to_fit();
+        self.balances.shrink_to_fit();
     }
 
     pub fn is_sealed(&self) -> bool {
@@ -153,7 +159,7 @@ impl Ledger {
         if self.balances[i] < amount.0 {
             return Err(LedgerError::Insufficient {
                 holder: from,
-                name: self.holder_names[from.index()].clone(),
+                name: self.holder_names[from.index()].to_string(),
                 token,
                 available: Amount(self.balances[i]),
                 needed: amount,
@@ -201,7 +207,7 @@ impl Ledger {
             if *b < 0 {
                 return Err(LedgerError::Negative {
                     holder: HolderId((i / n) as u32),
-                    name: self.holder_names[i / n].clone(),
+                    name: self.holder_names[i / n].to_string(),
                     token: TokenId((i % n) as u16),
                     balance: Amount(*b),
                 });

@@ -11,6 +11,7 @@ pub mod event;
 pub mod ids;
 pub mod ledger;
 pub mod math;
+pub mod name;
 pub mod rng;
 pub mod tx;
 
@@ -20,5 +21,6 @@ pub use ids::{
     AccountId, AgentId, AssetId, AuctionId, FeedId, HolderId, OrderId, TokenId, TxId, VenueId,
 };
 pub use ledger::{Ledger, LedgerError};
+pub use name::Name;
 pub use rng::{SimRng, StreamSeed};
 pub use tx::{Action, Bundle, BundleItem, EngineOp, GasKind, Side, Tx};

@@ -13,7 +13,8 @@
 //!
 //! A generator holds a 256-byte output buffer (304 bytes in all); an agent that acts rarely
 //! keeps its stream as a [`ParkedRng`] instead (the stream number and the word position, 32
-//! bytes), materialized when it draws and parked again when the agent goes to sleep: ChaCha's
+//! bytes with the run seed's pointer; 24 as a [`ParkedStream`] whose owner keeps the seed),
+//! materialized when it draws and parked again when the agent goes to sleep: ChaCha's
 //! output is a function of (seed, stream, word position), so the draws are bit for bit a
 //! continuous generator's.
 
@@ -98,21 +99,28 @@ pub fn stream_id(name: &str, index: u32) -> u64 {
     ((h as u64) << 32) | index as u64
 }
 
-/// A named stream kept as its position while not in use: the run seed (shared by every stream
-/// of the run), the ChaCha stream number and the word position. The first draw after
-/// [`ParkedRng::park`] materializes the generator at that position (seed, stream,
-/// `set_word_pos`), so a parked stream draws exactly what a continuous generator would;
-/// `park` records the position and gives the generator's storage back.
+/// A named stream kept as its position while not in use: the ChaCha stream number and the
+/// word position (24 bytes), without the run seed, which the caller keeps once for many streams
+/// and passes to [`ParkedStream::live`]. The first draw after [`ParkedStream::park`]
+/// materializes the generator at that position (seed, stream, `set_word_pos`), so a parked
+/// stream draws exactly what a continuous generator would; `park` records the position and
+/// gives the generator's storage back.
 ///
 /// The storage of materialized generators is recycled through a small per-thread pool, so
 /// that unparking in the block loop does not allocate once the pool is warm. The pool holds
 /// only storage, never a position: which thread runs a World changes nothing in its draws.
-pub struct ParkedRng {
-    seed: Arc<StreamSeed>,
+pub struct ParkedStream {
     stream: u64,
     /// Word position while parked (68 bits in ChaCha; a run draws far fewer than 2^64 words).
     pos: u64,
     live: Option<Box<SimRng>>,
+}
+
+/// A [`ParkedStream`] with its run seed (shared by every stream of the run): a generator in
+/// its own right (32 bytes).
+pub struct ParkedRng {
+    seed: Arc<StreamSeed>,
+    inner: ParkedStream,
 }
 
 /// Most generators' storage kept for reuse per thread (a block unparks one or two per acting
@@ -126,11 +134,10 @@ thread_local! {
     static POOL: RefCell<Vec<Box<SimRng>>> = const { RefCell::new(Vec::new()) };
 }
 
-impl ParkedRng {
-    /// Stream `(name, index)` of the run seeded by `seed`, at its start, parked.
-    pub fn new(seed: Arc<StreamSeed>, name: &str, index: u32) -> ParkedRng {
-        ParkedRng {
-            seed,
+impl ParkedStream {
+    /// Stream `(name, index)` at its start, parked.
+    pub fn new(name: &str, index: u32) -> ParkedStream {
+        ParkedStream {
             stream: stream_id(name, index),
             pos: 0,
             live: None,
@@ -157,13 +164,14 @@ impl ParkedRng {
         }
     }
 
-    /// The generator, materialized at the parked position if needed.
-    pub fn live(&mut self) -> &mut SimRng {
+    /// The generator of the run seeded by `seed`, materialized at the parked position if
+    /// needed. The caller passes the same run seed every time (it is read only when parked).
+    pub fn live(&mut self, seed: &StreamSeed) -> &mut SimRng {
         if self.live.is_none() {
             let mut g = POOL
                 .with(|p| p.borrow_mut().pop())
                 .unwrap_or_else(|| Box::new(ChaCha8Rng::from_seed([0; 32])));
-            *g = ChaCha8Rng::from_seed(self.seed.0);
+            *g = ChaCha8Rng::from_seed(seed.0);
             g.set_stream(self.stream);
             g.set_word_pos(self.pos as u128);
             self.live = Some(g);
@@ -175,11 +183,46 @@ impl ParkedRng {
     }
 }
 
+impl std::fmt::Debug for ParkedStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParkedStream")
+            .field("stream", &self.stream)
+            .field("pos", &self.pos)
+            .field("parked", &self.is_parked())
+            .finish()
+    }
+}
+
+impl ParkedRng {
+    /// Stream `(name, index)` of the run seeded by `seed`, at its start, parked.
+    pub fn new(seed: Arc<StreamSeed>, name: &str, index: u32) -> ParkedRng {
+        ParkedRng {
+            seed,
+            inner: ParkedStream::new(name, index),
+        }
+    }
+
+    /// Whether the generator is parked (holds no buffer).
+    pub fn is_parked(&self) -> bool {
+        self.inner.is_parked()
+    }
+
+    /// Record the position and release the generator (a no-op when parked).
+    pub fn park(&mut self) {
+        self.inner.park();
+    }
+
+    /// The generator, materialized at the parked position if needed.
+    pub fn live(&mut self) -> &mut SimRng {
+        self.inner.live(&self.seed)
+    }
+}
+
 impl std::fmt::Debug for ParkedRng {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ParkedRng")
-            .field("stream", &self.stream)
-            .field("pos", &self.pos)
+            .field("stream", &self.inner.stream)
+            .field("pos", &self.inner.pos)
             .field("parked", &self.is_parked())
             .finish()
     }

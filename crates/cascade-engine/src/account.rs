@@ -19,6 +19,7 @@
 //! before.
 
 use crate::margin::{MarginState, Req};
+use crate::slots::Slots;
 use cascade_core::{AgentId, Amount, HolderId};
 
 /// A perpetual position in one asset.
@@ -57,9 +58,10 @@ pub struct Account {
     pub owner: HolderId,
     pub agent: AgentId,
     pub quote: Amount,
-    pub collateral: Vec<Amount>,
+    /// Per asset (inline for one asset: [`Slots`]).
+    pub collateral: Slots<Amount>,
     pub debt: Amount,
-    pub perps: Vec<Perp>,
+    pub perps: Slots<Perp>,
     /// Option positions: signed contracts (one contract = one unit of the underlying) per
     /// listed series, positive long. Empty when the scenario lists no options.
     pub options: Vec<Amount>,
@@ -104,9 +106,9 @@ impl Account {
             owner,
             agent,
             quote: Amount::ZERO,
-            collateral: vec![Amount::ZERO; n_assets],
+            collateral: Slots::new(n_assets, Amount::ZERO),
             debt: Amount::ZERO,
-            perps: vec![Perp::default(); n_assets],
+            perps: Slots::new(n_assets, Perp::default()),
             options: Vec::new(),
             opt_ref: None,
             risk: None,

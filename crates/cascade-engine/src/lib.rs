@@ -32,6 +32,7 @@ pub mod margin;
 pub mod memo;
 pub mod options;
 pub mod sequencer;
+pub mod slots;
 
 mod block;
 mod breakers;
@@ -164,6 +165,9 @@ impl OptState {
     }
 }
 
+/// `Engine::by_owner`'s mark of a holder without an account.
+const NO_ACCOUNT: u32 = u32::MAX;
+
 /// The margin engine of one run.
 #[derive(Debug, Clone)]
 pub struct Engine {
@@ -172,8 +176,9 @@ pub struct Engine {
     vault: HolderId,
     accounts: accounts::Accounts,
     /// Each holder's cross-margin account, indexed by holder: a dense table, since every
-    /// trader looks its account up every block.
-    by_owner: Vec<Option<AccountId>>,
+    /// trader looks its account up every block; `NO_ACCOUNT` for none (4 bytes a holder,
+    /// not the 8 of an `Option<AccountId>`).
+    by_owner: Vec<u32>,
     pool_cash: Amount,
     pool_base: Vec<Amount>,
     insurance: Amount,
@@ -376,7 +381,11 @@ impl Engine {
 
     /// The account a wallet trades through in cross margin.
     pub fn account_of(&self, owner: HolderId) -> Option<AccountId> {
-        self.by_owner.get(owner.index()).copied().flatten()
+        self.by_owner
+            .get(owner.index())
+            .copied()
+            .filter(|&i| i != NO_ACCOUNT)
+            .map(AccountId)
     }
 
     pub fn prices(&self) -> &[f64] {

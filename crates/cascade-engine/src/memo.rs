@@ -25,7 +25,10 @@ pub struct HealthMemo {
     stamp: u64,
     price_epoch: u64,
     generation: u64,
-    answer: Memoized,
+    // The answer's fields flat, not a `Memoized` (whose trailing flag would pad it): 64 bytes.
+    health: Health,
+    exposure: f64,
+    live: bool,
 }
 
 /// An account's figures as [`Engine::health_memo`] returns them.
@@ -61,7 +64,11 @@ impl Engine {
             && memo.price_epoch == self.price_epoch
             && memo.generation == generation
         {
-            return Some(memo.answer);
+            return Some(Memoized {
+                health: memo.health,
+                exposure: memo.exposure,
+                live: memo.live,
+            });
         }
         let acc = &self.accounts[id.index()];
         let answer = Memoized {
@@ -75,7 +82,9 @@ impl Engine {
             stamp,
             price_epoch: self.price_epoch,
             generation,
-            answer,
+            health: answer.health,
+            exposure: answer.exposure,
+            live: answer.live,
         };
         Some(answer)
     }

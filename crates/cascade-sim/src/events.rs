@@ -96,7 +96,7 @@ fn holder_label(actors: &[Actor], h: cascade_core::ids::HolderId) -> String {
     actors
         .iter()
         .find(|a| a.holder == h)
-        .map(|a| a.label.clone())
+        .map(|a| a.label.to_string())
         .unwrap_or_else(|| format!("holder{}", h.0))
 }
 
@@ -153,7 +153,7 @@ pub fn write_events<W: Write>(
                 set("event", "tx_included".into());
                 set("tx", tx.0.to_string());
                 if let Some(a) = actors.get(agent.index()) {
-                    set("actor", a.label.clone());
+                    set("actor", a.label.to_string());
                     set("role", format!("{:?}", a.role).to_lowercase());
                 }
                 set("gas_kind", kind.as_str().into());
@@ -172,7 +172,7 @@ pub fn write_events<W: Write>(
                 set("event", "tx_expired".into());
                 set("tx", tx.0.to_string());
                 if let Some(a) = actors.get(agent.index()) {
-                    set("actor", a.label.clone());
+                    set("actor", a.label.to_string());
                     set("role", format!("{:?}", a.role).to_lowercase());
                 }
             }

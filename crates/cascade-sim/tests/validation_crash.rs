@@ -174,7 +174,7 @@ fn auction_runs(sets: &[&str]) -> Vec<AuctionRun> {
             check_eip1559(&trace, &gas, r);
             let actors = w.actors().to_vec();
             // The scenario's keepers: liquidator-0..2 capped at 150 gwei, liquidator-3 not.
-            let label_of_agent = |a: usize| actors[a].label.as_str();
+            let label_of_agent = |a: usize| actors[a].label.to_string();
             let uncapped = actors
                 .iter()
                 .find(|a| a.label == "liquidator-3")
@@ -199,7 +199,8 @@ fn auction_runs(sets: &[&str]) -> Vec<AuctionRun> {
                     Event::TxIncluded { block, agent, .. } => {
                         let l = label_of_agent(agent.index());
                         if capped[(block - 1) as usize]
-                            && ["liquidator-0", "liquidator-1", "liquidator-2"].contains(&l)
+                            && ["liquidator-0", "liquidator-1", "liquidator-2"]
+                                .contains(&l.as_str())
                         {
                             o.capped_keeper_txs_in_capped_blocks += 1;
                         }

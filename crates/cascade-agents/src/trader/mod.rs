@@ -48,7 +48,8 @@ use crate::config::{BuildCtx, WatchSpec};
 use crate::schedule::{Clock, FUNDING_ROUNDING_RESERVE, HolderWatch, Schedule, TRADER_EVENTS};
 use crate::view::{View, gwei};
 use crate::{Agent, Role, Submission};
-use cascade_core::rng::ParkedRng;
+use cascade_core::StreamSeed;
+use cascade_core::rng::ParkedStream;
 use cascade_core::tx::{EngineOp, GasKind};
 use cascade_core::{AccountId, Action, AgentId, Amount, AssetId, HolderId, TokenId};
 use cascade_engine::{HealthMemo, Memoized};
@@ -62,59 +63,119 @@ use watch::entry_factor;
 /// The stream of everything a trader draws beyond its six legacy draws per block.
 pub const HABITS_STREAM: &str = "trader_habits";
 
+/// A trader, kept small (a book may hold a million of them, most asleep): what its population
+/// shares sits behind one `Arc`, optional figures are `f64` with NaN for "none", and what only
+/// a position needs (`Holding`) is boxed and dropped when the trader is flat.
 pub struct Trader {
+    /// Its streams, parked between the blocks in which it acts under the event schedule
+    /// (`ParkedStream`: 24 bytes each instead of a 304-byte generator, the run seed kept once
+    /// in the population; the same draws).
+    rng: ParkedStream,
+    habits: ParkedStream,
+    /// What its population shares: configuration, leverage mixture, asset, tip, watch.
+    pop: Arc<Population>,
+    /// Its position's state, from the opening it sends until it is flat again.
+    holding: Option<Box<Holding>>,
+    /// Under the event schedule, its clocks (stopped, never consulted, when polled).
+    clocks: Clocks,
+    /// Under the event schedule, when it sleeps until (set by `act`); NaN: awake.
+    wake: f64,
+    /// Personal deleveraging threshold (maintenance health over exposure).
+    delever_at: f64,
+    /// Personal stop distance (a fraction of the entry price); NaN if the trader uses no stop.
+    stop: f64,
+    /// No opening before this time (after a liquidation).
+    cooldown_until: f64,
     holder: HolderId,
     /// Its number among the traders (its label is `trader-{index}`, made when asked).
     index: u32,
-    /// Its streams, parked between the blocks in which it acts under the event schedule
-    /// (`ParkedRng`: 32 bytes each instead of a 304-byte generator; the same draws).
-    rng: ParkedRng,
-    habits: ParkedRng,
-    asset: AssetId,
-    /// The population's configuration and leverage mixture, shared by its members.
-    cfg: Arc<TraderConfig>,
-    leverage: Arc<Leverage>,
-    tip: u128,
-    /// Time (s) at which the trader first saw its health below the top-up threshold.
-    low_since: Option<f64>,
-    /// Its account's health as last computed (recomputed only when the account, the prices
-    /// or the margin ratios change).
-    memo: HealthMemo,
-    /// Its market watch (index into `View::watches`).
-    watch: usize,
-    /// Under the event schedule, its clocks (`None`: polled).
-    clocks: Option<Clocks>,
-    /// Under the event schedule, when it sleeps until (set by `act`).
-    wake: Option<f64>,
-    /// Personal deleveraging threshold (maintenance health over exposure).
-    delever_at: f64,
-    /// Personal stop distance (a fraction of the entry price), if the trader uses stops.
-    stop: Option<f64>,
-    /// Oracle price and side (long) of the position it opened.
-    entry: Option<(f64, bool)>,
+    /// Which clocks this block consulted (`OPEN | CLOSE | TOPUP | DELEVER`): the others stop.
+    used: u8,
     /// It held a live position at its last look.
     had_position: bool,
     /// It sent a full close since it last saw its position live.
     closing: bool,
     /// That close was its stop-loss.
     stopped: bool,
-    /// No opening before this time (after a liquidation).
-    cooldown_until: f64,
-    /// Under the event schedule, it sleeps while holding a position (`chain.holders_sleep`).
-    holder_naps: bool,
-    /// While it sleeps holding a position: what wakes it besides its time (set by `act`).
-    nap: Option<HolderWatch>,
 }
 
-/// A trader's clocks under the event schedule, and which ones this block consulted (the
-/// others stop: a clock must be consulted in every block in which it may ring).
+/// What the traders of one population share.
+struct Population {
+    /// The run seed of its members' streams.
+    seed: StreamSeed,
+    cfg: TraderConfig,
+    leverage: Leverage,
+    tip: u128,
+    asset: AssetId,
+    /// Its market watch (index into `View::watches`).
+    watch: usize,
+    /// Under the event schedule (the traders' clocks run).
+    event: bool,
+    /// Under the event schedule, traders sleep while holding a position (`chain.holders_sleep`).
+    holder_naps: bool,
+}
+
+/// A trader's state while it holds (or opens) a position (NaN: none).
+#[derive(Debug, Clone, Copy)]
+struct Holding {
+    /// Its account's health as last computed (recomputed only when the account, the prices
+    /// or the margin ratios change; a cache: dropping it changes no answer).
+    memo: HealthMemo,
+    /// Oracle price and side (long) of the position it opened.
+    entry_price: f64,
+    long: bool,
+    /// Time (s) at which the trader first saw its health below the top-up threshold.
+    low_since: f64,
+    /// While it sleeps holding a position: its account, the price band, the funding-index
+    /// band and the margin-ratio ceiling (`r_hi`) outside which it wakes, besides its time (set by `act`; `nap_lo` NaN: none).
+    nap_account: u32,
+    nap_lo: f64,
+    nap_hi: f64,
+    nap_f_lo: f64,
+    nap_f_hi: f64,
+    nap_r_hi: f64,
+}
+
+impl Default for Holding {
+    fn default() -> Holding {
+        Holding {
+            memo: HealthMemo::default(),
+            entry_price: f64::NAN,
+            long: false,
+            low_since: f64::NAN,
+            nap_account: 0,
+            nap_lo: f64::NAN,
+            nap_hi: f64::NAN,
+            nap_f_lo: f64::NAN,
+            nap_f_hi: f64::NAN,
+            nap_r_hi: f64::NAN,
+        }
+    }
+}
+
+impl Holding {
+    /// What wakes it besides its time while it naps (asset `asset`, its population's).
+    fn nap(&self, asset: AssetId) -> Option<HolderWatch> {
+        (!self.nap_lo.is_nan()).then_some(HolderWatch {
+            account: AccountId(self.nap_account),
+            asset,
+            lo: self.nap_lo,
+            hi: self.nap_hi,
+            f_lo: self.nap_f_lo,
+            f_hi: self.nap_f_hi,
+            r_hi: self.nap_r_hi,
+        })
+    }
+}
+
+/// A trader's clocks under the event schedule; a clock not consulted in a block stops (a
+/// clock must be consulted in every block in which it may ring).
 #[derive(Debug, Clone, Copy, Default)]
 struct Clocks {
     open: Clock,
     close: Clock,
     topup: Clock,
     delever: Clock,
-    used: u8,
 }
 
 const OPEN: u8 = 1;
@@ -123,18 +184,23 @@ const TOPUP: u8 = 4;
 const DELEVER: u8 = 8;
 
 impl Clocks {
-    fn stop_unused(&mut self) {
+    fn stop_unused(&mut self, used: u8) {
         for (bit, c) in [
             (OPEN, &mut self.open),
             (CLOSE, &mut self.close),
             (TOPUP, &mut self.topup),
             (DELEVER, &mut self.delever),
         ] {
-            if self.used & bit == 0 {
+            if used & bit == 0 {
                 c.stop();
             }
         }
     }
+}
+
+/// `Some(x)` unless `x` is NaN (the sentinel of the trader's optional figures).
+fn some(x: f64) -> Option<f64> {
+    (!x.is_nan()).then_some(x)
 }
 
 /// This block's chances: the polled schedule's fixed draws, or the event schedule's clocks.
@@ -167,41 +233,47 @@ impl Trader {
             half_life_s: cfg.vol_half_life_s,
             window_s: cfg.drawdown_window_s,
         });
-        let shared_cfg = Arc::new(cfg.clone());
-        let leverage = Arc::new(Leverage::new(cfg.leverage_components()));
+        let pop = Arc::new(Population {
+            seed: ctx.seed,
+            cfg: cfg.clone(),
+            leverage: Leverage::new(cfg.leverage_components()),
+            tip: gwei(cfg.tip_gwei),
+            asset,
+            watch,
+            event,
+            holder_naps: event && ctx.holders_sleep,
+        });
         (0..cfg.count)
             .map(|_| {
                 let (i, rng) = ctx.next_parked(stream);
                 let (_, mut habits) = ctx.next_parked(HABITS_STREAM);
+                let h = habits.live(&pop.seed);
                 let holder =
                     ctx.wallet(&format!("trader-{i}"), cfg.capital, cfg.inventory, &[asset]);
-                let u_del: f64 = habits.random();
-                let u_has_stop: f64 = habits.random();
-                let u_stop: f64 = habits.random();
+                let u_del: f64 = h.random();
+                let u_has_stop: f64 = h.random();
+                let u_stop: f64 = h.random();
                 habits.park();
                 Box::new(Trader {
-                    holder,
-                    index: i,
                     rng,
                     habits,
-                    asset,
-                    cfg: shared_cfg.clone(),
-                    leverage: leverage.clone(),
-                    tip: gwei(cfg.tip_gwei),
-                    low_since: None,
-                    memo: HealthMemo::default(),
-                    watch,
-                    clocks: event.then(Clocks::default),
-                    wake: None,
+                    pop: pop.clone(),
+                    holding: None,
+                    clocks: Clocks::default(),
+                    wake: f64::NAN,
                     delever_at: cfg.delever_threshold.at(u_del),
-                    stop: (u_has_stop < cfg.stop_share).then(|| cfg.stop_distance.at(u_stop)),
-                    entry: None,
+                    stop: if u_has_stop < cfg.stop_share {
+                        cfg.stop_distance.at(u_stop)
+                    } else {
+                        f64::NAN
+                    },
+                    cooldown_until: f64::NEG_INFINITY,
+                    holder,
+                    index: i,
+                    used: 0,
                     had_position: false,
                     closing: false,
                     stopped: false,
-                    cooldown_until: f64::NEG_INFINITY,
-                    holder_naps: event && ctx.holders_sleep,
-                    nap: None,
                 }) as Box<dyn Agent>
             })
             .collect()
@@ -210,7 +282,7 @@ impl Trader {
     fn submit(&self, view: &View<'_>, op: EngineOp, out: &mut Vec<Submission>) {
         out.push(Submission::Tx(view.request(
             Action::Engine(op),
-            self.tip,
+            self.pop.tip,
             None,
             false,
         )));
@@ -219,7 +291,7 @@ impl Trader {
     /// The slippage of a flow of `signed_base` whole units against `p_ref` at the current
     /// quotes (0 where trades do not fill at the market).
     fn slippage(&self, view: &View<'_>, signed_base: f64) -> f64 {
-        let a = self.asset.index();
+        let a = self.pop.asset.index();
         let at_market = view.engine.is_some_and(|e| {
             e.config().perp_trade_price == cascade_engine::config::PerpTradePrice::Market
         });
@@ -235,55 +307,79 @@ impl Trader {
     fn risk(&self, view: &View<'_>) -> RiskCtx {
         RiskCtx {
             penalty: view.engine.map_or(0.0, |e| e.mechanism().penalty()),
-            sigma: view.watches[self.watch].rv().max(self.cfg.vol_ref),
-            horizon_s: self.cfg.risk_horizon_s,
+            sigma: view.watches[self.pop.watch].rv().max(self.pop.cfg.vol_ref),
+            horizon_s: self.pop.cfg.risk_horizon_s,
         }
     }
 
     /// Without a position: the cooldown, the entry rate, the draw of the position.
     fn economic(&self) -> bool {
-        self.cfg.habits == Habits::Economic
+        self.pop.cfg.habits == Habits::Economic
+    }
+
+    /// The time of a clock's next event under the event schedule (`None` when polled).
+    fn clock_next(&self, c: Clock) -> Option<f64> {
+        if self.pop.event { c.next() } else { None }
+    }
+
+    /// Entry price and side of the position it opened, if any.
+    fn entry(&self) -> Option<(f64, bool)> {
+        self.holding
+            .as_ref()
+            .and_then(|h| some(h.entry_price).map(|p| (p, h.long)))
+    }
+
+    /// Its holding state, made when first needed.
+    fn holding_mut(&mut self) -> &mut Holding {
+        self.holding.get_or_insert_default()
     }
 
     /// Whether the clock `bit` (rate `rate`, events kept with probability `keep`) rings this
     /// block: the polled draw `u` against the block's chance, or the event clock.
     fn rings(&mut self, bit: u8, u: f64, rate: f64, keep: f64, view: &View<'_>) -> bool {
-        let Some(c) = self.clocks.as_mut() else {
+        if !self.pop.event {
             return u < view.chance(rate * keep);
-        };
-        c.used |= bit;
+        }
+        self.used |= bit;
+        let c = &mut self.clocks;
         let clock = match bit {
             OPEN => &mut c.open,
             CLOSE => &mut c.close,
             TOPUP => &mut c.topup,
             _ => &mut c.delever,
         };
-        clock.rings_thinned(self.rng.live(), rate, keep, view.t_s, view.dt_s)
+        clock.rings_thinned(
+            self.rng.live(&self.pop.seed),
+            rate,
+            keep,
+            view.t_s,
+            view.dt_s,
+        )
     }
 
     fn consider_opening(&mut self, view: &View<'_>, p: f64, d: Draws, out: &mut Vec<Submission>) {
         if self.economic() && self.had_position && (!self.closing || self.stopped) {
             // The position went without our close (it was liquidated) or through our stop:
             // a forced exit in a falling market; wait before re-entering.
-            self.cooldown_until = view.t_s + self.cfg.reentry_cooldown_s;
+            self.cooldown_until = view.t_s + self.pop.cfg.reentry_cooldown_s;
         }
         self.had_position = false;
         self.closing = false;
         self.stopped = false;
-        self.entry = None;
-        self.low_since = None;
+        // Flat: no entry, no low health, no nap; the memo is a cache. Its holding goes.
+        self.holding = None;
         if view.t_s < self.cooldown_until {
-            self.wake = Some(self.cooldown_until);
+            self.wake = self.cooldown_until;
             return;
         }
-        let watch = &view.watches[self.watch];
+        let watch = &view.watches[self.pop.watch];
         let factor = if self.economic() {
             entry_factor(
                 watch.rv(),
                 watch.drawdown(),
-                self.cfg.vol_ref,
-                self.cfg.entry_vol_k,
-                self.cfg.entry_drawdown_k,
+                self.pop.cfg.vol_ref,
+                self.pop.cfg.entry_vol_k,
+                self.pop.cfg.entry_drawdown_k,
             )
         } else {
             1.0
@@ -292,61 +388,66 @@ impl Trader {
             Draws::Polled { u, .. } => u[0],
             Draws::Event => 0.0,
         };
-        let opens = self.rings(OPEN, u_open, self.cfg.open_per_hour, factor, view);
-        self.wake = self.clocks.and_then(|c| c.open.next());
+        let opens = self.rings(OPEN, u_open, self.pop.cfg.open_per_hour, factor, view);
+        self.wake = self.clock_next(self.clocks.open).unwrap_or(f64::NAN);
         if !opens {
             return;
         }
         let ([_, u_kind, u_side, u_lev], z) = match d {
             Draws::Polled { u, z, .. } => (u, z),
             Draws::Event => {
-                let u = [0.0, self.rng.random(), self.rng.random(), self.rng.random()];
-                (u, StandardNormal.sample(&mut self.rng))
+                let r = self.rng.live(&self.pop.seed);
+                let u = [0.0, r.random(), r.random(), r.random()];
+                (u, StandardNormal.sample(r))
             }
         };
-        let s = self.cfg.size_sigma;
-        let notional = self.cfg.size_mean * (s * z - 0.5 * s * s).exp();
-        let k = if self.leverage.is_mixture() {
-            self.leverage.component(self.habits.random())
+        let s = self.pop.cfg.size_sigma;
+        let notional = self.pop.cfg.size_mean * (s * z - 0.5 * s * s).exp();
+        let k = if self.pop.leverage.is_mixture() {
+            self.pop
+                .leverage
+                .component(self.habits.live(&self.pop.seed).random())
         } else {
             0
         };
-        let lev = self.leverage.sample(k, u_lev);
-        let fee = view.fee_estimate(GasKind::Open, self.tip);
+        let lev = self.pop.leverage.sample(k, u_lev);
+        let fee = view.fee_estimate(GasKind::Open, self.pop.tip);
         let quote = view.balance(self.holder, TokenId::QUOTE) - fee;
-        let (op, long, slippage) = if u_kind < self.cfg.perp_share {
+        let (op, long, slippage) = if u_kind < self.pop.cfg.perp_share {
             let margin = Amount::from_whole(notional / lev).min(quote);
             if !margin.is_positive() {
                 return;
             }
             let base = Amount::from_whole(margin.to_whole() * lev / p);
-            let long = u_side < self.cfg.long_prob;
+            let long = u_side < self.pop.cfg.long_prob;
             let size = if long { base } else { -base };
             let slip = self.slippage(view, size.to_whole());
             let op = EngineOp::PerpOpen {
-                asset: self.asset,
+                asset: self.pop.asset,
                 size,
                 margin,
             };
             (op, long, slip)
         } else {
-            let have = view.balance(self.holder, self.asset.token());
+            let have = view.balance(self.holder, self.pop.asset.token());
             let collateral = Amount::from_whole(notional / p).min(have);
             if !collateral.is_positive() || quote.is_negative() {
                 return;
             }
             let borrow = collateral.value_floor(p).scale_floor(1.0 - 1.0 / lev);
             let op = EngineOp::Borrow {
-                asset: self.asset,
+                asset: self.pop.asset,
                 collateral,
                 borrow,
             };
             (op, true, 0.0)
         };
-        if self.economic() && fee.to_whole() + slippage > self.cfg.max_entry_cost * notional {
+        if self.economic() && fee.to_whole() + slippage > self.pop.cfg.max_entry_cost * notional {
             return;
         }
-        self.entry = Some((p, long));
+        let h = self.holding_mut();
+        h.entry_price = p;
+        h.long = long;
         self.submit(view, op, out);
     }
 
@@ -372,17 +473,17 @@ impl Trader {
         let Some(acc) = engine.account(id) else {
             return;
         };
-        let a = self.asset.index();
+        let a = self.pop.asset.index();
         let perp = acc.perps[a].size;
         let h = m.health;
         let value = m.exposure.max(1e-9);
-        let close_fee = view.fee_estimate(GasKind::Close, self.tip);
+        let close_fee = view.fee_estimate(GasKind::Close, self.pop.tip);
         let holder = self.holder;
         let can_close = |debt: Amount| view.balance(holder, TokenId::QUOTE) - close_fee >= debt;
         let economic = self.economic();
         // A stop-loss: a standing order, it closes on crossing whatever it costs.
         let mut crossed = false;
-        if let (true, Some(stop), Some((entry, long))) = (economic, self.stop, self.entry) {
+        if let (true, Some(stop), Some((entry, long))) = (economic, some(self.stop), self.entry()) {
             crossed = if long {
                 p <= entry * (1.0 - stop)
             } else {
@@ -399,31 +500,35 @@ impl Trader {
             }
         }
         let risk = self.risk(view);
-        let delevers = economic && self.cfg.delever_fraction > 0.0;
+        let delevers = economic && self.pop.cfg.delever_fraction > 0.0;
         let low = delevers && h.maintenance < self.delever_at * value;
         if low
-            && self.rings(DELEVER, u_attn, self.cfg.delever_per_hour, 1.0, view)
+            && self.rings(DELEVER, u_attn, self.pop.cfg.delever_per_hour, 1.0, view)
             && let Some(op) = self.delever(view, id, m, perp, acc.debt, &risk)
         {
             self.submit(view, op, out);
             return;
         }
-        if h.maintenance < self.cfg.topup_threshold * value {
-            let since = *self.low_since.get_or_insert(view.t_s);
-            if view.t_s >= since + self.cfg.topup_delay_s
-                && self.rings(TOPUP, u_act, self.cfg.topup_per_hour, 1.0, view)
+        if h.maintenance < self.pop.cfg.topup_threshold * value {
+            let hold = self.holding_mut();
+            if hold.low_since.is_nan() {
+                hold.low_since = view.t_s;
+            }
+            let since = hold.low_since;
+            if view.t_s >= since + self.pop.cfg.topup_delay_s
+                && self.rings(TOPUP, u_act, self.pop.cfg.topup_per_hour, 1.0, view)
             {
                 // Top up with quote (perps, or borrowers who kept the loan), when the penalty
                 // it is expected to avert is worth more than its gas.
-                let fee = view.fee_estimate(GasKind::Deposit, self.tip);
-                let amount = Amount::from_whole(self.cfg.topup_fraction * value)
+                let fee = view.fee_estimate(GasKind::Deposit, self.pop.tip);
+                let amount = Amount::from_whole(self.pop.cfg.topup_fraction * value)
                     .min(view.balance(self.holder, TokenId::QUOTE) - fee);
                 if amount.is_positive()
                     && (!economic
                         || risk.topup_saving(h.maintenance, value, amount.to_whole())
                             > fee.to_whole())
                 {
-                    self.low_since = None;
+                    self.holding_mut().low_since = f64::NAN;
                     let op = EngineOp::Deposit {
                         account: id,
                         token: TokenId::QUOTE,
@@ -434,8 +539,8 @@ impl Trader {
             }
             return;
         }
-        self.low_since = None;
-        if self.rings(CLOSE, u_act, self.cfg.close_per_hour, 1.0, view)
+        self.holding_mut().low_since = f64::NAN;
+        if self.rings(CLOSE, u_act, self.pop.cfg.close_per_hour, 1.0, view)
             && h.equity > 0.0
             && can_close(acc.debt)
         {
@@ -443,7 +548,7 @@ impl Trader {
             self.submit(view, EngineOp::Close { account: id }, out);
             return;
         }
-        if self.holder_naps && !crossed && !low {
+        if self.pop.holder_naps && !crossed && !low {
             self.nap(view, id, p, delevers);
         }
     }
@@ -454,7 +559,7 @@ impl Trader {
     /// can hold (`wake_band`). Stays awake when no band can be drawn.
     fn nap(&mut self, view: &View<'_>, id: AccountId, p: f64, delevers: bool) {
         let Some(engine) = view.engine else { return };
-        let a = self.asset.index();
+        let a = self.pop.asset.index();
         let size = engine
             .account(id)
             .map_or(0.0, |acc| acc.perps[a].size.to_whole());
@@ -474,21 +579,19 @@ impl Trader {
         if !(lo < p.min(pe) && p.max(pe) < hi) {
             return;
         }
-        let close = self.clocks.and_then(|c| c.close.next()).unwrap_or(view.t_s);
+        let close = self.clock_next(self.clocks.close).unwrap_or(view.t_s);
         // No time cap: every change that can make a condition hold wakes it (an hourly
         // backstop woke every holder of a book opened together in one block, a cost in
         // proportion to the accounts that exist).
-        self.wake = Some(close);
+        self.wake = close;
         let f0 = engine.funding_index(a);
-        self.nap = Some(HolderWatch {
-            account: id,
-            asset: self.asset,
-            lo,
-            hi,
-            f_lo: f0 - f_half,
-            f_hi: f0 + f_half,
-            r_hi: if moves { r0 + dr } else { f64::INFINITY },
-        });
+        let h = self.holding_mut();
+        h.nap_account = id.0;
+        h.nap_lo = lo;
+        h.nap_hi = hi;
+        h.nap_f_lo = f0 - f_half;
+        h.nap_f_hi = f0 + f_half;
+        h.nap_r_hi = if moves { r0 + dr } else { f64::INFINITY };
     }
 
     /// The prices of the asset between which none of the holder's conditions can hold,
@@ -518,7 +621,7 @@ impl Trader {
         slack: f64,
     ) -> Option<(f64, f64, f64)> {
         const BAND_EPS: f64 = 1e-6;
-        let (m0, m1, x1) = engine.linear_health(id, self.asset.index())?;
+        let (m0, m1, x1) = engine.linear_health(id, self.pop.asset.index())?;
         if !slack.is_finite() {
             return None;
         }
@@ -527,13 +630,13 @@ impl Trader {
             return None;
         }
         let ks = [
-            Some(self.cfg.topup_threshold),
+            Some(self.pop.cfg.topup_threshold),
             delevers.then_some(self.delever_at),
         ];
         // The funding budget: a 32nd of the smallest margin at the engine's price (the price
         // band narrows by as much, so few more holders wake by the price than without it).
         let (budget, f_half) = if size != 0.0 {
-            let pe = engine.prices()[self.asset.index()];
+            let pe = engine.prices()[self.pop.asset.index()];
             let g = ks
                 .into_iter()
                 .flatten()
@@ -560,7 +663,9 @@ impl Trader {
                 return None;
             }
         }
-        if let (true, Some(stop), Some((entry, long))) = (self.economic(), self.stop, self.entry) {
+        if let (true, Some(stop), Some((entry, long))) =
+            (self.economic(), some(self.stop), self.entry())
+        {
             if long {
                 lo = lo.max(entry * (1.0 - stop));
             } else {
@@ -584,7 +689,7 @@ impl Trader {
         debt: Amount,
         risk: &RiskCtx,
     ) -> Option<EngineOp> {
-        let f = self.cfg.delever_fraction;
+        let f = self.pop.cfg.delever_fraction;
         let h = m.health;
         let value = m.exposure.max(1e-9);
         if !perp.is_zero() {
@@ -592,20 +697,20 @@ impl Trader {
             if cut.is_zero() {
                 return None;
             }
-            let gas = view.fee_estimate(GasKind::Open, self.tip).to_whole();
+            let gas = view.fee_estimate(GasKind::Open, self.pop.tip).to_whole();
             let engine = view.engine?;
-            let p = engine.prices()[self.asset.index()];
+            let p = engine.prices()[self.pop.asset.index()];
             let fee = cut.abs().to_whole() * p * engine.config().perp_fee;
             let slip = self.slippage(view, cut.to_whole()).max(0.0);
             let saving = risk.reduce_saving(h.maintenance, h.equity, value, f, slip + fee);
             return (saving > gas + slip + fee).then_some(EngineOp::PerpOpen {
-                asset: self.asset,
+                asset: self.pop.asset,
                 size: cut,
                 margin: Amount::ZERO,
             });
         }
         if debt.is_positive() {
-            let gas = view.fee_estimate(GasKind::Deposit, self.tip);
+            let gas = view.fee_estimate(GasKind::Deposit, self.pop.tip);
             let amount = debt
                 .scale_floor(f)
                 .min(view.balance(self.holder, TokenId::QUOTE) - gas);
@@ -635,29 +740,36 @@ impl Agent for Trader {
     }
 
     fn next_wake(&self) -> Option<f64> {
-        self.clocks.and(self.wake)
+        if self.pop.event {
+            some(self.wake)
+        } else {
+            None
+        }
     }
 
     fn holder_watch(&self) -> Option<HolderWatch> {
-        self.wake.and(self.nap)
+        some(self.wake).and(self.holding.as_ref().and_then(|h| h.nap(self.pop.asset)))
     }
 
     fn act(&mut self, view: &View<'_>, me: AgentId, out: &mut Vec<Submission>) {
-        self.wake = None;
-        self.nap = None;
-        let d = match self.clocks.as_mut() {
-            Some(c) => {
-                c.used = 0;
+        self.wake = f64::NAN;
+        if let Some(h) = self.holding.as_mut() {
+            h.nap_lo = f64::NAN;
+        }
+        let d = match self.pop.event {
+            true => {
+                self.used = 0;
                 Draws::Event
             }
-            None => {
-                let u_open: f64 = self.rng.random();
-                let u_kind: f64 = self.rng.random();
-                let u_side: f64 = self.rng.random();
-                let u_lev: f64 = self.rng.random();
-                let u_act: f64 = self.rng.random();
-                let z: f64 = StandardNormal.sample(&mut self.rng);
-                let u_attn: f64 = self.habits.random();
+            false => {
+                let r = self.rng.live(&self.pop.seed);
+                let u_open: f64 = r.random();
+                let u_kind: f64 = r.random();
+                let u_side: f64 = r.random();
+                let u_lev: f64 = r.random();
+                let u_act: f64 = r.random();
+                let z: f64 = StandardNormal.sample(r);
+                let u_attn: f64 = self.habits.live(&self.pop.seed).random();
                 Draws::Polled {
                     u: [u_open, u_kind, u_side, u_lev],
                     z,
@@ -670,13 +782,13 @@ impl Agent for Trader {
         self.decide(view, me, d, out);
         if out.len() > n0 {
             // Awake until it sees what became of its transaction.
-            self.wake = None;
+            self.wake = f64::NAN;
         }
-        if let Some(c) = self.clocks.as_mut() {
-            c.stop_unused();
+        if self.pop.event {
+            self.clocks.stop_unused(self.used);
             // Asleep until its next event: keep the streams' positions only. (Awake, or
             // polled, it may draw next block, and its generators stay live.)
-            if self.wake.is_some() {
+            if !self.wake.is_nan() {
                 self.rng.park();
                 self.habits.park();
             }
@@ -688,7 +800,7 @@ impl Trader {
     /// One block's decision, after the draws (the watch is the World's, observed already).
     fn decide(&mut self, view: &View<'_>, me: AgentId, d: Draws, out: &mut Vec<Submission>) {
         let Some(engine) = view.engine else { return };
-        let a = self.asset.index();
+        let a = self.pop.asset.index();
         let p = view.oracle[a];
         if p.is_nan() || p <= 0.0 {
             return;
@@ -697,11 +809,24 @@ impl Trader {
             return;
         }
         // The memo answers without touching the account when nothing changed.
+        // A flat trader has no holding and computes into a memo of its own (a cache either
+        // way); a live position gets its holding, memo included.
         let account = engine.account_of(self.holder).and_then(|id| {
-            engine
-                .health_memo(id, &mut self.memo)
-                .filter(|m| m.live)
-                .map(|m| (id, m))
+            let m = match self.holding.as_mut() {
+                Some(h) => engine.health_memo(id, &mut h.memo),
+                None => {
+                    let mut memo = HealthMemo::default();
+                    let m = engine.health_memo(id, &mut memo);
+                    if m.is_some_and(|m| m.live) {
+                        self.holding = Some(Box::new(Holding {
+                            memo,
+                            ..Holding::default()
+                        }));
+                    }
+                    m
+                }
+            };
+            m.filter(|m| m.live).map(|m| (id, m))
         });
         match account {
             None => self.consider_opening(view, p, d, out),

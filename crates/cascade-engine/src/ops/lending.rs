@@ -148,7 +148,7 @@ impl Engine {
         acc.closed = true;
         self.accounts[id.index()] = acc;
         if self.account_of(sender) == Some(id) {
-            self.by_owner[sender.index()] = None;
+            self.by_owner[sender.index()] = crate::NO_ACCOUNT;
         }
         self.flagged.remove(&id);
         self.first_flag.remove(&id);

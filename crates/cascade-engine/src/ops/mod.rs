@@ -235,9 +235,9 @@ impl Engine {
         if self.cfg.margin_mode == MarginMode::Cross {
             let i = sender.index();
             if i >= self.by_owner.len() {
-                self.by_owner.resize(i + 1, None);
+                self.by_owner.resize(i + 1, crate::NO_ACCOUNT);
             }
-            self.by_owner[i] = Some(id);
+            self.by_owner[i] = id.0;
         }
         id
     }

@@ -269,7 +269,7 @@ fn agent_actor(a: &dyn Agent) -> Actor {
     Actor {
         holder: a.holder(),
         role: a.role(),
-        label: a.label().into_owned(),
+        label: cascade_core::Name::new(&a.label()),
         hedges: a.hedges_off_chain(),
     }
 }
@@ -357,6 +357,8 @@ fn add_publishers(
     actors: &mut Vec<Actor>,
 ) -> Result<Vec<AgentId>, BuildError> {
     let mut feed_publisher = Vec::with_capacity(oracles.n_feeds());
+    // Exactly the publishers more (pushing past the agents' exact capacity would double it).
+    actors.reserve_exact(oracles.n_feeds());
     for f in 0..oracles.n_feeds() {
         let asset = oracles.feed_asset(FeedId(f as u16));
         let label = format!("oracle:{}:{f}", cfg.assets[asset].name);
@@ -372,7 +374,7 @@ fn add_publishers(
         actors.push(Actor {
             holder,
             role: Role::OraclePublisher,
-            label,
+            label: label.into(),
             hedges: false,
         });
     }

@@ -69,7 +69,8 @@ use oev::OevState;
 pub struct Actor {
     pub holder: HolderId,
     pub role: Role,
-    pub label: String,
+    /// Its label (`trader-17`), compact: [`cascade_core::Name`].
+    pub label: cascade_core::Name,
     /// Offsets its venue trades on the off-chain market at `p_ref`.
     pub hedges: bool,
 }
