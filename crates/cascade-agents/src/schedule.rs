@@ -364,8 +364,12 @@ pub struct Naps {
     by_hi: Vec<BTreeSet<(WakeAt, u32)>>,
     /// The sleeping holder of each account (`NO_AGENT`: none), indexed by account.
     by_account: Vec<u32>,
-    /// Each agent's watch while it sleeps under one, indexed by agent.
-    of_agent: Vec<Option<HolderWatch>>,
+    /// Each agent's slot in `watches` while it sleeps under a watch (`NO_AGENT`: none),
+    /// indexed by agent: 4 bytes an agent, the watch itself only for the sleeping holders.
+    of_agent: Vec<u32>,
+    /// The watches of the sleeping holders, and the free slots among them.
+    watches: Vec<HolderWatch>,
+    free: Vec<u32>,
     /// How many agents sleep under a watch.
     len: usize,
 }
@@ -424,15 +428,35 @@ impl Naps {
         }
         self.by_account[acc] = agent;
         if self.of_agent.len() <= agent as usize {
-            self.of_agent.resize(agent as usize + 1, None);
+            self.of_agent.resize(agent as usize + 1, NO_AGENT);
         }
-        self.of_agent[agent as usize] = Some(w);
+        let slot = match self.free.pop() {
+            Some(k) => {
+                self.watches[k as usize] = w;
+                k
+            }
+            None => {
+                self.watches.push(w);
+                (self.watches.len() - 1) as u32
+            }
+        };
+        self.of_agent[agent as usize] = slot;
         self.len += 1;
+    }
+
+    /// The watch agent `agent` sleeps under, if any.
+    fn watch(&self, agent: u32) -> Option<&HolderWatch> {
+        match self.of_agent.get(agent as usize) {
+            Some(&k) if k != NO_AGENT => Some(&self.watches[k as usize]),
+            _ => None,
+        }
     }
 
     /// Agent `agent` no longer sleeps under a watch (a no-op if it did not).
     pub fn remove(&mut self, agent: u32) {
-        if let Some(w) = self.of_agent.get_mut(agent as usize).and_then(Option::take) {
+        if let Some(w) = self.watch(agent).copied() {
+            let k = std::mem::replace(&mut self.of_agent[agent as usize], NO_AGENT);
+            self.free.push(k);
             for c in self.coords(&w).into_iter().flatten() {
                 let (lo, hi) = w.band(c, self.n_assets);
                 self.by_lo[c].remove(&(WakeAt(lo), agent));
@@ -471,17 +495,13 @@ impl Naps {
                 .range((WakeAt(x_min), 0)..)
                 .map(|&(_, i)| i as usize),
         );
-        let (of_agent, n) = (&self.of_agent, self.n_assets);
+        let n = self.n_assets;
+        let this = &*self;
         out.extend(
-            self.by_hi[c]
+            this.by_hi[c]
                 .range(..=(WakeAt(x_max), u32::MAX))
                 // Once each: those below their band too were taken above.
-                .filter(|(_, i)| {
-                    of_agent
-                        .get(*i as usize)
-                        .and_then(Option::as_ref)
-                        .is_some_and(|w| w.band(c, n).0 < x_min)
-                })
+                .filter(|(_, i)| this.watch(*i).is_some_and(|w| w.band(c, n).0 < x_min))
                 .map(|&(_, i)| i as usize),
         );
         for &i in &out[n0..] {
@@ -505,11 +525,15 @@ impl Naps {
             return;
         }
         for (i, slot) in self.of_agent.iter_mut().enumerate() {
-            if let Some(w) = slot.take() {
+            if *slot != NO_AGENT {
+                let w = &self.watches[*slot as usize];
                 self.by_account[w.account.0 as usize] = NO_AGENT;
+                *slot = NO_AGENT;
                 out.push(i);
             }
         }
+        self.watches.clear();
+        self.free.clear();
         for v in self.by_lo.iter_mut().chain(self.by_hi.iter_mut()) {
             v.clear();
         }
