@@ -170,47 +170,11 @@ impl Engine {
         }
     }
 
-    /// Every liquidatable account, found through the index and confirmed by exact health.
-    /// With a soft threshold the index (keyed on the maintenance trigger) does not apply and
-    /// every account is checked.
-    pub fn liquidatable_now(&self) -> Vec<AccountId> {
-        if self.mechanism.soft_threshold().is_some() {
-            return self.liquidatable_scan();
-        }
-        // The thresholds on the stack for up to `STACK` assets (the block loop allocates
-        // nothing here); the candidate list allocates only when there are candidates.
-        const STACK: usize = 16;
-        let n = self.n_assets;
-        let (mut lo_s, mut hi_s) = ([0.0; STACK], [0.0; STACK]);
-        let (mut lo_h, mut hi_h) = (Vec::new(), Vec::new());
-        let (lo, hi): (&mut [f64], &mut [f64]) = if n <= STACK {
-            (&mut lo_s[..n], &mut hi_s[..n])
-        } else {
-            lo_h.resize(n, 0.0);
-            hi_h.resize(n, 0.0);
-            (&mut lo_h, &mut hi_h)
-        };
-        for a in 0..n {
-            let base = self.margin.base(a, Req::Maintenance);
-            lo[a] = self.prices[a] * (1.0 - base);
-            hi[a] = self.prices[a] * (1.0 + base);
-        }
-        self.index
-            .candidates(lo, hi)
-            .into_iter()
-            .filter(|id| !self.guaranteed_healthy(*id) && self.is_liquidatable(*id))
-            .collect()
-    }
-
-    /// The open accounts whose maintenance health at `prices` (any prices, not only the
-    /// engine's: a bot values a pending oracle update with it) is negative, in account order:
-    /// the index's candidates at those prices confirmed by exact health, so exactly what a
-    /// scan of every account with [`Engine::health_at`] finds, in O(k + log N) instead of
-    /// O(N). The index's keys depend on the accounts and the margin ratios' size premium, not
-    /// on prices, so its range queries hold at any prices.
-    pub fn maintenance_negative_at(&self, prices: &[f64]) -> Vec<AccountId> {
-        // The thresholds on the stack for up to `STACK` assets (no allocation unless there
-        // are candidates), as in `liquidatable_now`.
+    /// The index's candidates at `prices` (each asset's thresholds `P (1 - base)` and
+    /// `P (1 + base)`), in account order. The thresholds sit on the stack for up to `STACK`
+    /// assets, so the block loop allocates nothing here; the candidate list allocates only
+    /// when there are candidates.
+    fn index_candidates(&self, prices: &[f64]) -> Vec<AccountId> {
         const STACK: usize = 16;
         let n = self.n_assets;
         let (mut lo_s, mut hi_s) = ([0.0; STACK], [0.0; STACK]);
@@ -227,7 +191,30 @@ impl Engine {
             lo[a] = prices[a] * (1.0 - base);
             hi[a] = prices[a] * (1.0 + base);
         }
-        let mut out = self.index.candidates(lo, hi);
+        self.index.candidates(lo, hi)
+    }
+
+    /// Every liquidatable account, found through the index and confirmed by exact health.
+    /// With a soft threshold the index (keyed on the maintenance trigger) does not apply and
+    /// every account is checked.
+    pub fn liquidatable_now(&self) -> Vec<AccountId> {
+        if self.mechanism.soft_threshold().is_some() {
+            return self.liquidatable_scan();
+        }
+        self.index_candidates(&self.prices)
+            .into_iter()
+            .filter(|id| !self.guaranteed_healthy(*id) && self.is_liquidatable(*id))
+            .collect()
+    }
+
+    /// The open accounts whose maintenance health at `prices` (any prices, not only the
+    /// engine's: a bot values a pending oracle update with it) is negative, in account order:
+    /// the index's candidates at those prices confirmed by exact health, so exactly what a
+    /// scan of every account with [`Engine::health_at`] finds, in O(k + log N) instead of
+    /// O(N). The index's keys depend on the accounts and the margin ratios' size premium, not
+    /// on prices, so its range queries hold at any prices.
+    pub fn maintenance_negative_at(&self, prices: &[f64]) -> Vec<AccountId> {
+        let mut out = self.index_candidates(prices);
         out.retain(|&id| {
             let acc = &self.accounts[id.index()];
             !acc.closed && self.health_of(acc, prices).maintenance < 0.0
