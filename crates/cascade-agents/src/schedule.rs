@@ -11,9 +11,9 @@
 //! `1 - exp(-r dt / 3600)`, independently of its events in other blocks, which is exactly the
 //! polled trial. Invariants: a clock is consulted in every block in which it may ring, or
 //! stopped and restarted later at the start of the block that consults it again
-//! (memorylessness makes the restart exact); sleepers wake in (time, agent index) order, never
-//! in hash order. Sleepers wait in a calendar queue ([`Sleepers`]: buckets of time, O(1) a
-//! sleeper), not a heap.
+//! (memorylessness makes the restart exact); a block wakes exactly the sleepers due by its end
+//! time, which the World then orders by arrival key, never in hash order. Sleepers wait in a
+//! calendar queue ([`Sleepers`]: buckets of time, O(1) a sleeper), not a heap.
 //!
 //! A trader holding a position also sleeps (`chain.holders_sleep`): until its close clock
 //! (no time cap), or the first block in which its asset's price leaves a band
@@ -204,6 +204,16 @@ impl Sleepers {
             .is_some_and(|w| w.to_bits() == t.to_bits())
     }
 
+    /// Put the entry `(t, agent)` in the ring's bucket `k` (the ring allocated at its first
+    /// entry).
+    fn put_near(&mut self, k: u64, t: f64, agent: u32) {
+        if self.ring.is_empty() {
+            self.ring = vec![Vec::new(); RING];
+        }
+        self.ring[(k % RING as u64) as usize].push((t, agent));
+        self.near += 1;
+    }
+
     /// Agent `agent` no longer waits for its time (it is awake, or was woken otherwise): its
     /// queued entry, if any, is dropped when reached.
     pub fn cancel(&mut self, agent: u32) {
@@ -236,11 +246,7 @@ impl Sleepers {
         self.at[i] = t;
         let k = self.bucket(t).max(self.cursor);
         if k < self.cursor + RING as u64 {
-            if self.ring.is_empty() {
-                self.ring = vec![Vec::new(); RING];
-            }
-            self.ring[(k % RING as u64) as usize].push((t, agent));
-            self.near += 1;
+            self.put_near(k, t, agent);
         } else {
             self.far.push(Reverse((WakeAt(t), agent)));
         }
@@ -256,14 +262,9 @@ impl Sleepers {
                 break;
             }
             self.far.pop();
-            if !self.valid(w, a) {
-                continue;
+            if self.valid(w, a) {
+                self.put_near(k, w, a);
             }
-            if self.ring.is_empty() {
-                self.ring = vec![Vec::new(); RING];
-            }
-            self.ring[(k % RING as u64) as usize].push((w, a));
-            self.near += 1;
         }
     }
 
@@ -285,12 +286,7 @@ impl Sleepers {
             let slot = &mut self.ring[(self.cursor % RING as u64) as usize];
             self.near -= slot.len();
             for (w, a) in slot.drain(..) {
-                if let Some(at) = self.at.get_mut(a as usize)
-                    && at.to_bits() == w.to_bits()
-                {
-                    *at = f64::NAN;
-                    out.push(a as usize);
-                }
+                claim(&mut self.at, w, a, out);
             }
             self.cursor += 1;
             self.refill();
@@ -304,12 +300,7 @@ impl Sleepers {
                 if w > t {
                     return true;
                 }
-                if let Some(x) = at.get_mut(a as usize)
-                    && x.to_bits() == w.to_bits()
-                {
-                    *x = f64::NAN;
-                    out.push(a as usize);
-                }
+                claim(at, w, a, out);
                 false
             });
             self.near -= before - slot.len();
@@ -323,6 +314,17 @@ impl Sleepers {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// A reached entry `(w, a)`: when it is agent `a`'s valid one, the agent wakes (to `out`) and
+/// no longer has a time; a stale entry is dropped.
+fn claim(at: &mut [f64], w: f64, a: u32, out: &mut Vec<usize>) {
+    if let Some(x) = at.get_mut(a as usize)
+        && x.to_bits() == w.to_bits()
+    {
+        *x = f64::NAN;
+        out.push(a as usize);
     }
 }
 
@@ -354,9 +356,10 @@ pub const FUNDING_WAKE_EVERY: u64 = 100_000;
 pub const FUNDING_ROUNDING_RESERVE: f64 = 1e-3;
 
 /// The sleeping holders, indexed by band edge per coordinate (the price of each asset, then
-/// the funding index of each asset, then the maintenance ratio of each asset; ordered sets keyed by (edge, agent index): deterministic,
-/// never hash order), and by agent and by account (dense vectors: every acting agent is
-/// looked up once per block, so a lookup is one index, not a tree walk).
+/// the funding index of each asset, then the maintenance ratio of each asset; ordered sets
+/// keyed by (edge, agent index): deterministic, never hash order), and by agent and by account
+/// (dense vectors: every acting agent is looked up once per block, so a lookup is one index,
+/// not a tree walk).
 #[derive(Debug, Clone, Default)]
 pub struct Naps {
     n_assets: usize,

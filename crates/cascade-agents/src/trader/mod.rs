@@ -127,7 +127,8 @@ struct Holding {
     /// Time (s) at which the trader first saw its health below the top-up threshold.
     low_since: f64,
     /// While it sleeps holding a position: its account, the price band, the funding-index
-    /// band and the margin-ratio ceiling (`r_hi`) outside which it wakes, besides its time (set by `act`; `nap_lo` NaN: none).
+    /// band and the margin-ratio ceiling (`r_hi`) outside which it wakes, besides its time
+    /// (set by `act`; `nap_lo` NaN: none).
     nap_account: u32,
     nap_lo: f64,
     nap_hi: f64,
@@ -554,18 +555,17 @@ impl Trader {
     }
 
     /// No condition holds and nothing was sent: sleep until the close clock rings (it never
-    /// wakes by time when the close clock is infinite), and until the asset's price (the engine's, which the health reads, and
-    /// the oracle's, which the stop reads) leaves the band in which none of the conditions
-    /// can hold (`wake_band`). Stays awake when no band can be drawn.
+    /// wakes by time when the close clock is infinite), and until the asset's price (the
+    /// engine's, which the health reads, and the oracle's, which the stop reads) leaves the
+    /// band in which none of the conditions can hold (`wake_band`), its funding index leaves
+    /// its funding band, or its maintenance ratio reaches its bound. Stays awake when no band
+    /// can be drawn.
     fn nap(&mut self, view: &View<'_>, id: AccountId, p: f64, delevers: bool) {
         let Some(engine) = view.engine else { return };
         let a = self.pop.asset.index();
-        let size = engine
-            .account(id)
-            .map_or(0.0, |acc| acc.perps[a].size.to_whole());
-        let collateral = engine
-            .account(id)
-            .map_or(0.0, |acc| acc.collateral[a].to_whole());
+        let (size, collateral) = engine.account(id).map_or((0.0, 0.0), |acc| {
+            (acc.perps[a].size.to_whole(), acc.collateral[a].to_whole())
+        });
         // A moving margin model: the maintenance ratio may rise by `dr` before it wakes.
         let moves = engine.margin().moves();
         let r0 = engine.margin().base(a, cascade_engine::Req::Maintenance);
