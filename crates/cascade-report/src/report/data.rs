@@ -68,6 +68,18 @@ pub fn figure_spec(fig: &AnyFigure) -> Value {
 
 /// Small multiples as the PNG draws them: one panel per facet value, titled with it, in a
 /// grid, each line panel on the shared y range the static figure uses (`yRange`).
+/// A figure of several panels drawn as a grid with synchronized cursors (facets, and the
+/// generations chart with its table).
+fn grid(title: &str, subtitle: &str, panels: Vec<Value>) -> Value {
+    json!({
+        "title": title,
+        "subtitle": subtitle,
+        "layout": "grid",
+        "sync": true,
+        "panels": panels,
+    })
+}
+
 fn facets(f: &crate::charts::facets::Facets) -> Value {
     let mut panels = Vec::new();
     for fig in &f.panels {
@@ -83,13 +95,7 @@ fn facets(f: &crate::charts::facets::Facets) -> Value {
             }
         }
     }
-    json!({
-        "title": f.title,
-        "subtitle": f.subtitle,
-        "layout": "grid",
-        "sync": true,
-        "panels": panels,
-    })
+    grid(&f.title, &f.subtitle, panels)
 }
 
 fn line(f: &LineChart) -> Value {
@@ -359,13 +365,7 @@ fn generations(f: &Generations) -> Value {
         "rows": rows,
         "full": true,
     }));
-    json!({
-        "title": f.title,
-        "subtitle": f.subtitle,
-        "layout": "grid",
-        "sync": true,
-        "panels": panels,
-    })
+    grid(&f.title, &f.subtitle, panels)
 }
 
 /// The name a metric is shown by in the report's own tables and data: its display name from
