@@ -6,7 +6,6 @@ use crate::account::close_value;
 use crate::options::RiskTables;
 use crate::{Engine, margin};
 use cascade_core::{AccountId, Amount};
-use std::collections::BTreeMap;
 
 impl Engine {
     /// Start of a block: the engine's oracle prices (`None` keeps a price), whether each
@@ -278,13 +277,8 @@ impl Engine {
         // otherwise all of them.
         let admitted = self.admit_proven(&now);
         // Accounts no longer liquidatable leave the flagged set.
-        let keep: BTreeMap<AccountId, u64> = self
-            .flagged
-            .iter()
-            .filter(|(id, _)| admitted.binary_search(id).is_ok())
-            .map(|(k, v)| (*k, *v))
-            .collect();
-        self.flagged = keep;
+        self.flagged
+            .retain(|id, _| admitted.binary_search(id).is_ok());
         for &id in &admitted {
             if !self.flagged.contains_key(&id) {
                 // Newly liquidatable: did it go straight from healthy to bankrupt?
