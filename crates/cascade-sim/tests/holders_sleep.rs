@@ -103,18 +103,20 @@ fn bench_reference_is_identical_with_holders_asleep() {
     check("configs/bench/reference.toml", 1);
 }
 
-/// Holders that sit below their top-up threshold (the peer mirror's 19x book against a 2%
-/// threshold, and its partial liquidations' 0.5% buffer) sleep there until their top-up
-/// clock can ring: with top-ups at 30 an hour after a five-minute delay, and without
+/// Holders that sit below their top-up threshold (the peer mirror's 19x book against the
+/// default 2% threshold, and its partial liquidations' 0.5% buffer) sleep there until their
+/// top-up clock can ring: with top-ups at 30 an hour after a five-minute delay, and without
 /// top-ups; fixed margin ratios. Two simulated hours.
 #[test]
 fn holders_below_topup_threshold_are_identical_asleep() {
     let short = "chain.duration_s=7200";
-    check_with("configs/bench/dexsim_fixed.toml", &[short], 1);
+    let threshold = "agents.0.topup_threshold=0.02";
+    check_with("configs/bench/dexsim_fixed.toml", &[short, threshold], 1);
     check_with(
         "configs/bench/dexsim_fixed.toml",
         &[
             short,
+            threshold,
             "agents.0.topup_per_hour=30",
             "agents.0.topup_delay_s=300",
             "agents.0.topup_fraction=0.02",
@@ -132,6 +134,7 @@ fn holders_below_topup_threshold_with_moving_ratios_are_identical_asleep() {
         "configs/bench/dexsim_vol.toml",
         &[
             "chain.duration_s=7200",
+            "agents.0.topup_threshold=0.02",
             "agents.0.topup_per_hour=30",
             "agents.0.topup_delay_s=300",
         ],
