@@ -278,7 +278,7 @@ impl Agent for MarketMaker {
             self.var_rate = cascade_engine::margin::ewma_step(self.var_rate, r * r / dt, dt, hl);
         }
         self.last_ref = fair;
-        if view.my_pending(me).next().is_some() {
+        if view.has_pending(me) {
             return; // the previous requote has not landed yet
         }
         let Venue::Clob(book) = &view.venues[self.venue.index()] else {

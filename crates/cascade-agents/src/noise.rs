@@ -190,7 +190,7 @@ impl Agent for NoiseTrader {
                 (pick, side_u, z)
             }
         };
-        if view.my_pending(me).next().is_some() {
+        if view.has_pending(me) {
             return;
         }
         let share = self.cfg.offchain_share;

@@ -206,7 +206,7 @@ impl Agent for OptionTrader {
         let u_top: f64 = self.rng.random();
         let z: f64 = StandardNormal.sample(&mut self.rng);
         let Some(engine) = view.engine else { return };
-        if view.my_pending(me).next().is_some() {
+        if view.has_pending(me) {
             return;
         }
         let a = self.asset.index();

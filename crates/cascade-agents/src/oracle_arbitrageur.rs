@@ -188,7 +188,7 @@ impl Agent for OracleArbitrageur {
 
     fn act(&mut self, view: &View<'_>, me: AgentId, out: &mut Vec<Submission>) {
         let Some(engine) = view.engine else { return };
-        if view.my_pending(me).next().is_some() {
+        if view.has_pending(me) {
             return;
         }
         let account = engine.account_of(self.holder).filter(|id| {

@@ -156,7 +156,7 @@ impl Agent for Solver {
     fn act(&mut self, view: &View<'_>, me: AgentId, out: &mut Vec<Submission>) {
         let Some(engine) = view.engine else { return };
         self.observe(engine.metrics().liquidated_notional, view.t_s);
-        if engine.intent_escrow().is_none() || view.my_pending(me).next().is_some() {
+        if engine.intent_escrow().is_none() || view.has_pending(me) {
             return;
         }
         let t = view.t_s;

@@ -138,6 +138,12 @@ impl<'a> View<'a> {
         self.mempool.pending_of(me)
     }
 
+    /// Whether the agent has a transaction in the mempool: O(1) (`my_pending` scans the
+    /// mempool, whose length grows with the agents that act).
+    pub fn has_pending(&self, me: AgentId) -> bool {
+        self.mempool.pending_count(me) > 0
+    }
+
     /// The agent's receipts from the previous block.
     pub fn my_receipts(&self, me: AgentId) -> impl Iterator<Item = &'a Receipt> + 'a {
         self.receipts.iter().filter(move |r| r.agent == me)

@@ -112,15 +112,34 @@ impl Mempool {
         self.txs.push(tx);
     }
 
+    /// The pending transaction `id`, searched from the newest: the transactions withdrawn or
+    /// pulled into bundles are recent ones, so neither the search nor the removal walks a
+    /// backlog of older ones (a block after a million openings holds a million).
     pub fn get(&self, id: TxId) -> Option<&Tx> {
-        self.txs.iter().find(|t| t.id == id)
+        self.txs.iter().rev().find(|t| t.id == id)
     }
 
     pub fn remove(&mut self, id: TxId) -> Option<Tx> {
-        let i = self.txs.iter().position(|t| t.id == id)?;
+        let i = self.txs.iter().rposition(|t| t.id == id)?;
         let t = self.txs.remove(i);
         self.count_out(t.agent);
         Some(t)
+    }
+
+    /// Remove `agent`'s pending transactions whose ids are in `ids` (sorted here), in one
+    /// pass; the others keep their order. Ids not pending, or of another agent's
+    /// transactions, are ignored.
+    pub fn withdraw(&mut self, agent: AgentId, ids: &mut [TxId]) {
+        ids.sort_unstable();
+        let mut removed = 0u32;
+        self.txs.retain(|t| {
+            let gone = t.agent == agent && ids.binary_search(&t.id).is_ok();
+            removed += gone as u32;
+            !gone
+        });
+        if removed > 0 {
+            self.per_agent[agent.index()] -= removed;
+        }
     }
 
     /// The public view, in arrival order.
@@ -424,6 +443,36 @@ mod tests {
             forced: false,
             submitted_block: 0,
             seq: id,
+        }
+    }
+
+    proptest! {
+        /// Withdrawing a set of ids in one pass leaves what removing them one by one (each
+        /// only if it is the agent's) leaves, in the same order, with the same counts.
+        #[test]
+        fn withdraw_equals_one_by_one(
+            agents in proptest::collection::vec(0u32..4, 1..60),
+            picks in proptest::collection::vec(0u64..80, 0..30),
+            who in 0u32..4,
+        ) {
+            let txs: Vec<Tx> = agents
+                .iter()
+                .enumerate()
+                .map(|(i, &a)| Tx { agent: AgentId(a), ..tx(i as u64, 10, 1, 21_000) })
+                .collect();
+            let (mut one, mut all) = (pool(txs.clone()), pool(txs));
+            for &id in &picks {
+                if one.get(TxId(id)).is_some_and(|t| t.agent == AgentId(who)) {
+                    one.remove(TxId(id));
+                }
+            }
+            let mut ids: Vec<TxId> = picks.iter().map(|&i| TxId(i)).collect();
+            all.withdraw(AgentId(who), &mut ids);
+            let key = |m: &Mempool| m.pending().iter().map(|t| t.id).collect::<Vec<_>>();
+            prop_assert_eq!(key(&one), key(&all));
+            for a in 0..4 {
+                prop_assert_eq!(one.pending_count(AgentId(a)), all.pending_count(AgentId(a)));
+            }
         }
     }
 

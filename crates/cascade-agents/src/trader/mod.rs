@@ -901,7 +901,7 @@ impl Trader {
         if p.is_nan() || p <= 0.0 {
             return;
         }
-        if view.my_pending(me).next().is_some() {
+        if view.has_pending(me) {
             return;
         }
         // The memo answers without touching the account when nothing changed.

@@ -126,6 +126,7 @@ impl World {
             watches: vec![MarketWatch::default(); watch_specs.len()],
             watch_specs,
             subs: Vec::new(),
+            cancels: Vec::new(),
             pubs: Vec::new(),
             venue_px: vec![0.0; n_venues],
             engine,

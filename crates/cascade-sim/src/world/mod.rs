@@ -193,6 +193,9 @@ pub struct World {
     /// The block's arrival order (all agents polled; the acting set under the event schedule).
     order: Vec<usize>,
     subs: Vec<Submission>,
+    /// Scratch: the transactions an agent withdraws in a row (`Submission::Cancel`), removed
+    /// from the mempool in one pass.
+    cancels: Vec<cascade_core::TxId>,
     pubs: Vec<Publication>,
     venue_px: Vec<f64>,
     engine: Option<Engine>,
