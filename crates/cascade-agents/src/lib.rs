@@ -141,6 +141,12 @@ pub trait Agent: Send {
     fn holder_watch(&self) -> Option<HolderWatch> {
         None
     }
+    /// Under the event schedule, asked after `next_wake` gave a time: whether the agent also
+    /// wakes in the first block after its last pending transaction leaves the mempool
+    /// (included, expired or pulled into a bundle). Default: no.
+    fn wakes_when_settled(&self) -> bool {
+        false
+    }
     /// A sealed bid in an oracle order-flow auction for the right to backrun `lot` (an oracle
     /// update in `oev_auction` mode), from the agent's own valuation; called before `act` in
     /// the block of the update, on the same public state. Default: no bid.

@@ -25,6 +25,9 @@ pub struct Mempool {
     /// Pending transactions per agent (indexed by agent), so an agent with none pending, the
     /// usual case, learns it without scanning the mempool.
     per_agent: Vec<u32>,
+    /// The agents whose last pending transaction left since the World last drained the list
+    /// (`drain_cleared`): it wakes those that sleep until then.
+    cleared: Vec<AgentId>,
     /// Scratch of `build_block`, kept between blocks so that building a block allocates
     /// nothing once the buffers have reached their working size.
     scratch: Scratch,
@@ -73,6 +76,7 @@ impl Mempool {
             ttl_s,
             live_blocks: VecDeque::new(),
             per_agent: Vec::new(),
+            cleared: Vec::new(),
             scratch: Scratch::default(),
         }
     }
@@ -98,6 +102,17 @@ impl Mempool {
         let c = &mut self.per_agent[a.index()];
         debug_assert!(*c > 0, "agent {} had no pending transaction", a.index());
         *c -= 1;
+        if *c == 0 {
+            self.cleared.push(a);
+        }
+    }
+
+    /// Move out the agents whose last pending transaction left (included, expired, withdrawn
+    /// or pulled into a bundle) since the last call, in the order they left (an agent may
+    /// appear more than once); `out` is cleared first.
+    pub fn drain_cleared(&mut self, out: &mut Vec<AgentId>) {
+        out.clear();
+        out.append(&mut self.cleared);
     }
 
     /// How many transactions `agent` has pending.
@@ -139,6 +154,9 @@ impl Mempool {
         });
         if removed > 0 {
             self.per_agent[agent.index()] -= removed;
+            if self.per_agent[agent.index()] == 0 {
+                self.cleared.push(agent);
+            }
         }
     }
 

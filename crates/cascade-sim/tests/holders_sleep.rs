@@ -152,3 +152,22 @@ fn holders_below_topup_threshold_with_moving_ratios_are_identical_asleep() {
         1,
     );
 }
+
+/// Traders whose transaction waits in the mempool sleep until it leaves (included, expired,
+/// or pulled into a bundle) and wake in the block after: keepers in congestion, and the peer
+/// mirror at 20,000 traders with a tight gas limit (its 10,000 openings queue for blocks;
+/// with the wake left out, this test fails).
+#[test]
+fn traders_waiting_on_a_pending_transaction_are_identical_asleep() {
+    check("configs/scenarios/keeper_congestion.toml", 1);
+    check_with(
+        "configs/bench/dexsim_fixed.toml",
+        &[
+            "chain.duration_s=1800",
+            "agents.0.count=10000",
+            "agents.1.count=10000",
+            "gas.gas_limit=30000000",
+        ],
+        1,
+    );
+}

@@ -97,6 +97,8 @@ pub struct Trader {
     closing: bool,
     /// That close was its stop-loss.
     stopped: bool,
+    /// It sleeps until its pending transaction leaves the mempool (with `holder_naps`).
+    awaits: bool,
 }
 
 /// What the traders of one population share.
@@ -299,6 +301,7 @@ impl Trader {
                     had_position: false,
                     closing: false,
                     stopped: false,
+                    awaits: false,
                 }) as Box<dyn Agent>
             })
             .collect()
@@ -847,8 +850,13 @@ impl Agent for Trader {
         some(self.wake).and(self.holding.as_ref().and_then(|h| h.nap(self.pop.asset)))
     }
 
+    fn wakes_when_settled(&self) -> bool {
+        self.awaits
+    }
+
     fn act(&mut self, view: &View<'_>, me: AgentId, out: &mut Vec<Submission>) {
         self.wake = f64::NAN;
+        self.awaits = false;
         if let Some(h) = self.holding.as_mut() {
             h.nap_lo = f64::NAN;
         }
@@ -902,6 +910,13 @@ impl Trader {
             return;
         }
         if view.has_pending(me) {
+            // Nothing to decide until it leaves the mempool: with sleeping holders, sleep
+            // until then (the World wakes it in the block after), its clocks stopped as they
+            // would be by a visit in every block.
+            if self.pop.holder_naps {
+                self.wake = f64::INFINITY;
+                self.awaits = true;
+            }
             return;
         }
         // The memo answers without touching the account when nothing changed.

@@ -127,6 +127,7 @@ impl World {
             watch_specs,
             subs: Vec::new(),
             cancels: Vec::new(),
+            cleared: Vec::new(),
             pubs: Vec::new(),
             venue_px: vec![0.0; n_venues],
             engine,

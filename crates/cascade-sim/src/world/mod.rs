@@ -196,6 +196,9 @@ pub struct World {
     /// Scratch: the transactions an agent withdraws in a row (`Submission::Cancel`), removed
     /// from the mempool in one pass.
     cancels: Vec<cascade_core::TxId>,
+    /// Scratch: the agents whose last pending transaction left the mempool since the agents
+    /// last acted (`Mempool::drain_cleared`).
+    cleared: Vec<AgentId>,
     pubs: Vec<Publication>,
     venue_px: Vec<f64>,
     engine: Option<Engine>,

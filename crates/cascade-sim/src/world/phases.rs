@@ -205,6 +205,8 @@ impl World {
         if event {
             self.collect_acting(t);
         } else {
+            // Polled: every agent acts anyway.
+            self.mempool.drain_cleared(&mut self.cleared);
             let n = self.order.len();
             for i in 0..n {
                 self.order[i] = i;
@@ -264,6 +266,19 @@ impl World {
         self.order.clear();
         self.order.extend(self.awake.drain(..).map(|a| a as usize));
         self.sleepers.pop_due(t, &mut self.order);
+        // Those asleep until their last pending transaction left the mempool, and it has.
+        self.mempool.drain_cleared(&mut self.cleared);
+        for &a in &self.cleared {
+            // (Transactions of no agent, the oracle's publisher, carry ids past the agents.)
+            if self
+                .agents
+                .get(a.index())
+                .is_some_and(|g| g.wakes_when_settled())
+            {
+                self.sleepers.cancel(a.0);
+                self.order.push(a.index());
+            }
+        }
         if let (Some(naps), Some(e)) = (self.naps.as_mut(), self.engine.as_mut()) {
             e.drain_touched(&mut self.touched);
             for &acc in &self.touched {
