@@ -115,9 +115,10 @@ pub struct ChainConfig {
     #[serde(default)]
     pub agent_schedule: cascade_agents::Schedule,
     /// Under the event schedule, traders holding a position sleep until their close clock,
-    /// their account changes, or their asset's price leaves the band in which none of their
-    /// conditions can hold (default true). Results are bit-identical either way; `false` only
-    /// costs time (it visits every holder every block).
+    /// their account changes, or their asset's price leaves the band in which their
+    /// conditions stay as they are, and traders waiting on a transaction until it leaves the
+    /// mempool (default true). Results are bit-identical either way; `false` only costs time
+    /// (it visits them every block).
     #[serde(default = "default_true")]
     pub holders_sleep: bool,
 }
