@@ -31,9 +31,11 @@
 //! opening's draws when its clock rings; a trader without a position and without a pending
 //! transaction sleeps until its opening clock rings or its cooldown ends, its entry brake
 //! thinning the opening clock. With `chain.holders_sleep`, a holder in which no condition
-//! holds sleeps too (`nap`): until its close clock, and until its account is
-//! written, the margin ratios change, or the price leaves the band where no condition can
-//! hold (`wake_band`, from the engine's linear health form). The market watch is shared by the traders of an asset and
+//! holds sleeps too (`nap`): until its close clock, and until its account is written, its
+//! asset's maintenance ratio leaves a band, or the price leaves the band where its conditions
+//! stay as they are (`wake_band`, from the engine's linear health form); so does a holder
+//! below its top-up threshold, until its top-up clock can ring, and a trader with a
+//! transaction pending, until it leaves the mempool (`Agent::wakes_when_settled`). The market watch is shared by the traders of an asset and
 //! observed once per block by the World (`View::watches`).
 
 mod config;
