@@ -35,8 +35,9 @@
 //! asset's maintenance ratio leaves a band, or the price leaves the band where its conditions
 //! stay as they are (`wake_band`, from the engine's linear health form); so does a holder
 //! below its top-up threshold, until its top-up clock can ring, and a trader with a
-//! transaction pending, until it leaves the mempool (`Agent::wakes_when_settled`). The market watch is shared by the traders of an asset and
-//! observed once per block by the World (`View::watches`).
+//! transaction pending, until it leaves the mempool (`Agent::wakes_when_settled`). The market
+//! watch is shared by the traders of an asset and observed once per block by the World
+//! (`View::watches`).
 
 mod config;
 pub mod dist;
