@@ -66,8 +66,6 @@ pub fn figure_spec(fig: &AnyFigure) -> Value {
     }
 }
 
-/// Small multiples as the PNG draws them: one panel per facet value, titled with it, in a
-/// grid, each line panel on the shared y range the static figure uses (`yRange`).
 /// A figure of several panels drawn as a grid with synchronized cursors (facets, and the
 /// generations chart with its table).
 fn grid(title: &str, subtitle: &str, panels: Vec<Value>) -> Value {
@@ -80,6 +78,8 @@ fn grid(title: &str, subtitle: &str, panels: Vec<Value>) -> Value {
     })
 }
 
+/// Small multiples as the PNG draws them: one panel per facet value, titled with it, in a
+/// grid, each line panel on the shared y range the static figure uses (`yRange`).
 fn facets(f: &crate::charts::facets::Facets) -> Value {
     let mut panels = Vec::new();
     for fig in &f.panels {
