@@ -98,10 +98,15 @@ impl Mempool {
         self.per_agent[i] += 1;
     }
 
-    fn count_out(&mut self, a: AgentId) {
+    /// `n` of `a`'s pending transactions left.
+    fn count_out(&mut self, a: AgentId, n: u32) {
         let c = &mut self.per_agent[a.index()];
-        debug_assert!(*c > 0, "agent {} had no pending transaction", a.index());
-        *c -= 1;
+        debug_assert!(
+            *c >= n,
+            "agent {} had fewer pending transactions",
+            a.index()
+        );
+        *c -= n;
         if *c == 0 {
             self.cleared.push(a);
         }
@@ -137,14 +142,20 @@ impl Mempool {
     pub fn remove(&mut self, id: TxId) -> Option<Tx> {
         let i = self.txs.iter().rposition(|t| t.id == id)?;
         let t = self.txs.remove(i);
-        self.count_out(t.agent);
+        self.count_out(t.agent, 1);
         Some(t)
     }
 
-    /// Remove `agent`'s pending transactions whose ids are in `ids` (sorted here), in one
-    /// pass; the others keep their order. Ids not pending, or of another agent's
-    /// transactions, are ignored.
+    /// Remove `agent`'s pending transactions whose ids are in `ids` (sorted here): one id by
+    /// a search from the newest, several in one pass; the others keep their order. Ids not
+    /// pending, or of another agent's transactions, are ignored.
     pub fn withdraw(&mut self, agent: AgentId, ids: &mut [TxId]) {
+        if let [id] = *ids {
+            if self.get(id).is_some_and(|t| t.agent == agent) {
+                self.remove(id);
+            }
+            return;
+        }
         ids.sort_unstable();
         let mut removed = 0u32;
         self.txs.retain(|t| {
@@ -153,10 +164,7 @@ impl Mempool {
             !gone
         });
         if removed > 0 {
-            self.per_agent[agent.index()] -= removed;
-            if self.per_agent[agent.index()] == 0 {
-                self.cleared.push(agent);
-            }
+            self.count_out(agent, removed);
         }
     }
 
@@ -188,7 +196,7 @@ impl Mempool {
         }
         self.txs = keep;
         for t in &out {
-            self.count_out(t.agent);
+            self.count_out(t.agent, 1);
         }
         out
     }
@@ -411,7 +419,7 @@ pub fn build_block(
         mempool.txs.reserve(all.len() - taken.len());
         for (t, take) in all.drain(..).zip(is_taken.iter().copied()) {
             if take {
-                mempool.count_out(t.agent);
+                mempool.count_out(t.agent, 1);
                 slots.push(Some(t));
             } else {
                 slots.push(None);

@@ -353,17 +353,10 @@ impl World {
     /// liquidations from a backlog of openings would otherwise pay a scan and a shift each).
     /// Ids of other agents' transactions, or of none pending, are ignored.
     fn withdraw(&mut self, me: AgentId) {
-        match self.cancels.len() {
-            0 => {}
-            1 => {
-                let id = self.cancels[0];
-                if self.mempool.get(id).is_some_and(|t| t.agent == me) {
-                    self.mempool.remove(id);
-                }
-            }
-            _ => self.mempool.withdraw(me, &mut self.cancels),
+        if !self.cancels.is_empty() {
+            self.mempool.withdraw(me, &mut self.cancels);
+            self.cancels.clear();
         }
-        self.cancels.clear();
     }
 
     /// One submission of agent `me`.
