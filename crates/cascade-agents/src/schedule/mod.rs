@@ -94,6 +94,13 @@ impl Clock {
         (!self.next.is_nan()).then_some(self.next)
     }
 
+    /// Whether consulting it in the block ending at `t` may ring it or draw: it is stopped,
+    /// or its next event is due. When not, [`Clock::rings_thinned`] returns `false` without
+    /// touching its generator, so a caller may skip materializing one.
+    pub fn may_ring(&self, t: f64) -> bool {
+        self.next.is_nan() || self.next <= t
+    }
+
     /// Whether the clock of `rate_per_hour` rings in the block `(t - dt, t]`. A stopped clock
     /// starts at `t - dt`. After ringing, the clock restarts at `t`: at most one action per
     /// block, as under the polled trial, and the events it skips are independent of the future.
@@ -119,7 +126,7 @@ impl Clock {
         if self.next.is_nan() {
             self.next = (t - dt) + wait_s(rng, rate_per_hour);
         }
-        if self.next > t {
+        if !self.may_ring(t) {
             return false;
         }
         let kept = keep >= 1.0
@@ -131,9 +138,14 @@ impl Clock {
     }
 }
 
-/// A time in the queue, ordered by `total_cmp`.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// A time in the queue (or a band edge in [`Naps`]), ordered and compared by `total_cmp`.
+#[derive(Debug, Clone, Copy)]
 struct WakeAt(f64);
+impl PartialEq for WakeAt {
+    fn eq(&self, o: &Self) -> bool {
+        self.cmp(o).is_eq()
+    }
+}
 impl Eq for WakeAt {}
 impl PartialOrd for WakeAt {
     fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {

@@ -3,6 +3,7 @@
 //! maintenance ratio leaving a band) and the index of those bands ([`Naps`]), apart from the
 //! time queue of `schedule` because a block queries them by value, not by time.
 
+use super::WakeAt;
 use cascade_core::{AccountId, AssetId};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -70,31 +71,12 @@ pub struct Naps {
 
 /// One band edge in a heap of [`Naps`]: the edge, its agent, and the agent's watch stamp when
 /// it was pushed. (An agent sleeps at most once a block, so its 32-bit stamp cannot wrap
-/// within a run.)
-#[derive(Debug, Clone, Copy)]
+/// within a run.) Ordered by edge (`total_cmp`), then agent, then stamp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct Edge {
-    x: f64,
+    x: WakeAt,
     agent: u32,
     stamp: u32,
-}
-impl PartialEq for Edge {
-    fn eq(&self, o: &Self) -> bool {
-        self.cmp(o).is_eq()
-    }
-}
-impl Eq for Edge {}
-impl PartialOrd for Edge {
-    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for Edge {
-    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        self.x
-            .total_cmp(&o.x)
-            .then(self.agent.cmp(&o.agent))
-            .then(self.stamp.cmp(&o.stamp))
-    }
 }
 
 const NO_AGENT: u32 = u32::MAX;
@@ -152,18 +134,19 @@ impl Naps {
         }
         self.stamp[ai] = self.stamp[ai].wrapping_add(1);
         let stamp = self.stamp[ai];
-        for c in self.coords(&w).into_iter().flatten() {
+        let coords = self.coords(&w);
+        for c in coords.into_iter().flatten() {
             let (lo, hi) = w.band(c, self.n_assets);
             if lo > f64::NEG_INFINITY {
                 self.by_lo[c].push(Edge {
-                    x: lo,
+                    x: WakeAt(lo),
                     agent,
                     stamp,
                 });
             }
             if hi < f64::INFINITY {
                 self.by_hi[c].push(Reverse(Edge {
-                    x: hi,
+                    x: WakeAt(hi),
                     agent,
                     stamp,
                 }));
@@ -186,7 +169,7 @@ impl Naps {
         };
         self.of_agent[ai] = slot;
         self.len += 1;
-        for c in self.coords(&w).into_iter().flatten() {
+        for c in coords.into_iter().flatten() {
             self.compact(c);
         }
     }
@@ -253,7 +236,7 @@ impl Naps {
         while let Some(&e) = self.by_lo[c].peek() {
             if !self.live(&e) {
                 self.by_lo[c].pop();
-            } else if e.x.total_cmp(&x_min).is_ge() {
+            } else if e.x >= WakeAt(x_min) {
                 self.by_lo[c].pop();
                 self.remove(e.agent);
                 out.push(e.agent as usize);
@@ -265,7 +248,7 @@ impl Naps {
         while let Some(&Reverse(e)) = self.by_hi[c].peek() {
             if !self.live(&e) {
                 self.by_hi[c].pop();
-            } else if e.x.total_cmp(&x_max).is_le() {
+            } else if e.x <= WakeAt(x_max) {
                 self.by_hi[c].pop();
                 self.remove(e.agent);
                 out.push(e.agent as usize);

@@ -365,9 +365,9 @@ impl Trader {
             TOPUP => &mut c.topup,
             _ => &mut c.delever,
         };
-        // A running clock whose next event is still ahead draws nothing: its stream stays
-        // parked (reviving it costs more than the rest of a woken holder's visit).
-        if clock.next().is_some_and(|next| next > view.t_s) {
+        // A clock that cannot ring draws nothing: its stream stays parked (reviving it costs
+        // more than the rest of a woken holder's visit).
+        if !clock.may_ring(view.t_s) {
             return false;
         }
         clock.rings_thinned(
@@ -536,9 +536,9 @@ impl Trader {
             if hold.low_since.is_nan() {
                 hold.low_since = view.t_s;
             }
-            let since = hold.low_since;
-            if view.t_s >= since + self.pop.cfg.topup_delay_s
-                && self.rings(TOPUP, u_act, self.pop.cfg.topup_per_hour, 1.0, view)
+            // The first time its top-up may be sent.
+            let ready = hold.low_since + self.pop.cfg.topup_delay_s;
+            if view.t_s >= ready && self.rings(TOPUP, u_act, self.pop.cfg.topup_per_hour, 1.0, view)
             {
                 // Top up with quote (perps, or borrowers who kept the loan), when the penalty
                 // it is expected to avert is worth more than its gas.
@@ -564,8 +564,8 @@ impl Trader {
                 // Below the top-up threshold, nothing sent: sleep until the top-up clock can
                 // ring (its delay, then its next event) or the price leaves the band where
                 // the threshold stays crossed and no other condition holds.
-                let wake = if view.t_s < since + self.pop.cfg.topup_delay_s {
-                    Some(since + self.pop.cfg.topup_delay_s)
+                let wake = if view.t_s < ready {
+                    Some(ready)
                 } else {
                     self.clock_next(self.clocks.topup)
                 };
