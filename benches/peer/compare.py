@@ -119,6 +119,10 @@ def main():
         return kernel.last / paths, gen.last / paths
 
     half = args.traders // 2
+    # The mirror's blocks have room for 500,000 gas per trader (1e9 at 2,000): every trader's
+    # transaction fits in one block, as the peer has no block capacity. Kept per trader at any
+    # size (at 200,000 traders a fixed 1e9 queued the openings for tens of blocks).
+    gas_limit = max(1_000_000_000, 500_000 * args.traders)
 
     def cascade(scenario, seed, runs, horizon):
         cmd = [
@@ -126,6 +130,7 @@ def main():
             "--runs", str(runs), "--threads", "1", "--seed", str(seed),
             "--set", f"chain.duration_s={horizon * 60}",
             "--set", f"agents.0.count={half}", "--set", f"agents.1.count={half}",
+            "--set", f"gas.gas_limit={gas_limit}",
         ]
         t0 = time.perf_counter()
         out = subprocess.run(cmd, capture_output=True, text=True)

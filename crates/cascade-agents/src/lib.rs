@@ -127,6 +127,12 @@ pub trait Agent: Send {
     fn maker_book(&self) -> Option<MakerBook> {
         None
     }
+    /// Ask the processor for the memory that `act` will read first beyond the agent itself
+    /// (its position's state, its account), a few turns before its visit: a hint, which
+    /// changes no value (`cascade_core::prefetch`). Default: nothing.
+    fn prefetch(&self, engine: Option<&cascade_engine::Engine>) {
+        let _ = engine;
+    }
     /// Observe and decide. `me` is this agent's id (its own transactions carry it).
     fn act(&mut self, view: &View<'_>, me: AgentId, out: &mut Vec<Submission>);
     /// Under the event schedule, asked after each `act`: `Some(t)` puts the agent to sleep

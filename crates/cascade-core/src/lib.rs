@@ -12,6 +12,7 @@ pub mod ids;
 pub mod ledger;
 pub mod math;
 pub mod name;
+pub mod prefetch;
 pub mod rng;
 pub mod tx;
 

@@ -669,6 +669,17 @@ impl Agent for Trader {
         self.awaits
     }
 
+    fn prefetch(&self, engine: Option<&cascade_engine::Engine>) {
+        if let Some(h) = self.holding.as_deref() {
+            cascade_core::prefetch::prefetch(h);
+        }
+        if let Some(acc) =
+            engine.and_then(|e| e.account_of(self.holder).and_then(|id| e.account(id)))
+        {
+            cascade_core::prefetch::prefetch(acc);
+        }
+    }
+
     fn act(&mut self, view: &View<'_>, me: AgentId, out: &mut Vec<Submission>) {
         self.wake = f64::NAN;
         self.awaits = false;
