@@ -246,6 +246,14 @@ impl Sleepers {
     /// Put agent `agent` to sleep until `t` (an infinite time: it never wakes), replacing its
     /// earlier time; the same time as its queued one adds nothing (a holder woken by the
     /// price and put back to sleep until the same close-clock event).
+    /// Ask the processor for agent `agent`'s wake time slot, a few turns before its
+    /// [`Sleepers::push`] (`cascade_core::prefetch`: a hint, which changes nothing).
+    pub fn prefetch(&self, agent: u32) {
+        if let Some(w) = self.at.get(agent as usize) {
+            cascade_core::prefetch::prefetch(w);
+        }
+    }
+
     pub fn push(&mut self, t: f64, agent: u32) {
         let i = agent as usize;
         if self.at.len() <= i {

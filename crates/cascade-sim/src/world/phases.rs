@@ -18,10 +18,12 @@ use cascade_market::venue::Venue;
 use rand::RngExt;
 use rand_distr::{Distribution, Exp1};
 
-/// How many turns ahead a block asks for an acting agent's own memory, and for what it points
-/// to (`Agent::prefetch`, which reads the agent: by then in cache).
-const PREFETCH_AGENT: usize = 8;
-const PREFETCH_DEPS: usize = 4;
+/// How many turns ahead a block asks for an acting agent's slot in the agent table (its
+/// pointer), for its own memory (which reads the slot), and for what it points to
+/// (`Agent::prefetch`, which reads the agent), each stage's memory asked for by the one before.
+const PREFETCH_SLOT: usize = 24;
+const PREFETCH_AGENT: usize = 16;
+const PREFETCH_DEPS: usize = 8;
 
 /// What one block's transactions came to, for the metrics and the trace.
 #[derive(Debug, Default)]
@@ -230,11 +232,18 @@ impl World {
             // Ask for the memory of the agents a few turns ahead (their state, then what it
             // points to), so that their visits do not start with cache misses at 10^5-10^6
             // agents; a hint only, no value depends on it.
+            if k + PREFETCH_SLOT < n {
+                prefetch(&self.agents[self.order[k + PREFETCH_SLOT]]);
+            }
             if k + PREFETCH_AGENT < n {
                 prefetch(&*self.agents[self.order[k + PREFETCH_AGENT]]);
             }
             if k + PREFETCH_DEPS < n {
-                self.agents[self.order[k + PREFETCH_DEPS]].prefetch(self.engine.as_ref());
+                let next = self.order[k + PREFETCH_DEPS];
+                self.agents[next].prefetch(self.engine.as_ref());
+                if event {
+                    self.sleepers.prefetch(next as u32);
+                }
             }
             let ai = self.order[k];
             let me = AgentId(ai as u32);
