@@ -136,6 +136,18 @@ impl Ledger {
         self.totals.is_some()
     }
 
+    /// Ask the processor for `holder`'s balances, a few turns before they are read
+    /// ([`crate::prefetch`]: a hint, which changes nothing).
+    pub fn prefetch(&self, holder: HolderId) {
+        let n = self.token_names.len();
+        if let Some(b) = self
+            .balances
+            .get(holder.index() * n..(holder.index() + 1) * n)
+        {
+            crate::prefetch::prefetch(b);
+        }
+    }
+
     #[inline]
     pub fn balance(&self, holder: HolderId, token: TokenId) -> Amount {
         Amount(self.balances[holder.index() * self.token_names.len() + token.index()])

@@ -120,6 +120,14 @@ impl Mempool {
         out.append(&mut self.cleared);
     }
 
+    /// Ask the processor for `agent`'s pending count, a few turns before it reads it
+    /// (`cascade_core::prefetch`: a hint, which changes nothing).
+    pub fn prefetch(&self, agent: AgentId) {
+        if let Some(c) = self.per_agent.get(agent.index()) {
+            cascade_core::prefetch::prefetch(c);
+        }
+    }
+
     /// How many transactions `agent` has pending.
     pub fn pending_count(&self, agent: AgentId) -> u32 {
         self.per_agent.get(agent.index()).copied().unwrap_or(0)

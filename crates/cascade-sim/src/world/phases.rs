@@ -244,6 +244,8 @@ impl World {
                 if event {
                     self.sleepers.prefetch(next as u32);
                 }
+                self.mempool.prefetch(AgentId(next as u32));
+                self.ledger.prefetch(self.agents[next].holder());
             }
             let ai = self.order[k];
             let me = AgentId(ai as u32);
